@@ -1,0 +1,112 @@
+//! The append-only event store: one trait, two backends.
+//!
+//! Every event gets a gap-free global position (the order catch-up readers follow)
+//! and a per-stream version (optimistic concurrency). Appends of one call are one
+//! transaction, and appends are serialised, so a reader that has seen position N
+//! can never later find a committed event below N (no "late commit" skips).
+//! Old payload schemas are upcast on read (see [`upcasting`]).
+
+mod model;
+pub mod postgres;
+pub mod sqlite;
+pub mod upcasting;
+
+pub use model::{
+    AppendOutcome, EventMetadata, ExpectedVersion, NewEvent, Position, RecordedEvent, StreamId,
+    StreamIdError, DEFAULT_TENANT,
+};
+
+use async_trait::async_trait;
+use tokio::sync::watch;
+
+/// Why an event-store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EventStoreError {
+    /// Another writer moved the stream first; reload and decide again.
+    #[error("stream {stream} is at version {actual}, expected {expected}")]
+    Conflict {
+        /// The contested stream.
+        stream: StreamId,
+        /// What the caller expected.
+        expected: ExpectedVersion,
+        /// The stream's version when the append was refused.
+        actual: u64,
+    },
+    /// An append with no events, which would only take a position for nothing.
+    #[error("an append needs at least one event")]
+    EmptyAppend,
+    /// The payload or metadata could not be (de)serialised.
+    #[error("event {event_type} at position {position} could not be upcast: {reason}")]
+    Upcast {
+        /// Where in the log the event sits.
+        position: Position,
+        /// Its stored type.
+        event_type: String,
+        /// What the upcaster said.
+        reason: String,
+    },
+    /// A stored row is not a valid event (a bug or a hand-edited database).
+    #[error("corrupt event row at position {position}: {reason}")]
+    Corrupt {
+        /// Where in the log the row sits.
+        position: Position,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The database could not be reached or refused the statement.
+    #[error("event store database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The schema could not be created or upgraded.
+    #[error("event store migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+}
+
+/// The seam between the application and where events live. Both backends pass the
+/// same conformance suite (`infra/tests/event_store_conformance.rs`).
+#[async_trait]
+pub trait EventStore: Send + Sync + 'static {
+    /// Appends `events` to `stream` atomically if the stream is at `expected`.
+    async fn append(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendOutcome, EventStoreError>;
+
+    /// The stream's events with version greater than `after_version`, oldest first.
+    async fn read_stream(
+        &self,
+        stream: &StreamId,
+        after_version: u64,
+    ) -> Result<Vec<RecordedEvent>, EventStoreError>;
+
+    /// Up to `limit` events of the global log after `after`, in position order.
+    async fn read_all(
+        &self,
+        after: Position,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, EventStoreError>;
+
+    /// The position of the last committed event (0 for an empty store).
+    async fn head(&self) -> Result<Position, EventStoreError>;
+
+    /// The current version of a stream (0 if it has no events).
+    async fn stream_version(&self, stream: &StreamId) -> Result<u64, EventStoreError>;
+
+    /// Checks that the database answers; used by readiness probes.
+    async fn ping(&self) -> Result<(), EventStoreError>;
+
+    /// Tells in-process followers the newest head this process committed, so they
+    /// wake at once instead of waiting for their next poll.
+    fn appended(&self) -> watch::Receiver<Position>;
+}
+
+/// Moves a watched head forward, never back (concurrent appends may finish out of order).
+fn raise_head(head: &mut Position, to: Position) -> bool {
+    if to > *head {
+        *head = to;
+        true
+    } else {
+        false
+    }
+}

@@ -1,0 +1,233 @@
+//! The PostgreSQL event store, for production and for several instances sharing
+//! one database.
+//!
+//! An append takes the row lock on `event_store_head` first, then checks the
+//! stream version, inserts and commits. The lock serialises appends, so positions
+//! are gap-free (a rolled-back append returns its positions with the rollback) and
+//! become visible strictly in order: PostgreSQL makes a commit visible before it
+//! releases the transaction's locks, so the next writer's positions can only be
+//! seen after the previous writer's are. Catch-up readers therefore never skip a
+//! late commit. The cost is one commit at a time; see docs/adr/0002.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::{postgres::PgRow, types::Json, PgPool, Row};
+use tokio::sync::watch;
+
+use super::{
+    raise_head, upcasting::Upcasters, AppendOutcome, EventMetadata, EventStore, EventStoreError,
+    ExpectedVersion, NewEvent, Position, RecordedEvent, StreamId,
+};
+
+/// [`EventStore`] on PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct PostgresEventStore {
+    pool: PgPool,
+    upcasters: Upcasters,
+    appended: watch::Sender<Position>,
+}
+
+impl PostgresEventStore {
+    /// Wraps a pool whose database has the FlowForge schema (see `database::migrate`).
+    pub fn new(pool: PgPool, upcasters: Upcasters) -> Self {
+        let (appended, _) = watch::channel(0);
+        Self {
+            pool,
+            upcasters,
+            appended,
+        }
+    }
+
+    fn decode(&self, row: &PgRow) -> Result<RecordedEvent, EventStoreError> {
+        let position: i64 = row.try_get("global_position")?;
+        let position = to_u64(0, position, "global_position")?;
+        let version: i64 = row.try_get("version")?;
+        let schema_version: i32 = row.try_get("schema_version")?;
+        let Json(metadata): Json<EventMetadata> =
+            row.try_get("metadata")
+                .map_err(|e| EventStoreError::Corrupt {
+                    position,
+                    reason: format!("metadata: {e}"),
+                })?;
+        let stream = StreamId::new(
+            row.try_get::<String, _>("aggregate_type")?,
+            row.try_get::<String, _>("aggregate_id")?,
+        )
+        .map_err(|e| EventStoreError::Corrupt {
+            position,
+            reason: e.to_string(),
+        })?;
+        let mut event = RecordedEvent {
+            event_id: row.try_get("event_id")?,
+            position,
+            stream,
+            version: to_u64(position, version, "version")?,
+            event_type: row.try_get("event_type")?,
+            schema_version: u32::try_from(schema_version).map_err(|_| {
+                EventStoreError::Corrupt {
+                    position,
+                    reason: format!("schema_version {schema_version}"),
+                }
+            })?,
+            payload: row.try_get::<Json<Value>, _>("payload")?.0,
+            metadata,
+            recorded_at: row.try_get::<DateTime<Utc>, _>("recorded_at")?,
+        };
+        self.upcasters.upcast(&mut event)?;
+        Ok(event)
+    }
+}
+
+fn to_u64(position: Position, value: i64, column: &str) -> Result<u64, EventStoreError> {
+    u64::try_from(value).map_err(|_| EventStoreError::Corrupt {
+        position,
+        reason: format!("negative {column} {value}"),
+    })
+}
+
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+const SELECT_EVENT: &str = "SELECT global_position, event_id, aggregate_type, aggregate_id, version, \
+     event_type, schema_version, payload, metadata, recorded_at FROM events";
+
+#[async_trait]
+impl EventStore for PostgresEventStore {
+    async fn append(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendOutcome, EventStoreError> {
+        if events.is_empty() {
+            return Err(EventStoreError::EmptyAppend);
+        }
+        let count = events.len() as i64;
+        let mut tx = self.pool.begin().await?;
+        let last_position: i64 = sqlx::query_scalar(
+            "UPDATE event_store_head SET position = position + $1 RETURNING position",
+        )
+        .bind(count)
+        .fetch_one(&mut *tx)
+        .await?;
+        let current: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(MAX(version), 0) FROM events WHERE aggregate_type = $1 AND aggregate_id = $2",
+        )
+        .bind(stream.aggregate_type())
+        .bind(stream.aggregate_id())
+        .fetch_one(&mut *tx)
+        .await?;
+        let actual = current.max(0) as u64;
+        if !expected.matches(actual) {
+            tx.rollback().await?;
+            return Err(EventStoreError::Conflict {
+                stream: stream.clone(),
+                expected,
+                actual,
+            });
+        }
+        let first_position = last_position - count + 1;
+        let mut positions = Vec::with_capacity(events.len());
+        let mut versions = Vec::with_capacity(events.len());
+        let mut ids = Vec::with_capacity(events.len());
+        let mut types = Vec::with_capacity(events.len());
+        let mut schemas = Vec::with_capacity(events.len());
+        let mut payloads = Vec::with_capacity(events.len());
+        let mut metadata = Vec::with_capacity(events.len());
+        for (offset, event) in (0_i64..).zip(events) {
+            positions.push(first_position + offset);
+            versions.push(current + 1 + offset);
+            ids.push(event.event_id);
+            types.push(event.event_type);
+            schemas.push(i32::try_from(event.schema_version).unwrap_or(i32::MAX));
+            payloads.push(event.payload);
+            metadata.push(serde_json::to_value(&event.metadata).unwrap_or(Value::Null));
+        }
+        sqlx::query(
+            "INSERT INTO events (global_position, event_id, aggregate_type, aggregate_id, version, \
+             event_type, schema_version, payload, metadata) \
+             SELECT p, id, $3, $4, v, t, s, pl, md FROM UNNEST($1::bigint[], $2::uuid[], $5::bigint[], \
+             $6::text[], $7::int[], $8::jsonb[], $9::jsonb[]) AS e(p, id, v, t, s, pl, md)",
+        )
+        .bind(&positions)
+        .bind(&ids)
+        .bind(stream.aggregate_type())
+        .bind(stream.aggregate_id())
+        .bind(&versions)
+        .bind(&types)
+        .bind(&schemas)
+        .bind(payloads.into_iter().map(Json).collect::<Vec<_>>())
+        .bind(metadata.into_iter().map(Json).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let outcome = AppendOutcome {
+            first_position: first_position as u64,
+            last_position: last_position as u64,
+            stream_version: (current + count) as u64,
+        };
+        self.appended
+            .send_if_modified(|head| raise_head(head, outcome.last_position));
+        Ok(outcome)
+    }
+
+    async fn read_stream(
+        &self,
+        stream: &StreamId,
+        after_version: u64,
+    ) -> Result<Vec<RecordedEvent>, EventStoreError> {
+        let rows = sqlx::query(&format!(
+            "{SELECT_EVENT} WHERE aggregate_type = $1 AND aggregate_id = $2 AND version > $3 ORDER BY version"
+        ))
+        .bind(stream.aggregate_type())
+        .bind(stream.aggregate_id())
+        .bind(to_i64(after_version))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|row| self.decode(row)).collect()
+    }
+
+    async fn read_all(
+        &self,
+        after: Position,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, EventStoreError> {
+        let rows = sqlx::query(&format!(
+            "{SELECT_EVENT} WHERE global_position > $1 ORDER BY global_position LIMIT $2"
+        ))
+        .bind(to_i64(after))
+        .bind(to_i64(limit as u64))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|row| self.decode(row)).collect()
+    }
+
+    async fn head(&self) -> Result<Position, EventStoreError> {
+        let head: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(global_position), 0) FROM events")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(head.max(0) as u64)
+    }
+
+    async fn stream_version(&self, stream: &StreamId) -> Result<u64, EventStoreError> {
+        let version: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(MAX(version), 0) FROM events WHERE aggregate_type = $1 AND aggregate_id = $2",
+        )
+        .bind(stream.aggregate_type())
+        .bind(stream.aggregate_id())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(version.max(0) as u64)
+    }
+
+    async fn ping(&self) -> Result<(), EventStoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    fn appended(&self) -> watch::Receiver<Position> {
+        self.appended.subscribe()
+    }
+}
