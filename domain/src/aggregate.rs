@@ -11,7 +11,9 @@ use serde_json::Value;
 
 /// A fact an aggregate recorded. Implemented by each aggregate's event enum, which
 /// must serialise with `#[serde(tag = "type", content = "data")]`.
-pub trait DomainEvent: Serialize + DeserializeOwned + Clone + PartialEq + std::fmt::Debug + Send + Sync {
+pub trait DomainEvent:
+    Serialize + DeserializeOwned + Clone + PartialEq + std::fmt::Debug + Send + Sync
+{
     /// The stored event type name, e.g. `WorkflowActivated`: past tense, stable forever.
     fn event_type(&self) -> &'static str;
 
@@ -70,7 +72,9 @@ pub enum EventCodecError {
 }
 
 /// Splits an event into the `(event_type, schema_version, payload)` the store keeps.
-pub fn encode_event<E: DomainEvent>(event: &E) -> Result<(&'static str, u32, Value), EventCodecError> {
+pub fn encode_event<E: DomainEvent>(
+    event: &E,
+) -> Result<(&'static str, u32, Value), EventCodecError> {
     let event_type = event.event_type();
     let tagged = serde_json::to_value(event).map_err(|source| EventCodecError::Payload {
         event_type: event_type.to_owned(),
@@ -88,7 +92,10 @@ pub fn encode_event<E: DomainEvent>(event: &E) -> Result<(&'static str, u32, Val
 }
 
 /// Rebuilds an event from its stored type and (already upcast) payload.
-pub fn decode_event<E: DomainEvent>(event_type: &str, payload: &Value) -> Result<E, EventCodecError> {
+pub fn decode_event<E: DomainEvent>(
+    event_type: &str,
+    payload: &Value,
+) -> Result<E, EventCodecError> {
     let mut tagged = serde_json::Map::new();
     tagged.insert("type".into(), Value::String(event_type.to_owned()));
     if !payload.is_null() {

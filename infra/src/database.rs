@@ -63,11 +63,10 @@ impl Database {
     /// Connects to PostgreSQL at `url`.
     pub async fn connect_postgres(url: &str, max_connections: u32) -> Result<Self, DatabaseError> {
         let what = redact(url);
-        let options =
-            PgConnectOptions::from_str(url).map_err(|source| DatabaseError::Connect {
-                what: what.clone(),
-                source,
-            })?;
+        let options = PgConnectOptions::from_str(url).map_err(|source| DatabaseError::Connect {
+            what: what.clone(),
+            source,
+        })?;
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(10))

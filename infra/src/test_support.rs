@@ -74,7 +74,10 @@ impl TestDatabase {
         let database = Database::open_sqlite(dir.path())
             .await
             .expect("open sqlite test database");
-        database.migrate().await.expect("migrate sqlite test database");
+        database
+            .migrate()
+            .await
+            .expect("migrate sqlite test database");
         Self {
             database,
             location: dir.path().display().to_string(),
@@ -90,9 +93,13 @@ impl TestDatabase {
 
 /// `admin` with its database name replaced by `name`.
 pub fn database_url(admin: &str, name: &str) -> String {
-    let (base, query) = admin.split_once('?').map_or((admin, None), |(b, q)| (b, Some(q)));
+    let (base, query) = admin
+        .split_once('?')
+        .map_or((admin, None), |(b, q)| (b, Some(q)));
     let base = match base.rfind('/') {
-        Some(slash) if base[..slash].contains("://") && !base[..slash].ends_with('/') => &base[..slash],
+        Some(slash) if base[..slash].contains("://") && !base[..slash].ends_with('/') => {
+            &base[..slash]
+        }
         _ => base,
     };
     match query {
@@ -115,9 +122,11 @@ impl Drop for TestDatabase {
                 if let Ok(runtime) = runtime {
                     runtime.block_on(async move {
                         if let Ok(mut conn) = PgConnection::connect(&admin).await {
-                            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                                .execute(&mut conn)
-                                .await;
+                            let _ = sqlx::query(&format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            ))
+                            .execute(&mut conn)
+                            .await;
                         }
                     });
                 }

@@ -20,7 +20,12 @@ use tokio::sync::Barrier;
 use uuid::Uuid;
 
 fn event(n: u64) -> NewEvent {
-    NewEvent::new("ThingHappened", 1, json!({ "n": n }), EventMetadata::default())
+    NewEvent::new(
+        "ThingHappened",
+        1,
+        json!({ "n": n }),
+        EventMetadata::default(),
+    )
 }
 
 fn stream(id: &str) -> StreamId {
@@ -33,7 +38,14 @@ async fn append_and_read_back(store: Arc<dyn EventStore>) {
         .append(&s, ExpectedVersion::NoStream, vec![event(1), event(2)])
         .await
         .expect("first append");
-    assert_eq!((first.first_position, first.last_position, first.stream_version), (1, 2, 2));
+    assert_eq!(
+        (
+            first.first_position,
+            first.last_position,
+            first.stream_version
+        ),
+        (1, 2, 2)
+    );
     let second = store
         .append(&stream("b"), ExpectedVersion::Any, vec![event(3)])
         .await
@@ -49,15 +61,26 @@ async fn append_and_read_back(store: Arc<dyn EventStore>) {
     let payloads: Vec<_> = events.iter().map(|e| e.payload["n"].as_u64()).collect();
     assert_eq!(versions, vec![1, 2, 3]);
     assert_eq!(payloads, vec![Some(1), Some(2), Some(4)]);
-    assert!(events.iter().all(|e| e.stream == s && e.event_type == "ThingHappened"));
+    assert!(events
+        .iter()
+        .all(|e| e.stream == s && e.event_type == "ThingHappened"));
     assert_eq!(store.read_stream(&s, 2).await.expect("read tail").len(), 1);
 
     let all = store.read_all(0, 100).await.expect("read all");
-    assert_eq!(all.iter().map(|e| e.position).collect::<Vec<_>>(), vec![1, 2, 3, 4]);
+    assert_eq!(
+        all.iter().map(|e| e.position).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4]
+    );
     assert_eq!(store.read_all(2, 1).await.expect("page")[0].position, 3);
     assert_eq!(store.head().await.expect("head"), 4);
     assert_eq!(store.stream_version(&s).await.expect("version"), 3);
-    assert_eq!(store.stream_version(&stream("none")).await.expect("version"), 0);
+    assert_eq!(
+        store
+            .stream_version(&stream("none"))
+            .await
+            .expect("version"),
+        0
+    );
 }
 
 async fn conflicts_are_refused_and_change_nothing(store: Arc<dyn EventStore>) {
@@ -66,7 +89,11 @@ async fn conflicts_are_refused_and_change_nothing(store: Arc<dyn EventStore>) {
         .append(&s, ExpectedVersion::NoStream, vec![event(1)])
         .await
         .expect("create");
-    for expected in [ExpectedVersion::NoStream, ExpectedVersion::Exact(0), ExpectedVersion::Exact(5)] {
+    for expected in [
+        ExpectedVersion::NoStream,
+        ExpectedVersion::Exact(0),
+        ExpectedVersion::Exact(5),
+    ] {
         match store.append(&s, expected, vec![event(2)]).await {
             Err(EventStoreError::Conflict { actual, .. }) => assert_eq!(actual, 1),
             other => panic!("expected a conflict for {expected}, got {other:?}"),
@@ -93,7 +120,12 @@ async fn metadata_round_trips(store: Arc<dyn EventStore>) {
         causation_id: Some(Uuid::new_v4()),
         traceparent: Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into()),
     };
-    let mut new = NewEvent::new("ThingHappened", 3, json!({"nested": {"list": [1, "two", null]}}), metadata.clone());
+    let mut new = NewEvent::new(
+        "ThingHappened",
+        3,
+        json!({"nested": {"list": [1, "two", null]}}),
+        metadata.clone(),
+    );
     let event_id = new.event_id;
     new.payload["unicode"] = json!("grüße ✓");
     let payload = new.payload.clone();
@@ -109,25 +141,42 @@ async fn metadata_round_trips(store: Arc<dyn EventStore>) {
     assert!(read.recorded_at <= chrono::Utc::now());
 }
 
-async fn upcaster_turns_v1_into_v2_on_read(store: Arc<dyn EventStore>, upcasting: Arc<dyn EventStore>) {
-    let old = NewEvent::new("PriceSet", 1, json!({"price": 12}), EventMetadata::default());
+async fn upcaster_turns_v1_into_v2_on_read(
+    store: Arc<dyn EventStore>,
+    upcasting: Arc<dyn EventStore>,
+) {
+    let old = NewEvent::new(
+        "PriceSet",
+        1,
+        json!({"price": 12}),
+        EventMetadata::default(),
+    );
     store
         .append(&stream("price"), ExpectedVersion::NoStream, vec![old])
         .await
         .expect("append v1");
-    let read = &upcasting.read_stream(&stream("price"), 0).await.expect("read")[0];
+    let read = &upcasting
+        .read_stream(&stream("price"), 0)
+        .await
+        .expect("read")[0];
     assert_eq!(read.schema_version, 2);
     assert_eq!(read.payload, json!({"amount": 12, "currency": "EUR"}));
     let read = &upcasting.read_all(0, 10).await.expect("read all")[0];
     assert_eq!(read.schema_version, 2);
     // The stored row itself is untouched.
     let raw = &store.read_stream(&stream("price"), 0).await.expect("raw")[0];
-    assert_eq!((raw.schema_version, &raw.payload), (1, &json!({"price": 12})));
+    assert_eq!(
+        (raw.schema_version, &raw.payload),
+        (1, &json!({"price": 12}))
+    );
 }
 
 fn price_upcasters() -> Upcasters {
     Upcasters::default().register("PriceSet", 1, |payload| {
-        let amount = payload.get("price").cloned().ok_or("v1 PriceSet has no price")?;
+        let amount = payload
+            .get("price")
+            .cloned()
+            .ok_or("v1 PriceSet has no price")?;
         Ok(json!({"amount": amount, "currency": "EUR"}))
     })
 }
@@ -151,7 +200,10 @@ async fn racing_writers_win_each_version_once(store: Arc<dyn EventStore>) {
                     barrier.wait().await;
                     let mut e = event(writer as u64);
                     e.payload["round"] = json!(round);
-                    match store.append(&s, ExpectedVersion::Exact(round), vec![e]).await {
+                    match store
+                        .append(&s, ExpectedVersion::Exact(round), vec![e])
+                        .await
+                    {
                         Ok(outcome) => won.push(outcome.stream_version),
                         Err(EventStoreError::Conflict { .. }) => conflicts += 1,
                         Err(other) => panic!("writer {writer}: unexpected error {other}"),
@@ -172,12 +224,28 @@ async fn racing_writers_win_each_version_once(store: Arc<dyn EventStore>) {
     }
     let elapsed = started.elapsed();
     versions_won.sort_unstable();
-    assert_eq!(versions_won, (1..=ROUNDS).collect::<Vec<_>>(), "each version won exactly once");
-    assert_eq!(conflicts, ROUNDS as usize * (WRITERS - 1), "every loser got a conflict");
+    assert_eq!(
+        versions_won,
+        (1..=ROUNDS).collect::<Vec<_>>(),
+        "each version won exactly once"
+    );
+    assert_eq!(
+        conflicts,
+        ROUNDS as usize * (WRITERS - 1),
+        "every loser got a conflict"
+    );
     let events = store.read_stream(&s, 0).await.expect("read");
-    assert_eq!(events.iter().map(|e| e.version).collect::<Vec<_>>(), (1..=ROUNDS).collect::<Vec<_>>());
+    assert_eq!(
+        events.iter().map(|e| e.version).collect::<Vec<_>>(),
+        (1..=ROUNDS).collect::<Vec<_>>()
+    );
     for (event, round) in events.iter().zip(0..) {
-        assert_eq!(event.payload["round"], json!(round), "version {} holds its round's winner", event.version);
+        assert_eq!(
+            event.payload["round"],
+            json!(round),
+            "version {} holds its round's winner",
+            event.version
+        );
     }
     println!(
         "racing writers: {} attempts ({} won, {conflicts} conflicts) in {elapsed:?}",
@@ -188,7 +256,10 @@ async fn racing_writers_win_each_version_once(store: Arc<dyn EventStore>) {
 
 /// 8 writers append 10,000 events to many streams while a catch-up reader follows
 /// the log: it must see every position exactly once, in order.
-async fn catch_up_reader_sees_every_position_once_in_order(store: Arc<dyn EventStore>, backend: &str) {
+async fn catch_up_reader_sees_every_position_once_in_order(
+    store: Arc<dyn EventStore>,
+    backend: &str,
+) {
     const WRITERS: u64 = 8;
     const TOTAL: u64 = 10_000;
     const PER_WRITER: u64 = TOTAL / WRITERS;
@@ -234,7 +305,11 @@ async fn catch_up_reader_sees_every_position_once_in_order(store: Arc<dyn EventS
     let write_time = started.elapsed();
     let seen = reader.await.expect("reader task");
     let positions: Vec<u64> = seen.iter().map(|(p, _, _)| *p).collect();
-    assert_eq!(positions, (1..=TOTAL).collect::<Vec<_>>(), "every position once, in order");
+    assert_eq!(
+        positions,
+        (1..=TOTAL).collect::<Vec<_>>(),
+        "every position once, in order"
+    );
     // Within each stream the reader also saw versions in order, without gaps.
     let mut last_version: HashMap<StreamId, u64> = HashMap::new();
     for (_, s, version) in &seen {
@@ -259,18 +334,36 @@ async fn the_log_is_append_only(db: &TestDatabase) {
         .expect("append");
     let (update, delete) = match &db.database {
         Database::Postgres(pool) => (
-            sqlx::query("UPDATE events SET event_type = 'Edited'").execute(pool).await.map(drop),
-            sqlx::query("DELETE FROM events").execute(pool).await.map(drop),
+            sqlx::query("UPDATE events SET event_type = 'Edited'")
+                .execute(pool)
+                .await
+                .map(drop),
+            sqlx::query("DELETE FROM events")
+                .execute(pool)
+                .await
+                .map(drop),
         ),
         Database::Sqlite { writer, .. } => (
-            sqlx::query("UPDATE events SET event_type = 'Edited'").execute(writer).await.map(drop),
-            sqlx::query("DELETE FROM events").execute(writer).await.map(drop),
+            sqlx::query("UPDATE events SET event_type = 'Edited'")
+                .execute(writer)
+                .await
+                .map(drop),
+            sqlx::query("DELETE FROM events")
+                .execute(writer)
+                .await
+                .map(drop),
         ),
     };
     let update = update.expect_err("UPDATE must be refused").to_string();
     let delete = delete.expect_err("DELETE must be refused").to_string();
-    assert!(update.contains("append-only") && delete.contains("append-only"), "{update} / {delete}");
-    assert_eq!(store.read_all(0, 10).await.expect("read")[0].event_type, "ThingHappened");
+    assert!(
+        update.contains("append-only") && delete.contains("append-only"),
+        "{update} / {delete}"
+    );
+    assert_eq!(
+        store.read_all(0, 10).await.expect("read")[0].event_type,
+        "ThingHappened"
+    );
 }
 
 macro_rules! conformance_suite {
@@ -287,7 +380,10 @@ macro_rules! conformance_suite {
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn conflicts_are_refused_and_change_nothing() {
                 let Some(db) = $open else { return };
-                super::conflicts_are_refused_and_change_nothing(db.database.event_store(Upcasters::default())).await;
+                super::conflicts_are_refused_and_change_nothing(
+                    db.database.event_store(Upcasters::default()),
+                )
+                .await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -309,7 +405,10 @@ macro_rules! conformance_suite {
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn racing_writers_win_each_version_once() {
                 let Some(db) = $open else { return };
-                super::racing_writers_win_each_version_once(db.database.event_store(Upcasters::default())).await;
+                super::racing_writers_win_each_version_once(
+                    db.database.event_store(Upcasters::default()),
+                )
+                .await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

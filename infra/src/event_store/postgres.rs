@@ -90,7 +90,8 @@ fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
-const SELECT_EVENT: &str = "SELECT global_position, event_id, aggregate_type, aggregate_id, version, \
+const SELECT_EVENT: &str =
+    "SELECT global_position, event_id, aggregate_type, aggregate_id, version, \
      event_type, schema_version, payload, metadata, recorded_at FROM events";
 
 #[async_trait]

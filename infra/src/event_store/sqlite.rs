@@ -58,7 +58,9 @@ impl SqliteEventStore {
             stream,
             version: row.try_get::<i64, _>("version")?.max(0) as u64,
             event_type: row.try_get("event_type")?,
-            schema_version: row.try_get::<i64, _>("schema_version")?.clamp(1, u32::MAX.into()) as u32,
+            schema_version: row
+                .try_get::<i64, _>("schema_version")?
+                .clamp(1, u32::MAX.into()) as u32,
             payload: row.try_get::<Json<Value>, _>("payload")?.0,
             metadata,
             recorded_at: row.try_get::<DateTime<Utc>, _>("recorded_at")?,
@@ -68,7 +70,8 @@ impl SqliteEventStore {
     }
 }
 
-const SELECT_EVENT: &str = "SELECT global_position, event_id, aggregate_type, aggregate_id, version, \
+const SELECT_EVENT: &str =
+    "SELECT global_position, event_id, aggregate_type, aggregate_id, version, \
      event_type, schema_version, payload, metadata, recorded_at FROM events";
 
 #[async_trait]

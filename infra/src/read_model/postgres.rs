@@ -23,7 +23,8 @@ impl PostgresWorkflowViews {
     }
 }
 
-const SELECT_VIEW: &str = "SELECT id, name, status, tags, definition_version, version, definition, \
+const SELECT_VIEW: &str =
+    "SELECT id, name, status, tags, definition_version, version, definition, \
      created_at, updated_at, position FROM workflow_views";
 
 fn decode(row: &PgRow) -> Result<WorkflowView, ReadModelError> {

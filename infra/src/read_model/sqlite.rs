@@ -24,7 +24,8 @@ impl SqliteWorkflowViews {
     }
 }
 
-const SELECT_VIEW: &str = "SELECT id, name, status, tags, definition_version, version, definition, \
+const SELECT_VIEW: &str =
+    "SELECT id, name, status, tags, definition_version, version, definition, \
      created_at, updated_at, position FROM workflow_views";
 
 fn decode(row: &SqliteRow) -> Result<WorkflowView, ReadModelError> {
@@ -34,7 +35,9 @@ fn decode(row: &SqliteRow) -> Result<WorkflowView, ReadModelError> {
         name: row.try_get("name")?,
         status: WorkflowStatus::parse(row.try_get::<&str, _>("status")?)?,
         tags: row.try_get::<Json<Vec<String>>, _>("tags")?.0,
-        definition_version: row.try_get::<i64, _>("definition_version")?.clamp(0, u32::MAX.into()) as u32,
+        definition_version: row
+            .try_get::<i64, _>("definition_version")?
+            .clamp(0, u32::MAX.into()) as u32,
         version: row.try_get::<i64, _>("version")?.max(0) as u64,
         definition: row.try_get::<Json<serde_json::Value>, _>("definition")?.0,
         created_at: row.try_get("created_at")?,

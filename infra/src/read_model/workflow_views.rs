@@ -96,8 +96,11 @@ pub trait WorkflowViewStore: Send + Sync + 'static {
 
     /// Writes `views` and moves the checkpoint to `checkpoint` in one transaction.
     /// Does nothing if the checkpoint is already there (a replayed batch).
-    async fn save(&self, views: &[WorkflowView], checkpoint: Position)
-        -> Result<(), ReadModelError>;
+    async fn save(
+        &self,
+        views: &[WorkflowView],
+        checkpoint: Position,
+    ) -> Result<(), ReadModelError>;
 
     /// One workflow, if it exists.
     async fn get(&self, id: Uuid) -> Result<Option<WorkflowView>, ReadModelError>;

@@ -1,0 +1,197 @@
+//! Load → decide → append, with a retry when another writer got there first.
+//!
+//! A caller that names the version it saw (an HTTP `If-Match`) gets a conflict
+//! back when the stream has moved: its decision was made on stale data. A caller
+//! that does not gets its command decided again on the fresh state, a few times,
+//! since the aggregate may well still accept it.
+
+use std::{sync::Arc, time::Duration};
+
+use flowforge_domain::{decode_event, encode_event, Aggregate, EventCodecError};
+use flowforge_infra::event_store::{
+    EventMetadata, EventStore, EventStoreError, ExpectedVersion, NewEvent, Position, StreamId,
+    StreamIdError,
+};
+use tracing::{debug, instrument};
+
+/// How often a command without an expected version is decided again after a conflict.
+const MAX_ATTEMPTS: u32 = 10;
+
+/// What a handled command left behind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandOutcome {
+    /// The stream version after the command (unchanged if it produced no events).
+    pub stream_version: u64,
+    /// The global position of the last event written (or, if the command produced
+    /// none, of the stream's last event): a read model at this position reflects it.
+    pub position: Position,
+    /// How many events the command recorded.
+    pub events_recorded: usize,
+}
+
+/// Why a command was not carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError<E: std::error::Error + 'static> {
+    /// The aggregate refused the command.
+    #[error(transparent)]
+    Rejected(E),
+    /// The stream is not at the version the caller expected.
+    #[error("the aggregate is at version {actual}, not {expected}")]
+    Conflict {
+        /// What the caller expected.
+        expected: ExpectedVersion,
+        /// Where the stream is.
+        actual: u64,
+    },
+    /// The aggregate id cannot name a stream.
+    #[error(transparent)]
+    InvalidId(#[from] StreamIdError),
+    /// A stored event does not decode into the aggregate's events.
+    #[error(transparent)]
+    Codec(#[from] EventCodecError),
+    /// The event store failed.
+    #[error(transparent)]
+    Store(EventStoreError),
+}
+
+/// A short random pause before deciding again, so racing writers spread out
+/// instead of colliding in lock step.
+fn conflict_backoff(attempt: u32) -> Duration {
+    let jitter_us = u64::from(uuid::Uuid::new_v4().as_fields().1) % 2_000;
+    Duration::from_micros(jitter_us * u64::from(attempt))
+}
+
+struct Loaded<A> {
+    state: A,
+    version: u64,
+    position: Position,
+}
+
+/// Runs commands against aggregates stored in the event store.
+#[derive(Clone)]
+pub struct CommandBus {
+    store: Arc<dyn EventStore>,
+}
+
+impl CommandBus {
+    /// A bus appending to `store`.
+    pub fn new(store: Arc<dyn EventStore>) -> Self {
+        Self { store }
+    }
+
+    /// The event store this bus writes to.
+    pub fn store(&self) -> &Arc<dyn EventStore> {
+        &self.store
+    }
+
+    /// Loads aggregate `A` with id `id`, returns its state and stream version.
+    pub async fn load<A: Aggregate>(&self, id: &str) -> Result<(A, u64), CommandError<A::Error>> {
+        let stream = StreamId::new(A::TYPE, id)?;
+        let loaded = self.load_stream::<A>(&stream).await?;
+        Ok((loaded.state, loaded.version))
+    }
+
+    async fn load_stream<A: Aggregate>(
+        &self,
+        stream: &StreamId,
+    ) -> Result<Loaded<A>, CommandError<A::Error>> {
+        let recorded = self
+            .store
+            .read_stream(stream, 0)
+            .await
+            .map_err(CommandError::Store)?;
+        let (version, position) = recorded.last().map_or((0, 0), |e| (e.version, e.position));
+        let events = recorded
+            .iter()
+            .map(|e| decode_event::<A::Event>(&e.event_type, &e.payload))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Loaded {
+            state: A::from_events(events),
+            version,
+            position,
+        })
+    }
+
+    /// Handles `command` on aggregate `A` with id `id`.
+    ///
+    /// With `expected` set, the stream must be at that version or the command is
+    /// refused with [`CommandError::Conflict`]; without it, a conflict makes the
+    /// aggregate decide again on fresh state (up to a few times).
+    #[instrument(skip_all, fields(aggregate = A::TYPE, id = %id))]
+    pub async fn execute<A>(
+        &self,
+        id: &str,
+        command: A::Command,
+        expected: Option<u64>,
+        metadata: &EventMetadata,
+    ) -> Result<CommandOutcome, CommandError<A::Error>>
+    where
+        A: Aggregate,
+        A::Command: Clone,
+    {
+        let stream = StreamId::new(A::TYPE, id)?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let Loaded {
+                state,
+                version: actual,
+                position,
+            } = self.load_stream::<A>(&stream).await?;
+            if let Some(expected) = expected.filter(|v| *v != actual) {
+                return Err(CommandError::Conflict {
+                    expected: ExpectedVersion::Exact(expected),
+                    actual,
+                });
+            }
+            let events = state
+                .handle(command.clone())
+                .map_err(CommandError::Rejected)?;
+            if events.is_empty() {
+                return Ok(CommandOutcome {
+                    stream_version: actual,
+                    position,
+                    events_recorded: 0,
+                });
+            }
+            let new_events = events
+                .iter()
+                .map(|event| {
+                    let (event_type, schema_version, payload) = encode_event(event)?;
+                    Ok(NewEvent::new(
+                        event_type,
+                        schema_version,
+                        payload,
+                        metadata.clone(),
+                    ))
+                })
+                .collect::<Result<Vec<_>, EventCodecError>>()?;
+            let count = new_events.len();
+            let expected_now = if actual == 0 {
+                ExpectedVersion::NoStream
+            } else {
+                ExpectedVersion::Exact(actual)
+            };
+            match self.store.append(&stream, expected_now, new_events).await {
+                Ok(outcome) => {
+                    return Ok(CommandOutcome {
+                        stream_version: outcome.stream_version,
+                        position: outcome.last_position,
+                        events_recorded: count,
+                    })
+                }
+                Err(EventStoreError::Conflict { actual, .. }) => {
+                    if expected.is_some() || attempt >= MAX_ATTEMPTS {
+                        return Err(CommandError::Conflict {
+                            expected: expected_now,
+                            actual,
+                        });
+                    }
+                    debug!(attempt, "conflict, deciding again on fresh state");
+                    tokio::time::sleep(conflict_backoff(attempt)).await;
+                }
+                Err(other) => return Err(CommandError::Store(other)),
+            }
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! Command handling, the write side's one path: load an aggregate from its stream,
+//! let it decide, append the events with optimistic concurrency. The API and the
+//! process managers both go through [`CommandBus`].
+#![forbid(unsafe_code)]
+
+mod command_bus;
+
+pub use command_bus::{CommandBus, CommandError, CommandOutcome};

@@ -1,0 +1,154 @@
+//! The command bus against the real stores: optimistic concurrency as callers see it.
+
+use std::sync::Arc;
+
+use flowforge_commands::{CommandBus, CommandError};
+use flowforge_domain::{Aggregate, DomainEvent};
+use flowforge_infra::{
+    event_store::{upcasting::Upcasters, EventMetadata},
+    test_support::TestDatabase,
+};
+use serde::{Deserialize, Serialize};
+
+/// A counter that refuses to go above its limit: enough to exercise the bus.
+#[derive(Default)]
+struct Counter {
+    value: u32,
+}
+
+#[derive(Clone)]
+enum CounterCommand {
+    Increment,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data")]
+enum CounterEvent {
+    Incremented { to: u32 },
+}
+
+impl DomainEvent for CounterEvent {
+    fn event_type(&self) -> &'static str {
+        "Incremented"
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("counter is full")]
+struct Full;
+
+const LIMIT: u32 = 30;
+
+impl Aggregate for Counter {
+    const TYPE: &'static str = "counter";
+    type Command = CounterCommand;
+    type Event = CounterEvent;
+    type Error = Full;
+
+    fn handle(&self, CounterCommand::Increment: CounterCommand) -> Result<Vec<CounterEvent>, Full> {
+        if self.value >= LIMIT {
+            return Err(Full);
+        }
+        Ok(vec![CounterEvent::Incremented { to: self.value + 1 }])
+    }
+
+    fn apply(&mut self, CounterEvent::Incremented { to }: CounterEvent) {
+        self.value = to;
+    }
+}
+
+async fn concurrent_commands_without_expected_version_all_land(bus: CommandBus) {
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let bus = bus.clone();
+            tokio::spawn(async move {
+                for _ in 0..5 {
+                    bus.execute::<Counter>(
+                        "c1",
+                        CounterCommand::Increment,
+                        None,
+                        &EventMetadata::default(),
+                    )
+                    .await
+                    .expect("increment lands after retries");
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("task");
+    }
+    let (counter, version) = bus.load::<Counter>("c1").await.expect("load");
+    assert_eq!((counter.value, version), (20, 20));
+}
+
+async fn stale_expected_version_is_a_conflict_and_changes_nothing(bus: CommandBus) {
+    let meta = EventMetadata::default();
+    let first = bus
+        .execute::<Counter>("c2", CounterCommand::Increment, Some(0), &meta)
+        .await
+        .expect("first");
+    assert_eq!(first.stream_version, 1);
+    match bus
+        .execute::<Counter>("c2", CounterCommand::Increment, Some(0), &meta)
+        .await
+    {
+        Err(CommandError::Conflict { actual, .. }) => assert_eq!(actual, 1),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert_eq!(bus.load::<Counter>("c2").await.expect("load").1, 1);
+}
+
+async fn rejection_records_nothing(bus: CommandBus) {
+    let meta = EventMetadata::default();
+    for _ in 0..LIMIT {
+        bus.execute::<Counter>("c3", CounterCommand::Increment, None, &meta)
+            .await
+            .expect("under the limit");
+    }
+    let head = bus.store().head().await.expect("head");
+    assert!(matches!(
+        bus.execute::<Counter>("c3", CounterCommand::Increment, None, &meta)
+            .await,
+        Err(CommandError::Rejected(Full))
+    ));
+    assert_eq!(bus.store().head().await.expect("head"), head);
+    assert!(matches!(
+        bus.execute::<Counter>("not.valid", CounterCommand::Increment, None, &meta)
+            .await,
+        Err(CommandError::InvalidId(_))
+    ));
+}
+
+macro_rules! suite {
+    ($backend:ident, $open:expr) => {
+        mod $backend {
+            use super::*;
+
+            fn bus(db: &TestDatabase) -> CommandBus {
+                CommandBus::new(Arc::clone(&db.database.event_store(Upcasters::default())))
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn concurrent_commands_without_expected_version_all_land() {
+                let Some(db) = $open else { return };
+                super::concurrent_commands_without_expected_version_all_land(bus(&db)).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn stale_expected_version_is_a_conflict_and_changes_nothing() {
+                let Some(db) = $open else { return };
+                super::stale_expected_version_is_a_conflict_and_changes_nothing(bus(&db)).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn rejection_records_nothing() {
+                let Some(db) = $open else { return };
+                super::rejection_records_nothing(bus(&db)).await;
+            }
+        }
+    };
+}
+
+suite!(postgres, TestDatabase::postgres().await);
+suite!(sqlite, Some(TestDatabase::sqlite().await));

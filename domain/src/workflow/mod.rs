@@ -1,0 +1,26 @@
+//! Workflows: the n8n-shaped definition model and its validation
+//! ([`RawWorkflowDefinition`] → [`WorkflowDefinition`]), the node types, and the
+//! [`Workflow`] aggregate with its commands, events and errors. The API parses
+//! user JSON into a definition here; the command layer runs the aggregate; the
+//! orchestrator walks the definition's graph.
+
+mod aggregate;
+mod commands;
+mod definition;
+mod errors;
+mod events;
+mod id;
+mod node_type;
+
+pub use aggregate::{Workflow, WorkflowStatus, MAX_TAGS, MAX_TAG_CHARS};
+pub use commands::WorkflowCommand;
+pub use definition::{
+    Backoff, Connection, ConnectionTarget, Node, NodeConnections, RawNode, RawWorkflowDefinition,
+    RetryPolicy, WorkflowDefinition,
+};
+pub use errors::{
+    DefinitionError, InvalidTagReason, InvalidWorkflowId, UnknownNodeType, WorkflowError,
+};
+pub use events::WorkflowEvent;
+pub use id::WorkflowId;
+pub use node_type::NodeType;

@@ -1,0 +1,11 @@
+//! The read side: projections fold committed events into read models. Each has a
+//! stable name and its own checkpoint, stored in the same transaction as its
+//! rows, so a restart resumes exactly where it stopped and a redelivered event
+//! changes nothing.
+#![forbid(unsafe_code)]
+
+mod runner;
+mod workflows;
+
+pub use runner::{Projection, ProjectionError, ProjectionProgress, ProjectionRunner};
+pub use workflows::WorkflowProjection;
