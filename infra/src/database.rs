@@ -6,7 +6,7 @@ use std::{path::Path, str::FromStr, sync::Arc, time::Duration};
 use sqlx::{
     postgres::{PgConnectOptions, PgPoolOptions},
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
-    PgPool, SqlitePool,
+    Connection, PgConnection, PgPool, SqlitePool,
 };
 
 use crate::{
@@ -23,7 +23,7 @@ pub const SQLITE_FILE_NAME: &str = "flowforge.db";
 #[derive(Debug, thiserror::Error)]
 pub enum DatabaseError {
     /// The connection string or file could not be opened.
-    #[error("cannot open {what}: {source}")]
+    #[error("cannot open {what}")]
     Connect {
         /// Which database (a redacted URL or a path).
         what: String,
@@ -32,7 +32,7 @@ pub enum DatabaseError {
         source: sqlx::Error,
     },
     /// The data directory could not be created.
-    #[error("cannot create data directory {path}: {source}")]
+    #[error("cannot create data directory {path}")]
     DataDir {
         /// The directory.
         path: String,
@@ -67,6 +67,15 @@ impl Database {
             what: what.clone(),
             source,
         })?;
+        // One direct connection first: a pool only reports "timed out", this
+        // reports why (refused, unknown database, authentication failed).
+        let probe = PgConnection::connect_with(&options)
+            .await
+            .map_err(|source| DatabaseError::Connect {
+                what: what.clone(),
+                source,
+            })?;
+        let _ = probe.close().await;
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(10))

@@ -1,0 +1,102 @@
+//! One typed configuration, from flags and environment variables, validated once
+//! at start. A bad value stops the process with one line naming the setting.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// The `flowforge` command line.
+#[derive(Debug, Parser)]
+#[command(name = "flowforge", version, about = "Event-sourced workflow automation")]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the API, the projections and everything else in one process.
+    Serve(ServeArgs),
+    /// Create or upgrade the database schema, then exit.
+    Migrate(StorageArgs),
+}
+
+/// Where events and read models live.
+#[derive(Debug, Clone, Args)]
+pub struct StorageArgs {
+    /// PostgreSQL connection URL; without it FlowForge uses the embedded SQLite store.
+    #[arg(long, env = "DATABASE_URL", value_parser = parse_database_url)]
+    pub database_url: Option<String>,
+
+    /// Directory of the embedded store (used when no DATABASE_URL is given).
+    #[arg(long, env = "FLOWFORGE_DATA_DIR", default_value = "./flowforge-data")]
+    pub data_dir: PathBuf,
+
+    /// PostgreSQL connections per instance.
+    #[arg(long, env = "FLOWFORGE_DB_MAX_CONNECTIONS", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub db_max_connections: u32,
+}
+
+/// Settings of `flowforge serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address the HTTP API listens on.
+    #[arg(long, env = "FLOWFORGE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Storage settings.
+    #[command(flatten)]
+    pub storage: StorageArgs,
+
+    /// NATS server URL (used by the JetStream bus; the in-process bus without it).
+    #[arg(long, env = "NATS_URL", value_parser = parse_nats_url)]
+    pub nats_url: Option<String>,
+
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "FLOWFORGE_MAX_BODY_BYTES", default_value_t = 1024 * 1024, value_parser = clap::value_parser!(u64).range(1..=1024 * 1024 * 1024))]
+    pub max_body_bytes: u64,
+
+    /// How long a query with `consistent_with` waits for the read model, in milliseconds.
+    #[arg(long, env = "FLOWFORGE_CONSISTENCY_TIMEOUT_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    pub consistency_timeout_ms: u64,
+
+    /// Log format.
+    #[arg(long, env = "FLOWFORGE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+impl ServeArgs {
+    /// The read-your-writes wait bound.
+    pub fn consistency_timeout(&self) -> Duration {
+        Duration::from_millis(self.consistency_timeout_ms)
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+fn parse_database_url(value: &str) -> Result<String, String> {
+    if value.starts_with("postgres://") || value.starts_with("postgresql://") {
+        Ok(value.to_owned())
+    } else {
+        Err("expected a postgres:// or postgresql:// URL".to_owned())
+    }
+}
+
+fn parse_nats_url(value: &str) -> Result<String, String> {
+    let rest = ["nats://", "tls://", "ws://", "wss://"]
+        .iter()
+        .find_map(|scheme| value.strip_prefix(scheme));
+    match rest {
+        Some(host) if !host.is_empty() => Ok(value.to_owned()),
+        _ => Err("expected a nats://host:port URL".to_owned()),
+    }
+}

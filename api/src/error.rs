@@ -1,0 +1,232 @@
+//! The API's one error type and its one mapping to HTTP: every failure leaves as
+//! `{"error": {"code", "message", "details"}}` with the status chosen here, in a
+//! single exhaustive match, so a new variant cannot silently become a 500.
+
+use axum::{
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    Json,
+};
+use flowforge_commands::CommandError;
+use flowforge_domain::workflow::{DefinitionError, WorkflowError};
+use flowforge_infra::{event_store::EventStoreError, read_model::ReadModelError};
+use serde::Serialize;
+use serde_json::{json, Value};
+use tracing::error;
+use utoipa::ToSchema;
+
+/// Everything an API call can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body is not valid JSON.
+    #[error("malformed JSON: {0}")]
+    MalformedJson(String),
+    /// The body is JSON but not the shape this endpoint takes.
+    #[error("invalid request body: {0}")]
+    InvalidBody(String),
+    /// A path or query parameter could not be read.
+    #[error("invalid parameter: {0}")]
+    InvalidParameter(String),
+    /// The body is not declared as JSON.
+    #[error("expected a body with Content-Type: application/json")]
+    UnsupportedMediaType,
+    /// The body is larger than the configured limit.
+    #[error("request body exceeds the limit of {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// The workflow definition failed validation.
+    #[error("invalid workflow: {0}")]
+    InvalidWorkflow(#[from] DefinitionError),
+    /// No such resource.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The aggregate refused the command in its current state.
+    #[error("{0}")]
+    Rejected(WorkflowError),
+    /// The caller's expected version is stale.
+    #[error("the resource is at version {current_version}, not {expected}")]
+    VersionConflict {
+        /// What the caller sent.
+        expected: String,
+        /// Where the resource is now.
+        current_version: u64,
+    },
+    /// An update without an expected version.
+    #[error("send the version you are changing, as an If-Match header or an expected_version field")]
+    PreconditionRequired,
+    /// The read model did not reach the requested position in time.
+    #[error("the read model has not reached position {position} yet (at {current}); retry shortly")]
+    NotCaughtUp {
+        /// The position asked for.
+        position: u64,
+        /// Where the read model is.
+        current: u64,
+    },
+    /// A dependency (the database) is unavailable.
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    /// A bug or an unexpected state; details are logged, not returned.
+    #[error("internal error")]
+    Internal(String),
+}
+
+/// The JSON error envelope.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// What went wrong, for programs (`code`) and people (`message`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// A stable snake_case identifier.
+    pub code: &'static str,
+    /// A human-readable explanation.
+    pub message: String,
+    /// Structured context (the node at fault, the current version…), or null.
+    #[schema(value_type = Object)]
+    pub details: Value,
+}
+
+impl ApiError {
+    fn parts(&self) -> (StatusCode, &'static str, Value) {
+        match self {
+            ApiError::MalformedJson(_) => (StatusCode::BAD_REQUEST, "malformed_json", Value::Null),
+            ApiError::InvalidBody(_) => (StatusCode::BAD_REQUEST, "invalid_body", Value::Null),
+            ApiError::InvalidParameter(_) => {
+                (StatusCode::BAD_REQUEST, "invalid_parameter", Value::Null)
+            }
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", Value::Null),
+            ApiError::VersionConflict {
+                current_version, ..
+            } => (
+                StatusCode::CONFLICT,
+                "version_conflict",
+                json!({ "current_version": current_version }),
+            ),
+            ApiError::Rejected(rejection) => rejection_parts(rejection),
+            ApiError::PayloadTooLarge { limit } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                json!({ "limit_bytes": limit }),
+            ),
+            ApiError::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                Value::Null,
+            ),
+            ApiError::InvalidWorkflow(definition) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_workflow",
+                json!({ "node": definition.node() }),
+            ),
+            ApiError::PreconditionRequired => (
+                StatusCode::PRECONDITION_REQUIRED,
+                "precondition_required",
+                Value::Null,
+            ),
+            ApiError::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                Value::Null,
+            ),
+            ApiError::NotCaughtUp { position, current } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not_caught_up",
+                json!({ "position": position, "read_model_position": current }),
+            ),
+            ApiError::Unavailable(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable", Value::Null)
+            }
+        }
+    }
+}
+
+fn rejection_parts(rejection: &WorkflowError) -> (StatusCode, &'static str, Value) {
+    match rejection {
+        WorkflowError::NotFound => (StatusCode::NOT_FOUND, "not_found", Value::Null),
+        WorkflowError::AlreadyExists { workflow_id } => (
+            StatusCode::CONFLICT,
+            "already_exists",
+            json!({ "workflow_id": workflow_id }),
+        ),
+        WorkflowError::Archived { workflow_id } => (
+            StatusCode::CONFLICT,
+            "workflow_archived",
+            json!({ "workflow_id": workflow_id }),
+        ),
+        WorkflowError::InvalidTag { tag, .. } => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_tag",
+            json!({ "tag": tag }),
+        ),
+        WorkflowError::TooManyTags { count } => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "too_many_tags",
+            json!({ "count": count }),
+        ),
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, details) = self.parts();
+        let message = match &self {
+            ApiError::Internal(cause) => {
+                error!(%cause, "internal error");
+                self.to_string()
+            }
+            ApiError::Unavailable(cause) => {
+                error!(%cause, "dependency unavailable");
+                self.to_string()
+            }
+            _ => self.to_string(),
+        };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code,
+                message,
+                details,
+            },
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+impl From<CommandError<WorkflowError>> for ApiError {
+    fn from(error: CommandError<WorkflowError>) -> Self {
+        match error {
+            CommandError::Rejected(rejection) => ApiError::Rejected(rejection),
+            // A stream at version 0 has never been written: nothing to conflict with.
+            CommandError::Conflict { actual: 0, .. } => ApiError::NotFound("workflow".to_owned()),
+            CommandError::Conflict { expected, actual } => ApiError::VersionConflict {
+                expected: expected.to_string(),
+                current_version: actual,
+            },
+            CommandError::InvalidId(invalid) => ApiError::InvalidParameter(invalid.to_string()),
+            CommandError::Codec(codec) => ApiError::Internal(codec.to_string()),
+            CommandError::Store(store) => store.into(),
+        }
+    }
+}
+
+impl From<EventStoreError> for ApiError {
+    fn from(error: EventStoreError) -> Self {
+        match error {
+            EventStoreError::Database(db) => ApiError::Unavailable(db.to_string()),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<ReadModelError> for ApiError {
+    fn from(error: ReadModelError) -> Self {
+        match error {
+            ReadModelError::Database(db) => ApiError::Unavailable(db.to_string()),
+            ReadModelError::Corrupt(reason) => ApiError::Internal(reason),
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! FlowForge's edge: the command/query HTTP API, its configuration, and the
+//! server that wires the event store, the projections and the routes together.
+//! The `flowforge` binary (`src/main.rs`) is a thin CLI over this library, so
+//! integration tests start the very same server on a random port.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod error;
+mod extract;
+pub mod routes;
+pub mod server;
+pub mod state;

@@ -1,0 +1,63 @@
+//! The HTTP routes, one module per resource, gathered into one router whose
+//! OpenAPI document is generated from the same declarations.
+
+pub mod events;
+pub mod health;
+mod request_context;
+pub mod workflows;
+
+use std::sync::Arc;
+
+use axum::{extract::DefaultBodyLimit, Extension, Json, Router};
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::{error::ApiError, state::AppState};
+
+/// The OpenAPI document's fixed parts; paths are added by the router.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "FlowForge API",
+        description = "Commands and queries of FlowForge, an event-sourced workflow-automation platform."
+    ),
+    tags(
+        (name = "workflows", description = "Create, change, activate and read workflows"),
+        (name = "events", description = "The event log: one stream, or the global log"),
+        (name = "health", description = "Liveness and readiness probes")
+    )
+)]
+struct ApiDoc;
+
+/// The whole API with its OpenAPI document served at `/api/v1/openapi.json`.
+pub fn router(state: AppState) -> Router {
+    let max_body = usize::try_from(state.max_body_bytes).unwrap_or(usize::MAX);
+    let (router, openapi) = documented_routes().split_for_parts();
+    router
+        .layer(Extension(Arc::new(openapi)))
+        .fallback(|| async { ApiError::NotFound("route".to_owned()) })
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// The OpenAPI document alone, for tooling and tests.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    documented_routes().split_for_parts().1
+}
+
+fn documented_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(workflows::routes())
+        .merge(events::routes())
+        .merge(health::routes())
+        .routes(routes!(openapi_document))
+}
+
+/// This document: every route of the API, generated from the code.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "health",
+    responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json")))]
+async fn openapi_document(Extension(openapi): Extension<Arc<utoipa::openapi::OpenApi>>) -> Json<utoipa::openapi::OpenApi> {
+    Json(openapi.as_ref().clone())
+}

@@ -1,0 +1,427 @@
+//! Workflow commands (create, update, activate, deactivate, archive) and queries
+//! (list, read). Handlers parse, call the command bus or the read model, map.
+
+use axum::{
+    http::{header, HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+use chrono::{DateTime, Utc};
+use flowforge_domain::workflow::{
+    RawWorkflowDefinition, Workflow, WorkflowCommand, WorkflowDefinition, WorkflowId,
+};
+use flowforge_infra::{
+    event_store::EventMetadata,
+    read_model::{WorkflowListQuery, WorkflowStatus, WorkflowView},
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use super::request_context::request_metadata;
+use crate::{
+    error::{ApiError, ErrorBody},
+    extract::{JsonBody, PathParams, QueryParams},
+    state::AppState,
+};
+
+/// The routes of this module.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_workflow, list_workflows))
+        .routes(routes!(get_workflow, update_workflow, archive_workflow))
+        .routes(routes!(activate_workflow))
+        .routes(routes!(deactivate_workflow))
+}
+
+/// A workflow definition as JSON (n8n-shaped), plus the workflow's tags.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct WorkflowRequest {
+    /// The workflow's name.
+    name: String,
+    /// The nodes: `{name, type, parameters, retry, continue_on_fail, timeout_ms, compensation}`.
+    #[schema(value_type = Vec<Object>)]
+    nodes: Vec<Value>,
+    /// `{"Source": {"main": [[{"node": "Target"}]]}}`.
+    #[schema(value_type = Object)]
+    connections: Value,
+    /// Workflow-level settings.
+    #[schema(value_type = Object)]
+    settings: Option<Value>,
+    /// Labels for filtering.
+    tags: Option<Vec<String>>,
+    /// For updates: the version being changed (or send `If-Match`).
+    expected_version: Option<u64>,
+}
+
+/// What a command left behind.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CommandAccepted {
+    /// The workflow.
+    pub id: Uuid,
+    /// The workflow's version after the command (send it back as `If-Match`).
+    pub version: u64,
+    /// The event log position of the change: pass it as `consistent_with` to read it back.
+    pub position: u64,
+}
+
+/// A workflow as queries return it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct WorkflowResponse {
+    /// The workflow's id.
+    pub id: Uuid,
+    /// Its name.
+    pub name: String,
+    /// `inactive`, `active` or `archived`.
+    pub status: String,
+    /// Whether its triggers fire.
+    pub active: bool,
+    /// Its tags.
+    pub tags: Vec<String>,
+    /// The optimistic-concurrency version (also the `ETag`).
+    pub version: u64,
+    /// The definition's revision; executions pin it.
+    pub definition_version: u32,
+    /// The definition.
+    #[schema(value_type = Object)]
+    pub definition: Value,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+    /// The log position this view reflects.
+    pub position: u64,
+}
+
+impl From<WorkflowView> for WorkflowResponse {
+    fn from(view: WorkflowView) -> Self {
+        Self {
+            id: view.id,
+            name: view.name,
+            status: view.status.as_str().to_owned(),
+            active: view.status == WorkflowStatus::Active,
+            tags: view.tags,
+            version: view.version,
+            definition_version: view.definition_version,
+            definition: view.definition,
+            created_at: view.created_at,
+            updated_at: view.updated_at,
+            position: view.position,
+        }
+    }
+}
+
+/// One page of workflows.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct WorkflowPage {
+    /// The workflows, in id (creation) order.
+    pub items: Vec<WorkflowResponse>,
+    /// Pass as `after` for the next page; absent on the last page.
+    pub next_after: Option<Uuid>,
+}
+
+/// Filters and paging for the workflow list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Only active (`true`) or inactive (`false`) workflows.
+    active: Option<bool>,
+    /// Only workflows with this tag.
+    tag: Option<String>,
+    /// Include archived workflows.
+    #[serde(default)]
+    include_archived: bool,
+    /// The `next_after` of the previous page.
+    after: Option<Uuid>,
+    /// Page size, 1–500 (default 50).
+    limit: Option<u32>,
+    /// Wait until the read model reflects this log position (bounded; 503 after).
+    consistent_with: Option<u64>,
+}
+
+/// Read-your-writes for single reads.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ConsistencyParams {
+    /// Wait until the read model reflects this log position (bounded; 503 after).
+    consistent_with: Option<u64>,
+}
+
+const DEFAULT_PAGE: u32 = 50;
+const MAX_PAGE: u32 = 500;
+
+/// Splits a request body into the definition, tags and expected version.
+fn parse_workflow_body(
+    body: Value,
+) -> Result<(WorkflowDefinition, Option<Vec<String>>, Option<u64>), ApiError> {
+    let Value::Object(mut fields) = body else {
+        return Err(ApiError::InvalidBody("expected a JSON object".to_owned()));
+    };
+    let tags = take_field::<Vec<String>>(&mut fields, "tags")?;
+    let expected_version = take_field::<u64>(&mut fields, "expected_version")?;
+    let raw: RawWorkflowDefinition = serde_json::from_value(Value::Object(fields))
+        .map_err(|e| ApiError::InvalidBody(e.to_string()))?;
+    let definition = WorkflowDefinition::parse(raw)?;
+    Ok((definition, tags, expected_version))
+}
+
+fn take_field<T: serde::de::DeserializeOwned>(
+    fields: &mut Map<String, Value>,
+    name: &str,
+) -> Result<Option<T>, ApiError> {
+    match fields.remove(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => serde_json::from_value(value)
+            .map(Some)
+            .map_err(|e| ApiError::InvalidBody(format!("{name}: {e}"))),
+    }
+}
+
+fn parse_id(id: &str) -> Result<WorkflowId, ApiError> {
+    id.parse::<WorkflowId>()
+        .map_err(|_| ApiError::NotFound(format!("workflow {id}")))
+}
+
+/// Reads `If-Match: "3"` (or `3`, or `W/"3"`) as an expected version.
+fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = value
+        .to_str()
+        .map_err(|_| ApiError::InvalidParameter("If-Match is not text".to_owned()))?;
+    let trimmed = text.trim().trim_start_matches("W/").trim_matches('"');
+    trimmed
+        .parse::<u64>()
+        .map(Some)
+        .map_err(|_| ApiError::InvalidParameter(format!("If-Match {text:?} is not a version number")))
+}
+
+fn etag(version: u64) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or(HeaderValue::from_static("\"0\""))
+}
+
+fn accepted(status: StatusCode, id: WorkflowId, version: u64, position: u64) -> Response {
+    let mut response = (
+        status,
+        Json(CommandAccepted {
+            id: id.as_uuid(),
+            version,
+            position,
+        }),
+    )
+        .into_response();
+    response.headers_mut().insert(header::ETAG, etag(version));
+    response
+}
+
+async fn run(
+    state: &AppState,
+    id: WorkflowId,
+    command: WorkflowCommand,
+    expected: Option<u64>,
+    metadata: &EventMetadata,
+) -> Result<Response, ApiError> {
+    let outcome = state
+        .commands
+        .execute::<Workflow>(&id.to_string(), command, expected, metadata)
+        .await?;
+    Ok(accepted(StatusCode::OK, id, outcome.stream_version, outcome.position))
+}
+
+/// Creates a workflow (inactive) from a definition.
+#[utoipa::path(
+    post, path = "/api/v1/workflows", tag = "workflows",
+    request_body = WorkflowRequest,
+    responses(
+        (status = 201, description = "Created", body = CommandAccepted),
+        (status = 400, description = "Malformed JSON or wrong shape", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 422, description = "Invalid workflow (the node is named)", body = ErrorBody),
+    )
+)]
+async fn create_workflow(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Response, ApiError> {
+    let (definition, tags, _) = parse_workflow_body(body)?;
+    let id = WorkflowId::from_uuid(Uuid::now_v7());
+    let command = WorkflowCommand::Create {
+        workflow_id: id,
+        definition,
+        tags: tags.unwrap_or_default(),
+    };
+    let outcome = state
+        .commands
+        .execute::<Workflow>(&id.to_string(), command, None, &request_metadata(&headers))
+        .await?;
+    let mut response = accepted(StatusCode::CREATED, id, outcome.stream_version, outcome.position);
+    if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/workflows/{id}")) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// Lists workflows, filtered by status and tag, in pages.
+#[utoipa::path(
+    get, path = "/api/v1/workflows", tag = "workflows",
+    params(ListParams),
+    responses(
+        (status = 200, description = "A page of workflows", body = WorkflowPage),
+        (status = 400, description = "Bad parameter", body = ErrorBody),
+        (status = 503, description = "Read model not caught up in time", body = ErrorBody),
+    )
+)]
+async fn list_workflows(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    QueryParams(params): QueryParams<ListParams>,
+) -> Result<Json<WorkflowPage>, ApiError> {
+    let limit = params.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::InvalidParameter(format!(
+            "limit must be between 1 and {MAX_PAGE}"
+        )));
+    }
+    state.workflows_consistent_with(params.consistent_with).await?;
+    let views = state
+        .workflows
+        .list(&WorkflowListQuery {
+            active: params.active,
+            tag: params.tag,
+            include_archived: params.include_archived,
+            after: params.after,
+            limit: limit + 1,
+        })
+        .await?;
+    let has_more = views.len() > limit as usize;
+    let items: Vec<WorkflowResponse> = views
+        .into_iter()
+        .take(limit as usize)
+        .map(WorkflowResponse::from)
+        .collect();
+    let next_after = if has_more { items.last().map(|w| w.id) } else { None };
+    Ok(Json(WorkflowPage { items, next_after }))
+}
+
+/// Reads one workflow (archived ones too).
+#[utoipa::path(
+    get, path = "/api/v1/workflows/{id}", tag = "workflows",
+    params(("id" = Uuid, Path, description = "Workflow id"), ConsistencyParams),
+    responses(
+        (status = 200, description = "The workflow; ETag is its version", body = WorkflowResponse),
+        (status = 404, description = "No such workflow", body = ErrorBody),
+        (status = 503, description = "Read model not caught up in time", body = ErrorBody),
+    )
+)]
+async fn get_workflow(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    PathParams(id): PathParams<String>,
+    QueryParams(params): QueryParams<ConsistencyParams>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    state.workflows_consistent_with(params.consistent_with).await?;
+    let view = state
+        .workflows
+        .get(id.as_uuid())
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("workflow {id}")))?;
+    let version = view.version;
+    let mut response = Json(WorkflowResponse::from(view)).into_response();
+    response.headers_mut().insert(header::ETAG, etag(version));
+    Ok(response)
+}
+
+/// Replaces a workflow's definition (a new definition version), given the version being changed.
+#[utoipa::path(
+    put, path = "/api/v1/workflows/{id}", tag = "workflows",
+    params(("id" = Uuid, Path, description = "Workflow id"), ("If-Match" = Option<String>, Header, description = "The version being changed")),
+    request_body = WorkflowRequest,
+    responses(
+        (status = 200, description = "Updated", body = CommandAccepted),
+        (status = 400, description = "Malformed JSON or wrong shape", body = ErrorBody),
+        (status = 404, description = "No such workflow", body = ErrorBody),
+        (status = 409, description = "Stale version (details.current_version) or archived", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 422, description = "Invalid workflow", body = ErrorBody),
+        (status = 428, description = "No expected version given", body = ErrorBody),
+    )
+)]
+async fn update_workflow(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    PathParams(id): PathParams<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    let header_version = if_match(&headers)?;
+    let (definition, tags, body_version) = parse_workflow_body(body)?;
+    let expected = header_version
+        .or(body_version)
+        .ok_or(ApiError::PreconditionRequired)?;
+    let command = WorkflowCommand::UpdateDefinition { definition, tags };
+    run(&state, id, command, Some(expected), &request_metadata(&headers)).await
+}
+
+/// Turns a workflow's triggers on.
+#[utoipa::path(
+    post, path = "/api/v1/workflows/{id}/activate", tag = "workflows",
+    params(("id" = Uuid, Path, description = "Workflow id"), ("If-Match" = Option<String>, Header, description = "Optional: the version being changed")),
+    responses(
+        (status = 200, description = "Active (already active is fine)", body = CommandAccepted),
+        (status = 404, description = "No such workflow", body = ErrorBody),
+        (status = 409, description = "Stale version or archived", body = ErrorBody),
+    )
+)]
+async fn activate_workflow(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    PathParams(id): PathParams<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    let expected = if_match(&headers)?;
+    run(&state, id, WorkflowCommand::Activate, expected, &request_metadata(&headers)).await
+}
+
+/// Turns a workflow's triggers off.
+#[utoipa::path(
+    post, path = "/api/v1/workflows/{id}/deactivate", tag = "workflows",
+    params(("id" = Uuid, Path, description = "Workflow id"), ("If-Match" = Option<String>, Header, description = "Optional: the version being changed")),
+    responses(
+        (status = 200, description = "Inactive (already inactive is fine)", body = CommandAccepted),
+        (status = 404, description = "No such workflow", body = ErrorBody),
+        (status = 409, description = "Stale version or archived", body = ErrorBody),
+    )
+)]
+async fn deactivate_workflow(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    PathParams(id): PathParams<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    let expected = if_match(&headers)?;
+    run(&state, id, WorkflowCommand::Deactivate, expected, &request_metadata(&headers)).await
+}
+
+/// Archives a workflow: it stops, stays readable with its history, and refuses further changes.
+#[utoipa::path(
+    delete, path = "/api/v1/workflows/{id}", tag = "workflows",
+    params(("id" = Uuid, Path, description = "Workflow id"), ("If-Match" = Option<String>, Header, description = "Optional: the version being changed")),
+    responses(
+        (status = 200, description = "Archived", body = CommandAccepted),
+        (status = 404, description = "No such workflow", body = ErrorBody),
+        (status = 409, description = "Stale version or already archived", body = ErrorBody),
+    )
+)]
+async fn archive_workflow(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    PathParams(id): PathParams<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    let expected = if_match(&headers)?;
+    run(&state, id, WorkflowCommand::Archive, expected, &request_metadata(&headers)).await
+}

@@ -1,0 +1,135 @@
+//! Wires one FlowForge process: opens the database and migrates it, starts the
+//! projections, and serves the API until the shutdown token is cancelled. The
+//! binary and the integration tests both start FlowForge through [`start`].
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use flowforge_commands::CommandBus;
+use flowforge_infra::{
+    database::{redact, Database, DatabaseError},
+    event_feed::{EventSubscription, StoreTail},
+    event_store::{upcasting::Upcasters, EventStore},
+};
+use flowforge_projections::{ProjectionRunner, WorkflowProjection};
+use tokio::{net::TcpListener, task::JoinSet};
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use crate::{
+    config::{ServeArgs, StorageArgs},
+    routes,
+    state::AppState,
+};
+
+/// How often a follower checks the store for events appended by other processes.
+const STORE_POLL_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Why FlowForge could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The database could not be opened or migrated.
+    #[error(transparent)]
+    Database(#[from] DatabaseError),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {address}")]
+    Bind {
+        /// The configured address.
+        address: SocketAddr,
+        /// What the OS said.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A started FlowForge process.
+pub struct RunningServer {
+    /// Where the API listens (the real port when 0 was configured).
+    pub local_addr: SocketAddr,
+    tasks: JoinSet<()>,
+    database: Database,
+}
+
+impl RunningServer {
+    /// Waits until every task has finished (after the shutdown token is cancelled),
+    /// then closes the database.
+    pub async fn wait(mut self) {
+        while let Some(result) = self.tasks.join_next().await {
+            if let Err(panic) = result {
+                error!(%panic, "a FlowForge task ended abnormally");
+            }
+        }
+        self.database.close().await;
+    }
+}
+
+/// Opens and migrates the configured database.
+pub async fn open_database(storage: &StorageArgs) -> Result<Database, DatabaseError> {
+    let database = match &storage.database_url {
+        Some(url) => {
+            info!(database = %redact(url), "using PostgreSQL");
+            Database::connect_postgres(url, storage.db_max_connections).await?
+        }
+        None => {
+            info!(data_dir = %storage.data_dir.display(), "using the embedded SQLite store");
+            Database::open_sqlite(&storage.data_dir).await?
+        }
+    };
+    database.migrate().await?;
+    Ok(database)
+}
+
+/// Starts FlowForge; it runs until `shutdown` is cancelled.
+pub async fn start(args: &ServeArgs, shutdown: CancellationToken) -> Result<RunningServer, StartError> {
+    let database = open_database(&args.storage).await?;
+    if args.nats_url.is_some() {
+        warn!("NATS_URL is set, but this build has only the in-process bus; events are not published to NATS yet");
+    }
+    let store: Arc<dyn EventStore> = database.event_store(Upcasters::default());
+    let workflow_views = database.workflow_views();
+    let mut tasks = JoinSet::new();
+
+    let runner = ProjectionRunner::new(Arc::new(WorkflowProjection::new(workflow_views.clone())));
+    let workflows_progress = runner.progress();
+    {
+        let store = store.clone();
+        let shutdown = shutdown.clone();
+        tasks.spawn(runner.run(
+            move |after| Box::new(StoreTail::new(store.clone(), after, STORE_POLL_INTERVAL)) as Box<dyn EventSubscription>,
+            shutdown,
+        ));
+    }
+
+    let state = AppState {
+        commands: CommandBus::new(store.clone()),
+        store,
+        workflows: workflow_views,
+        workflows_progress,
+        consistency_timeout: args.consistency_timeout(),
+        max_body_bytes: args.max_body_bytes,
+    };
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .map_err(|source| StartError::Bind {
+            address: args.listen,
+            source,
+        })?;
+    let local_addr = listener.local_addr().map_err(|source| StartError::Bind {
+        address: args.listen,
+        source,
+    })?;
+    let app = routes::router(state);
+    tasks.spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await;
+        if let Err(error) = served {
+            error!(%error, "HTTP server failed");
+        }
+    });
+    info!(%local_addr, backend = database.backend_name(), "FlowForge is listening");
+    Ok(RunningServer {
+        local_addr,
+        tasks,
+        database,
+    })
+}
