@@ -7,7 +7,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// The `flowforge` command line.
 #[derive(Debug, Parser)]
-#[command(name = "flowforge", version, about = "Event-sourced workflow automation")]
+#[command(
+    name = "flowforge",
+    version,
+    about = "Event-sourced workflow automation"
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]

@@ -54,10 +54,14 @@ pub enum ApiError {
         current_version: u64,
     },
     /// An update without an expected version.
-    #[error("send the version you are changing, as an If-Match header or an expected_version field")]
+    #[error(
+        "send the version you are changing, as an If-Match header or an expected_version field"
+    )]
     PreconditionRequired,
     /// The read model did not reach the requested position in time.
-    #[error("the read model has not reached position {position} yet (at {current}); retry shortly")]
+    #[error(
+        "the read model has not reached position {position} yet (at {current}); retry shortly"
+    )]
     NotCaughtUp {
         /// The position asked for.
         position: u64,
@@ -128,11 +132,7 @@ impl ApiError {
                 "precondition_required",
                 Value::Null,
             ),
-            ApiError::Internal(_) => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                Value::Null,
-            ),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", Value::Null),
             ApiError::NotCaughtUp { position, current } => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "not_caught_up",

@@ -79,7 +79,10 @@ pub async fn open_database(storage: &StorageArgs) -> Result<Database, DatabaseEr
 }
 
 /// Starts FlowForge; it runs until `shutdown` is cancelled.
-pub async fn start(args: &ServeArgs, shutdown: CancellationToken) -> Result<RunningServer, StartError> {
+pub async fn start(
+    args: &ServeArgs,
+    shutdown: CancellationToken,
+) -> Result<RunningServer, StartError> {
     let database = open_database(&args.storage).await?;
     if args.nats_url.is_some() {
         warn!("NATS_URL is set, but this build has only the in-process bus; events are not published to NATS yet");
@@ -94,7 +97,10 @@ pub async fn start(args: &ServeArgs, shutdown: CancellationToken) -> Result<Runn
         let store = store.clone();
         let shutdown = shutdown.clone();
         tasks.spawn(runner.run(
-            move |after| Box::new(StoreTail::new(store.clone(), after, STORE_POLL_INTERVAL)) as Box<dyn EventSubscription>,
+            move |after| {
+                Box::new(StoreTail::new(store.clone(), after, STORE_POLL_INTERVAL))
+                    as Box<dyn EventSubscription>
+            },
             shutdown,
         ));
     }

@@ -57,7 +57,12 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<HealthRespons
         Err(error) => (StatusCode::SERVICE_UNAVAILABLE, error.to_string(), None),
     };
     let body = HealthResponse {
-        status: if status == StatusCode::OK { "ok" } else { "unavailable" }.to_owned(),
+        status: if status == StatusCode::OK {
+            "ok"
+        } else {
+            "unavailable"
+        }
+        .to_owned(),
         checks: Some(HealthChecks {
             store,
             head,

@@ -58,6 +58,8 @@ fn documented_routes() -> OpenApiRouter<AppState> {
 /// This document: every route of the API, generated from the code.
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "health",
     responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json")))]
-async fn openapi_document(Extension(openapi): Extension<Arc<utoipa::openapi::OpenApi>>) -> Json<utoipa::openapi::OpenApi> {
+async fn openapi_document(
+    Extension(openapi): Extension<Arc<utoipa::openapi::OpenApi>>,
+) -> Json<utoipa::openapi::OpenApi> {
     Json(openapi.as_ref().clone())
 }

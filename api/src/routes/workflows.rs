@@ -194,10 +194,9 @@ fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
         .to_str()
         .map_err(|_| ApiError::InvalidParameter("If-Match is not text".to_owned()))?;
     let trimmed = text.trim().trim_start_matches("W/").trim_matches('"');
-    trimmed
-        .parse::<u64>()
-        .map(Some)
-        .map_err(|_| ApiError::InvalidParameter(format!("If-Match {text:?} is not a version number")))
+    trimmed.parse::<u64>().map(Some).map_err(|_| {
+        ApiError::InvalidParameter(format!("If-Match {text:?} is not a version number"))
+    })
 }
 
 fn etag(version: u64) -> HeaderValue {
@@ -229,7 +228,12 @@ async fn run(
         .commands
         .execute::<Workflow>(&id.to_string(), command, expected, metadata)
         .await?;
-    Ok(accepted(StatusCode::OK, id, outcome.stream_version, outcome.position))
+    Ok(accepted(
+        StatusCode::OK,
+        id,
+        outcome.stream_version,
+        outcome.position,
+    ))
 }
 
 /// Creates a workflow (inactive) from a definition.
@@ -259,7 +263,12 @@ async fn create_workflow(
         .commands
         .execute::<Workflow>(&id.to_string(), command, None, &request_metadata(&headers))
         .await?;
-    let mut response = accepted(StatusCode::CREATED, id, outcome.stream_version, outcome.position);
+    let mut response = accepted(
+        StatusCode::CREATED,
+        id,
+        outcome.stream_version,
+        outcome.position,
+    );
     if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/workflows/{id}")) {
         response.headers_mut().insert(header::LOCATION, location);
     }
@@ -286,7 +295,9 @@ async fn list_workflows(
             "limit must be between 1 and {MAX_PAGE}"
         )));
     }
-    state.workflows_consistent_with(params.consistent_with).await?;
+    state
+        .workflows_consistent_with(params.consistent_with)
+        .await?;
     let views = state
         .workflows
         .list(&WorkflowListQuery {
@@ -303,7 +314,11 @@ async fn list_workflows(
         .take(limit as usize)
         .map(WorkflowResponse::from)
         .collect();
-    let next_after = if has_more { items.last().map(|w| w.id) } else { None };
+    let next_after = if has_more {
+        items.last().map(|w| w.id)
+    } else {
+        None
+    };
     Ok(Json(WorkflowPage { items, next_after }))
 }
 
@@ -323,7 +338,9 @@ async fn get_workflow(
     QueryParams(params): QueryParams<ConsistencyParams>,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
-    state.workflows_consistent_with(params.consistent_with).await?;
+    state
+        .workflows_consistent_with(params.consistent_with)
+        .await?;
     let view = state
         .workflows
         .get(id.as_uuid())
@@ -363,7 +380,14 @@ async fn update_workflow(
         .or(body_version)
         .ok_or(ApiError::PreconditionRequired)?;
     let command = WorkflowCommand::UpdateDefinition { definition, tags };
-    run(&state, id, command, Some(expected), &request_metadata(&headers)).await
+    run(
+        &state,
+        id,
+        command,
+        Some(expected),
+        &request_metadata(&headers),
+    )
+    .await
 }
 
 /// Turns a workflow's triggers on.
@@ -383,7 +407,14 @@ async fn activate_workflow(
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
     let expected = if_match(&headers)?;
-    run(&state, id, WorkflowCommand::Activate, expected, &request_metadata(&headers)).await
+    run(
+        &state,
+        id,
+        WorkflowCommand::Activate,
+        expected,
+        &request_metadata(&headers),
+    )
+    .await
 }
 
 /// Turns a workflow's triggers off.
@@ -403,7 +434,14 @@ async fn deactivate_workflow(
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
     let expected = if_match(&headers)?;
-    run(&state, id, WorkflowCommand::Deactivate, expected, &request_metadata(&headers)).await
+    run(
+        &state,
+        id,
+        WorkflowCommand::Deactivate,
+        expected,
+        &request_metadata(&headers),
+    )
+    .await
 }
 
 /// Archives a workflow: it stops, stays readable with its history, and refuses further changes.
@@ -423,5 +461,12 @@ async fn archive_workflow(
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
     let expected = if_match(&headers)?;
-    run(&state, id, WorkflowCommand::Archive, expected, &request_metadata(&headers)).await
+    run(
+        &state,
+        id,
+        WorkflowCommand::Archive,
+        expected,
+        &request_metadata(&headers),
+    )
+    .await
 }
