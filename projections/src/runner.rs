@@ -101,18 +101,15 @@ impl ProjectionRunner {
     }
 
     /// Follows the log from the checkpoint, using `subscribe(position)` to open a
-    /// subscription after `position`, until `shutdown` is cancelled.
+    /// subscription after `position`, until `shutdown` is cancelled. A batch being
+    /// applied when shutdown comes is finished first.
     pub async fn run<F>(self, subscribe: F, shutdown: CancellationToken)
     where
         F: Fn(Position) -> Box<dyn EventSubscription> + Send,
     {
         let name = self.projection.name();
         while !shutdown.is_cancelled() {
-            let resumed = tokio::select! {
-                () = shutdown.cancelled() => return,
-                result = self.follow(&subscribe) => result,
-            };
-            if let Err(error) = resumed {
+            if let Err(error) = self.follow(&subscribe, &shutdown).await {
                 warn!(projection = name, %error, "projection failed; resuming from its checkpoint");
                 tokio::select! {
                     () = shutdown.cancelled() => return,
@@ -122,7 +119,12 @@ impl ProjectionRunner {
         }
     }
 
-    async fn follow<F>(&self, subscribe: &F) -> Result<(), ProjectionError>
+    /// Applies batches until shutdown (`Ok`) or a failure (`Err`).
+    async fn follow<F>(
+        &self,
+        subscribe: &F,
+        shutdown: &CancellationToken,
+    ) -> Result<(), ProjectionError>
     where
         F: Fn(Position) -> Box<dyn EventSubscription> + Send,
     {
@@ -134,7 +136,10 @@ impl ProjectionRunner {
         );
         let mut subscription = subscribe(checkpoint);
         loop {
-            let batch = subscription.next_batch(BATCH_SIZE).await?;
+            let batch = tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                batch = subscription.next_batch(BATCH_SIZE) => batch?,
+            };
             let Some(last) = batch.last().map(|e| e.position) else {
                 continue;
             };

@@ -153,10 +153,15 @@ pub struct ConsistencyParams {
 const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 500;
 
+/// A workflow request body, parsed: a valid definition and the fields beside it.
+struct ParsedWorkflowBody {
+    definition: WorkflowDefinition,
+    tags: Option<Vec<String>>,
+    expected_version: Option<u64>,
+}
+
 /// Splits a request body into the definition, tags and expected version.
-fn parse_workflow_body(
-    body: Value,
-) -> Result<(WorkflowDefinition, Option<Vec<String>>, Option<u64>), ApiError> {
+fn parse_workflow_body(body: Value) -> Result<ParsedWorkflowBody, ApiError> {
     let Value::Object(mut fields) = body else {
         return Err(ApiError::InvalidBody("expected a JSON object".to_owned()));
     };
@@ -164,8 +169,11 @@ fn parse_workflow_body(
     let expected_version = take_field::<u64>(&mut fields, "expected_version")?;
     let raw: RawWorkflowDefinition = serde_json::from_value(Value::Object(fields))
         .map_err(|e| ApiError::InvalidBody(e.to_string()))?;
-    let definition = WorkflowDefinition::parse(raw)?;
-    Ok((definition, tags, expected_version))
+    Ok(ParsedWorkflowBody {
+        definition: WorkflowDefinition::parse(raw)?,
+        tags,
+        expected_version,
+    })
 }
 
 fn take_field<T: serde::de::DeserializeOwned>(
@@ -252,7 +260,9 @@ async fn create_workflow(
     headers: HeaderMap,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
-    let (definition, tags, _) = parse_workflow_body(body)?;
+    let ParsedWorkflowBody {
+        definition, tags, ..
+    } = parse_workflow_body(body)?;
     let id = WorkflowId::from_uuid(Uuid::now_v7());
     let command = WorkflowCommand::Create {
         workflow_id: id,
@@ -375,9 +385,13 @@ async fn update_workflow(
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
     let header_version = if_match(&headers)?;
-    let (definition, tags, body_version) = parse_workflow_body(body)?;
+    let ParsedWorkflowBody {
+        definition,
+        tags,
+        expected_version,
+    } = parse_workflow_body(body)?;
     let expected = header_version
-        .or(body_version)
+        .or(expected_version)
         .ok_or(ApiError::PreconditionRequired)?;
     let command = WorkflowCommand::UpdateDefinition { definition, tags };
     run(

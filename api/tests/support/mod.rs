@@ -16,13 +16,17 @@ use tokio_util::sync::CancellationToken;
 /// Which store a test app runs on.
 #[derive(Clone, Copy, Debug)]
 pub enum Backend {
+    /// A fresh PostgreSQL database on the local server.
     Postgres,
+    /// A fresh embedded SQLite file.
     Sqlite,
 }
 
 /// A running FlowForge and the database it owns.
 pub struct TestApp {
+    /// `http://127.0.0.1:<port>`.
     pub base: String,
+    /// A client for requests to it.
     pub http: reqwest::Client,
     args: ServeArgs,
     shutdown: CancellationToken,
@@ -105,10 +109,12 @@ impl TestApp {
         self.start().await;
     }
 
+    /// The absolute URL of `path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
 
+    /// Sends a request; returns status, JSON body (null if empty) and headers.
     pub async fn send(
         &self,
         request: reqwest::RequestBuilder,
@@ -125,11 +131,13 @@ impl TestApp {
         (status, body, headers)
     }
 
+    /// GET `path`; returns status and JSON body.
     pub async fn get(&self, path: &str) -> (u16, Value) {
         let (status, body, _) = self.send(self.http.get(self.url(path))).await;
         (status, body)
     }
 
+    /// POST `body` as JSON to `path`; returns status and JSON body.
     pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
         let (status, body, _) = self.send(self.http.post(self.url(path)).json(body)).await;
         (status, body)

@@ -1,0 +1,200 @@
+//! The `flowforge` binary killed with SIGKILL mid-stream: every acknowledged
+//! command survives, on PostgreSQL and on the embedded store.
+
+use std::{
+    net::TcpListener,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use flowforge_infra::test_support::TestDatabase;
+use serde_json::{json, Value};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+struct Flowforge {
+    child: Child,
+    base: String,
+}
+
+impl Flowforge {
+    fn start(env: &[(&str, String)]) -> Self {
+        let port = free_port();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_flowforge"));
+        command
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .env_remove("DATABASE_URL")
+            .env_remove("FLOWFORGE_DATA_DIR")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let child = command.spawn().expect("flowforge binary starts");
+        Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    async fn wait_ready(&self, http: &reqwest::Client) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(response) = http.get(format!("{}/health/ready", self.base)).send().await {
+                if response.status().is_success() {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("flowforge did not become ready within 30 s");
+    }
+
+    fn kill(mut self) {
+        // SIGKILL: no graceful shutdown, no flush.
+        self.child.kill().expect("kill -9");
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Flowforge {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn acknowledged_commands_survive_sigkill(env: Vec<(&str, String)>) {
+    let http = reqwest::Client::new();
+    let server = Flowforge::start(&env);
+    server.wait_ready(&http).await;
+
+    // Writers keep sending commands; the process dies under them.
+    let mut acknowledged: Vec<(String, u64)> = Vec::new();
+    let writers: Vec<_> = (0..4)
+        .map(|writer| {
+            let http = http.clone();
+            let base = server.base.clone();
+            tokio::spawn(async move {
+                let mut acked = Vec::new();
+                for n in 0.. {
+                    let body = json!({"name": format!("w{writer}-{n}"), "nodes": [{"name": "Start", "type": "manual_trigger"}]});
+                    let Ok(response) = http.post(format!("{base}/api/v1/workflows")).json(&body).send().await else { break };
+                    let Ok(created) = response.json::<Value>().await else { break };
+                    let id = created["id"].as_str().expect("id").to_owned();
+                    let Ok(activated) = http.post(format!("{base}/api/v1/workflows/{id}/activate")).send().await else {
+                        acked.push((id, 1));
+                        break;
+                    };
+                    let version = if activated.status().is_success() { 2 } else { 1 };
+                    acked.push((id, version));
+                }
+                acked
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    server.kill();
+    for writer in writers {
+        acknowledged.extend(writer.await.expect("writer"));
+    }
+    assert!(
+        acknowledged.len() > 10,
+        "the writers got going before the kill"
+    );
+
+    let server = Flowforge::start(&env);
+    server.wait_ready(&http).await;
+    let (_, head) = {
+        let log: Value = http
+            .get(format!("{}/api/v1/events?limit=1", server.base))
+            .send()
+            .await
+            .expect("log")
+            .json()
+            .await
+            .expect("json");
+        ((), log["head"].as_u64().expect("head"))
+    };
+    for (id, version) in &acknowledged {
+        let stream: Value = http
+            .get(format!("{}/api/v1/streams/workflow/{id}", server.base))
+            .send()
+            .await
+            .expect("stream")
+            .json()
+            .await
+            .expect("json");
+        let stored = stream["version"].as_u64().unwrap_or(0);
+        assert!(
+            stored >= *version,
+            "workflow {id}: acknowledged version {version}, stored {stored}"
+        );
+        // The read model catches up with the log after the restart.
+        let view: Value = http
+            .get(format!(
+                "{}/api/v1/workflows/{id}?consistent_with={head}",
+                server.base
+            ))
+            .send()
+            .await
+            .expect("view")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(
+            view["version"].as_u64(),
+            Some(stored),
+            "read model of {id} matches its stream"
+        );
+    }
+    // The log has no gaps: positions 1..=head are all there.
+    let mut after = 0;
+    loop {
+        let page: Value = http
+            .get(format!(
+                "{}/api/v1/events?after={after}&limit=1000",
+                server.base
+            ))
+            .send()
+            .await
+            .expect("log")
+            .json()
+            .await
+            .expect("json");
+        let events = page["events"].as_array().expect("events");
+        if events.is_empty() {
+            break;
+        }
+        for event in events {
+            after += 1;
+            assert_eq!(event["position"].as_u64(), Some(after), "gap-free log");
+        }
+    }
+    assert_eq!(after, head);
+    server.kill();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_acknowledged_commands_survive_sigkill() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    acknowledged_commands_survive_sigkill(vec![(
+        "FLOWFORGE_DATA_DIR",
+        dir.path().display().to_string(),
+    )])
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_acknowledged_commands_survive_sigkill() {
+    let Some(db) = TestDatabase::postgres().await else {
+        return;
+    };
+    acknowledged_commands_survive_sigkill(vec![("DATABASE_URL", db.location.clone())]).await;
+}
