@@ -27,6 +27,9 @@ pub enum ApiError {
     /// A path or query parameter could not be read.
     #[error("invalid parameter: {0}")]
     InvalidParameter(String),
+    /// The route exists but not with this method.
+    #[error("this route does not take that method")]
+    MethodNotAllowed,
     /// The body is not declared as JSON.
     #[error("expected a body with Content-Type: application/json")]
     UnsupportedMediaType,
@@ -68,8 +71,8 @@ pub enum ApiError {
         /// Where the read model is.
         current: u64,
     },
-    /// A dependency (the database) is unavailable.
-    #[error("service unavailable: {0}")]
+    /// A dependency (the database) is unavailable; the cause is logged, not returned.
+    #[error("a dependency is unavailable; retry shortly")]
     Unavailable(String),
     /// A bug or an unexpected state; details are logged, not returned.
     #[error("internal error")]
@@ -104,6 +107,11 @@ impl ApiError {
                 (StatusCode::BAD_REQUEST, "invalid_parameter", Value::Null)
             }
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", Value::Null),
+            ApiError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                Value::Null,
+            ),
             ApiError::VersionConflict {
                 current_version, ..
             } => (

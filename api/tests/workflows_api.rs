@@ -65,6 +65,21 @@ async fn create_activate_read_update_and_archive(backend: Backend) {
     assert_eq!(body["error"]["code"], "version_conflict");
     assert_eq!(body["error"]["details"]["current_version"], 2);
 
+    // `If-Match: *` changes whatever version is current.
+    let (status, body, _) = app
+        .send(
+            app.http
+                .put(app.url(&format!("/api/v1/workflows/{id}")))
+                .header(IF_MATCH, "*")
+                .json(&simple_workflow("greeter", &["demo"])),
+        )
+        .await;
+    assert_eq!(
+        (status, body["version"].as_u64()),
+        (200, Some(2)),
+        "identical definition: no new version: {body}"
+    );
+
     update["expected_version"] = json!(2);
     let (status, body, headers) = app
         .send(
@@ -257,6 +272,7 @@ async fn bad_input_is_refused_and_changes_nothing(backend: Backend) {
         ("bad log limit", app.http.get(app.url("/api/v1/events?limit=5000")), 400, "invalid_parameter"),
         ("unknown stream", app.http.get(app.url(&format!("/api/v1/streams/workflow/{unknown}"))), 404, "not_found"),
         ("unknown route", app.http.get(app.url("/api/v1/nothing-here")), 404, "not_found"),
+        ("wrong method", app.http.patch(&workflows).json(&json!({})), 405, "method_not_allowed"),
     ];
     for (what, request, status, code) in cases {
         let (got, body, _) = app.send(request).await;

@@ -63,10 +63,14 @@ impl Database {
     /// Connects to PostgreSQL at `url`.
     pub async fn connect_postgres(url: &str, max_connections: u32) -> Result<Self, DatabaseError> {
         let what = redact(url);
-        let options = PgConnectOptions::from_str(url).map_err(|source| DatabaseError::Connect {
-            what: what.clone(),
-            source,
-        })?;
+        // A connection that stalls inside a transaction would hold the append
+        // lock (see event_store::postgres); PostgreSQL ends it after a minute.
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|source| DatabaseError::Connect {
+                what: what.clone(),
+                source,
+            })?
+            .options([("idle_in_transaction_session_timeout", "60s")]);
         // One direct connection first: a pool only reports "timed out", this
         // reports why (refused, unknown database, authentication failed).
         let probe = PgConnection::connect_with(&options)
@@ -177,10 +181,10 @@ impl Database {
 pub fn redact(url: &str) -> String {
     match url.split_once("://") {
         Some((scheme, rest)) => match rest.rsplit_once('@') {
-            Some((credentials, host)) => {
-                let user = credentials.split(':').next().unwrap_or("");
-                format!("{scheme}://{user}:***@{host}")
-            }
+            Some((credentials, host)) => match credentials.split_once(':') {
+                Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
+                None => url.to_owned(),
+            },
             None => url.to_owned(),
         },
         None => url.to_owned(),

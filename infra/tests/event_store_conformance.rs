@@ -360,6 +360,11 @@ async fn the_log_is_append_only(db: &TestDatabase) {
         update.contains("append-only") && delete.contains("append-only"),
         "{update} / {delete}"
     );
+    if let Database::Postgres(pool) = &db.database {
+        let truncate = sqlx::query("TRUNCATE events").execute(pool).await;
+        let refused = truncate.expect_err("TRUNCATE must be refused").to_string();
+        assert!(refused.contains("append-only"), "{refused}");
+    }
     assert_eq!(
         store.read_all(0, 10).await.expect("read")[0].event_type,
         "ThingHappened"

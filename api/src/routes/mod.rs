@@ -37,6 +37,7 @@ pub fn router(state: AppState) -> Router {
     router
         .layer(Extension(Arc::new(openapi)))
         .fallback(|| async { ApiError::NotFound("route".to_owned()) })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(max_body))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

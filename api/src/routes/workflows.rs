@@ -193,16 +193,38 @@ fn parse_id(id: &str) -> Result<WorkflowId, ApiError> {
         .map_err(|_| ApiError::NotFound(format!("workflow {id}")))
 }
 
-/// Reads `If-Match: "3"` (or `3`, or `W/"3"`) as an expected version.
-fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
+/// What the `If-Match` header asks for.
+enum IfMatch {
+    /// No header.
+    Absent,
+    /// `If-Match: *`: change whatever the current version is.
+    Any,
+    /// `If-Match: "3"` (or `3`, or `W/"3"`): only if at this version.
+    Version(u64),
+}
+
+impl IfMatch {
+    /// The version a command must find, if any.
+    fn expected(&self) -> Option<u64> {
+        match self {
+            IfMatch::Version(version) => Some(*version),
+            IfMatch::Absent | IfMatch::Any => None,
+        }
+    }
+}
+
+fn if_match(headers: &HeaderMap) -> Result<IfMatch, ApiError> {
     let Some(value) = headers.get(header::IF_MATCH) else {
-        return Ok(None);
+        return Ok(IfMatch::Absent);
     };
     let text = value
         .to_str()
         .map_err(|_| ApiError::InvalidParameter("If-Match is not text".to_owned()))?;
+    if text.trim() == "*" {
+        return Ok(IfMatch::Any);
+    }
     let trimmed = text.trim().trim_start_matches("W/").trim_matches('"');
-    trimmed.parse::<u64>().map(Some).map_err(|_| {
+    trimmed.parse::<u64>().map(IfMatch::Version).map_err(|_| {
         ApiError::InvalidParameter(format!("If-Match {text:?} is not a version number"))
     })
 }
@@ -365,7 +387,7 @@ async fn get_workflow(
 /// Replaces a workflow's definition (a new definition version), given the version being changed.
 #[utoipa::path(
     put, path = "/api/v1/workflows/{id}", tag = "workflows",
-    params(("id" = Uuid, Path, description = "Workflow id"), ("If-Match" = Option<String>, Header, description = "The version being changed")),
+    params(("id" = Uuid, Path, description = "Workflow id"), ("If-Match" = Option<String>, Header, description = "The version being changed, or `*` for any")),
     request_body = WorkflowRequest,
     responses(
         (status = 200, description = "Updated", body = CommandAccepted),
@@ -390,18 +412,14 @@ async fn update_workflow(
         tags,
         expected_version,
     } = parse_workflow_body(body)?;
-    let expected = header_version
-        .or(expected_version)
-        .ok_or(ApiError::PreconditionRequired)?;
+    let expected = match (header_version, expected_version) {
+        (IfMatch::Version(version), _) => Some(version),
+        (IfMatch::Any, _) => None,
+        (IfMatch::Absent, Some(version)) => Some(version),
+        (IfMatch::Absent, None) => return Err(ApiError::PreconditionRequired),
+    };
     let command = WorkflowCommand::UpdateDefinition { definition, tags };
-    run(
-        &state,
-        id,
-        command,
-        Some(expected),
-        &request_metadata(&headers),
-    )
-    .await
+    run(&state, id, command, expected, &request_metadata(&headers)).await
 }
 
 /// Turns a workflow's triggers on.
@@ -420,7 +438,7 @@ async fn activate_workflow(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
-    let expected = if_match(&headers)?;
+    let expected = if_match(&headers)?.expected();
     run(
         &state,
         id,
@@ -447,7 +465,7 @@ async fn deactivate_workflow(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
-    let expected = if_match(&headers)?;
+    let expected = if_match(&headers)?.expected();
     run(
         &state,
         id,
@@ -474,7 +492,7 @@ async fn archive_workflow(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
-    let expected = if_match(&headers)?;
+    let expected = if_match(&headers)?.expected();
     run(
         &state,
         id,

@@ -1,5 +1,7 @@
 -- The append-only event log. Positions are assigned under the row lock of
 -- event_store_head, so they are gap-free and become visible in order.
+-- recorded_at is the INSERT statement's time, taken after that lock, so it
+-- follows position order.
 CREATE TABLE events (
     global_position BIGINT      PRIMARY KEY,
     event_id        UUID        NOT NULL UNIQUE,
@@ -10,7 +12,7 @@ CREATE TABLE events (
     schema_version  INTEGER     NOT NULL CHECK (schema_version > 0),
     payload         JSONB       NOT NULL,
     metadata        JSONB       NOT NULL,
-    recorded_at     TIMESTAMPTZ NOT NULL DEFAULT now(),
+    recorded_at     TIMESTAMPTZ NOT NULL DEFAULT statement_timestamp(),
     CONSTRAINT events_stream_version_key UNIQUE (aggregate_type, aggregate_id, version)
 );
 

@@ -93,9 +93,6 @@ pub trait EventStore: Send + Sync + 'static {
     /// The current version of a stream (0 if it has no events).
     async fn stream_version(&self, stream: &StreamId) -> Result<u64, EventStoreError>;
 
-    /// Checks that the database answers; used by readiness probes.
-    async fn ping(&self) -> Result<(), EventStoreError>;
-
     /// Tells in-process followers the newest head this process committed, so they
     /// wake at once instead of waiting for their next poll.
     fn appended(&self) -> watch::Receiver<Position>;

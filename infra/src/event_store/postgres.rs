@@ -223,11 +223,6 @@ impl EventStore for PostgresEventStore {
         Ok(version.max(0) as u64)
     }
 
-    async fn ping(&self) -> Result<(), EventStoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-
     fn appended(&self) -> watch::Receiver<Position> {
         self.appended.subscribe()
     }

@@ -187,11 +187,6 @@ impl EventStore for SqliteEventStore {
         Ok(version.max(0) as u64)
     }
 
-    async fn ping(&self) -> Result<(), EventStoreError> {
-        sqlx::query("SELECT 1").execute(&self.reader).await?;
-        Ok(())
-    }
-
     fn appended(&self) -> watch::Receiver<Position> {
         self.appended.subscribe()
     }
