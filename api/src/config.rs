@@ -4,6 +4,7 @@
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use flowforge_infra::bus::jetstream::JetStreamSettings;
 
 /// The `flowforge` command line.
 #[derive(Debug, Parser)]
@@ -54,9 +55,9 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub storage: StorageArgs,
 
-    /// NATS server URL (used by the JetStream bus; the in-process bus without it).
-    #[arg(long, env = "NATS_URL", value_parser = parse_nats_url)]
-    pub nats_url: Option<String>,
+    /// The event bus.
+    #[command(flatten)]
+    pub bus: BusArgs,
 
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "FLOWFORGE_MAX_BODY_BYTES", default_value_t = 1024 * 1024, value_parser = clap::value_parser!(u64).range(1..=1024 * 1024 * 1024))]
@@ -75,6 +76,62 @@ impl ServeArgs {
     /// The read-your-writes wait bound.
     pub fn consistency_timeout(&self) -> Duration {
         Duration::from_millis(self.consistency_timeout_ms)
+    }
+}
+
+/// Where events are fanned out.
+#[derive(Debug, Clone, Args)]
+pub struct BusArgs {
+    /// NATS server URL: events are published to JetStream and projections read
+    /// them from there. Without it, an in-process bus follows the store.
+    #[arg(long, env = "NATS_URL", value_parser = parse_nats_url)]
+    pub nats_url: Option<String>,
+
+    /// The JetStream stream holding FlowForge's events.
+    #[arg(long, env = "FLOWFORGE_NATS_STREAM", default_value = "FLOWFORGE_EVENTS", value_parser = parse_stream_name)]
+    pub nats_stream: String,
+
+    /// The subject prefix of FlowForge's events (`<prefix>.<aggregate_type>.<id>`).
+    #[arg(long, env = "FLOWFORGE_NATS_SUBJECT_PREFIX", default_value = "flowforge.events", value_parser = parse_subject_prefix)]
+    pub nats_subject_prefix: String,
+}
+
+impl BusArgs {
+    /// The JetStream settings, when a NATS URL is configured.
+    pub fn jetstream(&self) -> Option<JetStreamSettings> {
+        self.nats_url.as_ref().map(|url| JetStreamSettings {
+            url: url.clone(),
+            stream: self.nats_stream.clone(),
+            subject_prefix: self.nats_subject_prefix.clone(),
+        })
+    }
+}
+
+fn parse_stream_name(value: &str) -> Result<String, String> {
+    let ok = !value.is_empty()
+        && value.len() <= 64
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(value.to_owned())
+    } else {
+        Err("use 1-64 characters of A-Z, a-z, 0-9, '-' and '_'".to_owned())
+    }
+}
+
+fn parse_subject_prefix(value: &str) -> Result<String, String> {
+    let ok = !value.is_empty()
+        && value.split('.').all(|token| {
+            !token.is_empty()
+                && token
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        });
+    if ok {
+        Ok(value.to_owned())
+    } else {
+        Err("use dot-separated tokens of A-Z, a-z, 0-9, '-' and '_' (no wildcards)".to_owned())
     }
 }
 

@@ -2,18 +2,25 @@
 //! projections, and serves the API until the shutdown token is cancelled. The
 //! binary and the integration tests both start FlowForge through [`start`].
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{collections::HashMap, net::SocketAddr, sync::Arc, time::Duration};
 
 use flowforge_commands::CommandBus;
 use flowforge_infra::{
+    bus::{
+        jetstream::{publisher::EventPublisher, JetStreamBus, JetStreamSource},
+        store_tail::StoreTailSource,
+        EventSource, SubscriptionError,
+    },
+    checkpoints::Checkpoints,
     database::{redact, Database, DatabaseError},
-    event_feed::{EventSubscription, StoreTail},
-    event_store::{upcasting::Upcasters, EventStore},
+    event_store::{upcasting::Upcasters, EventStore, Position},
+    leadership::Leadership,
+    read_model::AuditLog,
 };
-use flowforge_projections::{ProjectionRunner, WorkflowProjection};
-use tokio::{net::TcpListener, task::JoinSet};
+use flowforge_projections::{AuditLogProjection, Projection, ProjectionRunner, WorkflowProjection};
+use tokio::{net::TcpListener, sync::watch, task::JoinSet};
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info, warn};
+use tracing::{error, info};
 
 use crate::{
     config::{ServeArgs, StorageArgs},
@@ -30,6 +37,9 @@ pub enum StartError {
     /// The database could not be opened or migrated.
     #[error(transparent)]
     Database(#[from] DatabaseError),
+    /// NATS could not be set up.
+    #[error(transparent)]
+    Bus(#[from] SubscriptionError),
     /// The listen address could not be bound.
     #[error("cannot listen on {address}")]
     Bind {
@@ -84,32 +94,61 @@ pub async fn start(
     shutdown: CancellationToken,
 ) -> Result<RunningServer, StartError> {
     let database = open_database(&args.storage).await?;
-    if args.nats_url.is_some() {
-        warn!("NATS_URL is set, but this build has only the in-process bus; events are not published to NATS yet");
-    }
     let store: Arc<dyn EventStore> = database.event_store(Upcasters::default());
-    let workflow_views = database.workflow_views();
+    let leadership = Leadership::for_database(&database);
+    let checkpoints = Checkpoints::new(database.clone());
     let mut tasks = JoinSet::new();
 
-    let runner = ProjectionRunner::new(Arc::new(WorkflowProjection::new(workflow_views.clone())));
-    let workflows_progress = runner.progress();
-    {
-        let store = store.clone();
-        let shutdown = shutdown.clone();
-        tasks.spawn(runner.run(
-            move |after| {
-                Box::new(StoreTail::new(store.clone(), after, STORE_POLL_INTERVAL))
-                    as Box<dyn EventSubscription>
-            },
-            shutdown,
-        ));
+    let mut nats = None;
+    let (source, publisher): (Arc<dyn EventSource>, Option<watch::Receiver<Position>>) =
+        match args.bus.jetstream() {
+            Some(settings) => {
+                info!(url = %settings.url, stream = %settings.stream, "using NATS JetStream");
+                let bus = JetStreamBus::connect(settings).await?;
+                let publisher = EventPublisher::new(
+                    store.clone(),
+                    bus.clone(),
+                    checkpoints.clone(),
+                    leadership.clone(),
+                    STORE_POLL_INTERVAL,
+                );
+                let published = publisher.published();
+                tasks.spawn(publisher.run(shutdown.clone()));
+                nats = Some(bus.clone());
+                (Arc::new(JetStreamSource::new(bus)), Some(published))
+            }
+            None => (
+                Arc::new(StoreTailSource::new(store.clone(), STORE_POLL_INTERVAL)),
+                None,
+            ),
+        };
+
+    let workflow_views = database.workflow_views();
+    let audit_log = AuditLog::new(database.clone());
+    let projections: Vec<Arc<dyn Projection>> = vec![
+        Arc::new(WorkflowProjection::new(workflow_views.clone())),
+        Arc::new(AuditLogProjection::new(
+            audit_log.clone(),
+            checkpoints.clone(),
+        )),
+    ];
+    let mut progress = HashMap::new();
+    for projection in projections {
+        let name = projection.name();
+        let runner = ProjectionRunner::new(projection);
+        progress.insert(name, runner.progress());
+        tasks.spawn(runner.run(source.clone(), leadership.clone(), shutdown.clone()));
     }
 
     let state = AppState {
         commands: CommandBus::new(store.clone()),
         store,
         workflows: workflow_views,
-        workflows_progress,
+        audit_log,
+        checkpoints,
+        progress: Arc::new(progress),
+        publisher,
+        nats,
         consistency_timeout: args.consistency_timeout(),
         max_body_bytes: args.max_body_bytes,
     };

@@ -1,10 +1,16 @@
 //! The one shared state every handler receives through axum's `State`.
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use flowforge_commands::CommandBus;
-use flowforge_infra::{event_store::EventStore, read_model::WorkflowViewStore};
+use flowforge_infra::{
+    bus::jetstream::JetStreamBus,
+    checkpoints::Checkpoints,
+    event_store::{EventStore, Position},
+    read_model::{AuditLog, WorkflowViewStore},
+};
 use flowforge_projections::ProjectionProgress;
+use tokio::sync::watch;
 
 use crate::error::ApiError;
 
@@ -17,8 +23,16 @@ pub struct AppState {
     pub store: Arc<dyn EventStore>,
     /// The workflow read model.
     pub workflows: Arc<dyn WorkflowViewStore>,
-    /// The workflows projection's position, for read-your-writes.
-    pub workflows_progress: ProjectionProgress,
+    /// The audit log read model.
+    pub audit_log: AuditLog,
+    /// Every worker's checkpoint, for the projections overview.
+    pub checkpoints: Checkpoints,
+    /// Each projection's position in this instance, by projection name.
+    pub progress: Arc<HashMap<&'static str, ProjectionProgress>>,
+    /// The NATS publisher's position in this instance (none without NATS).
+    pub publisher: Option<watch::Receiver<Position>>,
+    /// The NATS connection (none without NATS), for readiness.
+    pub nats: Option<JetStreamBus>,
     /// How long a `consistent_with` query waits before answering 503.
     pub consistency_timeout: Duration,
     /// The request body limit, repeated in 413 errors.
@@ -26,21 +40,24 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Waits until the workflow read model reflects `position` (if given).
-    pub async fn workflows_consistent_with(&self, position: Option<u64>) -> Result<(), ApiError> {
+    /// Waits until the read model of `projection` reflects `position` (if given).
+    pub async fn consistent_with(
+        &self,
+        projection: &str,
+        position: Option<Position>,
+    ) -> Result<(), ApiError> {
         let Some(position) = position else {
             return Ok(());
         };
-        if self
-            .workflows_progress
-            .wait_for(position, self.consistency_timeout)
-            .await
-        {
+        let Some(progress) = self.progress.get(projection) else {
+            return Err(ApiError::Internal(format!("no projection {projection}")));
+        };
+        if progress.wait_for(position, self.consistency_timeout).await {
             Ok(())
         } else {
             Err(ApiError::NotCaughtUp {
                 position,
-                current: self.workflows_progress.current(),
+                current: progress.current(),
             })
         }
     }

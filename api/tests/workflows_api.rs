@@ -389,7 +389,7 @@ async fn restart_loses_nothing(backend: Backend) {
     assert_eq!(history_after, history_before);
     let (_, ready) = app.get("/health/ready").await;
     assert_eq!(
-        ready["checks"]["workflows_projection"], position,
+        ready["checks"]["projections"]["workflows"], position,
         "resumed at its checkpoint"
     );
     // And it keeps working after the restart.
@@ -436,6 +436,8 @@ async fn health_and_openapi(backend: Backend) {
         ("/api/v1/workflows/{id}/deactivate", vec!["post"]),
         ("/api/v1/streams/{aggregate_type}/{id}", vec!["get"]),
         ("/api/v1/events", vec!["get"]),
+        ("/api/v1/audit", vec!["get"]),
+        ("/api/v1/projections", vec!["get"]),
         ("/api/v1/openapi.json", vec!["get"]),
         ("/health/live", vec!["get"]),
         ("/health/ready", vec!["get"]),

@@ -1,12 +1,15 @@
 //! FlowForge's adapters to the outside world: the event store (PostgreSQL for
 //! production, an embedded SQLite file for zero-setup use), read-model storage,
-//! and the event feed that carries committed events to the read side.
+//! checkpoints, leadership leases, and the bus that carries committed events to
+//! their consumers (in process, or over NATS JetStream).
 //! Everything above this crate talks to these through the traits defined here.
 #![forbid(unsafe_code)]
 
+pub mod bus;
+pub mod checkpoints;
 pub mod database;
-pub mod event_feed;
 pub mod event_store;
+pub mod leadership;
 pub mod read_model;
 #[cfg(feature = "test-support")]
 pub mod test_support;

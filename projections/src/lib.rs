@@ -4,8 +4,10 @@
 //! changes nothing.
 #![forbid(unsafe_code)]
 
+mod audit_log;
 mod runner;
 mod workflows;
 
+pub use audit_log::AuditLogProjection;
 pub use runner::{Projection, ProjectionError, ProjectionProgress, ProjectionRunner};
 pub use workflows::WorkflowProjection;

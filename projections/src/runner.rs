@@ -1,18 +1,20 @@
-//! Drives one projection: resume from its checkpoint, take batches from an event
-//! subscription, apply them, publish the new position for read-your-writes
-//! waiters. A failing batch is retried from the checkpoint after a pause; the
-//! runner stops only when told to.
+//! Drives one projection: take the projection's lease, resume from its
+//! checkpoint, take batches from the bus, apply them, publish the new position
+//! for read-your-writes waiters. A failing batch is retried from the checkpoint
+//! after a pause. An instance without the lease follows the checkpoint the
+//! leader writes, so its queries can still wait for a position.
 
 use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use flowforge_domain::EventCodecError;
 use flowforge_infra::{
-    event_feed::EventSubscription,
-    event_store::{EventStoreError, Position, RecordedEvent},
+    bus::{EventSource, SubscriptionError},
+    event_store::{Position, RecordedEvent},
+    leadership::{LeaderLease, Leadership},
     read_model::ReadModelError,
 };
-use tokio::sync::watch;
+use tokio::{sync::watch, time::Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -20,6 +22,10 @@ use tracing::{info, warn};
 const BATCH_SIZE: usize = 500;
 /// The pause after a failure before resuming from the checkpoint.
 const RETRY_PAUSE: Duration = Duration::from_secs(1);
+/// How often a leader confirms its lease, and a follower tries to take it.
+const LEASE_CHECK: Duration = Duration::from_secs(2);
+/// How often a follower reads the leader's checkpoint.
+const FOLLOWER_POLL: Duration = Duration::from_millis(100);
 
 /// Why a projection could not apply a batch.
 #[derive(Debug, thiserror::Error)]
@@ -27,9 +33,12 @@ pub enum ProjectionError {
     /// The read model's storage failed.
     #[error(transparent)]
     ReadModel(#[from] ReadModelError),
-    /// The event feed failed.
+    /// The bus failed.
     #[error(transparent)]
-    Feed(#[from] EventStoreError),
+    Bus(#[from] SubscriptionError),
+    /// The database could not be asked for the lease.
+    #[error("leadership: {0}")]
+    Leadership(String),
     /// An event did not decode into its aggregate's events.
     #[error("event at position {position}: {source}")]
     Decode {
@@ -44,14 +53,14 @@ pub enum ProjectionError {
 /// A read-model builder: a name, a checkpoint, and a fold over event batches.
 #[async_trait]
 pub trait Projection: Send + Sync + 'static {
-    /// Stable forever: it keys the checkpoint.
+    /// Stable forever: it keys the checkpoint, the lease and the consumer.
     fn name(&self) -> &'static str;
 
     /// The position of the last event this projection has applied.
     async fn checkpoint(&self) -> Result<Position, ProjectionError>;
 
-    /// Applies `batch` (in position order, all after the checkpoint) and moves the
-    /// checkpoint to its last position, atomically.
+    /// Applies `batch` (in position order) and moves the checkpoint to its last
+    /// position, atomically. Events at or below the checkpoint change nothing.
     async fn apply(&self, batch: &[RecordedEvent]) -> Result<(), ProjectionError>;
 }
 
@@ -100,16 +109,28 @@ impl ProjectionRunner {
         }
     }
 
-    /// Follows the log from the checkpoint, using `subscribe(position)` to open a
-    /// subscription after `position`, until `shutdown` is cancelled. A batch being
-    /// applied when shutdown comes is finished first.
-    pub async fn run<F>(self, subscribe: F, shutdown: CancellationToken)
-    where
-        F: Fn(Position) -> Box<dyn EventSubscription> + Send,
-    {
+    /// Leads (applies batches from `source`) whenever it holds the projection's
+    /// lease, follows the checkpoint otherwise, until `shutdown` is cancelled. A
+    /// batch being applied when shutdown comes is finished first.
+    pub async fn run(
+        self,
+        source: Arc<dyn EventSource>,
+        leadership: Leadership,
+        shutdown: CancellationToken,
+    ) {
         let name = self.projection.name();
         while !shutdown.is_cancelled() {
-            if let Err(error) = self.follow(&subscribe, &shutdown).await {
+            let outcome = match leadership.try_acquire(&lease_name(name)).await {
+                Ok(Some(mut lease)) => {
+                    info!(projection = name, "leading projection");
+                    let outcome = self.lead(source.as_ref(), &mut lease, &shutdown).await;
+                    lease.release().await;
+                    outcome
+                }
+                Ok(None) => self.follow_leader(&shutdown).await,
+                Err(error) => Err(ProjectionError::Leadership(error.to_string())),
+            };
+            if let Err(error) = outcome {
                 warn!(projection = name, %error, "projection failed; resuming from its checkpoint");
                 tokio::select! {
                     () = shutdown.cancelled() => return,
@@ -119,32 +140,60 @@ impl ProjectionRunner {
         }
     }
 
-    /// Applies batches until shutdown (`Ok`) or a failure (`Err`).
-    async fn follow<F>(
+    /// Applies batches until shutdown or a lost lease (`Ok`) or a failure (`Err`).
+    async fn lead(
         &self,
-        subscribe: &F,
+        source: &dyn EventSource,
+        lease: &mut LeaderLease,
         shutdown: &CancellationToken,
-    ) -> Result<(), ProjectionError>
-    where
-        F: Fn(Position) -> Box<dyn EventSubscription> + Send,
-    {
+    ) -> Result<(), ProjectionError> {
         let checkpoint = self.projection.checkpoint().await?;
         self.progress.send_replace(checkpoint);
         info!(
             projection = self.projection.name(),
             checkpoint, "projection resuming"
         );
-        let mut subscription = subscribe(checkpoint);
+        let mut subscription = source.subscribe(self.projection.name(), checkpoint).await?;
+        let mut lease_checked = Instant::now();
         loop {
             let batch = tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
                 batch = subscription.next_batch(BATCH_SIZE) => batch?,
             };
-            let Some(last) = batch.last().map(|e| e.position) else {
-                continue;
-            };
-            self.projection.apply(&batch).await?;
-            self.progress.send_replace(last);
+            if let Some(last) = batch.last().map(|e| e.position) {
+                self.projection.apply(&batch).await?;
+                self.progress.send_replace(last);
+            }
+            if lease_checked.elapsed() >= LEASE_CHECK {
+                if !lease.is_held().await {
+                    warn!(projection = self.projection.name(), "lease lost; following");
+                    return Ok(());
+                }
+                lease_checked = Instant::now();
+            }
         }
     }
+
+    /// Tracks the leader's checkpoint for a while, then returns to try for the lease.
+    async fn follow_leader(&self, shutdown: &CancellationToken) -> Result<(), ProjectionError> {
+        let until = Instant::now() + LEASE_CHECK;
+        while Instant::now() < until {
+            let checkpoint = self.projection.checkpoint().await?;
+            self.progress.send_if_modified(|at| {
+                let moved = checkpoint > *at;
+                *at = (*at).max(checkpoint);
+                moved
+            });
+            tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                () = tokio::time::sleep(FOLLOWER_POLL) => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The lease that lets one instance apply a projection.
+fn lease_name(projection: &str) -> String {
+    format!("projection:{projection}")
 }

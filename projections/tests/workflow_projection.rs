@@ -25,11 +25,12 @@ use flowforge_domain::{
     Aggregate,
 };
 use flowforge_infra::{
-    event_feed::{EventSubscription, StoreTail},
+    bus::{store_tail::StoreTail, EventSource, EventSubscription, SubscriptionError},
     event_store::{
-        upcasting::Upcasters, EventMetadata, EventStore, EventStoreError, ExpectedVersion,
-        NewEvent, Position, RecordedEvent, StreamId,
+        upcasting::Upcasters, EventMetadata, EventStore, ExpectedVersion, NewEvent, Position,
+        RecordedEvent, StreamId,
     },
+    leadership::Leadership,
     read_model::{WorkflowListQuery, WorkflowStatus, WorkflowView, WorkflowViewStore},
     test_support::TestDatabase,
 };
@@ -160,13 +161,38 @@ struct RecordingTail {
 
 #[async_trait]
 impl EventSubscription for RecordingTail {
-    async fn next_batch(&mut self, max: usize) -> Result<Vec<RecordedEvent>, EventStoreError> {
+    async fn next_batch(&mut self, max: usize) -> Result<Vec<RecordedEvent>, SubscriptionError> {
         let batch = self.tail.next_batch(max).await?;
         self.delivered
             .lock()
             .expect("delivered lock")
             .extend(batch.iter().map(|e| e.position));
         Ok(batch)
+    }
+}
+
+/// Opens [`RecordingTail`]s and records where each one starts.
+struct RecordingSource {
+    store: Arc<dyn EventStore>,
+    subscribed_after: Arc<Mutex<Vec<Position>>>,
+    delivered: Arc<Mutex<Vec<Position>>>,
+}
+
+#[async_trait]
+impl EventSource for RecordingSource {
+    async fn subscribe(
+        &self,
+        _name: &str,
+        after: Position,
+    ) -> Result<Box<dyn EventSubscription>, SubscriptionError> {
+        self.subscribed_after
+            .lock()
+            .expect("subscribed lock")
+            .push(after);
+        Ok(Box::new(RecordingTail {
+            tail: StoreTail::new(self.store.clone(), after, Duration::from_millis(50)),
+            delivered: self.delivered.clone(),
+        }))
     }
 }
 
@@ -190,22 +216,16 @@ impl RunningProjection {
         let shutdown = CancellationToken::new();
         let subscribed_after = Arc::new(Mutex::new(Vec::new()));
         let delivered = Arc::new(Mutex::new(Vec::new()));
-        let subscribe = {
-            let store = store.clone();
-            let subscribed_after = subscribed_after.clone();
-            let delivered = delivered.clone();
-            move |position: Position| {
-                subscribed_after
-                    .lock()
-                    .expect("subscribed lock")
-                    .push(position);
-                Box::new(RecordingTail {
-                    tail: StoreTail::new(store.clone(), position, Duration::from_millis(50)),
-                    delivered: delivered.clone(),
-                }) as Box<dyn EventSubscription>
-            }
-        };
-        let task = tokio::spawn(runner.run(subscribe, shutdown.clone()));
+        let source = Arc::new(RecordingSource {
+            store: store.clone(),
+            subscribed_after: subscribed_after.clone(),
+            delivered: delivered.clone(),
+        });
+        let task = tokio::spawn(runner.run(
+            source,
+            Leadership::for_database(&db.database),
+            shutdown.clone(),
+        ));
         Self {
             progress,
             shutdown,

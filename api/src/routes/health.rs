@@ -1,4 +1,4 @@
-//! Probes: liveness (the process answers) and readiness (the store answers).
+//! Probes: liveness (the process answers) and readiness (its dependencies do).
 
 use axum::{extract::State, http::StatusCode, Json};
 use serde::{Deserialize, Serialize};
@@ -19,7 +19,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 pub struct HealthResponse {
     /// `ok` or `unavailable`.
     pub status: String,
-    /// Each dependency's state (`store`), when checked.
+    /// Each dependency's state, when checked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checks: Option<HealthChecks>,
 }
@@ -31,8 +31,11 @@ pub struct HealthChecks {
     pub store: String,
     /// The store's newest position.
     pub head: Option<u64>,
-    /// The workflows read model's position.
-    pub workflows_projection: u64,
+    /// `ok`, `disconnected`, or `not configured` (in-process bus).
+    pub nats: String,
+    /// Each projection's position in this instance.
+    #[schema(value_type = Object)]
+    pub projections: serde_json::Map<String, serde_json::Value>,
 }
 
 /// The process is up.
@@ -45,29 +48,41 @@ async fn live() -> Json<HealthResponse> {
     })
 }
 
-/// The process can serve: its event store answers.
+/// The process can serve: its event store (and NATS, when configured) answer.
 #[utoipa::path(get, path = "/health/ready", tag = "health",
     responses(
         (status = 200, description = "Ready", body = HealthResponse),
         (status = 503, description = "A dependency is down", body = HealthResponse),
     ))]
 async fn ready(State(state): State<AppState>) -> (StatusCode, Json<HealthResponse>) {
-    let (status, store, head) = match state.store.head().await {
-        Ok(head) => (StatusCode::OK, "ok".to_owned(), Some(head)),
-        Err(error) => (StatusCode::SERVICE_UNAVAILABLE, error.to_string(), None),
+    let (store_ok, store, head) = match state.store.head().await {
+        Ok(head) => (true, "ok".to_owned(), Some(head)),
+        Err(error) => (false, error.to_string(), None),
     };
+    let (nats_ok, nats) = match &state.nats {
+        None => (true, "not configured"),
+        Some(bus) if bus.is_connected() => (true, "ok"),
+        Some(_) => (false, "disconnected"),
+    };
+    let projections = state
+        .progress
+        .iter()
+        .map(|(name, progress)| ((*name).to_owned(), progress.current().into()))
+        .collect();
+    let ready = store_ok && nats_ok;
     let body = HealthResponse {
-        status: if status == StatusCode::OK {
-            "ok"
-        } else {
-            "unavailable"
-        }
-        .to_owned(),
+        status: if ready { "ok" } else { "unavailable" }.to_owned(),
         checks: Some(HealthChecks {
             store,
             head,
-            workflows_projection: state.workflows_progress.current(),
+            nats: nats.to_owned(),
+            projections,
         }),
+    };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
     };
     (status, Json(body))
 }

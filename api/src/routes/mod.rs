@@ -1,8 +1,10 @@
 //! The HTTP routes, one module per resource, gathered into one router whose
 //! OpenAPI document is generated from the same declarations.
 
+pub mod audit;
 pub mod events;
 pub mod health;
+pub mod projections;
 mod request_context;
 pub mod workflows;
 
@@ -24,7 +26,7 @@ use crate::{error::ApiError, state::AppState};
     ),
     tags(
         (name = "workflows", description = "Create, change, activate and read workflows"),
-        (name = "events", description = "The event log: one stream, or the global log"),
+        (name = "events", description = "The event log (one stream, or the global log), the audit log, and projection progress"),
         (name = "health", description = "Liveness and readiness probes")
     )
 )]
@@ -52,6 +54,8 @@ fn documented_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(workflows::routes())
         .merge(events::routes())
+        .merge(audit::routes())
+        .merge(projections::routes())
         .merge(health::routes())
         .routes(routes!(openapi_document))
 }

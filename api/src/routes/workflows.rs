@@ -150,6 +150,8 @@ pub struct ConsistencyParams {
     consistent_with: Option<u64>,
 }
 
+/// The projection behind these queries.
+const WORKFLOWS: &str = "workflows";
 const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 500;
 
@@ -328,7 +330,7 @@ async fn list_workflows(
         )));
     }
     state
-        .workflows_consistent_with(params.consistent_with)
+        .consistent_with(WORKFLOWS, params.consistent_with)
         .await?;
     let views = state
         .workflows
@@ -371,7 +373,7 @@ async fn get_workflow(
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
     state
-        .workflows_consistent_with(params.consistent_with)
+        .consistent_with(WORKFLOWS, params.consistent_with)
         .await?;
     let view = state
         .workflows

@@ -6,7 +6,7 @@
 use std::{path::PathBuf, time::Duration};
 
 use flowforge_api::{
-    config::{LogFormat, ServeArgs, StorageArgs},
+    config::{BusArgs, LogFormat, ServeArgs, StorageArgs},
     server::{self, RunningServer},
 };
 use flowforge_infra::test_support::TestDatabase;
@@ -65,7 +65,11 @@ impl TestApp {
         let mut args = ServeArgs {
             listen: "127.0.0.1:0".parse().expect("loopback address"),
             storage,
-            nats_url: None,
+            bus: BusArgs {
+                nats_url: None,
+                nats_stream: "FLOWFORGE_EVENTS".to_owned(),
+                nats_subject_prefix: "flowforge.events".to_owned(),
+            },
             max_body_bytes: 1024 * 1024,
             consistency_timeout_ms: 5_000,
             log_format: LogFormat::Text,

@@ -2,10 +2,12 @@
 //! Each write carries the projection's checkpoint in the same transaction, so a
 //! crash can never leave a read model ahead of or behind its checkpoint.
 
+mod audit_log;
 mod postgres;
 mod sqlite;
 mod workflow_views;
 
+pub use audit_log::{AuditEntry, AuditLog, AuditQuery, AUDIT_PROJECTION};
 pub use postgres::PostgresWorkflowViews;
 pub use sqlite::SqliteWorkflowViews;
 pub use workflow_views::{WorkflowListQuery, WorkflowStatus, WorkflowView, WorkflowViewStore};

@@ -1,0 +1,152 @@
+//! The audit log: who did what to which aggregate, and when.
+
+use axum::{extract::State, Json};
+use chrono::{DateTime, Utc};
+use flowforge_infra::read_model::{AuditEntry, AuditQuery, AUDIT_PROJECTION};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use crate::{
+    error::{ApiError, ErrorBody},
+    extract::QueryParams,
+    state::AppState,
+};
+
+/// The routes of this module.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(read_audit_log))
+}
+
+/// One audited change.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AuditEntryResponse {
+    /// The event's position in the log.
+    pub position: u64,
+    /// The event's id.
+    pub event_id: Uuid,
+    /// The changed aggregate's type.
+    pub aggregate_type: String,
+    /// The changed aggregate's id.
+    pub aggregate_id: String,
+    /// The aggregate's version after the change.
+    pub version: u64,
+    /// What happened.
+    pub event_type: String,
+    /// The tenant.
+    pub tenant_id: String,
+    /// Who did it.
+    pub actor: Option<String>,
+    /// The request or process it belonged to.
+    pub correlation_id: Option<Uuid>,
+    /// When it was recorded.
+    pub recorded_at: DateTime<Utc>,
+}
+
+impl From<AuditEntry> for AuditEntryResponse {
+    fn from(e: AuditEntry) -> Self {
+        Self {
+            position: e.position,
+            event_id: e.event_id,
+            aggregate_type: e.aggregate_type,
+            aggregate_id: e.aggregate_id,
+            version: e.version,
+            event_type: e.event_type,
+            tenant_id: e.tenant_id,
+            actor: e.actor,
+            correlation_id: e.correlation_id,
+            recorded_at: e.recorded_at,
+        }
+    }
+}
+
+/// A page of the audit log.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AuditPage {
+    /// Entries in position order.
+    pub entries: Vec<AuditEntryResponse>,
+    /// Pass as `after` for the next page; absent on the last page.
+    pub next_after: Option<u64>,
+}
+
+/// Filters and paging for the audit log.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditParams {
+    /// Only this aggregate type (e.g. `workflow`).
+    aggregate_type: Option<String>,
+    /// Only this aggregate id.
+    aggregate_id: Option<String>,
+    /// Only this actor.
+    actor: Option<String>,
+    /// Recorded at or after this time (RFC 3339).
+    from: Option<DateTime<Utc>>,
+    /// Recorded before this time (RFC 3339).
+    to: Option<DateTime<Utc>>,
+    /// The `next_after` of the previous page.
+    #[serde(default)]
+    after: u64,
+    /// Page size, 1–1000 (default 100).
+    limit: Option<u32>,
+    /// Wait until the audit log reflects this log position (bounded; 503 after).
+    consistent_with: Option<u64>,
+}
+
+const DEFAULT_PAGE: u32 = 100;
+const MAX_PAGE: u32 = 1000;
+
+/// Who did what to which aggregate, when; filtered by aggregate, actor and time.
+#[utoipa::path(get, path = "/api/v1/audit", tag = "events",
+    params(AuditParams),
+    responses(
+        (status = 200, description = "A page of the audit log", body = AuditPage),
+        (status = 400, description = "Bad parameter", body = ErrorBody),
+        (status = 503, description = "Not caught up in time", body = ErrorBody),
+    ))]
+async fn read_audit_log(
+    State(state): State<AppState>,
+    QueryParams(params): QueryParams<AuditParams>,
+) -> Result<Json<AuditPage>, ApiError> {
+    let limit = params.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::InvalidParameter(format!(
+            "limit must be between 1 and {MAX_PAGE}"
+        )));
+    }
+    if let (Some(from), Some(to)) = (params.from, params.to) {
+        if from > to {
+            return Err(ApiError::InvalidParameter("from is after to".to_owned()));
+        }
+    }
+    state
+        .consistent_with(AUDIT_PROJECTION, params.consistent_with)
+        .await?;
+    let entries = state
+        .audit_log
+        .query(&AuditQuery {
+            aggregate_type: params.aggregate_type,
+            aggregate_id: params.aggregate_id,
+            actor: params.actor,
+            from: params.from,
+            to: params.to,
+            after: params.after,
+            limit: limit + 1,
+        })
+        .await?;
+    let has_more = entries.len() > limit as usize;
+    let entries: Vec<AuditEntryResponse> = entries
+        .into_iter()
+        .take(limit as usize)
+        .map(AuditEntryResponse::from)
+        .collect();
+    let next_after = if has_more {
+        entries.last().map(|e| e.position)
+    } else {
+        None
+    };
+    Ok(Json(AuditPage {
+        entries,
+        next_after,
+    }))
+}

@@ -1,0 +1,203 @@
+//! Copies the store's log onto JetStream, one message per event, in position
+//! order, and keeps its checkpoint in the database.
+//!
+//! Exactly once per position, with several instances running, rests on two
+//! mechanisms:
+//! - *Leadership*: one instance holds the `nats-publisher` lease and publishes;
+//!   the others wait to take over.
+//! - *Expected last sequence*: every publish says which stream sequence it must
+//!   follow. If a message is lost, or a second publisher slips in (a lease lost
+//!   to a network partition), the server refuses the publish instead of storing
+//!   a gap, a reordering or a duplicate. The publisher then resyncs: it reads
+//!   the position of the stream's last message and continues after it.
+//!
+//! Resuming from the stream's last message (not only from the database
+//! checkpoint) means a crash between publish and checkpoint never re-publishes;
+//! the JetStream de-duplication window (message id = event id) is a second net.
+
+use std::{sync::Arc, time::Duration};
+
+use async_nats::jetstream::{context::PublishAckFuture, message::PublishMessage, stream};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use super::{wire, JetStreamBus};
+use crate::{
+    bus::{store_tail::StoreTail, EventSubscription, SubscriptionError},
+    checkpoints::Checkpoints,
+    event_store::{EventStore, Position},
+    leadership::Leadership,
+};
+
+/// The lease and checkpoint name of the publisher.
+pub const PUBLISHER_NAME: &str = "nats-publisher";
+/// Events published per round (and per checkpoint write).
+const BATCH: usize = 256;
+/// The longest pause between attempts while NATS or the database is down.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Tails the store and publishes to JetStream until cancelled.
+pub struct EventPublisher {
+    store: Arc<dyn EventStore>,
+    bus: JetStreamBus,
+    checkpoints: Checkpoints,
+    leadership: Leadership,
+    poll_interval: Duration,
+    published: watch::Sender<Position>,
+}
+
+impl EventPublisher {
+    /// A publisher of `store`'s log onto `bus`.
+    pub fn new(
+        store: Arc<dyn EventStore>,
+        bus: JetStreamBus,
+        checkpoints: Checkpoints,
+        leadership: Leadership,
+        poll_interval: Duration,
+    ) -> Self {
+        let (published, _) = watch::channel(0);
+        Self {
+            store,
+            bus,
+            checkpoints,
+            leadership,
+            poll_interval,
+            published,
+        }
+    }
+
+    /// The last position this instance published (0 while another leads).
+    pub fn published(&self) -> watch::Receiver<Position> {
+        self.published.subscribe()
+    }
+
+    /// Publishes while leader, waits while not, retries with backoff on failures.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut backoff = Duration::from_millis(100);
+        while !shutdown.is_cancelled() {
+            let lease = tokio::select! {
+                () = shutdown.cancelled() => return,
+                lease = self.leadership.try_acquire(PUBLISHER_NAME) => lease,
+            };
+            let outcome = match lease {
+                Ok(Some(mut lease)) => {
+                    info!("publishing events to NATS as leader");
+                    let outcome = self.publish_while_leader(&mut lease, &shutdown).await;
+                    lease.release().await;
+                    outcome
+                }
+                Ok(None) => Ok(()),
+                Err(error) => Err(SubscriptionError::Nats(format!("leadership: {error}"))),
+            };
+            let pause = match outcome {
+                Ok(()) => Duration::from_secs(1),
+                Err(error) => {
+                    warn!(%error, ?backoff, "publisher interrupted; retrying");
+                    let pause = backoff;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    pause
+                }
+            };
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+
+    /// Returns `Ok` when the lease is lost or shutdown comes, `Err` on a failure.
+    async fn publish_while_leader(
+        &self,
+        lease: &mut crate::leadership::LeaderLease,
+        shutdown: &CancellationToken,
+    ) -> Result<(), SubscriptionError> {
+        let mut stream = self.bus.stream().await?;
+        let (mut last_sequence, resume) = self.resume_point(&mut stream).await?;
+        info!(resume, last_sequence, "publisher resuming");
+        self.published.send_replace(resume);
+        let mut tail = StoreTail::new(self.store.clone(), resume, self.poll_interval);
+        loop {
+            let batch = tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                batch = tail.next_batch(BATCH) => batch?,
+            };
+            let Some(last) = batch.last().map(|e| e.position) else {
+                if lease.is_held().await {
+                    continue;
+                }
+                warn!("publisher lease lost; standing by");
+                return Ok(());
+            };
+            let mut acks: Vec<PublishAckFuture> = Vec::with_capacity(batch.len());
+            for event in &batch {
+                let (body, headers) = wire::encode(event);
+                let message = PublishMessage::build()
+                    .payload(body.into())
+                    .headers(headers)
+                    .message_id(event.event_id.to_string())
+                    .expected_last_sequence(last_sequence);
+                let ack = self
+                    .bus
+                    .context()
+                    .send_publish(self.bus.settings().subject_for(&event.stream), message)
+                    .await
+                    .map_err(|e| SubscriptionError::Nats(format!("publish: {e}")))?;
+                acks.push(ack);
+                last_sequence += 1;
+            }
+            for ack in acks {
+                ack.await
+                    .map_err(|e| SubscriptionError::Nats(format!("publish ack: {e}")))?;
+            }
+            self.checkpoints
+                .advance(PUBLISHER_NAME, last)
+                .await
+                .map_err(|e| SubscriptionError::Store(e.into()))?;
+            self.published.send_replace(last);
+        }
+    }
+
+    /// The stream's last sequence and the position to publish after: the
+    /// position carried by the stream's last message, or the database checkpoint
+    /// when the stream is empty (or its last message is not ours).
+    async fn resume_point(
+        &self,
+        stream: &mut stream::Stream,
+    ) -> Result<(u64, Position), SubscriptionError> {
+        let info = stream
+            .info()
+            .await
+            .map_err(|e| SubscriptionError::Nats(format!("stream info: {e}")))?;
+        let last_sequence = info.state.last_sequence;
+        let checkpoint = self
+            .checkpoints
+            .get(PUBLISHER_NAME)
+            .await
+            .map_err(|e| SubscriptionError::Store(e.into()))?;
+        if last_sequence == 0 {
+            return Ok((0, checkpoint));
+        }
+        let last = stream
+            .get_raw_message(last_sequence)
+            .await
+            .map_err(|e| SubscriptionError::Nats(format!("last message: {e}")))?;
+        let published = position_header(&last.headers);
+        if let Some(published) = published {
+            if published > checkpoint {
+                self.checkpoints
+                    .advance(PUBLISHER_NAME, published)
+                    .await
+                    .map_err(|e| SubscriptionError::Store(e.into()))?;
+            }
+        }
+        Ok((last_sequence, published.unwrap_or(checkpoint)))
+    }
+}
+
+/// The FlowForge position a message carries in its headers.
+pub fn position_header(headers: &async_nats::HeaderMap) -> Option<Position> {
+    headers
+        .get(wire::HEADER_POSITION)
+        .and_then(|v| v.as_str().parse().ok())
+}

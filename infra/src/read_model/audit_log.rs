@@ -1,0 +1,256 @@
+//! The audit log read model: one row per event saying who did what to which
+//! aggregate and when, kept by the `audit_log` projection and queried by
+//! aggregate, actor and time range.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use uuid::Uuid;
+
+use super::ReadModelError;
+use crate::{
+    database::Database,
+    event_store::{Position, RecordedEvent},
+};
+
+/// The checkpoint row's name in `projection_checkpoints`.
+pub const AUDIT_PROJECTION: &str = "audit_log";
+
+/// One audited change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// The event's position in the log.
+    pub position: Position,
+    /// The event's id.
+    pub event_id: Uuid,
+    /// The changed aggregate's type.
+    pub aggregate_type: String,
+    /// The changed aggregate's id.
+    pub aggregate_id: String,
+    /// The aggregate's version after the change.
+    pub version: u64,
+    /// What happened.
+    pub event_type: String,
+    /// The tenant.
+    pub tenant_id: String,
+    /// Who did it.
+    pub actor: Option<String>,
+    /// The request or process it belonged to.
+    pub correlation_id: Option<Uuid>,
+    /// When it was recorded.
+    pub recorded_at: DateTime<Utc>,
+}
+
+impl From<&RecordedEvent> for AuditEntry {
+    fn from(event: &RecordedEvent) -> Self {
+        Self {
+            position: event.position,
+            event_id: event.event_id,
+            aggregate_type: event.stream.aggregate_type().to_owned(),
+            aggregate_id: event.stream.aggregate_id().to_owned(),
+            version: event.version,
+            event_type: event.event_type.clone(),
+            tenant_id: event.metadata.tenant_id.clone(),
+            actor: event.metadata.actor.clone(),
+            correlation_id: event.metadata.correlation_id,
+            recorded_at: event.recorded_at,
+        }
+    }
+}
+
+/// Filters for the audit log; all optional, combined with AND.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Only this aggregate type.
+    pub aggregate_type: Option<String>,
+    /// Only this aggregate id.
+    pub aggregate_id: Option<String>,
+    /// Only this actor.
+    pub actor: Option<String>,
+    /// Recorded at or after this time.
+    pub from: Option<DateTime<Utc>>,
+    /// Recorded before this time.
+    pub to: Option<DateTime<Utc>>,
+    /// Only entries after this position (keyset paging).
+    pub after: Position,
+    /// At most this many entries.
+    pub limit: u32,
+}
+
+/// Storage for [`AuditEntry`]s.
+#[derive(Debug, Clone)]
+pub struct AuditLog {
+    database: Database,
+}
+
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+impl AuditLog {
+    /// The audit log in `database`.
+    pub fn new(database: Database) -> Self {
+        Self { database }
+    }
+
+    /// Records `entries` and moves the checkpoint to `checkpoint`, in one
+    /// transaction; entries already recorded are left as they are.
+    pub async fn record(
+        &self,
+        entries: &[AuditEntry],
+        checkpoint: Position,
+    ) -> Result<(), ReadModelError> {
+        let insert =
+            "INSERT INTO audit_log (position, event_id, aggregate_type, aggregate_id, version, \
+             event_type, tenant_id, actor, correlation_id, recorded_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (position) DO NOTHING";
+        let advance = "INSERT INTO projection_checkpoints (name, position) VALUES ($1, $2) \
+             ON CONFLICT (name) DO UPDATE SET position = excluded.position \
+             WHERE projection_checkpoints.position < excluded.position";
+        match &self.database {
+            Database::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                for e in entries {
+                    sqlx::query(insert)
+                        .bind(to_i64(e.position))
+                        .bind(e.event_id)
+                        .bind(&e.aggregate_type)
+                        .bind(&e.aggregate_id)
+                        .bind(to_i64(e.version))
+                        .bind(&e.event_type)
+                        .bind(&e.tenant_id)
+                        .bind(&e.actor)
+                        .bind(e.correlation_id)
+                        .bind(e.recorded_at)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                sqlx::query(advance)
+                    .bind(AUDIT_PROJECTION)
+                    .bind(to_i64(checkpoint))
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+            }
+            Database::Sqlite { writer, .. } => {
+                let mut tx = writer.begin().await?;
+                for e in entries {
+                    sqlx::query(insert)
+                        .bind(to_i64(e.position))
+                        .bind(e.event_id.to_string())
+                        .bind(&e.aggregate_type)
+                        .bind(&e.aggregate_id)
+                        .bind(to_i64(e.version))
+                        .bind(&e.event_type)
+                        .bind(&e.tenant_id)
+                        .bind(&e.actor)
+                        .bind(e.correlation_id.map(|id| id.to_string()))
+                        .bind(e.recorded_at)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                sqlx::query(advance)
+                    .bind(AUDIT_PROJECTION)
+                    .bind(to_i64(checkpoint))
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One page of entries matching `query`, in position order.
+    pub async fn query(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, ReadModelError> {
+        let columns =
+            "SELECT position, event_id, aggregate_type, aggregate_id, version, event_type, \
+             tenant_id, actor, correlation_id, recorded_at FROM audit_log";
+        match &self.database {
+            Database::Postgres(pool) => {
+                let rows = sqlx::query(&format!(
+                    "{columns} WHERE ($1::text IS NULL OR aggregate_type = $1) \
+                     AND ($2::text IS NULL OR aggregate_id = $2) \
+                     AND ($3::text IS NULL OR actor = $3) \
+                     AND ($4::timestamptz IS NULL OR recorded_at >= $4) \
+                     AND ($5::timestamptz IS NULL OR recorded_at < $5) \
+                     AND position > $6 ORDER BY position LIMIT $7"
+                ))
+                .bind(query.aggregate_type.as_deref())
+                .bind(query.aggregate_id.as_deref())
+                .bind(query.actor.as_deref())
+                .bind(query.from)
+                .bind(query.to)
+                .bind(to_i64(query.after))
+                .bind(i64::from(query.limit))
+                .fetch_all(pool)
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(AuditEntry {
+                            position: row.try_get::<i64, _>("position")?.max(0) as u64,
+                            event_id: row.try_get("event_id")?,
+                            aggregate_type: row.try_get("aggregate_type")?,
+                            aggregate_id: row.try_get("aggregate_id")?,
+                            version: row.try_get::<i64, _>("version")?.max(0) as u64,
+                            event_type: row.try_get("event_type")?,
+                            tenant_id: row.try_get("tenant_id")?,
+                            actor: row.try_get("actor")?,
+                            correlation_id: row.try_get("correlation_id")?,
+                            recorded_at: row.try_get("recorded_at")?,
+                        })
+                    })
+                    .collect()
+            }
+            Database::Sqlite { reader, .. } => {
+                // Timestamps are RFC 3339 text of varying precision: compare them
+                // as instants, not as strings.
+                let rows = sqlx::query(&format!(
+                    "{columns} WHERE (?1 IS NULL OR aggregate_type = ?1) \
+                     AND (?2 IS NULL OR aggregate_id = ?2) \
+                     AND (?3 IS NULL OR actor = ?3) \
+                     AND (?4 IS NULL OR julianday(recorded_at) >= julianday(?4)) \
+                     AND (?5 IS NULL OR julianday(recorded_at) < julianday(?5)) \
+                     AND position > ?6 ORDER BY position LIMIT ?7"
+                ))
+                .bind(query.aggregate_type.as_deref())
+                .bind(query.aggregate_id.as_deref())
+                .bind(query.actor.as_deref())
+                .bind(query.from)
+                .bind(query.to)
+                .bind(to_i64(query.after))
+                .bind(i64::from(query.limit))
+                .fetch_all(reader)
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        let parse = |column: &str, text: Option<String>| {
+                            text.map(|t| {
+                                Uuid::parse_str(&t).map_err(|e| {
+                                    ReadModelError::Corrupt(format!("{column} {t}: {e}"))
+                                })
+                            })
+                            .transpose()
+                        };
+                        Ok(AuditEntry {
+                            position: row.try_get::<i64, _>("position")?.max(0) as u64,
+                            event_id: parse("event_id", row.try_get("event_id")?)?.ok_or_else(
+                                || ReadModelError::Corrupt("event_id is null".into()),
+                            )?,
+                            aggregate_type: row.try_get("aggregate_type")?,
+                            aggregate_id: row.try_get("aggregate_id")?,
+                            version: row.try_get::<i64, _>("version")?.max(0) as u64,
+                            event_type: row.try_get("event_type")?,
+                            tenant_id: row.try_get("tenant_id")?,
+                            actor: row.try_get("actor")?,
+                            correlation_id: parse(
+                                "correlation_id",
+                                row.try_get("correlation_id")?,
+                            )?,
+                            recorded_at: row.try_get("recorded_at")?,
+                        })
+                    })
+                    .collect()
+            }
+        }
+    }
+}
