@@ -1,5 +1,8 @@
 //! The `flowforge` binary killed with SIGKILL mid-stream: every acknowledged
-//! command survives, on PostgreSQL and on the embedded store.
+//! command survives, on PostgreSQL (with and without NATS) and on the embedded
+//! store.
+
+mod support;
 
 use std::{
     net::TcpListener,
@@ -7,7 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use flowforge_infra::test_support::TestDatabase;
+use flowforge_infra::test_support::{TestDatabase, TestJetStream};
 use serde_json::{json, Value};
 
 fn free_port() -> u16 {
@@ -30,6 +33,7 @@ impl Flowforge {
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .env_remove("DATABASE_URL")
             .env_remove("FLOWFORGE_DATA_DIR")
+            .env_remove("NATS_URL")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
@@ -70,7 +74,8 @@ impl Drop for Flowforge {
     }
 }
 
-async fn acknowledged_commands_survive_sigkill(env: Vec<(&str, String)>) {
+/// Returns the store's head after the restart.
+async fn acknowledged_commands_survive_sigkill(env: Vec<(&str, String)>) -> u64 {
     let http = reqwest::Client::new();
     let server = Flowforge::start(&env);
     server.wait_ready(&http).await;
@@ -178,7 +183,61 @@ async fn acknowledged_commands_survive_sigkill(env: Vec<(&str, String)>) {
         }
     }
     assert_eq!(after, head);
+    // The read side caught up (on NATS: through the publisher) with no event
+    // applied twice: the audit log has each position exactly once.
+    let mut audited: Vec<u64> = Vec::new();
+    let mut after = 0;
+    loop {
+        let page: Value = http
+            .get(format!(
+                "{}/api/v1/audit?after={after}&limit=1000&consistent_with={head}",
+                server.base
+            ))
+            .send()
+            .await
+            .expect("audit")
+            .json()
+            .await
+            .expect("json");
+        audited.extend(
+            page["entries"]
+                .as_array()
+                .expect("entries")
+                .iter()
+                .filter_map(|e| e["position"].as_u64()),
+        );
+        match page["next_after"].as_u64() {
+            Some(next) => after = next,
+            None => break,
+        }
+    }
+    assert_eq!(audited, (1..=head).collect::<Vec<_>>());
+    wait_published(&http, &server.base, head).await;
     server.kill();
+    head
+}
+
+/// Waits until the publisher (when there is one) has published up to `head`.
+async fn wait_published(http: &reqwest::Client, base: &str, head: u64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let status: Value = http
+            .get(format!("{base}/api/v1/projections"))
+            .send()
+            .await
+            .expect("projections")
+            .json()
+            .await
+            .expect("json");
+        if status["publisher"].is_null() || status["publisher"]["position"] == head {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "publisher did not catch up: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -197,4 +256,25 @@ async fn postgres_acknowledged_commands_survive_sigkill() {
         return;
     };
     acknowledged_commands_survive_sigkill(vec![("DATABASE_URL", db.location.clone())]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_and_nats_sigkill_loses_no_event_and_publishes_none_twice() {
+    let Some(db) = TestDatabase::postgres().await else {
+        return;
+    };
+    let Some(jetstream) = TestJetStream::shared() else {
+        return;
+    };
+    let head = acknowledged_commands_survive_sigkill(vec![
+        ("DATABASE_URL", db.location.clone()),
+        ("NATS_URL", jetstream.settings.url.clone()),
+        ("FLOWFORGE_NATS_STREAM", jetstream.settings.stream.clone()),
+        (
+            "FLOWFORGE_NATS_SUBJECT_PREFIX",
+            jetstream.settings.subject_prefix.clone(),
+        ),
+    ])
+    .await;
+    support::assert_published_once_in_order(&jetstream.settings, head).await;
 }

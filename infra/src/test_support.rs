@@ -135,3 +135,158 @@ impl Drop for TestDatabase {
         }
     }
 }
+
+/// A NATS server of the test's own (JetStream on, its own store directory, a
+/// free port), for tests that stop and start the server. Killed on drop.
+pub struct TestNats {
+    /// `nats://127.0.0.1:<port>`.
+    pub url: String,
+    port: u16,
+    store_dir: tempfile::TempDir,
+    child: Option<std::process::Child>,
+}
+
+impl TestNats {
+    /// Starts a server, or `None` (with a message) when `nats-server` is not
+    /// installed and services are not required.
+    pub fn start() -> Option<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let mut nats = Self {
+            url: format!("nats://127.0.0.1:{port}"),
+            port,
+            store_dir: tempfile::tempdir().expect("temporary directory"),
+            child: None,
+        };
+        match nats.spawn() {
+            Ok(()) => Some(nats),
+            Err(error) if !services_required() => {
+                eprintln!(
+                    "SKIPPED: cannot start nats-server ({error}); install it (Debian: nats-server)"
+                );
+                None
+            }
+            Err(error) => panic!("nats-server is required (FLOWFORGE_REQUIRE_SERVICES=1): {error}"),
+        }
+    }
+
+    fn spawn(&mut self) -> std::io::Result<()> {
+        let binary = std::env::var("FLOWFORGE_TEST_NATS_SERVER")
+            .unwrap_or_else(|_| "nats-server".to_owned());
+        let child = std::process::Command::new(binary)
+            .args([
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-js",
+                "-sd",
+            ])
+            .arg(self.store_dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()?;
+        self.child = Some(child);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::time::Instant::now() < deadline {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return Ok(());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Err(std::io::Error::other(
+            "nats-server did not listen within 20 s",
+        ))
+    }
+
+    /// Kills the server (its JetStream data stays on disk).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same port and store.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn().expect("nats-server restarts");
+    }
+}
+
+impl Drop for TestNats {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The shared NATS server tests use when they need not stop it.
+pub fn shared_nats_url() -> String {
+    std::env::var("FLOWFORGE_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned())
+}
+
+/// A JetStream stream and subject prefix of the test's own on `url`; deleted
+/// (with the stream) on drop.
+pub struct TestJetStream {
+    /// Where the test's events go.
+    pub settings: crate::bus::jetstream::JetStreamSettings,
+}
+
+impl TestJetStream {
+    /// A unique stream name and subject prefix on `url`.
+    pub fn new(url: &str) -> Self {
+        let unique = Uuid::new_v4().simple().to_string();
+        Self {
+            settings: crate::bus::jetstream::JetStreamSettings {
+                url: url.to_owned(),
+                stream: format!("FFTEST_{unique}"),
+                subject_prefix: format!("fftest_{unique}.events"),
+            },
+        }
+    }
+
+    /// A unique stream on the shared server, or `None` (with a message) when it
+    /// is unreachable and services are not required.
+    pub fn shared() -> Option<Self> {
+        let url = shared_nats_url();
+        let address = url.trim_start_matches("nats://").to_owned();
+        match std::net::TcpStream::connect(&address) {
+            Ok(_) => Some(Self::new(&url)),
+            Err(error) if !services_required() => {
+                eprintln!("SKIPPED: NATS at {url} is unreachable ({error})");
+                None
+            }
+            Err(error) => panic!(
+                "NATS at {url} is required (FLOWFORGE_REQUIRE_SERVICES=1) but unreachable: {error}"
+            ),
+        }
+    }
+}
+
+impl Drop for TestJetStream {
+    fn drop(&mut self) {
+        let settings = self.settings.clone();
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            if let Ok(runtime) = runtime {
+                runtime.block_on(async move {
+                    let connect = async_nats::ConnectOptions::new()
+                        .connection_timeout(std::time::Duration::from_secs(2))
+                        .connect(settings.url.as_str());
+                    if let Ok(Ok(client)) =
+                        tokio::time::timeout(std::time::Duration::from_secs(3), connect).await
+                    {
+                        let _ = async_nats::jetstream::new(client)
+                            .delete_stream(&settings.stream)
+                            .await;
+                    }
+                });
+            }
+        })
+        .join();
+    }
+}

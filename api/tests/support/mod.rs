@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use std::{path::PathBuf, time::Duration};
+use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use flowforge_api::{
     config::{BusArgs, LogFormat, ServeArgs, StorageArgs},
@@ -31,7 +31,7 @@ pub struct TestApp {
     args: ServeArgs,
     shutdown: CancellationToken,
     server: Option<RunningServer>,
-    _database: TestDatabase,
+    database: Arc<TestDatabase>,
 }
 
 impl TestApp {
@@ -81,10 +81,58 @@ impl TestApp {
             args,
             shutdown: CancellationToken::new(),
             server: None,
-            _database: database,
+            database: Arc::new(database),
         };
         app.start().await;
         Some(app)
+    }
+
+    /// A second instance on the same database (and bus settings), as another
+    /// `serve` process would be, with settings changed by `configure`.
+    pub async fn spawn_sharing(other: &TestApp, configure: impl FnOnce(&mut ServeArgs)) -> Self {
+        let mut args = other.args.clone();
+        args.listen = "127.0.0.1:0".parse().expect("loopback address");
+        configure(&mut args);
+        let mut app = Self {
+            base: String::new(),
+            http: reqwest::Client::new(),
+            args,
+            shutdown: CancellationToken::new(),
+            server: None,
+            database: other.database.clone(),
+        };
+        app.start().await;
+        app
+    }
+
+    /// The database's connection URL or data directory.
+    pub fn database_location(&self) -> &str {
+        &self.database.location
+    }
+
+    /// Waits until the publisher (if any) and every projection have reached the
+    /// store's head, and returns the head; fails the test after `within`.
+    pub async fn settled(&self, within: Duration) -> u64 {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let (status, body) = self.get("/api/v1/projections").await;
+            assert_eq!(status, 200, "{body}");
+            let head = body["head"].as_u64().expect("head");
+            let publisher_done = body["publisher"].is_null() || body["publisher"]["lag"] == 0;
+            let projections_done = body["projections"]
+                .as_array()
+                .expect("projections")
+                .iter()
+                .all(|p| p["lag"] == 0);
+            if publisher_done && projections_done {
+                return head;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "not settled within {within:?}: {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     async fn start(&mut self) {
@@ -172,6 +220,15 @@ impl Drop for TestApp {
     }
 }
 
+/// Bus settings that send this app's events to `settings`' stream.
+pub fn nats_bus(settings: &flowforge_infra::bus::jetstream::JetStreamSettings) -> BusArgs {
+    BusArgs {
+        nats_url: Some(settings.url.clone()),
+        nats_stream: settings.stream.clone(),
+        nats_subject_prefix: settings.subject_prefix.clone(),
+    }
+}
+
 /// A valid workflow: manual trigger → set.
 pub fn simple_workflow(name: &str, tags: &[&str]) -> Value {
     json!({
@@ -206,4 +263,121 @@ macro_rules! for_each_backend {
             )*
         }
     };
+}
+
+/// Every message in the test's JetStream stream as (sequence, position,
+/// aggregate id), in stream order.
+pub async fn jetstream_messages(
+    settings: &flowforge_infra::bus::jetstream::JetStreamSettings,
+) -> Vec<(u64, u64, String)> {
+    let client = async_nats::connect(settings.url.as_str())
+        .await
+        .expect("connect to NATS");
+    let context = async_nats::jetstream::new(client);
+    let mut stream = context
+        .get_stream(&settings.stream)
+        .await
+        .expect("the stream exists");
+    let info = stream.info().await.expect("stream info").clone();
+    let mut messages = Vec::new();
+    if info.state.messages == 0 {
+        return messages;
+    }
+    for sequence in info.state.first_sequence..=info.state.last_sequence {
+        let message = stream
+            .get_raw_message(sequence)
+            .await
+            .expect("message by sequence");
+        let event = flowforge_infra::bus::jetstream::wire::decode(&message.payload)
+            .expect("a FlowForge CloudEvent");
+        let header_position: u64 = message
+            .headers
+            .get("FlowForge-Position")
+            .and_then(|v| v.as_str().parse().ok())
+            .expect("position header");
+        assert_eq!(header_position, event.position, "header and envelope agree");
+        assert_eq!(
+            message.subject.as_str(),
+            format!(
+                "{}.{}.{}",
+                settings.subject_prefix,
+                event.stream.aggregate_type(),
+                event.stream.aggregate_id()
+            ),
+        );
+        messages.push((
+            sequence,
+            event.position,
+            event.stream.aggregate_id().to_owned(),
+        ));
+    }
+    messages
+}
+
+/// Asserts the stream holds each position 1..=head exactly once, in order.
+pub async fn assert_published_once_in_order(
+    settings: &flowforge_infra::bus::jetstream::JetStreamSettings,
+    head: u64,
+) {
+    let positions: Vec<u64> = jetstream_messages(settings)
+        .await
+        .into_iter()
+        .map(|(_, position, _)| position)
+        .collect();
+    assert_eq!(positions.len() as u64, head, "one message per event");
+    assert_eq!(
+        positions,
+        (1..=head).collect::<Vec<_>>(),
+        "every position once, in order"
+    );
+}
+
+/// Asserts every workflow's read-model row matches its stream, and the audit log
+/// holds each position once.
+pub async fn assert_read_models_match_log(app: &TestApp, head: u64) {
+    let mut after = 0;
+    let mut audited = Vec::new();
+    loop {
+        let (status, page) = app
+            .get(&format!(
+                "/api/v1/audit?after={after}&limit=1000&consistent_with={head}"
+            ))
+            .await;
+        assert_eq!(status, 200, "{page}");
+        audited.extend(
+            page["entries"]
+                .as_array()
+                .expect("entries")
+                .iter()
+                .filter_map(|e| e["position"].as_u64()),
+        );
+        match page["next_after"].as_u64() {
+            Some(next) => after = next,
+            None => break,
+        }
+    }
+    assert_eq!(
+        audited,
+        (1..=head).collect::<Vec<_>>(),
+        "audit log: each event once"
+    );
+
+    let (_, page) = app
+        .get(&format!(
+            "/api/v1/workflows?include_archived=true&limit=500&consistent_with={head}"
+        ))
+        .await;
+    for view in page["items"].as_array().expect("items") {
+        let id = view["id"].as_str().expect("id");
+        let (_, stream) = app.get(&format!("/api/v1/streams/workflow/{id}")).await;
+        assert_eq!(
+            view["version"], stream["version"],
+            "workflow {id}: read model matches its stream"
+        );
+        let last = stream["events"]
+            .as_array()
+            .and_then(|e| e.last())
+            .expect("events");
+        assert_eq!(view["position"], last["position"], "workflow {id}");
+    }
 }

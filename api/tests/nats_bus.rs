@@ -1,0 +1,98 @@
+//! FlowForge with PostgreSQL and NATS JetStream: what reaches NATS, and how the
+//! read side built from it behaves when NATS goes away or instances multiply.
+
+mod support;
+
+use std::time::Duration;
+
+use flowforge_infra::test_support::{TestJetStream, TestNats};
+use serde_json::Value;
+use support::{
+    assert_published_once_in_order, assert_read_models_match_log, nats_bus, simple_workflow,
+    Backend, TestApp,
+};
+
+const SETTLE: Duration = Duration::from_secs(60);
+
+/// Creates and activates `count` workflows, returning their ids.
+async fn write_workflows(app: &TestApp, prefix: &str, count: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for n in 0..count {
+        let (id, _, _) = app
+            .create_workflow(&simple_workflow(&format!("{prefix}-{n}"), &[prefix]))
+            .await;
+        let (status, body) = app
+            .post(&format!("/api/v1/workflows/{id}/activate"), &Value::Null)
+            .await;
+        assert_eq!(status, 200, "{body}");
+        ids.push(id);
+    }
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_nats_outage_delays_events_but_loses_or_reorders_none() {
+    let Some(mut nats) = TestNats::start() else {
+        return;
+    };
+    let jetstream = TestJetStream::new(&nats.url);
+    let Some(app) = TestApp::spawn_with(Backend::Postgres, |args| {
+        args.bus = nats_bus(&jetstream.settings)
+    })
+    .await
+    else {
+        return;
+    };
+    write_workflows(&app, "before", 10).await;
+    app.settled(SETTLE).await;
+
+    nats.stop();
+    // Commands keep landing in the store while NATS is down.
+    write_workflows(&app, "during", 10).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    nats.restart();
+    write_workflows(&app, "after", 10).await;
+
+    let head = app.settled(SETTLE).await;
+    assert_eq!(head, 60);
+    assert_published_once_in_order(&jetstream.settings, head).await;
+    assert_read_models_match_log(&app, head).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_publish_and_project_each_event_once() {
+    let Some(jetstream) = TestJetStream::shared() else {
+        return;
+    };
+    let Some(first) = TestApp::spawn_with(Backend::Postgres, |args| {
+        args.bus = nats_bus(&jetstream.settings)
+    })
+    .await
+    else {
+        return;
+    };
+    let second = TestApp::spawn_sharing(&first, |_| {}).await;
+
+    let (a, b) = tokio::join!(
+        write_workflows(&first, "first", 15),
+        write_workflows(&second, "second", 15)
+    );
+    let head = first.settled(SETTLE).await;
+    assert_eq!(head, 60);
+    assert_published_once_in_order(&jetstream.settings, head).await;
+
+    // Both answer queries, reading their own and the other instance's writes.
+    for app in [&first, &second] {
+        assert_read_models_match_log(app, head).await;
+        for id in a.iter().chain(&b) {
+            let (status, view) = app
+                .get(&format!("/api/v1/workflows/{id}?consistent_with={head}"))
+                .await;
+            assert_eq!(
+                (status, view["status"].as_str()),
+                (200, Some("active")),
+                "{view}"
+            );
+        }
+    }
+}
