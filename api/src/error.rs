@@ -235,6 +235,7 @@ impl From<ReadModelError> for ApiError {
         match error {
             ReadModelError::Database(db) => ApiError::Unavailable(db.to_string()),
             ReadModelError::Corrupt(reason) => ApiError::Internal(reason),
+            moved @ ReadModelError::CheckpointMoved { .. } => ApiError::Internal(moved.to_string()),
         }
     }
 }

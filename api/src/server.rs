@@ -127,10 +127,7 @@ pub async fn start(
     let audit_log = AuditLog::new(database.clone());
     let projections: Vec<Arc<dyn Projection>> = vec![
         Arc::new(WorkflowProjection::new(workflow_views.clone())),
-        Arc::new(AuditLogProjection::new(
-            audit_log.clone(),
-            checkpoints.clone(),
-        )),
+        Arc::new(AuditLogProjection::new(audit_log.clone())),
     ];
     let mut progress = HashMap::new();
     for projection in projections {

@@ -13,7 +13,10 @@ use crate::{
     event_store::{
         postgres::PostgresEventStore, sqlite::SqliteEventStore, upcasting::Upcasters, EventStore,
     },
-    read_model::{PostgresWorkflowViews, SqliteWorkflowViews, WorkflowViewStore},
+    read_model::{
+        live_workflow_views, PostgresWorkflowViews, ReadModelTarget, SqliteWorkflowViews,
+        WorkflowViewStore,
+    },
 };
 
 /// The file name of the embedded database inside the data directory.
@@ -147,13 +150,20 @@ impl Database {
         }
     }
 
-    /// The workflow read model in this database.
+    /// The live workflow read model in this database.
     pub fn workflow_views(&self) -> Arc<dyn WorkflowViewStore> {
+        self.workflow_views_at(live_workflow_views())
+    }
+
+    /// A workflow read model in `target` (the live one, or a rebuild's shadow).
+    pub fn workflow_views_at(&self, target: ReadModelTarget) -> Arc<dyn WorkflowViewStore> {
         match self {
-            Database::Postgres(pool) => Arc::new(PostgresWorkflowViews::new(pool.clone())),
-            Database::Sqlite { writer, reader } => {
-                Arc::new(SqliteWorkflowViews::new(writer.clone(), reader.clone()))
-            }
+            Database::Postgres(pool) => Arc::new(PostgresWorkflowViews::new(pool.clone(), target)),
+            Database::Sqlite { writer, reader } => Arc::new(SqliteWorkflowViews::new(
+                writer.clone(),
+                reader.clone(),
+                target,
+            )),
         }
     }
 

@@ -3,23 +3,24 @@
 
 use async_trait::async_trait;
 use flowforge_infra::{
-    checkpoints::Checkpoints,
     event_store::{Position, RecordedEvent},
     read_model::{AuditEntry, AuditLog, ReadModelError, AUDIT_PROJECTION},
 };
 
-use crate::{Projection, ProjectionError};
+use crate::{
+    batch::{unapplied, SAVE_ATTEMPTS},
+    Projection, ProjectionError,
+};
 
 /// Keeps the audit log.
 pub struct AuditLogProjection {
     log: AuditLog,
-    checkpoints: Checkpoints,
 }
 
 impl AuditLogProjection {
-    /// A projection writing to `log`, its checkpoint kept in `checkpoints`.
-    pub fn new(log: AuditLog, checkpoints: Checkpoints) -> Self {
-        Self { log, checkpoints }
+    /// A projection writing to `log`.
+    pub fn new(log: AuditLog) -> Self {
+        Self { log }
     }
 }
 
@@ -30,18 +31,23 @@ impl Projection for AuditLogProjection {
     }
 
     async fn checkpoint(&self) -> Result<Position, ProjectionError> {
-        self.checkpoints
-            .get(AUDIT_PROJECTION)
-            .await
-            .map_err(|e| ProjectionError::ReadModel(ReadModelError::Database(e)))
+        Ok(self.log.checkpoint().await?)
     }
 
     async fn apply(&self, batch: &[RecordedEvent]) -> Result<(), ProjectionError> {
-        let Some(last) = batch.last() else {
-            return Ok(());
-        };
-        let entries: Vec<AuditEntry> = batch.iter().map(AuditEntry::from).collect();
-        self.log.record(&entries, last.position).await?;
-        Ok(())
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let checkpoint = self.log.checkpoint().await?;
+            let events = unapplied(&self.log.target().checkpoint, batch, checkpoint)?;
+            let Some(last) = events.last() else {
+                return Ok(());
+            };
+            let entries: Vec<AuditEntry> = events.iter().map(AuditEntry::from).collect();
+            match self.log.record(&entries, checkpoint, last.position).await {
+                Err(ReadModelError::CheckpointMoved { .. }) if attempt < SAVE_ATTEMPTS => continue,
+                outcome => return Ok(outcome?),
+            }
+        }
     }
 }

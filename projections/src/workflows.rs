@@ -14,11 +14,14 @@ use flowforge_domain::{
 };
 use flowforge_infra::{
     event_store::{Position, RecordedEvent},
-    read_model::{WorkflowStatus, WorkflowView, WorkflowViewStore},
+    read_model::{ReadModelError, WorkflowStatus, WorkflowView, WorkflowViewStore},
 };
 use uuid::Uuid;
 
-use crate::{Projection, ProjectionError};
+use crate::{
+    batch::{unapplied, SAVE_ATTEMPTS},
+    Projection, ProjectionError,
+};
 
 /// Keeps the workflow read model.
 pub struct WorkflowProjection {
@@ -43,11 +46,31 @@ impl Projection for WorkflowProjection {
     }
 
     async fn apply(&self, batch: &[RecordedEvent]) -> Result<(), ProjectionError> {
-        let Some(last) = batch.last() else {
-            return Ok(());
-        };
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let checkpoint = self.views.checkpoint().await?;
+            let events = unapplied(self.name(), batch, checkpoint)?;
+            let Some(last) = events.last() else {
+                return Ok(());
+            };
+            let changed = self.fold_batch(events).await?;
+            match self.views.save(&changed, checkpoint, last.position).await {
+                Err(ReadModelError::CheckpointMoved { .. }) if attempt < SAVE_ATTEMPTS => continue,
+                outcome => return Ok(outcome?),
+            }
+        }
+    }
+}
+
+impl WorkflowProjection {
+    /// The rows `events` change, folded onto their stored versions.
+    async fn fold_batch(
+        &self,
+        events: &[RecordedEvent],
+    ) -> Result<Vec<WorkflowView>, ProjectionError> {
         let mut decoded = Vec::new();
-        for event in batch
+        for event in events
             .iter()
             .filter(|e| e.stream.aggregate_type() == Workflow::TYPE)
         {
@@ -81,12 +104,10 @@ impl Projection for WorkflowProjection {
                 changed.insert(id);
             }
         }
-        let changed: Vec<WorkflowView> = views
+        Ok(views
             .into_values()
             .filter(|view| changed.contains(&view.id))
-            .collect();
-        self.views.save(&changed, last.position).await?;
-        Ok(())
+            .collect())
     }
 }
 

@@ -7,14 +7,19 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::ReadModelError;
+use super::{ReadModelError, ReadModelTarget};
 use crate::{
     database::Database,
     event_store::{Position, RecordedEvent},
 };
 
-/// The checkpoint row's name in `projection_checkpoints`.
+/// The projection's name, also its checkpoint row's name.
 pub const AUDIT_PROJECTION: &str = "audit_log";
+
+/// The live audit log's table and checkpoint.
+pub fn live_audit_log() -> ReadModelTarget {
+    ReadModelTarget::new("audit_log", AUDIT_PROJECTION)
+}
 
 /// One audited change.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,6 +86,7 @@ pub struct AuditQuery {
 #[derive(Debug, Clone)]
 pub struct AuditLog {
     database: Database,
+    target: ReadModelTarget,
 }
 
 fn to_i64(value: u64) -> i64 {
@@ -88,28 +94,61 @@ fn to_i64(value: u64) -> i64 {
 }
 
 impl AuditLog {
-    /// The audit log in `database`.
+    /// The live audit log in `database`.
     pub fn new(database: Database) -> Self {
-        Self { database }
+        Self::at(database, live_audit_log())
     }
 
-    /// Records `entries` and moves the checkpoint to `checkpoint`, in one
-    /// transaction; entries already recorded are left as they are.
+    /// An audit log in `target` (the live one, or a rebuild's shadow).
+    pub fn at(database: Database, target: ReadModelTarget) -> Self {
+        Self { database, target }
+    }
+
+    /// Where this audit log writes.
+    pub fn target(&self) -> &ReadModelTarget {
+        &self.target
+    }
+
+    /// Records `entries` and moves the checkpoint from `from` to `to`, in one
+    /// transaction; entries already recorded are left as they are. Refuses with
+    /// [`ReadModelError::CheckpointMoved`] if the checkpoint is not at `from`.
     pub async fn record(
         &self,
         entries: &[AuditEntry],
-        checkpoint: Position,
+        from: Position,
+        to: Position,
     ) -> Result<(), ReadModelError> {
-        let insert =
-            "INSERT INTO audit_log (position, event_id, aggregate_type, aggregate_id, version, \
+        let insert = format!(
+            "INSERT INTO {} (position, event_id, aggregate_type, aggregate_id, version, \
              event_type, tenant_id, actor, correlation_id, recorded_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (position) DO NOTHING";
-        let advance = "INSERT INTO projection_checkpoints (name, position) VALUES ($1, $2) \
-             ON CONFLICT (name) DO UPDATE SET position = excluded.position \
-             WHERE projection_checkpoints.position < excluded.position";
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (position) DO NOTHING",
+            self.target.table
+        );
+        let insert = insert.as_str();
+        let create = "INSERT INTO projection_checkpoints (name, position) VALUES ($1, 0) \
+             ON CONFLICT (name) DO NOTHING";
+        let current_sql = "SELECT position FROM projection_checkpoints WHERE name = $1";
+        let advance =
+            "UPDATE projection_checkpoints SET position = $2 WHERE name = $1 AND position = $3";
+        let moved = |actual: i64| ReadModelError::CheckpointMoved {
+            name: self.target.checkpoint.clone(),
+            expected: from,
+            actual: actual.max(0) as u64,
+        };
         match &self.database {
             Database::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
+                sqlx::query(create)
+                    .bind(&self.target.checkpoint)
+                    .execute(&mut *tx)
+                    .await?;
+                let current: i64 = sqlx::query_scalar(&format!("{current_sql} FOR UPDATE"))
+                    .bind(&self.target.checkpoint)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if current.max(0) as u64 != from {
+                    return Err(moved(current));
+                }
                 for e in entries {
                     sqlx::query(insert)
                         .bind(to_i64(e.position))
@@ -126,14 +165,27 @@ impl AuditLog {
                         .await?;
                 }
                 sqlx::query(advance)
-                    .bind(AUDIT_PROJECTION)
-                    .bind(to_i64(checkpoint))
+                    .bind(&self.target.checkpoint)
+                    .bind(to_i64(to))
+                    .bind(to_i64(from))
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;
             }
             Database::Sqlite { writer, .. } => {
-                let mut tx = writer.begin().await?;
+                let mut conn = writer.acquire().await?;
+                let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
+                sqlx::query(create)
+                    .bind(&self.target.checkpoint)
+                    .execute(&mut *tx)
+                    .await?;
+                let current: i64 = sqlx::query_scalar(current_sql)
+                    .bind(&self.target.checkpoint)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if current.max(0) as u64 != from {
+                    return Err(moved(current));
+                }
                 for e in entries {
                     sqlx::query(insert)
                         .bind(to_i64(e.position))
@@ -150,8 +202,9 @@ impl AuditLog {
                         .await?;
                 }
                 sqlx::query(advance)
-                    .bind(AUDIT_PROJECTION)
-                    .bind(to_i64(checkpoint))
+                    .bind(&self.target.checkpoint)
+                    .bind(to_i64(to))
+                    .bind(to_i64(from))
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;
@@ -160,11 +213,33 @@ impl AuditLog {
         Ok(())
     }
 
+    /// The position of the last event this audit log reflects.
+    pub async fn checkpoint(&self) -> Result<Position, ReadModelError> {
+        let sql = "SELECT position FROM projection_checkpoints WHERE name = $1";
+        let position: Option<i64> = match &self.database {
+            Database::Postgres(pool) => {
+                sqlx::query_scalar(sql)
+                    .bind(&self.target.checkpoint)
+                    .fetch_optional(pool)
+                    .await?
+            }
+            Database::Sqlite { reader, .. } => {
+                sqlx::query_scalar(sql)
+                    .bind(&self.target.checkpoint)
+                    .fetch_optional(reader)
+                    .await?
+            }
+        };
+        Ok(position.unwrap_or(0).max(0) as u64)
+    }
+
     /// One page of entries matching `query`, in position order.
     pub async fn query(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, ReadModelError> {
-        let columns =
+        let columns = format!(
             "SELECT position, event_id, aggregate_type, aggregate_id, version, event_type, \
-             tenant_id, actor, correlation_id, recorded_at FROM audit_log";
+             tenant_id, actor, correlation_id, recorded_at FROM {}",
+            self.target.table
+        );
         match &self.database {
             Database::Postgres(pool) => {
                 let rows = sqlx::query(&format!(

@@ -7,10 +7,12 @@ mod postgres;
 mod sqlite;
 mod workflow_views;
 
-pub use audit_log::{AuditEntry, AuditLog, AuditQuery, AUDIT_PROJECTION};
+pub use audit_log::{live_audit_log, AuditEntry, AuditLog, AuditQuery, AUDIT_PROJECTION};
 pub use postgres::PostgresWorkflowViews;
 pub use sqlite::SqliteWorkflowViews;
-pub use workflow_views::{WorkflowListQuery, WorkflowStatus, WorkflowView, WorkflowViewStore};
+pub use workflow_views::{
+    live_workflow_views, WorkflowListQuery, WorkflowStatus, WorkflowView, WorkflowViewStore,
+};
 
 /// Why a read-model operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -21,4 +23,43 @@ pub enum ReadModelError {
     /// A stored row could not be decoded.
     #[error("corrupt read model row: {0}")]
     Corrupt(String),
+    /// The checkpoint is not where the writer left it: the read model was
+    /// rebuilt and swapped in meanwhile. Resume from the stored checkpoint.
+    #[error("checkpoint {name} is at {actual}, expected {expected}: resume from it")]
+    CheckpointMoved {
+        /// The checkpoint.
+        name: String,
+        /// Where the writer believed it was.
+        expected: u64,
+        /// Where it is.
+        actual: u64,
+    },
+}
+
+/// Where a projection writes: its table and its checkpoint row. Rebuilds write
+/// to a shadow target and swap it in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadModelTarget {
+    /// The table holding the rows.
+    pub table: String,
+    /// The name of the checkpoint row in `projection_checkpoints`.
+    pub checkpoint: String,
+}
+
+impl ReadModelTarget {
+    /// A target with this table and checkpoint name.
+    pub fn new(table: impl Into<String>, checkpoint: impl Into<String>) -> Self {
+        Self {
+            table: table.into(),
+            checkpoint: checkpoint.into(),
+        }
+    }
+
+    /// Where a rebuild of this target writes before the swap.
+    pub fn shadow(&self) -> Self {
+        Self {
+            table: format!("{}_rebuild", self.table),
+            checkpoint: format!("{}:rebuild", self.checkpoint),
+        }
+    }
 }

@@ -5,8 +5,8 @@ use sqlx::{postgres::PgRow, types::Json, PgPool, Row};
 use uuid::Uuid;
 
 use super::{
-    workflow_views::PROJECTION_NAME, ReadModelError, WorkflowListQuery, WorkflowStatus,
-    WorkflowView, WorkflowViewStore,
+    ReadModelError, ReadModelTarget, WorkflowListQuery, WorkflowStatus, WorkflowView,
+    WorkflowViewStore,
 };
 use crate::event_store::Position;
 
@@ -14,18 +14,23 @@ use crate::event_store::Position;
 #[derive(Debug, Clone)]
 pub struct PostgresWorkflowViews {
     pool: PgPool,
+    target: ReadModelTarget,
 }
 
 impl PostgresWorkflowViews {
-    /// Wraps a pool whose database has the FlowForge schema.
-    pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+    /// Rows in `target`'s table of a database with the FlowForge schema.
+    pub fn new(pool: PgPool, target: ReadModelTarget) -> Self {
+        Self { pool, target }
+    }
+
+    fn select(&self) -> String {
+        format!(
+            "SELECT id, name, status, tags, definition_version, version, definition, \
+             created_at, updated_at, position FROM {}",
+            self.target.table
+        )
     }
 }
-
-const SELECT_VIEW: &str =
-    "SELECT id, name, status, tags, definition_version, version, definition, \
-     created_at, updated_at, position FROM workflow_views";
 
 fn decode(row: &PgRow) -> Result<WorkflowView, ReadModelError> {
     Ok(WorkflowView {
@@ -42,19 +47,23 @@ fn decode(row: &PgRow) -> Result<WorkflowView, ReadModelError> {
     })
 }
 
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
 #[async_trait]
 impl WorkflowViewStore for PostgresWorkflowViews {
     async fn checkpoint(&self) -> Result<Position, ReadModelError> {
         let position: Option<i64> =
             sqlx::query_scalar("SELECT position FROM projection_checkpoints WHERE name = $1")
-                .bind(PROJECTION_NAME)
+                .bind(&self.target.checkpoint)
                 .fetch_optional(&self.pool)
                 .await?;
         Ok(position.unwrap_or(0).max(0) as u64)
     }
 
     async fn get_many(&self, ids: &[Uuid]) -> Result<Vec<WorkflowView>, ReadModelError> {
-        let rows = sqlx::query(&format!("{SELECT_VIEW} WHERE id = ANY($1)"))
+        let rows = sqlx::query(&format!("{} WHERE id = ANY($1)", self.select()))
             .bind(ids)
             .fetch_all(&self.pool)
             .await?;
@@ -64,52 +73,63 @@ impl WorkflowViewStore for PostgresWorkflowViews {
     async fn save(
         &self,
         views: &[WorkflowView],
-        checkpoint: Position,
+        from: Position,
+        to: Position,
     ) -> Result<(), ReadModelError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO projection_checkpoints (name, position) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING",
         )
-        .bind(PROJECTION_NAME)
+        .bind(&self.target.checkpoint)
         .execute(&mut *tx)
         .await?;
         let current: i64 = sqlx::query_scalar(
             "SELECT position FROM projection_checkpoints WHERE name = $1 FOR UPDATE",
         )
-        .bind(PROJECTION_NAME)
+        .bind(&self.target.checkpoint)
         .fetch_one(&mut *tx)
         .await?;
-        if current.max(0) as u64 >= checkpoint {
+        let current = current.max(0) as u64;
+        if current >= to {
             tx.rollback().await?;
             return Ok(());
         }
+        if current != from {
+            tx.rollback().await?;
+            return Err(ReadModelError::CheckpointMoved {
+                name: self.target.checkpoint.clone(),
+                expected: from,
+                actual: current,
+            });
+        }
         for view in views {
-            sqlx::query(
-                "INSERT INTO workflow_views (id, name, status, tags, definition_version, version, \
+            sqlx::query(&format!(
+                "INSERT INTO {table} AS t (id, name, status, tags, definition_version, version, \
                  definition, created_at, updated_at, position) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
                  ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, status = EXCLUDED.status, \
                  tags = EXCLUDED.tags, definition_version = EXCLUDED.definition_version, \
                  version = EXCLUDED.version, definition = EXCLUDED.definition, \
                  updated_at = EXCLUDED.updated_at, position = EXCLUDED.position \
-                 WHERE workflow_views.position < EXCLUDED.position",
-            )
+                 WHERE t.position < EXCLUDED.position",
+                table = self.target.table
+            ))
             .bind(view.id)
             .bind(&view.name)
             .bind(view.status.as_str())
             .bind(&view.tags)
             .bind(i32::try_from(view.definition_version).unwrap_or(i32::MAX))
-            .bind(i64::try_from(view.version).unwrap_or(i64::MAX))
+            .bind(to_i64(view.version))
             .bind(Json(&view.definition))
             .bind(view.created_at)
             .bind(view.updated_at)
-            .bind(i64::try_from(view.position).unwrap_or(i64::MAX))
+            .bind(to_i64(view.position))
             .execute(&mut *tx)
             .await?;
         }
         sqlx::query("UPDATE projection_checkpoints SET position = $2 WHERE name = $1")
-            .bind(PROJECTION_NAME)
-            .bind(i64::try_from(checkpoint).unwrap_or(i64::MAX))
+            .bind(&self.target.checkpoint)
+            .bind(to_i64(to))
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -117,7 +137,7 @@ impl WorkflowViewStore for PostgresWorkflowViews {
     }
 
     async fn get(&self, id: Uuid) -> Result<Option<WorkflowView>, ReadModelError> {
-        let row = sqlx::query(&format!("{SELECT_VIEW} WHERE id = $1"))
+        let row = sqlx::query(&format!("{} WHERE id = $1", self.select()))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -125,21 +145,15 @@ impl WorkflowViewStore for PostgresWorkflowViews {
     }
 
     async fn list(&self, query: &WorkflowListQuery) -> Result<Vec<WorkflowView>, ReadModelError> {
-        let status = query.active.map(|active| {
-            if active {
-                WorkflowStatus::Active.as_str()
-            } else {
-                WorkflowStatus::Inactive.as_str()
-            }
-        });
         let rows = sqlx::query(&format!(
-            "{SELECT_VIEW} WHERE ($1::text IS NULL OR status = $1) \
+            "{} WHERE ($1::text IS NULL OR status = $1) \
              AND ($2 OR status <> 'archived') \
              AND ($3::text IS NULL OR $3 = ANY(tags)) \
              AND ($4::uuid IS NULL OR id > $4) \
-             ORDER BY id LIMIT $5"
+             ORDER BY id LIMIT $5",
+            self.select()
         ))
-        .bind(status)
+        .bind(query.status_filter())
         .bind(query.include_archived)
         .bind(query.tag.as_deref())
         .bind(query.after)

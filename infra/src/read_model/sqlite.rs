@@ -5,8 +5,8 @@ use sqlx::{sqlite::SqliteRow, types::Json, Row, SqlitePool};
 use uuid::Uuid;
 
 use super::{
-    workflow_views::PROJECTION_NAME, ReadModelError, WorkflowListQuery, WorkflowStatus,
-    WorkflowView, WorkflowViewStore,
+    ReadModelError, ReadModelTarget, WorkflowListQuery, WorkflowStatus, WorkflowView,
+    WorkflowViewStore,
 };
 use crate::event_store::Position;
 
@@ -15,18 +15,28 @@ use crate::event_store::Position;
 pub struct SqliteWorkflowViews {
     writer: SqlitePool,
     reader: SqlitePool,
+    target: ReadModelTarget,
 }
 
 impl SqliteWorkflowViews {
-    /// Wraps the single-connection `writer` pool and a `reader` pool on the same file.
-    pub fn new(writer: SqlitePool, reader: SqlitePool) -> Self {
-        Self { writer, reader }
+    /// Rows in `target`'s table, written through the single-connection `writer`
+    /// pool and read through `reader`.
+    pub fn new(writer: SqlitePool, reader: SqlitePool, target: ReadModelTarget) -> Self {
+        Self {
+            writer,
+            reader,
+            target,
+        }
+    }
+
+    fn select(&self) -> String {
+        format!(
+            "SELECT id, name, status, tags, definition_version, version, definition, \
+             created_at, updated_at, position FROM {}",
+            self.target.table
+        )
     }
 }
-
-const SELECT_VIEW: &str =
-    "SELECT id, name, status, tags, definition_version, version, definition, \
-     created_at, updated_at, position FROM workflow_views";
 
 fn decode(row: &SqliteRow) -> Result<WorkflowView, ReadModelError> {
     let id: String = row.try_get("id")?;
@@ -46,12 +56,16 @@ fn decode(row: &SqliteRow) -> Result<WorkflowView, ReadModelError> {
     })
 }
 
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
 #[async_trait]
 impl WorkflowViewStore for SqliteWorkflowViews {
     async fn checkpoint(&self) -> Result<Position, ReadModelError> {
         let position: Option<i64> =
             sqlx::query_scalar("SELECT position FROM projection_checkpoints WHERE name = ?1")
-                .bind(PROJECTION_NAME)
+                .bind(&self.target.checkpoint)
                 .fetch_optional(&self.reader)
                 .await?;
         Ok(position.unwrap_or(0).max(0) as u64)
@@ -60,7 +74,8 @@ impl WorkflowViewStore for SqliteWorkflowViews {
     async fn get_many(&self, ids: &[Uuid]) -> Result<Vec<WorkflowView>, ReadModelError> {
         let ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
         let rows = sqlx::query(&format!(
-            "{SELECT_VIEW} WHERE id IN (SELECT value FROM json_each(?1))"
+            "{} WHERE id IN (SELECT value FROM json_each(?1))",
+            self.select()
         ))
         .bind(Json(&ids))
         .fetch_all(&self.reader)
@@ -71,40 +86,51 @@ impl WorkflowViewStore for SqliteWorkflowViews {
     async fn save(
         &self,
         views: &[WorkflowView],
-        checkpoint: Position,
+        from: Position,
+        to: Position,
     ) -> Result<(), ReadModelError> {
         let mut conn = self.writer.acquire().await?;
         let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
         let current: Option<i64> =
             sqlx::query_scalar("SELECT position FROM projection_checkpoints WHERE name = ?1")
-                .bind(PROJECTION_NAME)
+                .bind(&self.target.checkpoint)
                 .fetch_optional(&mut *tx)
                 .await?;
-        if current.unwrap_or(0).max(0) as u64 >= checkpoint {
+        let current = current.unwrap_or(0).max(0) as u64;
+        if current >= to {
             tx.rollback().await?;
             return Ok(());
         }
+        if current != from {
+            tx.rollback().await?;
+            return Err(ReadModelError::CheckpointMoved {
+                name: self.target.checkpoint.clone(),
+                expected: from,
+                actual: current,
+            });
+        }
         for view in views {
-            sqlx::query(
-                "INSERT INTO workflow_views (id, name, status, tags, definition_version, version, \
+            sqlx::query(&format!(
+                "INSERT INTO {table} AS t (id, name, status, tags, definition_version, version, \
                  definition, created_at, updated_at, position) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
                  ON CONFLICT (id) DO UPDATE SET name = excluded.name, status = excluded.status, \
                  tags = excluded.tags, definition_version = excluded.definition_version, \
                  version = excluded.version, definition = excluded.definition, \
                  updated_at = excluded.updated_at, position = excluded.position \
-                 WHERE workflow_views.position < excluded.position",
-            )
+                 WHERE t.position < excluded.position",
+                table = self.target.table
+            ))
             .bind(view.id.to_string())
             .bind(&view.name)
             .bind(view.status.as_str())
             .bind(Json(&view.tags))
             .bind(i64::from(view.definition_version))
-            .bind(i64::try_from(view.version).unwrap_or(i64::MAX))
+            .bind(to_i64(view.version))
             .bind(Json(&view.definition))
             .bind(view.created_at)
             .bind(view.updated_at)
-            .bind(i64::try_from(view.position).unwrap_or(i64::MAX))
+            .bind(to_i64(view.position))
             .execute(&mut *tx)
             .await?;
         }
@@ -112,8 +138,8 @@ impl WorkflowViewStore for SqliteWorkflowViews {
             "INSERT INTO projection_checkpoints (name, position) VALUES (?1, ?2) \
              ON CONFLICT (name) DO UPDATE SET position = excluded.position",
         )
-        .bind(PROJECTION_NAME)
-        .bind(i64::try_from(checkpoint).unwrap_or(i64::MAX))
+        .bind(&self.target.checkpoint)
+        .bind(to_i64(to))
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -121,7 +147,7 @@ impl WorkflowViewStore for SqliteWorkflowViews {
     }
 
     async fn get(&self, id: Uuid) -> Result<Option<WorkflowView>, ReadModelError> {
-        let row = sqlx::query(&format!("{SELECT_VIEW} WHERE id = ?1"))
+        let row = sqlx::query(&format!("{} WHERE id = ?1", self.select()))
             .bind(id.to_string())
             .fetch_optional(&self.reader)
             .await?;
@@ -129,21 +155,15 @@ impl WorkflowViewStore for SqliteWorkflowViews {
     }
 
     async fn list(&self, query: &WorkflowListQuery) -> Result<Vec<WorkflowView>, ReadModelError> {
-        let status = query.active.map(|active| {
-            if active {
-                WorkflowStatus::Active.as_str()
-            } else {
-                WorkflowStatus::Inactive.as_str()
-            }
-        });
         let rows = sqlx::query(&format!(
-            "{SELECT_VIEW} WHERE (?1 IS NULL OR status = ?1) \
+            "{} AS t WHERE (?1 IS NULL OR status = ?1) \
              AND (?2 OR status <> 'archived') \
-             AND (?3 IS NULL OR EXISTS (SELECT 1 FROM json_each(workflow_views.tags) WHERE value = ?3)) \
+             AND (?3 IS NULL OR EXISTS (SELECT 1 FROM json_each(t.tags) WHERE value = ?3)) \
              AND (?4 IS NULL OR id > ?4) \
-             ORDER BY id LIMIT ?5"
+             ORDER BY id LIMIT ?5",
+            self.select()
         ))
-        .bind(status)
+        .bind(query.status_filter())
         .bind(query.include_archived)
         .bind(query.tag.as_deref())
         .bind(query.after.map(|id| id.to_string()))

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::ReadModelError;
+use super::{ReadModelError, ReadModelTarget};
 use crate::event_store::Position;
 
 /// Where a workflow is in its life.
@@ -85,6 +85,19 @@ pub struct WorkflowListQuery {
     pub limit: u32,
 }
 
+impl WorkflowListQuery {
+    /// The stored status the `active` filter selects, if any.
+    pub fn status_filter(&self) -> Option<&'static str> {
+        self.active.map(|active| {
+            if active {
+                WorkflowStatus::Active.as_str()
+            } else {
+                WorkflowStatus::Inactive.as_str()
+            }
+        })
+    }
+}
+
 /// Storage for [`WorkflowView`]s and the `workflows` projection's checkpoint.
 #[async_trait]
 pub trait WorkflowViewStore: Send + Sync + 'static {
@@ -94,12 +107,15 @@ pub trait WorkflowViewStore: Send + Sync + 'static {
     /// The rows for these ids that exist.
     async fn get_many(&self, ids: &[Uuid]) -> Result<Vec<WorkflowView>, ReadModelError>;
 
-    /// Writes `views` and moves the checkpoint to `checkpoint` in one transaction.
-    /// Does nothing if the checkpoint is already there (a replayed batch).
+    /// Writes `views` and moves the checkpoint from `from` to `to` in one
+    /// transaction. Does nothing if the checkpoint is already at `to` or beyond
+    /// (a replayed batch); refuses with [`ReadModelError::CheckpointMoved`] if it
+    /// is anywhere but `from` (the read model was rebuilt meanwhile).
     async fn save(
         &self,
         views: &[WorkflowView],
-        checkpoint: Position,
+        from: Position,
+        to: Position,
     ) -> Result<(), ReadModelError>;
 
     /// One workflow, if it exists.
@@ -109,5 +125,7 @@ pub trait WorkflowViewStore: Send + Sync + 'static {
     async fn list(&self, query: &WorkflowListQuery) -> Result<Vec<WorkflowView>, ReadModelError>;
 }
 
-/// The checkpoint row's name in `projection_checkpoints`.
-pub(super) const PROJECTION_NAME: &str = "workflows";
+/// The live read model's table and checkpoint.
+pub fn live_workflow_views() -> ReadModelTarget {
+    ReadModelTarget::new("workflow_views", "workflows")
+}
