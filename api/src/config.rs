@@ -26,6 +26,100 @@ pub enum Command {
     Serve(ServeArgs),
     /// Create or upgrade the database schema, then exit.
     Migrate(StorageArgs),
+    /// Inspect and rebuild read models.
+    #[command(subcommand)]
+    Projections(ProjectionsCommand),
+    /// Read, follow, export and import the event log.
+    #[command(subcommand)]
+    Events(EventsCommand),
+    /// Inspect aggregates.
+    #[command(subcommand)]
+    Aggregate(AggregateCommand),
+}
+
+/// `flowforge projections …`
+#[derive(Debug, Subcommand)]
+pub enum ProjectionsCommand {
+    /// Each projection's checkpoint and lag behind the log's head.
+    List(StorageArgs),
+    /// Replay the whole log into a fresh read model, then swap it in.
+    Rebuild {
+        /// The projection (see `projections list`).
+        name: String,
+        /// Storage settings.
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+    /// Row count and SHA-256 of a read model, to compare two of them.
+    Checksum {
+        /// The projection (see `projections list`).
+        name: String,
+        /// Storage settings.
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+}
+
+/// `flowforge events …`
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Print events from the log, one per line.
+    Tail {
+        /// Keep printing new events as they are committed.
+        #[arg(long)]
+        follow: bool,
+        /// Only this stream, as TYPE/ID (e.g. workflow/0195…).
+        #[arg(long)]
+        stream: Option<String>,
+        /// Start after this position.
+        #[arg(long, default_value_t = 0)]
+        after: u64,
+        /// Print each event as a JSON line instead of a summary.
+        #[arg(long)]
+        json: bool,
+        /// Storage settings.
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+    /// Write the whole log to an NDJSON file (one recorded event per line).
+    Export {
+        /// The file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Storage settings.
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+    /// Load an NDJSON export into an empty store, keeping positions and versions.
+    Import {
+        /// The file to read.
+        file: PathBuf,
+        /// Allow a non-empty store: events it already holds (same id at the same
+        /// position) are skipped, the rest must continue its log.
+        #[arg(long)]
+        append: bool,
+        /// Storage settings.
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+}
+
+/// `flowforge aggregate …`
+#[derive(Debug, Subcommand)]
+pub enum AggregateCommand {
+    /// An aggregate's state rebuilt from its events.
+    Show {
+        /// The aggregate type (`workflow`).
+        aggregate_type: String,
+        /// The aggregate id.
+        id: String,
+        /// Rebuild it as it was at this version.
+        #[arg(long)]
+        at_version: Option<u64>,
+        /// Storage settings.
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
 }
 
 /// Where events and read models live.

@@ -3,6 +3,8 @@
 //! naming the setting.
 #![forbid(unsafe_code)]
 
+mod cli;
+
 use clap::Parser;
 use flowforge_api::{
     config::{Cli, Command, LogFormat},
@@ -10,6 +12,15 @@ use flowforge_api::{
 };
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
+
+/// Logs of the tools go to stderr at `warn`, so their stdout stays theirs.
+fn init_tool_logging() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
 
 fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
@@ -62,6 +73,18 @@ async fn main() -> std::process::ExitCode {
                 }
                 Err(error) => Err(anyhow::Error::new(error)),
             }
+        }
+        Command::Projections(command) => {
+            init_tool_logging();
+            cli::projections(command).await
+        }
+        Command::Events(command) => {
+            init_tool_logging();
+            cli::events(command).await
+        }
+        Command::Aggregate(command) => {
+            init_tool_logging();
+            cli::aggregate(command).await
         }
         Command::Migrate(storage) => {
             init_logging(LogFormat::Text);

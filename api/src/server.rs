@@ -17,7 +17,7 @@ use flowforge_infra::{
     leadership::Leadership,
     read_model::AuditLog,
 };
-use flowforge_projections::{AuditLogProjection, Projection, ProjectionRunner, WorkflowProjection};
+use flowforge_projections::{catalog, ProjectionRunner};
 use tokio::{net::TcpListener, sync::watch, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
@@ -125,10 +125,7 @@ pub async fn start(
 
     let workflow_views = database.workflow_views();
     let audit_log = AuditLog::new(database.clone());
-    let projections: Vec<Arc<dyn Projection>> = vec![
-        Arc::new(WorkflowProjection::new(workflow_views.clone())),
-        Arc::new(AuditLogProjection::new(audit_log.clone())),
-    ];
+    let projections = catalog::live_projections(&database);
     let mut progress = HashMap::new();
     for projection in projections {
         let name = projection.name();

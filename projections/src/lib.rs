@@ -6,6 +6,8 @@
 
 mod audit_log;
 mod batch;
+pub mod catalog;
+pub mod rebuild;
 mod runner;
 mod workflows;
 

@@ -32,6 +32,14 @@ pub enum EventStoreError {
         /// The stream's version when the append was refused.
         actual: u64,
     },
+    /// Imported events do not continue the log.
+    #[error("cannot import position {position}: the log continues at {expected}")]
+    ImportOutOfOrder {
+        /// The position offered.
+        position: Position,
+        /// The position the log needs next.
+        expected: Position,
+    },
     /// An append with no events, which would only take a position for nothing.
     #[error("an append needs at least one event")]
     EmptyAppend,
@@ -87,6 +95,12 @@ pub trait EventStore: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, EventStoreError>;
 
+    /// Writes events exactly as another store recorded them (positions, versions,
+    /// ids, metadata and times kept), for `events import`. The first must be at
+    /// the head + 1, positions must follow each other, and each stream's
+    /// versions must continue where the stream is.
+    async fn import(&self, events: Vec<RecordedEvent>) -> Result<(), EventStoreError>;
+
     /// The position of the last committed event (0 for an empty store).
     async fn head(&self) -> Result<Position, EventStoreError>;
 
@@ -96,6 +110,21 @@ pub trait EventStore: Send + Sync + 'static {
     /// Tells in-process followers the newest head this process committed, so they
     /// wake at once instead of waiting for their next poll.
     fn appended(&self) -> watch::Receiver<Position>;
+}
+
+/// Checks that `events` continue a log whose head is `head`.
+fn check_import_order(events: &[RecordedEvent], head: Position) -> Result<(), EventStoreError> {
+    let mut expected = head + 1;
+    for event in events {
+        if event.position != expected {
+            return Err(EventStoreError::ImportOutOfOrder {
+                position: event.position,
+                expected,
+            });
+        }
+        expected += 1;
+    }
+    Ok(())
 }
 
 /// Moves a watched head forward, never back (concurrent appends may finish out of order).

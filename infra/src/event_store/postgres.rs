@@ -16,8 +16,8 @@ use sqlx::{postgres::PgRow, types::Json, PgPool, Row};
 use tokio::sync::watch;
 
 use super::{
-    raise_head, upcasting::Upcasters, AppendOutcome, EventMetadata, EventStore, EventStoreError,
-    ExpectedVersion, NewEvent, Position, RecordedEvent, StreamId,
+    check_import_order, raise_head, upcasting::Upcasters, AppendOutcome, EventMetadata, EventStore,
+    EventStoreError, ExpectedVersion, NewEvent, Position, RecordedEvent, StreamId,
 };
 
 /// [`EventStore`] on PostgreSQL.
@@ -172,6 +172,66 @@ impl EventStore for PostgresEventStore {
         self.appended
             .send_if_modified(|head| raise_head(head, outcome.last_position));
         Ok(outcome)
+    }
+
+    async fn import(&self, events: Vec<RecordedEvent>) -> Result<(), EventStoreError> {
+        let Some(last) = events.last().map(|e| e.position) else {
+            return Ok(());
+        };
+        let mut tx = self.pool.begin().await?;
+        let head: i64 = sqlx::query_scalar("SELECT position FROM event_store_head FOR UPDATE")
+            .fetch_one(&mut *tx)
+            .await?;
+        check_import_order(&events, head.max(0) as u64)?;
+        let mut positions = Vec::with_capacity(events.len());
+        let mut ids = Vec::with_capacity(events.len());
+        let mut types = Vec::with_capacity(events.len());
+        let mut aggregate_ids = Vec::with_capacity(events.len());
+        let mut versions = Vec::with_capacity(events.len());
+        let mut event_types = Vec::with_capacity(events.len());
+        let mut schemas = Vec::with_capacity(events.len());
+        let mut payloads = Vec::with_capacity(events.len());
+        let mut metadata = Vec::with_capacity(events.len());
+        let mut times = Vec::with_capacity(events.len());
+        for event in events {
+            positions.push(to_i64(event.position));
+            ids.push(event.event_id);
+            types.push(event.stream.aggregate_type().to_owned());
+            aggregate_ids.push(event.stream.aggregate_id().to_owned());
+            versions.push(to_i64(event.version));
+            event_types.push(event.event_type);
+            schemas.push(i32::try_from(event.schema_version).unwrap_or(i32::MAX));
+            payloads.push(Json(event.payload));
+            metadata.push(Json(
+                serde_json::to_value(&event.metadata).unwrap_or(Value::Null),
+            ));
+            times.push(event.recorded_at);
+        }
+        sqlx::query(
+            "INSERT INTO events (global_position, event_id, aggregate_type, aggregate_id, version, \
+             event_type, schema_version, payload, metadata, recorded_at) \
+             SELECT * FROM UNNEST($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::bigint[], \
+             $6::text[], $7::int[], $8::jsonb[], $9::jsonb[], $10::timestamptz[])",
+        )
+        .bind(&positions)
+        .bind(&ids)
+        .bind(&types)
+        .bind(&aggregate_ids)
+        .bind(&versions)
+        .bind(&event_types)
+        .bind(&schemas)
+        .bind(&payloads)
+        .bind(&metadata)
+        .bind(&times)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE event_store_head SET position = $1")
+            .bind(to_i64(last))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.appended.send_if_modified(|h| raise_head(h, last));
+        Ok(())
     }
 
     async fn read_stream(

@@ -14,8 +14,8 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use super::{
-    raise_head, upcasting::Upcasters, AppendOutcome, EventMetadata, EventStore, EventStoreError,
-    ExpectedVersion, NewEvent, Position, RecordedEvent, StreamId,
+    check_import_order, raise_head, upcasting::Upcasters, AppendOutcome, EventMetadata, EventStore,
+    EventStoreError, ExpectedVersion, NewEvent, Position, RecordedEvent, StreamId,
 };
 
 /// [`EventStore`] on an embedded SQLite file.
@@ -136,6 +136,40 @@ impl EventStore for SqliteEventStore {
         self.appended
             .send_if_modified(|h| raise_head(h, outcome.last_position));
         Ok(outcome)
+    }
+
+    async fn import(&self, events: Vec<RecordedEvent>) -> Result<(), EventStoreError> {
+        let Some(last) = events.last().map(|e| e.position) else {
+            return Ok(());
+        };
+        let mut conn = self.writer.acquire().await?;
+        let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
+        let head: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(global_position), 0) FROM events")
+            .fetch_one(&mut *tx)
+            .await?;
+        check_import_order(&events, head.max(0) as u64)?;
+        for event in &events {
+            sqlx::query(
+                "INSERT INTO events (global_position, event_id, aggregate_type, aggregate_id, version, \
+                 event_type, schema_version, payload, metadata, recorded_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )
+            .bind(i64::try_from(event.position).unwrap_or(i64::MAX))
+            .bind(event.event_id.to_string())
+            .bind(event.stream.aggregate_type())
+            .bind(event.stream.aggregate_id())
+            .bind(i64::try_from(event.version).unwrap_or(i64::MAX))
+            .bind(&event.event_type)
+            .bind(i64::from(event.schema_version))
+            .bind(Json(&event.payload))
+            .bind(Json(&event.metadata))
+            .bind(event.recorded_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        self.appended.send_if_modified(|h| raise_head(h, last));
+        Ok(())
     }
 
     async fn read_stream(

@@ -149,21 +149,27 @@ impl AuditLog {
                 if current.max(0) as u64 != from {
                     return Err(moved(current));
                 }
-                for e in entries {
-                    sqlx::query(insert)
-                        .bind(to_i64(e.position))
-                        .bind(e.event_id)
-                        .bind(&e.aggregate_type)
-                        .bind(&e.aggregate_id)
-                        .bind(to_i64(e.version))
-                        .bind(&e.event_type)
-                        .bind(&e.tenant_id)
-                        .bind(&e.actor)
-                        .bind(e.correlation_id)
-                        .bind(e.recorded_at)
-                        .execute(&mut *tx)
-                        .await?;
-                }
+                // One statement for the whole batch: rows travel as arrays.
+                sqlx::query(&format!(
+                    "INSERT INTO {} (position, event_id, aggregate_type, aggregate_id, version, \
+                     event_type, tenant_id, actor, correlation_id, recorded_at) \
+                     SELECT * FROM UNNEST($1::bigint[], $2::uuid[], $3::text[], $4::text[], \
+                     $5::bigint[], $6::text[], $7::text[], $8::text[], $9::uuid[], $10::timestamptz[]) \
+                     ON CONFLICT (position) DO NOTHING",
+                    self.target.table
+                ))
+                .bind(entries.iter().map(|e| to_i64(e.position)).collect::<Vec<_>>())
+                .bind(entries.iter().map(|e| e.event_id).collect::<Vec<_>>())
+                .bind(entries.iter().map(|e| e.aggregate_type.as_str()).collect::<Vec<_>>())
+                .bind(entries.iter().map(|e| e.aggregate_id.as_str()).collect::<Vec<_>>())
+                .bind(entries.iter().map(|e| to_i64(e.version)).collect::<Vec<_>>())
+                .bind(entries.iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>())
+                .bind(entries.iter().map(|e| e.tenant_id.as_str()).collect::<Vec<_>>())
+                .bind(entries.iter().map(|e| e.actor.as_deref()).collect::<Vec<_>>())
+                .bind(entries.iter().map(|e| e.correlation_id).collect::<Vec<_>>())
+                .bind(entries.iter().map(|e| e.recorded_at).collect::<Vec<_>>())
+                .execute(&mut *tx)
+                .await?;
                 sqlx::query(advance)
                     .bind(&self.target.checkpoint)
                     .bind(to_i64(to))

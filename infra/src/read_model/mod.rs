@@ -4,6 +4,7 @@
 
 mod audit_log;
 mod postgres;
+pub mod rebuild;
 mod sqlite;
 mod workflow_views;
 

@@ -102,31 +102,39 @@ impl WorkflowViewStore for PostgresWorkflowViews {
                 actual: current,
             });
         }
-        for view in views {
-            sqlx::query(&format!(
-                "INSERT INTO {table} AS t (id, name, status, tags, definition_version, version, \
-                 definition, created_at, updated_at, position) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-                 ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, status = EXCLUDED.status, \
-                 tags = EXCLUDED.tags, definition_version = EXCLUDED.definition_version, \
-                 version = EXCLUDED.version, definition = EXCLUDED.definition, \
-                 updated_at = EXCLUDED.updated_at, position = EXCLUDED.position \
-                 WHERE t.position < EXCLUDED.position",
-                table = self.target.table
-            ))
-            .bind(view.id)
-            .bind(&view.name)
-            .bind(view.status.as_str())
-            .bind(&view.tags)
-            .bind(i32::try_from(view.definition_version).unwrap_or(i32::MAX))
-            .bind(to_i64(view.version))
-            .bind(Json(&view.definition))
-            .bind(view.created_at)
-            .bind(view.updated_at)
-            .bind(to_i64(view.position))
-            .execute(&mut *tx)
-            .await?;
-        }
+        // One statement for the whole batch: rows travel as arrays.
+        sqlx::query(&format!(
+            "INSERT INTO {table} AS t (id, name, status, tags, definition_version, version, \
+             definition, created_at, updated_at, position) \
+             SELECT v.id, v.name, v.status, ARRAY(SELECT jsonb_array_elements_text(v.tags)), \
+             v.definition_version, v.version, v.definition, v.created_at, v.updated_at, v.position \
+             FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::int[], $6::bigint[], \
+             $7::jsonb[], $8::timestamptz[], $9::timestamptz[], $10::bigint[]) \
+             AS v(id, name, status, tags, definition_version, version, definition, created_at, updated_at, position) \
+             ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, status = EXCLUDED.status, \
+             tags = EXCLUDED.tags, definition_version = EXCLUDED.definition_version, \
+             version = EXCLUDED.version, definition = EXCLUDED.definition, \
+             updated_at = EXCLUDED.updated_at, position = EXCLUDED.position \
+             WHERE t.position < EXCLUDED.position",
+            table = self.target.table
+        ))
+        .bind(views.iter().map(|v| v.id).collect::<Vec<_>>())
+        .bind(views.iter().map(|v| v.name.as_str()).collect::<Vec<_>>())
+        .bind(views.iter().map(|v| v.status.as_str()).collect::<Vec<_>>())
+        .bind(views.iter().map(|v| Json(&v.tags)).collect::<Vec<_>>())
+        .bind(
+            views
+                .iter()
+                .map(|v| i32::try_from(v.definition_version).unwrap_or(i32::MAX))
+                .collect::<Vec<_>>(),
+        )
+        .bind(views.iter().map(|v| to_i64(v.version)).collect::<Vec<_>>())
+        .bind(views.iter().map(|v| Json(&v.definition)).collect::<Vec<_>>())
+        .bind(views.iter().map(|v| v.created_at).collect::<Vec<_>>())
+        .bind(views.iter().map(|v| v.updated_at).collect::<Vec<_>>())
+        .bind(views.iter().map(|v| to_i64(v.position)).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("UPDATE projection_checkpoints SET position = $2 WHERE name = $1")
             .bind(&self.target.checkpoint)
             .bind(to_i64(to))

@@ -1,0 +1,125 @@
+//! Every projection FlowForge runs, by name, with where its live read model is.
+//! The server starts them from here, and the replay tooling finds them here.
+
+use std::sync::Arc;
+
+use flowforge_infra::{
+    database::Database,
+    read_model::{live_audit_log, live_workflow_views, AuditLog, ReadModelTarget},
+};
+
+use crate::{AuditLogProjection, Projection, WorkflowProjection};
+
+/// The names of all projections.
+pub const PROJECTIONS: [&str; 2] = ["audit_log", "workflows"];
+
+/// The live read model of projection `name`, if there is such a projection.
+pub fn live_target(name: &str) -> Option<ReadModelTarget> {
+    match name {
+        "workflows" => Some(live_workflow_views()),
+        "audit_log" => Some(live_audit_log()),
+        _ => None,
+    }
+}
+
+/// Projection `name` writing to `target` in `database`.
+pub fn projection_at(
+    name: &str,
+    database: &Database,
+    target: ReadModelTarget,
+) -> Option<Arc<dyn Projection>> {
+    match name {
+        "workflows" => Some(Arc::new(WorkflowProjection::new(
+            database.workflow_views_at(target),
+        ))),
+        "audit_log" => Some(Arc::new(AuditLogProjection::new(AuditLog::at(
+            database.clone(),
+            target,
+        )))),
+        _ => None,
+    }
+}
+
+/// Every projection writing to its live read model.
+pub fn live_projections(database: &Database) -> Vec<Arc<dyn Projection>> {
+    PROJECTIONS
+        .iter()
+        .filter_map(|name| projection_at(name, database, live_target(name)?))
+        .collect()
+}
+
+/// A fingerprint of a read model's contents: how many rows, and a SHA-256 over
+/// every row's JSON in key order. Equal read models have equal checksums, on
+/// either backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadModelChecksum {
+    /// Rows in the read model.
+    pub rows: u64,
+    /// Hex SHA-256 of the rows.
+    pub sha256: String,
+}
+
+/// The checksum of projection `name`'s live read model.
+pub async fn checksum(
+    name: &str,
+    database: &Database,
+) -> Result<Option<ReadModelChecksum>, flowforge_infra::read_model::ReadModelError> {
+    use flowforge_infra::read_model::{AuditQuery, WorkflowListQuery};
+    use sha2::{Digest, Sha256};
+
+    let mut hasher = Sha256::new();
+    let mut rows = 0_u64;
+    let mut add = |json: Vec<u8>| {
+        hasher.update(&json);
+        hasher.update(b"\n");
+        rows += 1;
+    };
+    match name {
+        "workflows" => {
+            let views = database.workflow_views();
+            let mut after = None;
+            loop {
+                let page = views
+                    .list(&WorkflowListQuery {
+                        include_archived: true,
+                        after,
+                        limit: 1000,
+                        ..Default::default()
+                    })
+                    .await?;
+                let Some(last) = page.last().map(|v| v.id) else {
+                    break;
+                };
+                page.iter()
+                    .for_each(|view| add(serde_json::to_vec(view).unwrap_or_default()));
+                after = Some(last);
+            }
+        }
+        "audit_log" => {
+            let log = AuditLog::new(database.clone());
+            let mut after = 0;
+            loop {
+                let page = log
+                    .query(&AuditQuery {
+                        after,
+                        limit: 1000,
+                        ..Default::default()
+                    })
+                    .await?;
+                let Some(last) = page.last().map(|e| e.position) else {
+                    break;
+                };
+                page.iter()
+                    .for_each(|entry| add(serde_json::to_vec(entry).unwrap_or_default()));
+                after = last;
+            }
+        }
+        _ => return Ok(None),
+    }
+    let sha256 = hasher
+        .finalize()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    Ok(Some(ReadModelChecksum { rows, sha256 }))
+}
