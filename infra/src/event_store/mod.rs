@@ -114,15 +114,13 @@ pub trait EventStore: Send + Sync + 'static {
 
 /// Checks that `events` continue a log whose head is `head`.
 fn check_import_order(events: &[RecordedEvent], head: Position) -> Result<(), EventStoreError> {
-    let mut expected = head + 1;
-    for event in events {
+    for (expected, event) in (head + 1..).zip(events) {
         if event.position != expected {
             return Err(EventStoreError::ImportOutOfOrder {
                 position: event.position,
                 expected,
             });
         }
-        expected += 1;
     }
     Ok(())
 }
