@@ -105,6 +105,11 @@ impl TestApp {
         app
     }
 
+    /// The database this app runs on.
+    pub fn database(&self) -> &flowforge_infra::database::Database {
+        &self.database.database
+    }
+
     /// The database's connection URL or data directory.
     pub fn database_location(&self) -> &str {
         &self.database.location
