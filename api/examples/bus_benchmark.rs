@@ -50,7 +50,9 @@ async fn main() {
     let events = arg(1, 50_000);
     let rate = arg(2, 100);
     let seconds = arg(3, 20);
-    let db = TestDatabase::postgres().await.expect("PostgreSQL is needed");
+    let db = TestDatabase::postgres()
+        .await
+        .expect("PostgreSQL is needed");
     let jetstream = TestJetStream::shared().expect("NATS is needed");
 
     // Phase 1: a backlog in the store, then the server starts.
@@ -62,9 +64,19 @@ async fn main() {
                 for stream in (w..events / 10).step_by(4) {
                     let id = StreamId::new("bench", format!("s{stream}")).expect("stream");
                     let batch = (0..10)
-                        .map(|n| NewEvent::new("BenchTicked", 1, json!({"n": n, "pad": "x".repeat(200)}), EventMetadata::default()))
+                        .map(|n| {
+                            NewEvent::new(
+                                "BenchTicked",
+                                1,
+                                json!({"n": n, "pad": "x".repeat(200)}),
+                                EventMetadata::default(),
+                            )
+                        })
                         .collect();
-                    store.append(&id, ExpectedVersion::NoStream, batch).await.expect("append");
+                    store
+                        .append(&id, ExpectedVersion::NoStream, batch)
+                        .await
+                        .expect("append");
                 }
             })
         })
@@ -92,7 +104,9 @@ async fn main() {
     };
     let shutdown = CancellationToken::new();
     let started = Instant::now();
-    let running = server::start(&args, shutdown.clone()).await.expect("server starts");
+    let running = server::start(&args, shutdown.clone())
+        .await
+        .expect("server starts");
     let base = format!("http://{}", running.local_addr);
     let http = reqwest::Client::new();
     let (mut published_at, mut projected_at) = (None, None);
@@ -101,14 +115,25 @@ async fn main() {
         if published_at.is_none() && status["publisher"]["position"] == head {
             published_at = Some(started.elapsed());
         }
-        if status["projections"].as_array().expect("list").iter().all(|p| p["position"] == head) {
+        if status["projections"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .all(|p| p["position"] == head)
+        {
             projected_at = Some(started.elapsed());
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let (published, projected) = (published_at.unwrap_or_default(), projected_at.unwrap_or_default());
+    let (published, projected) = (
+        published_at.unwrap_or_default(),
+        projected_at.unwrap_or_default(),
+    );
     println!("backlog: {head} events");
-    println!("publish (store -> JetStream): {:.0} events/s ({published:.2?})", head as f64 / published.as_secs_f64());
+    println!(
+        "publish (store -> JetStream): {:.0} events/s ({published:.2?})",
+        head as f64 / published.as_secs_f64()
+    );
     println!(
         "projections (JetStream -> workflows + audit_log, in parallel): {:.0} events/s ({projected:.2?} from start)",
         head as f64 / projected.as_secs_f64()
@@ -124,10 +149,27 @@ async fn main() {
         let (http, base, lags) = (http.clone(), base.clone(), lags.clone());
         tasks.push(tokio::spawn(async move {
             let body = json!({"name": "bench", "nodes": [{"name": "S", "type": "manual_trigger"}]});
-            let created: Value = http.post(format!("{base}/api/v1/workflows")).json(&body).send().await.expect("create").json().await.expect("json");
+            let created: Value = http
+                .post(format!("{base}/api/v1/workflows"))
+                .json(&body)
+                .send()
+                .await
+                .expect("create")
+                .json()
+                .await
+                .expect("json");
             let acknowledged = Instant::now();
-            let (id, position) = (created["id"].as_str().expect("id").to_owned(), created["position"].as_u64().expect("position"));
-            let response = http.get(format!("{base}/api/v1/workflows/{id}?consistent_with={position}")).send().await.expect("read");
+            let (id, position) = (
+                created["id"].as_str().expect("id").to_owned(),
+                created["position"].as_u64().expect("position"),
+            );
+            let response = http
+                .get(format!(
+                    "{base}/api/v1/workflows/{id}?consistent_with={position}"
+                ))
+                .send()
+                .await
+                .expect("read");
             assert!(response.status().is_success());
             lags.lock().await.push(acknowledged.elapsed());
         }));

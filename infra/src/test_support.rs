@@ -173,8 +173,15 @@ impl TestNats {
     }
 
     fn spawn(&mut self) -> std::io::Result<()> {
-        let binary = std::env::var("FLOWFORGE_TEST_NATS_SERVER")
-            .unwrap_or_else(|_| "nats-server".to_owned());
+        // Debian installs it in /usr/sbin, which a non-root PATH may lack.
+        let binary = std::env::var("FLOWFORGE_TEST_NATS_SERVER").unwrap_or_else(|_| {
+            let debian = "/usr/sbin/nats-server";
+            if std::path::Path::new(debian).exists() {
+                debian.to_owned()
+            } else {
+                "nats-server".to_owned()
+            }
+        });
         let child = std::process::Command::new(binary)
             .args([
                 "-a",
