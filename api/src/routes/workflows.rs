@@ -268,6 +268,19 @@ async fn run(
     ))
 }
 
+/// Runs a lifecycle command (activate, deactivate, archive) on the workflow in
+/// the path, with the optional `If-Match` version.
+async fn lifecycle(
+    state: &AppState,
+    id: &str,
+    headers: &HeaderMap,
+    command: WorkflowCommand,
+) -> Result<Response, ApiError> {
+    let id = parse_id(id)?;
+    let expected = if_match(headers)?.expected();
+    run(state, id, command, expected, &request_metadata(headers)).await
+}
+
 /// Creates a workflow (inactive) from a definition.
 #[utoipa::path(
     post, path = "/api/v1/workflows", tag = "workflows",
@@ -439,16 +452,7 @@ async fn activate_workflow(
     PathParams(id): PathParams<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let id = parse_id(&id)?;
-    let expected = if_match(&headers)?.expected();
-    run(
-        &state,
-        id,
-        WorkflowCommand::Activate,
-        expected,
-        &request_metadata(&headers),
-    )
-    .await
+    lifecycle(&state, &id, &headers, WorkflowCommand::Activate).await
 }
 
 /// Turns a workflow's triggers off.
@@ -466,16 +470,7 @@ async fn deactivate_workflow(
     PathParams(id): PathParams<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let id = parse_id(&id)?;
-    let expected = if_match(&headers)?.expected();
-    run(
-        &state,
-        id,
-        WorkflowCommand::Deactivate,
-        expected,
-        &request_metadata(&headers),
-    )
-    .await
+    lifecycle(&state, &id, &headers, WorkflowCommand::Deactivate).await
 }
 
 /// Archives a workflow: it stops, stays readable with its history, and refuses further changes.
@@ -493,14 +488,5 @@ async fn archive_workflow(
     PathParams(id): PathParams<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let id = parse_id(&id)?;
-    let expected = if_match(&headers)?.expected();
-    run(
-        &state,
-        id,
-        WorkflowCommand::Archive,
-        expected,
-        &request_metadata(&headers),
-    )
-    .await
+    lifecycle(&state, &id, &headers, WorkflowCommand::Archive).await
 }
