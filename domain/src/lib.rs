@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod aggregate;
+pub mod execution;
 pub mod testing;
 pub mod workflow;
 
