@@ -96,3 +96,38 @@ async fn two_instances_publish_and_project_each_event_once() {
         }
     }
 }
+
+/// Regression: a fresh (or imported) database pointed at a stream that holds
+/// another log must not publish after that log's last position, skipping its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stream_holding_another_log_is_refused() {
+    let Some(jetstream) = TestJetStream::shared() else {
+        return;
+    };
+    let Some(first) = TestApp::spawn_with(Backend::Postgres, |args| {
+        args.bus = nats_bus(&jetstream.settings)
+    })
+    .await
+    else {
+        return;
+    };
+    write_workflows(&first, "first", 3).await;
+    let head = first.settled(SETTLE).await;
+    drop(first);
+
+    let Some(other) = TestApp::spawn_with(Backend::Postgres, |args| {
+        args.bus = nats_bus(&jetstream.settings)
+    })
+    .await
+    else {
+        return;
+    };
+    write_workflows(&other, "other", 1).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (_, status) = other.get("/api/v1/projections").await;
+    assert_eq!(
+        status["publisher"]["position"], 0,
+        "nothing published onto the foreign log: {status}"
+    );
+    assert_published_once_in_order(&jetstream.settings, head).await;
+}

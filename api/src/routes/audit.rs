@@ -66,7 +66,7 @@ impl From<AuditEntry> for AuditEntryResponse {
 pub struct AuditPage {
     /// Entries in position order.
     pub entries: Vec<AuditEntryResponse>,
-    /// Pass as `after` for the next page; absent on the last page.
+    /// Pass as `after` for the next page; null on the last page.
     pub next_after: Option<u64>,
 }
 

@@ -119,7 +119,7 @@ impl From<WorkflowView> for WorkflowResponse {
 pub struct WorkflowPage {
     /// The workflows, in id (creation) order.
     pub items: Vec<WorkflowResponse>,
-    /// Pass as `after` for the next page; absent on the last page.
+    /// Pass as `after` for the next page; null on the last page.
     pub next_after: Option<Uuid>,
 }
 

@@ -112,7 +112,7 @@ impl JetStreamBus {
             .map_err(|e| SubscriptionError::Nats(format!("stream {}: {e}", self.settings.stream)))
     }
 
-    /// Deletes FlowForge's stream (for tests and `events import` into a fresh setup).
+    /// Deletes FlowForge's stream, for tooling and tests that start over.
     pub async fn delete_stream(&self) -> Result<(), SubscriptionError> {
         self.context
             .delete_stream(&self.settings.stream)

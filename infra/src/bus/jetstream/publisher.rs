@@ -184,6 +184,28 @@ impl EventPublisher {
             .map_err(|e| SubscriptionError::Nats(format!("last message: {e}")))?;
         let published = position_header(&last.headers);
         if let Some(published) = published {
+            // The stream must hold this store's log: the event at that position
+            // must be the one on NATS (an imported or replaced database next to
+            // an old stream would otherwise be skipped over).
+            let on_nats = last
+                .headers
+                .get("Nats-Msg-Id")
+                .map(|v| v.as_str().to_owned());
+            let in_store = self
+                .store
+                .read_all(published.saturating_sub(1), 1)
+                .await?
+                .first()
+                .map(|e| e.event_id.to_string());
+            if on_nats != in_store {
+                return Err(SubscriptionError::Nats(format!(
+                    "stream {} holds a different log (its position {published} is event {}, the store's is {}); \
+                     delete the stream or configure another with FLOWFORGE_NATS_STREAM",
+                    self.bus.settings().stream,
+                    on_nats.as_deref().unwrap_or("?"),
+                    in_store.as_deref().unwrap_or("missing"),
+                )));
+            }
             if published > checkpoint {
                 self.checkpoints
                     .advance(PUBLISHER_NAME, published)
