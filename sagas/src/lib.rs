@@ -1,0 +1,11 @@
+//! Process managers: long-running coordinators that react to events with
+//! commands. The execution orchestrator turns an execution's history into the
+//! next steps (run a node, schedule a retry, wake a wait, finish) and records
+//! each result back on the execution.
+#![forbid(unsafe_code)]
+
+mod node_executor;
+mod orchestrator;
+
+pub use node_executor::{NodeExecutor, NodeOutcome, NodeRunRequest};
+pub use orchestrator::{ExecutionOrchestrator, ORCHESTRATOR_NAME};

@@ -1,0 +1,361 @@
+//! The execution orchestrator: a process manager that follows execution events,
+//! asks the pure planner (`flowforge_domain::execution::decide`) what comes
+//! next, and carries it out — start a node and record its result, schedule a
+//! retry, wake a timed wait, finish the execution.
+//!
+//! Durability comes from the log, not from this process: every step is an event,
+//! and the next step is a function of the history. On taking the lease the
+//! orchestrator finds every execution that has not finished and advances it;
+//! a node attempt that was running when a process died is run again with the
+//! same attempt number and idempotency key (at-least-once side effects).
+//! One instance orchestrates at a time (the `orchestrator` lease).
+
+use std::{
+    collections::{BTreeMap, HashSet},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use chrono::{DateTime, Utc};
+use flowforge_commands::{CommandBus, CommandError};
+use flowforge_domain::{
+    execution::{
+        concat_items, decide, retry_delay, Decision, Execution, ExecutionCommand, ExecutionError,
+        ExecutionId, Finish, NodeError, NodeRunStatus,
+    },
+    Aggregate,
+};
+use flowforge_infra::{
+    bus::{EventSource, SubscriptionError},
+    event_store::{EventMetadata, EventStore, Position},
+    leadership::Leadership,
+};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use crate::{NodeExecutor, NodeOutcome, NodeRunRequest};
+
+/// The lease, and the bus consumer, of the orchestrator.
+pub const ORCHESTRATOR_NAME: &str = "orchestrator";
+/// Events per bus batch.
+const BATCH: usize = 500;
+
+/// What this process is doing for one execution right now (so a decision seen
+/// twice does not start the same work twice).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Work {
+    /// A node attempt is running (or about to).
+    Attempt(ExecutionId, String, u32),
+    /// A timer waits to wake a waiting node attempt.
+    WaitTimer(ExecutionId, String, u32),
+}
+
+/// Drives executions from their histories.
+pub struct ExecutionOrchestrator {
+    commands: CommandBus,
+    store: Arc<dyn EventStore>,
+    executor: Arc<dyn NodeExecutor>,
+    in_progress: Mutex<HashSet<Work>>,
+    shutdown: CancellationToken,
+}
+
+impl ExecutionOrchestrator {
+    /// An orchestrator recording through `commands` and running nodes with `executor`.
+    pub fn new(
+        commands: CommandBus,
+        executor: Arc<dyn NodeExecutor>,
+        shutdown: CancellationToken,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            store: commands.store().clone(),
+            commands,
+            executor,
+            in_progress: Mutex::new(HashSet::new()),
+            shutdown,
+        })
+    }
+
+    /// Orchestrates while holding the lease, until shutdown.
+    pub async fn run(self: Arc<Self>, source: Arc<dyn EventSource>, leadership: Leadership) {
+        while !self.shutdown.is_cancelled() {
+            let outcome = match leadership.try_acquire(ORCHESTRATOR_NAME).await {
+                Ok(Some(mut lease)) => {
+                    info!("orchestrating executions as leader");
+                    let outcome = self.lead(source.as_ref(), &mut lease).await;
+                    lease.release().await;
+                    outcome
+                }
+                Ok(None) => Ok(()),
+                Err(error) => Err(SubscriptionError::Nats(format!("leadership: {error}"))),
+            };
+            if let Err(error) = outcome {
+                warn!(%error, "orchestrator interrupted; resuming");
+            }
+            tokio::select! {
+                () = self.shutdown.cancelled() => return,
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+    }
+
+    async fn lead(
+        self: &Arc<Self>,
+        source: &dyn EventSource,
+        lease: &mut flowforge_infra::leadership::LeaderLease,
+    ) -> Result<(), SubscriptionError> {
+        let head = self.store.head().await?;
+        let mut subscription = source.subscribe(ORCHESTRATOR_NAME, head).await?;
+        let open = self.open_executions().await?;
+        info!(open = open.len(), "resuming unfinished executions");
+        for id in open {
+            self.advance(id).await;
+        }
+        let mut idle_rounds = 0;
+        loop {
+            let batch = tokio::select! {
+                () = self.shutdown.cancelled() => return Ok(()),
+                batch = subscription.next_batch(BATCH) => batch?,
+            };
+            let mut touched: Vec<ExecutionId> = Vec::new();
+            for event in batch.iter().filter(|e| e.stream.aggregate_type() == Execution::TYPE) {
+                if let Ok(id) = event.stream.aggregate_id().parse::<ExecutionId>() {
+                    if !touched.contains(&id) {
+                        touched.push(id);
+                    }
+                }
+            }
+            for id in touched {
+                self.advance(id).await;
+            }
+            if batch.is_empty() {
+                idle_rounds += 1;
+                if idle_rounds % 5 == 0 && !lease.is_held().await {
+                    warn!("orchestrator lease lost; standing by");
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// Every execution whose history has no ending yet (a scan of the log; an
+    /// executions read model will replace it).
+    async fn open_executions(&self) -> Result<Vec<ExecutionId>, SubscriptionError> {
+        let mut open: Vec<ExecutionId> = Vec::new();
+        let mut after: Position = 0;
+        loop {
+            let page = self.store.read_all(after, 1000).await?;
+            let Some(last) = page.last().map(|e| e.position) else {
+                break;
+            };
+            for event in page.iter().filter(|e| e.stream.aggregate_type() == Execution::TYPE) {
+                let Ok(id) = event.stream.aggregate_id().parse::<ExecutionId>() else {
+                    continue;
+                };
+                match event.event_type.as_str() {
+                    "ExecutionRequested" => open.push(id),
+                    "ExecutionSucceeded" | "ExecutionFailed" | "ExecutionCancelled" => {
+                        open.retain(|o| *o != id)
+                    }
+                    _ => {}
+                }
+            }
+            after = last;
+        }
+        Ok(open)
+    }
+
+    /// Loads an execution, decides, and starts whatever the decisions ask for.
+    pub async fn advance(self: &Arc<Self>, id: ExecutionId) {
+        let execution = match self.commands.load::<Execution>(&id.to_string()).await {
+            Ok((execution, _)) => execution,
+            Err(error) => {
+                warn!(%id, %error, "cannot load execution");
+                return;
+            }
+        };
+        if !execution.exists() || execution.is_finished() {
+            return;
+        }
+        self.rerun_orphaned_attempts(id, &execution);
+        for decision in decide(&execution) {
+            self.carry_out(id, &execution, decision).await;
+        }
+    }
+
+    /// Attempts recorded as running that no task of this process runs: their
+    /// process died. Run them again, same attempt, same idempotency key.
+    fn rerun_orphaned_attempts(self: &Arc<Self>, id: ExecutionId, execution: &Execution) {
+        for run in execution.node_runs() {
+            if run.status() != NodeRunStatus::Running {
+                continue;
+            }
+            let Some(attempt) = run.latest_attempt() else { continue };
+            let work = Work::Attempt(id, run.node().to_owned(), attempt.attempt());
+            if self.claim(&work) {
+                info!(%id, node = run.node(), attempt = attempt.attempt(), "re-running an attempt interrupted by a restart");
+                let input = attempt.input().to_vec();
+                self.spawn_attempt(id, execution, run.node().to_owned(), attempt.attempt(), input, None, false);
+            }
+        }
+    }
+
+    async fn carry_out(self: &Arc<Self>, id: ExecutionId, execution: &Execution, decision: Decision) {
+        match decision {
+            Decision::RunNode { node, attempt, input } => {
+                if self.claim(&Work::Attempt(id, node.clone(), attempt)) {
+                    self.spawn_attempt(id, execution, node, attempt, input, None, true);
+                }
+            }
+            Decision::RetryDue { node, attempt, due_at, input } => {
+                if self.claim(&Work::Attempt(id, node.clone(), attempt)) {
+                    self.spawn_attempt(id, execution, node, attempt, input, Some(due_at), true);
+                }
+            }
+            Decision::ScheduleRetry { node, failed_attempt, next_attempt, policy } => {
+                let jitter = f64::from(uuid::Uuid::new_v4().as_fields().1) / f64::from(u16::MAX);
+                let wait = retry_delay(&policy, failed_attempt, jitter).unwrap_or_default();
+                let command = ExecutionCommand::ScheduleRetry {
+                    node,
+                    next_attempt,
+                    wait_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                    at: Utc::now(),
+                };
+                self.record(id, command).await;
+            }
+            Decision::WaitDue { node, attempt, until } => {
+                let work = Work::WaitTimer(id, node.clone(), attempt);
+                if self.claim(&work) {
+                    let input = execution
+                        .node_run(&node)
+                        .and_then(|run| run.latest_attempt())
+                        .map(|a| concat_items(a.input()))
+                        .unwrap_or_default();
+                    let this = self.clone();
+                    tokio::spawn(async move {
+                        if this.sleep_until(until).await {
+                            let command = ExecutionCommand::Resume { node, outputs: vec![input], at: Utc::now() };
+                            this.record(id, command).await;
+                        }
+                        this.release(&work);
+                    });
+                }
+            }
+            Decision::Finish(Finish::Succeeded { .. }) => {
+                self.record(id, ExecutionCommand::Succeed { at: Utc::now() }).await;
+            }
+            Decision::Finish(Finish::Failed { node, error }) => {
+                let command = ExecutionCommand::Fail { error, failed_node: Some(node), at: Utc::now() };
+                self.record(id, command).await;
+            }
+        }
+    }
+
+    /// Runs one node attempt in its own task: (wait for its due time,) record
+    /// the start, run it under its timeout, record the outcome.
+    #[allow(clippy::too_many_arguments)]
+    fn spawn_attempt(
+        self: &Arc<Self>,
+        id: ExecutionId,
+        execution: &Execution,
+        node: String,
+        attempt: u32,
+        input: Vec<Vec<flowforge_domain::execution::Item>>,
+        due_at: Option<DateTime<Utc>>,
+        record_start: bool,
+    ) {
+        let Some(definition) = execution.definition().and_then(|d| d.node(&node)).cloned() else {
+            warn!(%id, node, "node missing from the pinned definition");
+            return;
+        };
+        let Some(workflow_id) = execution.workflow_id() else { return };
+        let node_outputs: BTreeMap<String, Vec<Vec<_>>> = execution
+            .node_runs()
+            .iter()
+            .filter_map(|run| Some((run.node().to_owned(), run.latest_attempt()?.outputs()?.to_vec())))
+            .collect();
+        let this = self.clone();
+        tokio::spawn(async move {
+            let work = Work::Attempt(id, node.clone(), attempt);
+            if let Some(due_at) = due_at {
+                if !this.sleep_until(due_at).await {
+                    this.release(&work);
+                    return;
+                }
+            }
+            if record_start {
+                let start = ExecutionCommand::StartNode {
+                    node: node.clone(),
+                    attempt,
+                    input: input.clone(),
+                    at: Utc::now(),
+                };
+                if !this.record(id, start).await {
+                    this.release(&work);
+                    return;
+                }
+            }
+            let timeout = definition.timeout_ms().map(Duration::from_millis);
+            let request = NodeRunRequest {
+                execution_id: id,
+                workflow_id,
+                node: definition,
+                attempt,
+                input,
+                node_outputs,
+                now: Utc::now().to_rfc3339(),
+                idempotency_key: format!("{id}:{node}:{attempt}"),
+            };
+            let run = this.executor.run(request);
+            let outcome = match timeout {
+                Some(limit) => tokio::time::timeout(limit, run).await.unwrap_or_else(|_| {
+                    NodeOutcome::Failed(NodeError::new(format!("node timed out after {} ms", limit.as_millis())).with_code("timeout"))
+                }),
+                None => run.await,
+            };
+            let at = Utc::now();
+            let command = match outcome {
+                NodeOutcome::Succeeded(outputs) => ExecutionCommand::CompleteNode { node, attempt, outputs, at },
+                NodeOutcome::Failed(error) => ExecutionCommand::FailNode { node, attempt, error, at },
+                NodeOutcome::Wait { until, resume_token } => ExecutionCommand::Wait { node, until, resume_token, at },
+            };
+            this.record(id, command).await;
+            this.release(&work);
+        });
+    }
+
+    /// Records a command on an execution; false if it was refused.
+    async fn record(&self, id: ExecutionId, command: ExecutionCommand) -> bool {
+        let metadata = EventMetadata {
+            actor: Some(ORCHESTRATOR_NAME.to_owned()),
+            correlation_id: Some(id.as_uuid()),
+            ..EventMetadata::default()
+        };
+        match self.commands.execute::<Execution>(&id.to_string(), command, None, &metadata).await {
+            Ok(_) => true,
+            Err(CommandError::Rejected(ExecutionError::AlreadyFinished { .. })) => false,
+            Err(error) => {
+                debug!(%id, %error, "command refused");
+                false
+            }
+        }
+    }
+
+    /// Sleeps until `at` (or shutdown); true if the time came.
+    async fn sleep_until(&self, at: DateTime<Utc>) -> bool {
+        let wait = (at - Utc::now()).to_std().unwrap_or_default();
+        tokio::select! {
+            () = self.shutdown.cancelled() => false,
+            () = tokio::time::sleep(wait) => true,
+        }
+    }
+
+    fn claim(&self, work: &Work) -> bool {
+        self.in_progress.lock().map(|mut set| set.insert(work.clone())).unwrap_or(false)
+    }
+
+    fn release(&self, work: &Work) {
+        if let Ok(mut set) = self.in_progress.lock() {
+            set.remove(work);
+        }
+    }
+}
