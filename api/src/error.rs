@@ -48,6 +48,22 @@ pub enum ApiError {
     /// The aggregate refused the command in its current state.
     #[error("{0}")]
     Rejected(WorkflowError),
+    /// The execution aggregate refused the command in its current state.
+    #[error("{0}")]
+    ExecutionRejected(flowforge_domain::execution::ExecutionError),
+    /// The execution behind a webhook failed.
+    #[error("execution {execution_id} failed: {message}")]
+    ExecutionFailed {
+        /// The execution.
+        execution_id: String,
+        /// The node that failed, if one did.
+        node: Option<String>,
+        /// What went wrong.
+        message: String,
+    },
+    /// The execution behind a webhook did not answer in time.
+    #[error("execution {0} did not answer in time; it goes on running")]
+    ExecutionTimedOut(String),
     /// The caller's expected version is stale.
     #[error("the resource is at version {current_version}, not {expected}")]
     VersionConflict {
@@ -120,6 +136,11 @@ impl ApiError {
                 json!({ "current_version": current_version }),
             ),
             ApiError::Rejected(rejection) => rejection_parts(rejection),
+            ApiError::ExecutionRejected(rejection) => (
+                StatusCode::CONFLICT,
+                "execution_conflict",
+                json!({ "reason": rejection.to_string() }),
+            ),
             ApiError::PayloadTooLarge { limit } => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
@@ -139,6 +160,18 @@ impl ApiError {
                 StatusCode::PRECONDITION_REQUIRED,
                 "precondition_required",
                 Value::Null,
+            ),
+            ApiError::ExecutionFailed {
+                execution_id, node, ..
+            } => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "execution_failed",
+                json!({ "execution_id": execution_id, "node": node }),
+            ),
+            ApiError::ExecutionTimedOut(execution_id) => (
+                StatusCode::GATEWAY_TIMEOUT,
+                "execution_timed_out",
+                json!({ "execution_id": execution_id }),
             ),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", Value::Null),
             ApiError::NotCaughtUp { position, current } => (

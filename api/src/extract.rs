@@ -70,3 +70,31 @@ impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for PathParams<T> {
             .map_err(|e: PathRejection| ApiError::InvalidParameter(e.body_text()))
     }
 }
+
+/// A JSON body that may be absent: an empty body is `None`, anything else must
+/// be JSON of the expected shape (with `Content-Type: application/json`).
+pub struct OptionalJsonBody<T>(pub Option<T>);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for OptionalJsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let empty = req
+            .headers()
+            .get(axum::http::header::CONTENT_LENGTH)
+            .is_some_and(|length| length == "0")
+            || (req
+                .headers()
+                .get(axum::http::header::CONTENT_LENGTH)
+                .is_none()
+                && req
+                    .headers()
+                    .get(axum::http::header::TRANSFER_ENCODING)
+                    .is_none());
+        if empty {
+            return Ok(OptionalJsonBody(None));
+        }
+        let JsonBody(value) = JsonBody::<T>::from_request(req, state).await?;
+        Ok(OptionalJsonBody(Some(value)))
+    }
+}

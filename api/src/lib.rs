@@ -6,7 +6,9 @@
 
 pub mod config;
 pub mod error;
+pub mod executions;
 mod extract;
 pub mod routes;
 pub mod server;
 pub mod state;
+pub mod webhooks;

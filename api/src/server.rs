@@ -143,6 +143,7 @@ pub async fn start(
         progress: Arc::new(progress),
         publisher,
         nats,
+        webhooks: Arc::new(crate::webhooks::WebhookRegistry::default()),
         consistency_timeout: args.consistency_timeout(),
         max_body_bytes: args.max_body_bytes,
     };

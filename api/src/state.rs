@@ -33,6 +33,8 @@ pub struct AppState {
     pub publisher: Option<watch::Receiver<Position>>,
     /// The NATS connection (none without NATS), for readiness.
     pub nats: Option<JetStreamBus>,
+    /// Which active workflow answers which webhook.
+    pub webhooks: Arc<crate::webhooks::WebhookRegistry>,
     /// How long a `consistent_with` query waits before answering 503.
     pub consistency_timeout: Duration,
     /// The request body limit, repeated in 413 errors.

@@ -117,7 +117,10 @@ impl ExecutionOrchestrator {
                 batch = subscription.next_batch(BATCH) => batch?,
             };
             let mut touched: Vec<ExecutionId> = Vec::new();
-            for event in batch.iter().filter(|e| e.stream.aggregate_type() == Execution::TYPE) {
+            for event in batch
+                .iter()
+                .filter(|e| e.stream.aggregate_type() == Execution::TYPE)
+            {
                 if let Ok(id) = event.stream.aggregate_id().parse::<ExecutionId>() {
                     if !touched.contains(&id) {
                         touched.push(id);
@@ -147,7 +150,10 @@ impl ExecutionOrchestrator {
             let Some(last) = page.last().map(|e| e.position) else {
                 break;
             };
-            for event in page.iter().filter(|e| e.stream.aggregate_type() == Execution::TYPE) {
+            for event in page
+                .iter()
+                .filter(|e| e.stream.aggregate_type() == Execution::TYPE)
+            {
                 let Ok(id) = event.stream.aggregate_id().parse::<ExecutionId>() else {
                     continue;
                 };
@@ -189,29 +195,58 @@ impl ExecutionOrchestrator {
             if run.status() != NodeRunStatus::Running {
                 continue;
             }
-            let Some(attempt) = run.latest_attempt() else { continue };
+            let Some(attempt) = run.latest_attempt() else {
+                continue;
+            };
             let work = Work::Attempt(id, run.node().to_owned(), attempt.attempt());
             if self.claim(&work) {
                 info!(%id, node = run.node(), attempt = attempt.attempt(), "re-running an attempt interrupted by a restart");
                 let input = attempt.input().to_vec();
-                self.spawn_attempt(id, execution, run.node().to_owned(), attempt.attempt(), input, None, false);
+                self.spawn_attempt(
+                    id,
+                    execution,
+                    run.node().to_owned(),
+                    attempt.attempt(),
+                    input,
+                    None,
+                    false,
+                );
             }
         }
     }
 
-    async fn carry_out(self: &Arc<Self>, id: ExecutionId, execution: &Execution, decision: Decision) {
+    async fn carry_out(
+        self: &Arc<Self>,
+        id: ExecutionId,
+        execution: &Execution,
+        decision: Decision,
+    ) {
         match decision {
-            Decision::RunNode { node, attempt, input } => {
+            Decision::RunNode {
+                node,
+                attempt,
+                input,
+            } => {
                 if self.claim(&Work::Attempt(id, node.clone(), attempt)) {
                     self.spawn_attempt(id, execution, node, attempt, input, None, true);
                 }
             }
-            Decision::RetryDue { node, attempt, due_at, input } => {
+            Decision::RetryDue {
+                node,
+                attempt,
+                due_at,
+                input,
+            } => {
                 if self.claim(&Work::Attempt(id, node.clone(), attempt)) {
                     self.spawn_attempt(id, execution, node, attempt, input, Some(due_at), true);
                 }
             }
-            Decision::ScheduleRetry { node, failed_attempt, next_attempt, policy } => {
+            Decision::ScheduleRetry {
+                node,
+                failed_attempt,
+                next_attempt,
+                policy,
+            } => {
                 let jitter = f64::from(uuid::Uuid::new_v4().as_fields().1) / f64::from(u16::MAX);
                 let wait = retry_delay(&policy, failed_attempt, jitter).unwrap_or_default();
                 let command = ExecutionCommand::ScheduleRetry {
@@ -222,7 +257,11 @@ impl ExecutionOrchestrator {
                 };
                 self.record(id, command).await;
             }
-            Decision::WaitDue { node, attempt, until } => {
+            Decision::WaitDue {
+                node,
+                attempt,
+                until,
+            } => {
                 let work = Work::WaitTimer(id, node.clone(), attempt);
                 if self.claim(&work) {
                     let input = execution
@@ -233,7 +272,11 @@ impl ExecutionOrchestrator {
                     let this = self.clone();
                     tokio::spawn(async move {
                         if this.sleep_until(until).await {
-                            let command = ExecutionCommand::Resume { node, outputs: vec![input], at: Utc::now() };
+                            let command = ExecutionCommand::Resume {
+                                node,
+                                outputs: vec![input],
+                                at: Utc::now(),
+                            };
                             this.record(id, command).await;
                         }
                         this.release(&work);
@@ -241,10 +284,15 @@ impl ExecutionOrchestrator {
                 }
             }
             Decision::Finish(Finish::Succeeded { .. }) => {
-                self.record(id, ExecutionCommand::Succeed { at: Utc::now() }).await;
+                self.record(id, ExecutionCommand::Succeed { at: Utc::now() })
+                    .await;
             }
             Decision::Finish(Finish::Failed { node, error }) => {
-                let command = ExecutionCommand::Fail { error, failed_node: Some(node), at: Utc::now() };
+                let command = ExecutionCommand::Fail {
+                    error,
+                    failed_node: Some(node),
+                    at: Utc::now(),
+                };
                 self.record(id, command).await;
             }
         }
@@ -267,11 +315,18 @@ impl ExecutionOrchestrator {
             warn!(%id, node, "node missing from the pinned definition");
             return;
         };
-        let Some(workflow_id) = execution.workflow_id() else { return };
+        let Some(workflow_id) = execution.workflow_id() else {
+            return;
+        };
         let node_outputs: BTreeMap<String, Vec<Vec<_>>> = execution
             .node_runs()
             .iter()
-            .filter_map(|run| Some((run.node().to_owned(), run.latest_attempt()?.outputs()?.to_vec())))
+            .filter_map(|run| {
+                Some((
+                    run.node().to_owned(),
+                    run.latest_attempt()?.outputs()?.to_vec(),
+                ))
+            })
             .collect();
         let this = self.clone();
         tokio::spawn(async move {
@@ -308,15 +363,36 @@ impl ExecutionOrchestrator {
             let run = this.executor.run(request);
             let outcome = match timeout {
                 Some(limit) => tokio::time::timeout(limit, run).await.unwrap_or_else(|_| {
-                    NodeOutcome::Failed(NodeError::new(format!("node timed out after {} ms", limit.as_millis())).with_code("timeout"))
+                    NodeOutcome::Failed(
+                        NodeError::new(format!("node timed out after {} ms", limit.as_millis()))
+                            .with_code("timeout"),
+                    )
                 }),
                 None => run.await,
             };
             let at = Utc::now();
             let command = match outcome {
-                NodeOutcome::Succeeded(outputs) => ExecutionCommand::CompleteNode { node, attempt, outputs, at },
-                NodeOutcome::Failed(error) => ExecutionCommand::FailNode { node, attempt, error, at },
-                NodeOutcome::Wait { until, resume_token } => ExecutionCommand::Wait { node, until, resume_token, at },
+                NodeOutcome::Succeeded(outputs) => ExecutionCommand::CompleteNode {
+                    node,
+                    attempt,
+                    outputs,
+                    at,
+                },
+                NodeOutcome::Failed(error) => ExecutionCommand::FailNode {
+                    node,
+                    attempt,
+                    error,
+                    at,
+                },
+                NodeOutcome::Wait {
+                    until,
+                    resume_token,
+                } => ExecutionCommand::Wait {
+                    node,
+                    until,
+                    resume_token,
+                    at,
+                },
             };
             this.record(id, command).await;
             this.release(&work);
@@ -330,7 +406,11 @@ impl ExecutionOrchestrator {
             correlation_id: Some(id.as_uuid()),
             ..EventMetadata::default()
         };
-        match self.commands.execute::<Execution>(&id.to_string(), command, None, &metadata).await {
+        match self
+            .commands
+            .execute::<Execution>(&id.to_string(), command, None, &metadata)
+            .await
+        {
             Ok(_) => true,
             Err(CommandError::Rejected(ExecutionError::AlreadyFinished { .. })) => false,
             Err(error) => {
@@ -350,7 +430,10 @@ impl ExecutionOrchestrator {
     }
 
     fn claim(&self, work: &Work) -> bool {
-        self.in_progress.lock().map(|mut set| set.insert(work.clone())).unwrap_or(false)
+        self.in_progress
+            .lock()
+            .map(|mut set| set.insert(work.clone()))
+            .unwrap_or(false)
     }
 
     fn release(&self, work: &Work) {

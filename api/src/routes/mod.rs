@@ -3,9 +3,11 @@
 
 pub mod audit;
 pub mod events;
+pub mod executions;
 pub mod health;
 pub mod projections;
 mod request_context;
+mod webhooks;
 pub mod workflows;
 
 use std::sync::Arc;
@@ -27,10 +29,17 @@ use crate::{error::ApiError, state::AppState};
     tags(
         (name = "workflows", description = "Create, change, activate and read workflows"),
         (name = "events", description = "The event log (one stream, or the global log), the audit log, and projection progress"),
+        (name = "executions", description = "Run workflows and follow their executions node by node"),
         (name = "health", description = "Liveness and readiness probes")
     )
 )]
 struct ApiDoc;
+
+/// The webhook route takes any method, so it is registered by hand; this puts
+/// it in the document.
+#[derive(OpenApi)]
+#[openapi(paths(webhooks::webhook))]
+struct WebhookDoc;
 
 /// The whole API with its OpenAPI document served at `/api/v1/openapi.json`.
 pub fn router(state: AppState) -> Router {
@@ -38,6 +47,7 @@ pub fn router(state: AppState) -> Router {
     let (router, openapi) = documented_routes().split_for_parts();
     router
         .layer(Extension(Arc::new(openapi)))
+        .route("/webhook/{*path}", axum::routing::any(webhooks::webhook))
         .fallback(|| async { ApiError::NotFound("route".to_owned()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(max_body))
@@ -51,9 +61,12 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 fn documented_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let mut doc = ApiDoc::openapi();
+    doc.merge(WebhookDoc::openapi());
+    OpenApiRouter::with_openapi(doc)
         .merge(workflows::routes())
         .merge(events::routes())
+        .merge(executions::routes())
         .merge(audit::routes())
         .merge(projections::routes())
         .merge(health::routes())

@@ -1,0 +1,174 @@
+//! Starting executions and waiting on them: the application logic behind the
+//! manual trigger, the webhook trigger and the execution queries. Handlers call
+//! these; the orchestrator does the running.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use chrono::Utc;
+use flowforge_commands::CommandError;
+use flowforge_domain::{
+    execution::{Execution, ExecutionCommand, ExecutionError, ExecutionId, Item, Trigger},
+    workflow::{NodeType, Workflow, WorkflowId, WorkflowStatus},
+};
+use flowforge_infra::event_store::EventMetadata;
+use uuid::Uuid;
+
+use crate::{error::ApiError, state::AppState};
+
+/// Starts an execution of workflow `workflow_id` (its current definition) from
+/// `trigger` with `input` items. `require_active`: only for an active workflow.
+pub async fn start(
+    state: &AppState,
+    workflow_id: WorkflowId,
+    trigger: Trigger,
+    input: Vec<Item>,
+    require_active: bool,
+    metadata: &EventMetadata,
+) -> Result<ExecutionId, ApiError> {
+    let (workflow, _) = state
+        .commands
+        .load::<Workflow>(&workflow_id.to_string())
+        .await
+        .map_err(ApiError::from)?;
+    let not_found = || ApiError::NotFound(format!("workflow {workflow_id}"));
+    let definition = workflow.definition().cloned().ok_or_else(not_found)?;
+    match workflow.status() {
+        WorkflowStatus::Archived => {
+            return Err(ApiError::Rejected(
+                flowforge_domain::workflow::WorkflowError::Archived { workflow_id },
+            ))
+        }
+        WorkflowStatus::Inactive if require_active => return Err(not_found()),
+        WorkflowStatus::Inactive | WorkflowStatus::Active => {}
+    }
+    let execution_id = ExecutionId::from_uuid(Uuid::now_v7());
+    let command = ExecutionCommand::Request {
+        execution_id,
+        workflow_id,
+        definition_version: workflow.definition_version(),
+        definition,
+        trigger,
+        input,
+        parent: None,
+        reuse: BTreeMap::new(),
+        at: Utc::now(),
+    };
+    let mut metadata = metadata.clone();
+    metadata.correlation_id = Some(execution_id.as_uuid());
+    state
+        .commands
+        .execute::<Execution>(&execution_id.to_string(), command, Some(0), &metadata)
+        .await
+        .map_err(execution_error)?;
+    Ok(execution_id)
+}
+
+/// The execution as its events made it.
+pub async fn load(state: &AppState, id: ExecutionId) -> Result<Execution, ApiError> {
+    let (execution, _) = state
+        .commands
+        .load::<Execution>(&id.to_string())
+        .await
+        .map_err(execution_error)?;
+    if execution.exists() {
+        Ok(execution)
+    } else {
+        Err(ApiError::NotFound(format!("execution {id}")))
+    }
+}
+
+/// Waits (up to `timeout`) until `ready` finds what it waits for in the
+/// execution; returns the execution as last seen and what `ready` found.
+pub async fn wait_until<T>(
+    state: &AppState,
+    id: ExecutionId,
+    timeout: Duration,
+    ready: impl Fn(&Execution) -> Option<T>,
+) -> Result<(Execution, Option<T>), ApiError> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut appended = state.store.appended();
+    let mut poll = Duration::from_millis(2);
+    loop {
+        appended.mark_unchanged();
+        let execution = load(state, id).await?;
+        if let Some(found) = ready(&execution) {
+            return Ok((execution, Some(found)));
+        }
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
+            return Ok((execution, None));
+        }
+        // Woken by this process's appends at once; another process's after a poll.
+        let _ = tokio::time::timeout(poll.min(deadline - now), appended.changed()).await;
+        poll = (poll * 2).min(Duration::from_millis(50));
+    }
+}
+
+/// Waits for the execution to end.
+pub async fn wait_for_end(
+    state: &AppState,
+    id: ExecutionId,
+    timeout: Duration,
+) -> Result<(Execution, bool), ApiError> {
+    let (execution, ended) =
+        wait_until(state, id, timeout, |e| e.is_finished().then_some(())).await?;
+    Ok((execution, ended.is_some()))
+}
+
+/// The response a Respond-to-Webhook node produced, once one has run.
+pub fn webhook_response(execution: &Execution) -> Option<Item> {
+    let definition = execution.definition()?;
+    execution.node_runs().iter().find_map(|run| {
+        let node = definition.node(run.node())?;
+        if node.node_type() != NodeType::RespondToWebhook {
+            return None;
+        }
+        run.latest_attempt()?.outputs()?.first()?.first().cloned()
+    })
+}
+
+/// Cancels an execution on behalf of `actor`.
+pub async fn cancel(
+    state: &AppState,
+    id: ExecutionId,
+    reason: String,
+    metadata: &EventMetadata,
+) -> Result<u64, ApiError> {
+    load(state, id).await?;
+    let actor = metadata
+        .actor
+        .clone()
+        .unwrap_or_else(|| "anonymous".to_owned());
+    let outcome = state
+        .commands
+        .execute::<Execution>(
+            &id.to_string(),
+            ExecutionCommand::Cancel {
+                reason,
+                actor,
+                at: Utc::now(),
+            },
+            None,
+            metadata,
+        )
+        .await
+        .map_err(execution_error)?;
+    Ok(outcome.position)
+}
+
+/// Maps the execution aggregate's refusals to API errors.
+pub fn execution_error(error: CommandError<ExecutionError>) -> ApiError {
+    match error {
+        CommandError::Rejected(ExecutionError::NotFound) => {
+            ApiError::NotFound("execution".to_owned())
+        }
+        CommandError::Rejected(rejected) => ApiError::ExecutionRejected(rejected),
+        CommandError::Conflict { actual, .. } => ApiError::VersionConflict {
+            expected: "a new execution".to_owned(),
+            current_version: actual,
+        },
+        CommandError::InvalidId(invalid) => ApiError::InvalidParameter(invalid.to_string()),
+        CommandError::Codec(codec) => ApiError::Internal(codec.to_string()),
+        CommandError::Store(store) => store.into(),
+    }
+}

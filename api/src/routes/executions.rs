@@ -1,0 +1,223 @@
+//! Executions: start one by hand, read it node by node, cancel it.
+
+use std::time::Duration;
+
+use axum::{
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+use flowforge_domain::{
+    execution::{ExecutionId, Item, Trigger, TriggerKind},
+    workflow::WorkflowId,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use super::request_context::request_metadata;
+use crate::{
+    error::{ApiError, ErrorBody},
+    executions,
+    extract::{OptionalJsonBody, PathParams, QueryParams},
+    state::AppState,
+};
+
+/// The routes of this module.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(start_execution))
+        .routes(routes!(get_execution))
+        .routes(routes!(cancel_execution))
+}
+
+/// How long `?wait=true` waits at most.
+const MAX_WAIT: Duration = Duration::from_secs(60);
+
+/// Input for a manual run.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartRequest {
+    /// The trigger node's input items (JSON objects); one empty item if absent.
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub input: Option<Vec<Value>>,
+}
+
+/// `?wait=true`: answer when the execution has ended (bounded).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StartParams {
+    /// Wait for the end (at most `timeout_ms`, default and maximum 60 s).
+    #[serde(default)]
+    wait: bool,
+    /// How long to wait, in milliseconds.
+    timeout_ms: Option<u64>,
+}
+
+/// A started execution.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ExecutionStarted {
+    /// The execution's id.
+    pub execution_id: Uuid,
+    /// Its status when answered (`running` unless waited for).
+    pub status: String,
+    /// With `wait=true`: the last node's outputs.
+    #[schema(value_type = Option<Object>)]
+    pub output: Option<Value>,
+    /// With `wait=true` and a failure: what failed.
+    #[schema(value_type = Option<Object>)]
+    pub failure: Option<Value>,
+}
+
+fn parse_items(input: Option<Vec<Value>>) -> Result<Vec<Item>, ApiError> {
+    let Some(values) = input else {
+        return Ok(vec![Item::new()]);
+    };
+    values
+        .into_iter()
+        .enumerate()
+        .map(|(index, value)| match value {
+            Value::Object(item) => Ok(item),
+            other => Err(ApiError::InvalidBody(format!(
+                "input[{index}] must be a JSON object, not {other}"
+            ))),
+        })
+        .collect()
+}
+
+/// Runs a workflow now with the given input items.
+#[utoipa::path(
+    post, path = "/api/v1/workflows/{id}/executions", tag = "executions",
+    params(("id" = Uuid, Path, description = "Workflow id"), StartParams),
+    request_body = StartRequest,
+    responses(
+        (status = 202, description = "Started", body = ExecutionStarted),
+        (status = 200, description = "With wait=true: ended", body = ExecutionStarted),
+        (status = 400, description = "Invalid input items", body = ErrorBody),
+        (status = 404, description = "No such workflow", body = ErrorBody),
+        (status = 409, description = "Archived workflow", body = ErrorBody),
+    )
+)]
+async fn start_execution(
+    State(state): State<AppState>,
+    PathParams(id): PathParams<String>,
+    QueryParams(params): QueryParams<StartParams>,
+    headers: HeaderMap,
+    OptionalJsonBody(body): OptionalJsonBody<StartRequest>,
+) -> Result<Response, ApiError> {
+    let workflow_id: WorkflowId = id
+        .parse()
+        .map_err(|_| ApiError::NotFound(format!("workflow {id}")))?;
+    let input = parse_items(body.and_then(|b| b.input))?;
+    let trigger = Trigger::new(TriggerKind::Manual);
+    let execution_id = executions::start(
+        &state,
+        workflow_id,
+        trigger,
+        input,
+        false,
+        &request_metadata(&headers),
+    )
+    .await?;
+    if !params.wait {
+        let started = ExecutionStarted {
+            execution_id: execution_id.as_uuid(),
+            status: "running".to_owned(),
+            output: None,
+            failure: None,
+        };
+        return Ok((StatusCode::ACCEPTED, Json(started)).into_response());
+    }
+    let timeout = params
+        .timeout_ms
+        .map_or(MAX_WAIT, Duration::from_millis)
+        .min(MAX_WAIT);
+    let (execution, ended) = executions::wait_for_end(&state, execution_id, timeout).await?;
+    let status = if ended {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    let body = ExecutionStarted {
+        execution_id: execution_id.as_uuid(),
+        status: execution.status().as_str().to_owned(),
+        output: execution.output().map(|o| json!(o)),
+        failure: execution.failure().map(|f| json!(f)),
+    };
+    Ok((status, Json(body)).into_response())
+}
+
+/// An execution node by node: status, timings, each node's attempts with their
+/// input, outputs and errors.
+#[utoipa::path(
+    get, path = "/api/v1/executions/{id}", tag = "executions",
+    params(("id" = Uuid, Path, description = "Execution id")),
+    responses(
+        (status = 200, description = "The execution", body = Object),
+        (status = 404, description = "No such execution", body = ErrorBody),
+    )
+)]
+async fn get_execution(
+    State(state): State<AppState>,
+    PathParams(id): PathParams<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id: ExecutionId = id
+        .parse()
+        .map_err(|_| ApiError::NotFound(format!("execution {id}")))?;
+    let execution = executions::load(&state, id).await?;
+    Ok(Json(json!({
+        "id": id,
+        "workflow_id": execution.workflow_id(),
+        "definition_version": execution.definition_version(),
+        "status": execution.status(),
+        "trigger": execution.trigger(),
+        "requested_at": execution.requested_at(),
+        "finished_at": execution.finished_at(),
+        "duration_ms": execution.duration().map(|d| d.num_milliseconds()),
+        "last_node": execution.last_node(),
+        "output": execution.output(),
+        "failure": execution.failure(),
+        "cancellation": execution.cancellation(),
+        "nodes": execution.node_runs(),
+    })))
+}
+
+/// Why an execution is cancelled.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelRequest {
+    /// Recorded with the cancellation.
+    pub reason: Option<String>,
+}
+
+/// Cancels a running or waiting execution.
+#[utoipa::path(
+    post, path = "/api/v1/executions/{id}/cancel", tag = "executions",
+    params(("id" = Uuid, Path, description = "Execution id")),
+    request_body = CancelRequest,
+    responses(
+        (status = 200, description = "Cancelled", body = Object),
+        (status = 404, description = "No such execution", body = ErrorBody),
+        (status = 409, description = "Already finished", body = ErrorBody),
+    )
+)]
+async fn cancel_execution(
+    State(state): State<AppState>,
+    PathParams(id): PathParams<String>,
+    headers: HeaderMap,
+    OptionalJsonBody(body): OptionalJsonBody<CancelRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let id: ExecutionId = id
+        .parse()
+        .map_err(|_| ApiError::NotFound(format!("execution {id}")))?;
+    let reason = body
+        .and_then(|b| b.reason)
+        .unwrap_or_else(|| "cancelled by request".to_owned());
+    let position = executions::cancel(&state, id, reason, &request_metadata(&headers)).await?;
+    Ok(Json(
+        json!({"execution_id": id, "status": "cancelled", "position": position}),
+    ))
+}

@@ -1,0 +1,185 @@
+//! `/webhook/{path}`: any method; runs the active workflow whose webhook node
+//! has that path and method. The request's method, path, headers, query and
+//! body become the first item; the answer follows the node's `response_mode`.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use axum::{
+    body::Bytes,
+    extract::{Path, Query, State},
+    http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+use flowforge_domain::execution::{Item, Trigger, TriggerKind};
+use serde_json::{json, Map, Value};
+
+use super::request_context::request_metadata;
+use crate::{
+    error::{ApiError, ErrorBody},
+    executions,
+    state::AppState,
+    webhooks::ResponseMode,
+};
+
+/// How long a webhook answered at the end of its execution waits at most.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Starts the workflow behind a webhook (documented for POST; every method works).
+#[utoipa::path(
+    post, path = "/webhook/{path}", tag = "executions",
+    params(("path" = String, Path, description = "The webhook node's path")),
+    request_body(content = Object, description = "Any body; JSON is parsed, other types arrive as text"),
+    responses(
+        (status = 202, description = "response_mode immediately: started", body = Object),
+        (status = 200, description = "response_mode last_node / respond_node: the workflow's answer", body = Object),
+        (status = 400, description = "Malformed JSON body", body = ErrorBody),
+        (status = 404, description = "No active workflow has this webhook", body = ErrorBody),
+        (status = 500, description = "The execution failed", body = ErrorBody),
+        (status = 504, description = "The execution did not answer in time", body = ErrorBody),
+    )
+)]
+pub async fn webhook(
+    State(state): State<AppState>,
+    method: Method,
+    Path(path): Path<String>,
+    Query(query): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let route = state
+        .webhooks
+        .find(state.workflows.as_ref(), method.as_str(), &path)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("active webhook {method} /webhook/{path}")))?;
+    let item = request_item(&method, &path, &query, &headers, &body)?;
+    let trigger = Trigger::new(TriggerKind::Webhook).at_node(route.node.clone());
+    let execution_id = executions::start(
+        &state,
+        route.workflow_id,
+        trigger,
+        vec![item],
+        true,
+        &request_metadata(&headers),
+    )
+    .await?;
+    match route.response_mode {
+        ResponseMode::Immediately => Ok((
+            StatusCode::ACCEPTED,
+            Json(json!({"execution_id": execution_id})),
+        )
+            .into_response()),
+        ResponseMode::LastNode => {
+            let (execution, ended) =
+                executions::wait_for_end(&state, execution_id, RESPONSE_TIMEOUT).await?;
+            if !ended {
+                return Err(ApiError::ExecutionTimedOut(execution_id.to_string()));
+            }
+            if let Some(failure) = execution.failure() {
+                return Err(ApiError::ExecutionFailed {
+                    execution_id: execution_id.to_string(),
+                    node: failure.node.clone(),
+                    message: failure.error.message.clone(),
+                });
+            }
+            if execution.cancellation().is_some() {
+                return Err(ApiError::ExecutionFailed {
+                    execution_id: execution_id.to_string(),
+                    node: None,
+                    message: "the execution was cancelled".to_owned(),
+                });
+            }
+            let first = execution
+                .output()
+                .and_then(|outputs| outputs.iter().find_map(|items| items.first().cloned()))
+                .unwrap_or_default();
+            Ok(Json(Value::Object(first)).into_response())
+        }
+        ResponseMode::RespondNode => {
+            let (execution, response) =
+                executions::wait_until(&state, execution_id, RESPONSE_TIMEOUT, |e| {
+                    executions::webhook_response(e).or_else(|| e.is_finished().then(Map::new))
+                })
+                .await?;
+            match response {
+                Some(response) if !response.is_empty() => Ok(respond(&response)),
+                Some(_) => match execution.failure() {
+                    Some(failure) => Err(ApiError::ExecutionFailed {
+                        execution_id: execution_id.to_string(),
+                        node: failure.node.clone(),
+                        message: failure.error.message.clone(),
+                    }),
+                    None => Ok(StatusCode::NO_CONTENT.into_response()),
+                },
+                None => Err(ApiError::ExecutionTimedOut(execution_id.to_string())),
+            }
+        }
+    }
+}
+
+/// The first item of a webhook execution: `{method, path, headers, query, body}`.
+fn request_item(
+    method: &Method,
+    path: &str,
+    query: &BTreeMap<String, String>,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Item, ApiError> {
+    let is_json = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json") || v.contains("+json"));
+    let body = if body.is_empty() {
+        Value::Object(Map::new())
+    } else if is_json {
+        serde_json::from_slice(body).map_err(|e| ApiError::MalformedJson(e.to_string()))?
+    } else {
+        Value::String(String::from_utf8_lossy(body).into_owned())
+    };
+    let headers: Map<String, Value> = headers
+        .iter()
+        .filter_map(|(name, value)| {
+            Some((
+                name.as_str().to_owned(),
+                Value::String(value.to_str().ok()?.to_owned()),
+            ))
+        })
+        .collect();
+    let mut item = Map::new();
+    item.insert("method".into(), Value::String(method.as_str().to_owned()));
+    item.insert("path".into(), Value::String(path.to_owned()));
+    item.insert("headers".into(), Value::Object(headers));
+    item.insert("query".into(), json!(query));
+    item.insert("body".into(), body);
+    Ok(item)
+}
+
+/// The HTTP response a Respond to Webhook node described.
+fn respond(response: &Item) -> Response {
+    let status = response
+        .get("status")
+        .and_then(Value::as_u64)
+        .and_then(|s| u16::try_from(s).ok())
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .unwrap_or(StatusCode::OK);
+    let body = response.get("body").cloned().unwrap_or(Value::Null);
+    let mut reply = match body {
+        Value::String(text) => (status, text).into_response(),
+        other => (status, Json(other)).into_response(),
+    };
+    if let Some(Value::Object(headers)) = response.get("headers") {
+        for (name, value) in headers {
+            let value = match value {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::try_from(name.as_str()),
+                HeaderValue::try_from(value),
+            ) {
+                reply.headers_mut().insert(name, value);
+            }
+        }
+    }
+    reply
+}
