@@ -5,6 +5,7 @@
 use std::{collections::HashMap, net::SocketAddr, sync::Arc, time::Duration};
 
 use flowforge_commands::CommandBus;
+use flowforge_engine::{nodes::NodeRegistry, ExpressionEngine};
 use flowforge_infra::{
     bus::{
         jetstream::{publisher::EventPublisher, JetStreamBus, JetStreamSource},
@@ -18,6 +19,7 @@ use flowforge_infra::{
     read_model::AuditLog,
 };
 use flowforge_projections::{catalog, ProjectionRunner};
+use flowforge_sagas::ExecutionOrchestrator;
 use tokio::{net::TcpListener, sync::watch, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
@@ -133,6 +135,11 @@ pub async fn start(
         progress.insert(name, runner.progress());
         tasks.spawn(runner.run(source.clone(), leadership.clone(), shutdown.clone()));
     }
+
+    let executor = Arc::new(NodeRegistry::new(ExpressionEngine::new()));
+    let orchestrator =
+        ExecutionOrchestrator::new(CommandBus::new(store.clone()), executor, shutdown.clone());
+    tasks.spawn(orchestrator.run(source.clone(), leadership.clone()));
 
     let state = AppState {
         commands: CommandBus::new(store.clone()),

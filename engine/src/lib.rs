@@ -137,3 +137,5 @@ impl Evaluator for Session<'_, '_> {
         Session::evaluate(self, source, as_text)
     }
 }
+
+pub mod nodes;

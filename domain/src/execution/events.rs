@@ -103,6 +103,12 @@ impl NodeError {
         self.code = Some(code.into());
         self
     }
+
+    /// The same error with structured details.
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.details = details;
+        self
+    }
 }
 
 /// A fact about one execution. Stored as `{"type": "NodeSucceeded", "data": {…}}`;

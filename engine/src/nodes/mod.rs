@@ -1,0 +1,181 @@
+//! The node types: one module each, behind [`NodeBehaviour`], gathered in the
+//! [`NodeRegistry`] that the orchestrator runs nodes through. A new node type
+//! is a file here plus one line in [`NodeRegistry::new`].
+
+mod branch;
+mod code;
+mod http_request;
+mod merge;
+mod passthrough;
+mod respond_to_webhook;
+mod set;
+mod stop_and_error;
+mod wait;
+
+use std::{collections::HashMap, sync::Arc};
+
+use async_trait::async_trait;
+use flowforge_domain::{
+    execution::{concat_items, NodeError},
+    workflow::NodeType,
+};
+use flowforge_sagas::{NodeExecutor, NodeOutcome, NodeRunRequest};
+use serde_json::Value;
+
+use crate::{EngineError, ExpressionContext, ExpressionEngine, Item};
+
+/// One node type's behaviour.
+#[async_trait]
+pub trait NodeBehaviour: Send + Sync {
+    /// Runs one attempt of a node of this type.
+    async fn run(&self, run: &NodeRun) -> NodeOutcome;
+}
+
+/// A node attempt as its behaviour sees it: the request plus the tools to
+/// evaluate its parameters.
+pub struct NodeRun {
+    /// What the orchestrator asked for.
+    pub request: NodeRunRequest,
+    engine: ExpressionEngine,
+    http: reqwest::Client,
+    base: ExpressionContext,
+}
+
+impl NodeRun {
+    /// All input items, inputs concatenated in input order.
+    pub fn items(&self) -> Vec<Item> {
+        concat_items(&self.request.input)
+    }
+
+    /// The node's raw parameters.
+    pub fn parameters(&self) -> Value {
+        Value::Object(self.request.node.parameters().clone())
+    }
+
+    /// The node's parameters evaluated for item `index` of the input (`$json`).
+    pub async fn parameters_for(&self, index: usize, item: &Item) -> Result<Value, NodeError> {
+        let ctx = self.base.clone().with_item(index, item.clone());
+        let engine = self.engine;
+        let parameters = self.parameters();
+        tokio::task::spawn_blocking(move || engine.evaluate_parameters(&parameters, &ctx))
+            .await
+            .map_err(|e| {
+                NodeError::new(format!("evaluation task failed: {e}")).with_code("internal")
+            })?
+            .map_err(expression_error)
+    }
+
+    /// Runs JavaScript over all items (the Code node).
+    pub async fn run_code(&self, js: String) -> Result<Vec<Item>, NodeError> {
+        let ctx = self.base.clone();
+        let engine = self.engine;
+        let items = self.items();
+        tokio::task::spawn_blocking(move || engine.run_code(&js, items, &ctx))
+            .await
+            .map_err(|e| NodeError::new(format!("code task failed: {e}")).with_code("internal"))?
+            .map_err(expression_error)
+    }
+
+    /// The HTTP client nodes share.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+}
+
+/// An engine error as a node failure with a code naming its kind.
+fn expression_error(error: EngineError) -> NodeError {
+    let code = match &error {
+        EngineError::Timeout { .. } => "expression_timeout",
+        EngineError::OutOfMemory { .. } => "expression_memory",
+        EngineError::Script { .. } => "expression",
+        EngineError::InvalidCodeResult { .. } => "code_result",
+        EngineError::InvalidContext { .. } | EngineError::Engine { .. } => "engine",
+    };
+    NodeError::new(error.to_string()).with_code(code)
+}
+
+/// A parameter as a string, if present.
+fn string_parameter<'a>(parameters: &'a Value, name: &str) -> Option<&'a str> {
+    parameters.get(name).and_then(Value::as_str)
+}
+
+/// Runs nodes by type.
+pub struct NodeRegistry {
+    behaviours: HashMap<NodeType, Arc<dyn NodeBehaviour>>,
+    engine: ExpressionEngine,
+    http: reqwest::Client,
+}
+
+impl NodeRegistry {
+    /// Every built-in node type, with `engine` for expressions.
+    pub fn new(engine: ExpressionEngine) -> Self {
+        let passthrough: Arc<dyn NodeBehaviour> = Arc::new(passthrough::PassThrough);
+        let mut behaviours: HashMap<NodeType, Arc<dyn NodeBehaviour>> = HashMap::new();
+        for trigger in [
+            NodeType::ManualTrigger,
+            NodeType::Webhook,
+            NodeType::Schedule,
+            NodeType::NatsTrigger,
+            NodeType::Noop,
+        ] {
+            behaviours.insert(trigger, passthrough.clone());
+        }
+        behaviours.insert(NodeType::Set, Arc::new(set::Set));
+        behaviours.insert(NodeType::If, Arc::new(branch::If));
+        behaviours.insert(NodeType::Switch, Arc::new(branch::Switch));
+        behaviours.insert(NodeType::Merge, Arc::new(merge::Merge));
+        behaviours.insert(NodeType::Wait, Arc::new(wait::Wait));
+        behaviours.insert(NodeType::Code, Arc::new(code::Code));
+        behaviours.insert(NodeType::HttpRequest, Arc::new(http_request::HttpRequest));
+        behaviours.insert(
+            NodeType::RespondToWebhook,
+            Arc::new(respond_to_webhook::RespondToWebhook),
+        );
+        behaviours.insert(
+            NodeType::StopAndError,
+            Arc::new(stop_and_error::StopAndError),
+        );
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::limited(
+                http_request::MAX_REDIRECTS,
+            ))
+            .build()
+            .unwrap_or_default();
+        Self {
+            behaviours,
+            engine,
+            http,
+        }
+    }
+}
+
+#[async_trait]
+impl NodeExecutor for NodeRegistry {
+    async fn run(&self, request: NodeRunRequest) -> NodeOutcome {
+        let node_type = request.node.node_type();
+        let Some(behaviour) = self.behaviours.get(&node_type).cloned() else {
+            return NodeOutcome::Failed(
+                NodeError::new(format!(
+                    "node type {node_type} cannot run in this version of FlowForge yet"
+                ))
+                .with_code("unsupported_node"),
+            );
+        };
+        let base = ExpressionContext::new(Item::new())
+            .with_input_items(concat_items(&request.input))
+            .with_node_outputs(request.node_outputs.clone())
+            .with_execution_id(request.execution_id.to_string())
+            .with_workflow_id(request.workflow_id.to_string());
+        let base = match base.clone().with_now_rfc3339(&request.now) {
+            Ok(with_now) => with_now,
+            Err(_) => base,
+        };
+        let run = NodeRun {
+            request,
+            engine: self.engine,
+            http: self.http.clone(),
+            base,
+        };
+        behaviour.run(&run).await
+    }
+}

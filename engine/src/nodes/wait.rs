@@ -1,0 +1,56 @@
+//! Wait: for `duration_ms`, until `until` (RFC 3339), or until resumed
+//! (`resume: webhook`). The items pass through when it wakes.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use flowforge_domain::execution::NodeError;
+use flowforge_sagas::NodeOutcome;
+use serde_json::Value;
+
+use super::{NodeBehaviour, NodeRun};
+
+/// The Wait node.
+pub struct Wait;
+
+#[async_trait]
+impl NodeBehaviour for Wait {
+    async fn run(&self, run: &NodeRun) -> NodeOutcome {
+        let first = run.items().into_iter().next().unwrap_or_default();
+        let parameters = match run.parameters_for(0, &first).await {
+            Ok(parameters) => parameters,
+            Err(error) => return NodeOutcome::Failed(error),
+        };
+        let now = DateTime::parse_from_rfc3339(&run.request.now)
+            .map_or_else(|_| Utc::now(), |t| t.with_timezone(&Utc));
+        if let Some(ms) = parameters.get("duration_ms").and_then(Value::as_u64) {
+            let until =
+                now + chrono::Duration::milliseconds(i64::try_from(ms).unwrap_or(i64::MAX / 2));
+            return NodeOutcome::Wait {
+                until: Some(until),
+                resume_token: None,
+            };
+        }
+        if let Some(until) = parameters.get("until").and_then(Value::as_str) {
+            return match DateTime::parse_from_rfc3339(until) {
+                Ok(until) => NodeOutcome::Wait {
+                    until: Some(until.with_timezone(&Utc)),
+                    resume_token: None,
+                },
+                Err(e) => NodeOutcome::Failed(
+                    NodeError::new(format!("until {until:?} is not RFC 3339: {e}"))
+                        .with_code("parameters"),
+                ),
+            };
+        }
+        if parameters.get("resume").and_then(Value::as_str) == Some("webhook") {
+            return NodeOutcome::Wait {
+                until: None,
+                resume_token: Some(run.request.idempotency_key.clone()),
+            };
+        }
+        NodeOutcome::Failed(
+            NodeError::new("wait needs `duration_ms`, `until` or `resume: webhook`")
+                .with_code("parameters"),
+        )
+    }
+}
