@@ -1,8 +1,10 @@
 //! Which active workflow answers which webhook: a cache of the webhook trigger
 //! nodes of active workflows, read from the workflows read model. The cache is
 //! refreshed when it is older than a second, or at once (rate-limited) when a
-//! call matches nothing, so a newly activated workflow answers immediately. A
-//! match is then confirmed against the workflow's own stream before it runs.
+//! call matches nothing. The webhook route, on a miss, also waits for the read
+//! model to reach the log's head and refreshes, so a workflow activated just
+//! before answers at once. A match is confirmed against the workflow's own
+//! stream before it runs.
 
 use std::{
     sync::RwLock,
@@ -93,7 +95,8 @@ impl WebhookRegistry {
             .cloned()
     }
 
-    async fn refresh(&self, views: &dyn WorkflowViewStore) -> Result<(), ReadModelError> {
+    /// Re-reads the routes from the read model now.
+    pub async fn refresh(&self, views: &dyn WorkflowViewStore) -> Result<(), ReadModelError> {
         let mut found = Vec::new();
         let mut after = None;
         loop {

@@ -437,6 +437,10 @@ async fn health_and_openapi(backend: Backend) {
         ("/api/v1/streams/{aggregate_type}/{id}", vec!["get"]),
         ("/api/v1/events", vec!["get"]),
         ("/api/v1/audit", vec!["get"]),
+        ("/api/v1/workflows/{id}/executions", vec!["post"]),
+        ("/api/v1/executions/{id}", vec!["get"]),
+        ("/api/v1/executions/{id}/cancel", vec!["post"]),
+        ("/webhook/{path}", vec!["post"]),
         ("/api/v1/projections", vec!["get"]),
         ("/api/v1/openapi.json", vec!["get"]),
         ("/health/live", vec!["get"]),
@@ -463,7 +467,8 @@ async fn health_and_openapi(backend: Backend) {
             let url = app.url(
                 &path
                     .replace("{id}", "0195f3a0-0000-7000-8000-000000000000")
-                    .replace("{aggregate_type}", "workflow"),
+                    .replace("{aggregate_type}", "workflow")
+                    .replace("{path}", "nothing-here"),
             );
             let request = app
                 .http

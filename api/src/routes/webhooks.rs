@@ -22,6 +22,8 @@ use crate::{
     webhooks::ResponseMode,
 };
 
+/// The read model webhooks are found in.
+const WORKFLOWS: &str = "workflows";
 /// How long a webhook answered at the end of its execution waits at most.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -47,10 +49,21 @@ pub async fn webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let route = state
+    let mut route = state
         .webhooks
         .find(state.workflows.as_ref(), method.as_str(), &path)
-        .await?
+        .await?;
+    if route.is_none() {
+        // Perhaps activated a moment ago: let the read model catch up, then look again.
+        let head = state.store.head().await?;
+        state.consistent_with(WORKFLOWS, Some(head)).await?;
+        state.webhooks.refresh(state.workflows.as_ref()).await?;
+        route = state
+            .webhooks
+            .find(state.workflows.as_ref(), method.as_str(), &path)
+            .await?;
+    }
+    let route = route
         .ok_or_else(|| ApiError::NotFound(format!("active webhook {method} /webhook/{path}")))?;
     let item = request_item(&method, &path, &query, &headers, &body)?;
     let trigger = Trigger::new(TriggerKind::Webhook).at_node(route.node.clone());

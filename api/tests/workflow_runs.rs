@@ -1,0 +1,352 @@
+//! Workflows running for real: webhooks, retries against a local HTTP server,
+//! runaway expressions, bad input — on PostgreSQL and on the embedded store.
+
+mod support;
+
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use axum::{extract::State, http::HeaderMap, routing::post, Json, Router};
+use serde_json::{json, Value};
+use support::{Backend, TestApp};
+
+/// A local HTTP server that fails its first `failures` calls with 500, then
+/// answers `{"ok": true, "call": n}`; it records each call's time and
+/// Idempotency-Key.
+#[derive(Clone, Default)]
+struct FlakyServer {
+    calls: Arc<Mutex<Vec<(Instant, String)>>>,
+    failures: usize,
+}
+
+impl FlakyServer {
+    async fn start(failures: usize) -> (Self, String) {
+        let server = FlakyServer {
+            calls: Arc::default(),
+            failures,
+        };
+        let app = Router::new()
+            .route("/flaky", post(flaky))
+            .with_state(server.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}/flaky", listener.local_addr().expect("addr"));
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        (server, url)
+    }
+
+    fn calls(&self) -> Vec<(Instant, String)> {
+        self.calls.lock().expect("calls").clone()
+    }
+}
+
+async fn flaky(
+    State(server): State<FlakyServer>,
+    headers: HeaderMap,
+) -> (axum::http::StatusCode, Json<Value>) {
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let call = {
+        let mut calls = server.calls.lock().expect("calls");
+        calls.push((Instant::now(), key));
+        calls.len()
+    };
+    if call <= server.failures {
+        (
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({"error": "not yet"})),
+        )
+    } else {
+        (
+            axum::http::StatusCode::OK,
+            Json(json!({"ok": true, "call": call})),
+        )
+    }
+}
+
+async fn activate(app: &TestApp, id: &str) {
+    let (status, body) = app
+        .post(&format!("/api/v1/workflows/{id}/activate"), &Value::Null)
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+async fn sum_webhook_answers_with_the_true_branch(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let (id, _, _) = app
+        .create_workflow(&json!({"name": "sum", "nodes": [
+            {"name": "Start", "type": "webhook", "parameters": {"path": "sum", "method": "POST", "response_mode": "last_node"}},
+            {"name": "Total", "type": "set", "parameters": {"fields": {"total": "{{ $json.body.a + $json.body.b }}"}}},
+            {"name": "Big", "type": "if", "parameters": {"condition": "{{ $json.total > 10 }}"}}],
+            "connections": {"Start": {"main": [[{"node": "Total"}]]}, "Total": {"main": [[{"node": "Big"}]]}}}))
+        .await;
+    let (status, body) = app.post("/webhook/sum", &json!({"a": 4, "b": 9})).await;
+    assert_eq!(
+        status, 404,
+        "inactive workflows do not answer webhooks: {body}"
+    );
+    activate(&app, &id).await;
+    let (status, body) = app.post("/webhook/sum", &json!({"a": 4, "b": 9})).await;
+    assert_eq!((status, body), (200, json!({"total": 13})));
+}
+
+async fn http_request_retries_with_growing_waits(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let (server, url) = FlakyServer::start(2).await;
+    let (id, _, _) = app
+        .create_workflow(&json!({"name": "retry", "nodes": [
+            {"name": "Start", "type": "manual_trigger"},
+            {"name": "Call", "type": "http_request", "parameters": {"method": "POST", "url": url, "body": {"hello": "{{ $json.who }}"}},
+             "retry": {"max_tries": 3, "wait_ms": 200, "backoff": "exponential"}}],
+            "connections": {"Start": {"main": [[{"node": "Call"}]]}}}))
+        .await;
+    let (status, run) = app
+        .post(
+            &format!("/api/v1/workflows/{id}/executions?wait=true"),
+            &json!({"input": [{"who": "world"}]}),
+        )
+        .await;
+    assert_eq!(
+        (status, run["status"].as_str()),
+        (200, Some("succeeded")),
+        "{run}"
+    );
+    assert_eq!(run["output"][0][0]["ok"], true);
+
+    let calls = server.calls();
+    assert_eq!(calls.len(), 3, "failed twice, then succeeded");
+    let first_wait = calls[1].0 - calls[0].0;
+    let second_wait = calls[2].0 - calls[1].0;
+    assert!(
+        second_wait > first_wait,
+        "waits grow: {first_wait:?} then {second_wait:?}"
+    );
+    assert!(
+        first_wait >= Duration::from_millis(100),
+        "jitter takes at most half of 200 ms: {first_wait:?}"
+    );
+    let keys: Vec<&str> = calls.iter().map(|(_, key)| key.as_str()).collect();
+    let execution_id = run["execution_id"].as_str().expect("id");
+    assert_eq!(
+        keys,
+        [1, 2, 3]
+            .map(|attempt| format!("{execution_id}:Call:{attempt}:0"))
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+    );
+
+    let (_, detail) = app.get(&format!("/api/v1/executions/{execution_id}")).await;
+    let call = detail["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .find(|n| n["node"] == "Call")
+        .expect("Call ran");
+    assert_eq!(call["attempts"].as_array().map(Vec::len), Some(3), "{call}");
+    assert_eq!(call["attempts"][0]["error"]["code"], "http_status");
+}
+
+async fn runaway_scripts_fail_their_node_and_the_server_keeps_serving(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let cases = [
+        (
+            "loop",
+            json!({"name": "Spin", "type": "set", "parameters": {"fields": {"x": "{{ while(true){} }}"}}}),
+            "expression_timeout",
+        ),
+        (
+            "bomb",
+            json!({"name": "Spin", "type": "code", "parameters": {"js": "let a = []; while (true) a.push(new Array(1e6).fill(1));"}}),
+            "expression_memory",
+        ),
+    ];
+    for (what, node, code) in cases {
+        let (id, _, _) = app
+            .create_workflow(
+                &json!({"name": what, "nodes": [{"name": "Start", "type": "manual_trigger"}, node],
+                "connections": {"Start": {"main": [[{"node": "Spin"}]]}}}),
+            )
+            .await;
+        let started = Instant::now();
+        let (status, run) = app
+            .post(
+                &format!("/api/v1/workflows/{id}/executions?wait=true"),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(
+            (status, run["status"].as_str()),
+            (200, Some("failed")),
+            "{what}: {run}"
+        );
+        assert_eq!(run["failure"]["node"], "Spin", "{what}");
+        assert_eq!(run["failure"]["error"]["code"], code, "{what}: {run}");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{what} was stopped by its limit"
+        );
+        let (status, _) = app.get("/health/ready").await;
+        assert_eq!(status, 200, "{what}: the server keeps serving");
+    }
+}
+
+async fn bad_runs_are_refused_and_record_nothing(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let (id, _, _) = app
+        .create_workflow(&support::simple_workflow("w", &[]))
+        .await;
+    let (archived, _, _) = app
+        .create_workflow(&support::simple_workflow("gone", &[]))
+        .await;
+    let (status, _, _) = app
+        .send(
+            app.http
+                .delete(app.url(&format!("/api/v1/workflows/{archived}"))),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let head = app.head().await;
+    let unknown = "0195f3a0-0000-7000-8000-00000000beef";
+    let cases = [
+        (
+            format!("/api/v1/workflows/{id}/executions"),
+            json!({"input": [1, 2]}),
+            400,
+            "invalid_body",
+        ),
+        (
+            format!("/api/v1/workflows/{id}/executions"),
+            json!({"items": []}),
+            400,
+            "invalid_body",
+        ),
+        (
+            format!("/api/v1/workflows/{unknown}/executions"),
+            json!({}),
+            404,
+            "not_found",
+        ),
+        (
+            format!("/api/v1/workflows/{archived}/executions"),
+            json!({}),
+            409,
+            "workflow_archived",
+        ),
+        (
+            "/webhook/nobody-home".to_owned(),
+            json!({}),
+            404,
+            "not_found",
+        ),
+        (
+            format!("/api/v1/executions/{unknown}/cancel"),
+            json!({}),
+            404,
+            "not_found",
+        ),
+    ];
+    for (path, body, status, code) in cases {
+        let (got, answer) = app.post(&path, &body).await;
+        assert_eq!(
+            (got, answer["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{path}: {answer}"
+        );
+    }
+    let (status, _) = app.get(&format!("/api/v1/executions/{unknown}")).await;
+    assert_eq!(status, 404);
+    assert_eq!(app.head().await, head, "nothing recorded");
+}
+
+async fn cancel_stops_a_waiting_execution(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let (id, _, _) = app
+        .create_workflow(&json!({"name": "slow", "nodes": [
+            {"name": "Start", "type": "manual_trigger"},
+            {"name": "Pause", "type": "wait", "parameters": {"duration_ms": 60000}}],
+            "connections": {"Start": {"main": [[{"node": "Pause"}]]}}}))
+        .await;
+    let (status, started) = app
+        .post(&format!("/api/v1/workflows/{id}/executions"), &json!({}))
+        .await;
+    assert_eq!(status, 202);
+    let execution = started["execution_id"].as_str().expect("id");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, detail) = app.get(&format!("/api/v1/executions/{execution}")).await;
+        if detail["status"] == "waiting" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never waited: {detail}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/executions/{execution}/cancel"),
+            &json!({"reason": "enough"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, detail) = app.get(&format!("/api/v1/executions/{execution}")).await;
+    assert_eq!(
+        (
+            detail["status"].as_str(),
+            detail["cancellation"]["reason"].as_str()
+        ),
+        (Some("cancelled"), Some("enough"))
+    );
+    // Cancelling again is idempotent; cancelling a finished execution is refused.
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/executions/{execution}/cancel"),
+            &json!({"reason": "enough"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (quick, _, _) = app
+        .create_workflow(&support::simple_workflow("quick", &[]))
+        .await;
+    let (_, done) = app
+        .post(
+            &format!("/api/v1/workflows/{quick}/executions?wait=true"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let finished = done["execution_id"].as_str().expect("id");
+    let (status, body) = app
+        .post(&format!("/api/v1/executions/{finished}/cancel"), &json!({}))
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("execution_conflict")),
+        "{body}"
+    );
+}
+
+for_each_backend!(
+    sum_webhook_answers_with_the_true_branch,
+    http_request_retries_with_growing_waits,
+    runaway_scripts_fail_their_node_and_the_server_keeps_serving,
+    bad_runs_are_refused_and_record_nothing,
+    cancel_stops_a_waiting_execution,
+);
