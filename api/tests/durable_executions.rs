@@ -1,0 +1,274 @@
+//! Executions survive `kill -9`: the `flowforge` binary dies while executions
+//! sit in a Wait node and others are mid-call; after a restart every one
+//! finishes, no node that had succeeded runs again, and an interrupted call is
+//! repeated with the same idempotency key.
+
+use std::{
+    collections::HashMap,
+    net::TcpListener,
+    process::{Child, Command, Stdio},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use axum::{extract::State, http::HeaderMap, routing::post, Json, Router};
+use flowforge_infra::test_support::TestDatabase;
+use serde_json::{json, Value};
+
+/// Counts calls per route and remembers their idempotency keys.
+#[derive(Clone, Default)]
+struct Recorder {
+    calls: Arc<Mutex<HashMap<String, Vec<String>>>>,
+}
+
+impl Recorder {
+    fn record(&self, route: &str, headers: &HeaderMap) {
+        let key = headers
+            .get("idempotency-key")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        self.calls
+            .lock()
+            .expect("calls")
+            .entry(route.to_owned())
+            .or_default()
+            .push(key);
+    }
+
+    fn keys(&self, route: &str) -> Vec<String> {
+        self.calls
+            .lock()
+            .expect("calls")
+            .get(route)
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+async fn before(State(r): State<Recorder>, headers: HeaderMap) -> Json<Value> {
+    r.record("before", &headers);
+    Json(json!({"step": "before"}))
+}
+
+async fn after(State(r): State<Recorder>, headers: HeaderMap) -> Json<Value> {
+    r.record("after", &headers);
+    Json(json!({"step": "after"}))
+}
+
+async fn slow(State(r): State<Recorder>, headers: HeaderMap) -> Json<Value> {
+    r.record("slow", &headers);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    Json(json!({"step": "slow"}))
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port")
+}
+
+struct Server(Child, String);
+
+impl Server {
+    async fn start(env: &[(&str, String)], http: &reqwest::Client) -> Self {
+        let port = free_port();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_flowforge"));
+        command
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .env_remove("DATABASE_URL")
+            .env_remove("NATS_URL")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null());
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let server = Server(
+            command.spawn().expect("flowforge starts"),
+            format!("http://127.0.0.1:{port}"),
+        );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if http
+                .get(format!("{}/health/ready", server.1))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return server;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("flowforge did not become ready");
+    }
+
+    fn kill(mut self) {
+        self.0.kill().expect("kill -9");
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    request
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json")
+}
+
+async fn executions_survive_sigkill(env: Vec<(&str, String)>) {
+    let recorder = Recorder::default();
+    let app = Router::new()
+        .route("/before", post(before))
+        .route("/after", post(after))
+        .route("/slow", post(slow))
+        .with_state(recorder.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let http = reqwest::Client::new();
+    let server = Server::start(&env, &http).await;
+
+    let waiting = json_of(http.post(format!("{}/api/v1/workflows", server.1)).json(&json!({"name": "waits", "nodes": [
+        {"name": "Start", "type": "manual_trigger"},
+        {"name": "Before", "type": "http_request", "parameters": {"method": "POST", "url": format!("{base}/before")}},
+        {"name": "Pause", "type": "wait", "parameters": {"duration_ms": 3000}},
+        {"name": "After", "type": "http_request", "parameters": {"method": "POST", "url": format!("{base}/after")}}],
+        "connections": {"Start": {"main": [[{"node": "Before"}]]}, "Before": {"main": [[{"node": "Pause"}]]}, "Pause": {"main": [[{"node": "After"}]]}}}))).await;
+    let slow_flow = json_of(http.post(format!("{}/api/v1/workflows", server.1)).json(&json!({"name": "slow", "nodes": [
+        {"name": "Start", "type": "manual_trigger"},
+        {"name": "Slow", "type": "http_request", "parameters": {"method": "POST", "url": format!("{base}/slow")}}],
+        "connections": {"Start": {"main": [[{"node": "Slow"}]]}}}))).await;
+
+    let mut waiting_runs = Vec::new();
+    for _ in 0..20 {
+        let started = json_of(http.post(format!(
+            "{}/api/v1/workflows/{}/executions",
+            server.1,
+            waiting["id"].as_str().expect("id")
+        )))
+        .await;
+        waiting_runs.push(
+            started["execution_id"]
+                .as_str()
+                .expect("execution")
+                .to_owned(),
+        );
+    }
+    // Every one of them has called `before` and sits in the Wait node.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut all_waiting = true;
+        for id in &waiting_runs {
+            let detail = json_of(http.get(format!("{}/api/v1/executions/{id}", server.1))).await;
+            all_waiting &= detail["status"] == "waiting";
+        }
+        if all_waiting {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "executions did not reach the Wait node"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut slow_runs = Vec::new();
+    for _ in 0..5 {
+        let started = json_of(http.post(format!(
+            "{}/api/v1/workflows/{}/executions",
+            server.1,
+            slow_flow["id"].as_str().expect("id")
+        )))
+        .await;
+        slow_runs.push(
+            started["execution_id"]
+                .as_str()
+                .expect("execution")
+                .to_owned(),
+        );
+    }
+    // Mid-call: the slow requests have reached the server, none has answered.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while recorder.keys("slow").len() < 5 {
+        assert!(Instant::now() < deadline, "slow calls did not start");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    server.kill();
+    assert_eq!(
+        recorder.keys("after").len(),
+        0,
+        "killed before any wait ended"
+    );
+
+    let server = Server::start(&env, &http).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for id in waiting_runs.iter().chain(&slow_runs) {
+        loop {
+            let detail = json_of(http.get(format!("{}/api/v1/executions/{id}", server.1))).await;
+            if detail["status"] == "succeeded" {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "execution {id} did not finish: {detail}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    assert_eq!(
+        recorder.keys("before").len(),
+        20,
+        "no succeeded node ran twice"
+    );
+    assert_eq!(recorder.keys("after").len(), 20, "every wait ended once");
+    let slow_keys = recorder.keys("slow");
+    for id in &slow_runs {
+        let calls = slow_keys
+            .iter()
+            .filter(|k| k.starts_with(id.as_str()))
+            .count();
+        assert!(calls >= 1, "{id} called");
+        let distinct: std::collections::HashSet<_> = slow_keys
+            .iter()
+            .filter(|k| k.starts_with(id.as_str()))
+            .collect();
+        assert_eq!(
+            distinct.len(),
+            1,
+            "a repeated call carries the same idempotency key"
+        );
+    }
+    server.kill();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_executions_survive_sigkill() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    executions_survive_sigkill(vec![(
+        "FLOWFORGE_DATA_DIR",
+        dir.path().display().to_string(),
+    )])
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_executions_survive_sigkill() {
+    let Some(db) = TestDatabase::postgres().await else {
+        return;
+    };
+    executions_survive_sigkill(vec![("DATABASE_URL", db.location.clone())]).await;
+}
