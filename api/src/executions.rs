@@ -2,15 +2,16 @@
 //! manual trigger, the webhook trigger and the execution queries. Handlers call
 //! these; the orchestrator does the running.
 
-use std::{collections::BTreeMap, time::Duration};
+use std::time::Duration;
 
 use chrono::Utc;
 use flowforge_commands::CommandError;
 use flowforge_domain::{
     execution::{Execution, ExecutionCommand, ExecutionError, ExecutionId, Item, Trigger},
-    workflow::{NodeType, Workflow, WorkflowId, WorkflowStatus},
+    workflow::{NodeType, WorkflowError, WorkflowId},
 };
 use flowforge_infra::event_store::EventMetadata;
+use flowforge_sagas::{start_execution, StartError};
 use uuid::Uuid;
 
 use crate::{error::ApiError, state::AppState};
@@ -25,41 +26,25 @@ pub async fn start(
     require_active: bool,
     metadata: &EventMetadata,
 ) -> Result<ExecutionId, ApiError> {
-    let (workflow, _) = state
-        .commands
-        .load::<Workflow>(&workflow_id.to_string())
-        .await
-        .map_err(ApiError::from)?;
-    let not_found = || ApiError::NotFound(format!("workflow {workflow_id}"));
-    let definition = workflow.definition().cloned().ok_or_else(not_found)?;
-    match workflow.status() {
-        WorkflowStatus::Archived => {
-            return Err(ApiError::Rejected(
-                flowforge_domain::workflow::WorkflowError::Archived { workflow_id },
-            ))
-        }
-        WorkflowStatus::Inactive if require_active => return Err(not_found()),
-        WorkflowStatus::Inactive | WorkflowStatus::Active => {}
-    }
     let execution_id = ExecutionId::from_uuid(Uuid::now_v7());
-    let command = ExecutionCommand::Request {
+    start_execution(
+        &state.commands,
         execution_id,
         workflow_id,
-        definition_version: workflow.definition_version(),
-        definition,
         trigger,
         input,
-        parent: None,
-        reuse: BTreeMap::new(),
-        at: Utc::now(),
-    };
-    let mut metadata = metadata.clone();
-    metadata.correlation_id = Some(execution_id.as_uuid());
-    state
-        .commands
-        .execute::<Execution>(&execution_id.to_string(), command, Some(0), &metadata)
-        .await
-        .map_err(execution_error)?;
+        require_active,
+        metadata,
+    )
+    .await
+    .map_err(|error| match error {
+        StartError::WorkflowNotFound(id) => ApiError::NotFound(format!("workflow {id}")),
+        StartError::WorkflowArchived(workflow_id) => {
+            ApiError::Rejected(WorkflowError::Archived { workflow_id })
+        }
+        StartError::Workflow(error) => ApiError::from(error),
+        StartError::Execution(error) => execution_error(error),
+    })?;
     Ok(execution_id)
 }
 

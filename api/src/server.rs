@@ -19,7 +19,7 @@ use flowforge_infra::{
     read_model::AuditLog,
 };
 use flowforge_projections::{catalog, ProjectionRunner};
-use flowforge_sagas::ExecutionOrchestrator;
+use flowforge_sagas::{ExecutionOrchestrator, Scheduler};
 use tokio::{net::TcpListener, sync::watch, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
@@ -140,6 +140,12 @@ pub async fn start(
     let orchestrator =
         ExecutionOrchestrator::new(CommandBus::new(store.clone()), executor, shutdown.clone());
     tasks.spawn(orchestrator.run(source.clone(), leadership.clone()));
+    let scheduler = Scheduler::new(
+        CommandBus::new(store.clone()),
+        workflow_views.clone(),
+        shutdown.clone(),
+    );
+    tasks.spawn(scheduler.run());
 
     let state = AppState {
         commands: CommandBus::new(store.clone()),

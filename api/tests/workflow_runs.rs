@@ -350,3 +350,80 @@ for_each_backend!(
     bad_runs_are_refused_and_record_nothing,
     cancel_stops_a_waiting_execution,
 );
+
+/// Two instances, one schedule firing every second for about 10 s: each tick
+/// starts exactly one execution.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_run_each_schedule_tick_once() {
+    let Some(first) = TestApp::spawn(Backend::Postgres).await else {
+        return;
+    };
+    let second = TestApp::spawn_sharing(&first, |_| {}).await;
+    let (id, _, _) = first
+        .create_workflow(&json!({"name": "tick", "nodes": [
+            {"name": "Every second", "type": "schedule", "parameters": {"cron": "* * * * * *", "timezone": "Europe/Berlin"}},
+            {"name": "Stamp", "type": "set", "parameters": {"fields": {"at": "{{ $json.timestamp }}"}}}],
+            "connections": {"Every second": {"main": [[{"node": "Stamp"}]]}}}))
+        .await;
+    activate(&first, &id).await;
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let (status, _) = first
+        .post(&format!("/api/v1/workflows/{id}/deactivate"), &Value::Null)
+        .await;
+    assert_eq!(status, 200);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    let mut after = 0;
+    let (mut ticks, mut scheduled_runs) = (Vec::new(), 0);
+    loop {
+        let (_, page) = second
+            .get(&format!("/api/v1/events?after={after}&limit=1000"))
+            .await;
+        let events = page["events"].as_array().expect("events");
+        if events.is_empty() {
+            break;
+        }
+        for event in events {
+            match event["event_type"].as_str() {
+                Some("ScheduleFired") => {
+                    ticks.push(event["payload"]["tick"].as_str().expect("tick").to_owned())
+                }
+                Some("ExecutionRequested") if event["payload"]["trigger"]["kind"] == "schedule" => {
+                    scheduled_runs += 1
+                }
+                _ => {}
+            }
+        }
+        after = page["next_after"].as_u64().expect("next");
+    }
+    let mut distinct = ticks.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(
+        distinct.len(),
+        ticks.len(),
+        "no tick fired twice: {ticks:?}"
+    );
+    assert_eq!(
+        scheduled_runs,
+        ticks.len(),
+        "one execution per tick: {ticks:?}"
+    );
+    assert!(
+        (8..=12).contains(&ticks.len()),
+        "about one tick per second for 10 s: {}",
+        ticks.len()
+    );
+    let seconds: Vec<i64> = distinct
+        .iter()
+        .map(|t| {
+            chrono::DateTime::parse_from_rfc3339(t)
+                .expect("RFC 3339")
+                .timestamp()
+        })
+        .collect();
+    assert!(
+        seconds.windows(2).all(|w| w[1] - w[0] == 1),
+        "consecutive seconds, none missed: {seconds:?}"
+    );
+}

@@ -6,6 +6,7 @@
 
 pub mod aggregate;
 pub mod execution;
+pub mod schedule;
 pub mod testing;
 pub mod workflow;
 

@@ -6,6 +6,10 @@
 
 mod node_executor;
 mod orchestrator;
+mod scheduler;
+mod starter;
 
 pub use node_executor::{NodeExecutor, NodeOutcome, NodeRunRequest};
 pub use orchestrator::{ExecutionOrchestrator, ORCHESTRATOR_NAME};
+pub use scheduler::Scheduler;
+pub use starter::{start_execution, StartError};

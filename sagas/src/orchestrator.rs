@@ -179,7 +179,11 @@ impl ExecutionOrchestrator {
                 return;
             }
         };
-        if !execution.exists() || execution.is_finished() {
+        if !execution.exists() {
+            return;
+        }
+        if execution.is_finished() {
+            self.forget(id);
             return;
         }
         self.rerun_orphaned_attempts(id, &execution);
@@ -278,8 +282,9 @@ impl ExecutionOrchestrator {
                                 at: Utc::now(),
                             };
                             this.record(id, command).await;
+                        } else {
+                            this.release(&work);
                         }
-                        this.release(&work);
                     });
                 }
             }
@@ -394,8 +399,9 @@ impl ExecutionOrchestrator {
                     at,
                 },
             };
+            // The claim stays until the execution finishes: a decision made
+            // from a snapshot older than this outcome must not run it again.
             this.record(id, command).await;
-            this.release(&work);
         });
     }
 
@@ -436,6 +442,16 @@ impl ExecutionOrchestrator {
             .unwrap_or(false)
     }
 
+    /// Drops every claim of a finished execution.
+    fn forget(&self, id: ExecutionId) {
+        if let Ok(mut set) = self.in_progress.lock() {
+            set.retain(|work| match work {
+                Work::Attempt(of, ..) | Work::WaitTimer(of, ..) => *of != id,
+            });
+        }
+    }
+
+    /// Gives up a claim whose work did not happen (refused, or shut down).
     fn release(&self, work: &Work) {
         if let Ok(mut set) = self.in_progress.lock() {
             set.remove(work);

@@ -1,0 +1,250 @@
+//! Fires schedule triggers. Every instance runs a scheduler; for each tick of
+//! each active workflow's `schedule` node each one tries to record
+//! `ScheduleFired(tick)` on that schedule's stream, the store's optimistic
+//! concurrency lets exactly one succeed, and only that one starts the
+//! execution. So a tick runs once however many instances are up.
+//!
+//! Missed ticks: a scheduler starts from the first tick after it comes up;
+//! ticks that fell while no instance was running are skipped, not replayed
+//! (a backlog of runs after an outage is rarely what a schedule means).
+
+use std::{collections::HashMap, str::FromStr, sync::Arc, time::Duration};
+
+use chrono::{DateTime, Timelike, Utc};
+use chrono_tz::Tz;
+use croner::{
+    parser::{CronParser, Seconds},
+    Cron,
+};
+use flowforge_commands::{CommandBus, CommandError};
+use flowforge_domain::{
+    execution::{ExecutionId, Item, Trigger, TriggerKind},
+    schedule::{schedule_id, Schedule, ScheduleCommand, ScheduleError},
+    workflow::{NodeType, Workflow, WorkflowId, WorkflowStatus},
+};
+use flowforge_infra::{
+    event_store::EventMetadata,
+    read_model::{WorkflowListQuery, WorkflowViewStore},
+};
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+use uuid::Uuid;
+
+use crate::starter::start_execution;
+
+/// How often due ticks are checked.
+const RESOLUTION: Duration = Duration::from_millis(100);
+/// How often the list of schedules is re-read from the workflows read model.
+const REFRESH: Duration = Duration::from_secs(1);
+
+/// One schedule node of an active workflow.
+#[derive(Debug, Clone)]
+struct ScheduleEntry {
+    workflow_id: WorkflowId,
+    node: String,
+    pattern: String,
+    timezone: Tz,
+    cron: Cron,
+}
+
+/// Fires due schedule ticks until cancelled.
+pub struct Scheduler {
+    commands: CommandBus,
+    workflows: Arc<dyn WorkflowViewStore>,
+    shutdown: CancellationToken,
+}
+
+impl Scheduler {
+    /// A scheduler reading schedules from `workflows` and recording through `commands`.
+    pub fn new(
+        commands: CommandBus,
+        workflows: Arc<dyn WorkflowViewStore>,
+        shutdown: CancellationToken,
+    ) -> Self {
+        Self {
+            commands,
+            workflows,
+            shutdown,
+        }
+    }
+
+    /// Runs until shutdown.
+    pub async fn run(self) {
+        let mut entries: Vec<ScheduleEntry> = Vec::new();
+        let mut next_tick: HashMap<(WorkflowId, String), DateTime<Utc>> = HashMap::new();
+        let mut refreshed: Option<tokio::time::Instant> = None;
+        loop {
+            if refreshed.is_none_or(|at| at.elapsed() >= REFRESH) {
+                match self.schedules().await {
+                    Ok(found) => entries = found,
+                    Err(error) => warn!(%error, "cannot read schedules"),
+                }
+                next_tick.retain(|key, _| {
+                    entries
+                        .iter()
+                        .any(|e| (e.workflow_id, e.node.clone()) == *key)
+                });
+                refreshed = Some(tokio::time::Instant::now());
+            }
+            let now = Utc::now();
+            for entry in &entries {
+                let key = (entry.workflow_id, entry.node.clone());
+                let due = match next_tick.get(&key) {
+                    Some(due) => *due,
+                    None => {
+                        let Some(first) = next_after(entry, now) else {
+                            continue;
+                        };
+                        next_tick.insert(key.clone(), first);
+                        first
+                    }
+                };
+                if due <= now {
+                    self.fire(entry, due).await;
+                    if let Some(next) = next_after(entry, due) {
+                        next_tick.insert(key, next);
+                    }
+                }
+            }
+            tokio::select! {
+                () = self.shutdown.cancelled() => return,
+                () = tokio::time::sleep(RESOLUTION) => {}
+            }
+        }
+    }
+
+    /// Records the tick; the instance that wins starts the execution.
+    async fn fire(&self, entry: &ScheduleEntry, tick: DateTime<Utc>) {
+        // The read model may lag a deactivation: ask the workflow's own stream.
+        match self
+            .commands
+            .load::<Workflow>(&entry.workflow_id.to_string())
+            .await
+        {
+            Ok((workflow, _)) if workflow.status() == WorkflowStatus::Active => {}
+            Ok(_) => return,
+            Err(error) => {
+                warn!(%error, workflow = %entry.workflow_id, "cannot load a scheduled workflow");
+                return;
+            }
+        }
+        let execution_id = ExecutionId::from_uuid(Uuid::now_v7());
+        let metadata = EventMetadata {
+            actor: Some("scheduler".to_owned()),
+            correlation_id: Some(execution_id.as_uuid()),
+            ..EventMetadata::default()
+        };
+        let command = ScheduleCommand::Fire {
+            workflow_id: entry.workflow_id,
+            node: entry.node.clone(),
+            tick,
+            execution_id,
+        };
+        let id = schedule_id(entry.workflow_id, &entry.node);
+        match self
+            .commands
+            .execute::<Schedule>(&id, command, None, &metadata)
+            .await
+        {
+            Ok(_) => {}
+            Err(CommandError::Rejected(ScheduleError::AlreadyFired { .. })) => return,
+            Err(error) => {
+                warn!(%error, workflow = %entry.workflow_id, node = entry.node, "cannot record a schedule tick");
+                return;
+            }
+        }
+        let mut item = Item::new();
+        item.insert("timestamp".into(), Value::String(tick.to_rfc3339()));
+        item.insert("cron".into(), Value::String(entry.pattern.clone()));
+        item.insert("timezone".into(), json!(entry.timezone.name()));
+        let trigger = Trigger::new(TriggerKind::Schedule).at_node(entry.node.clone());
+        if let Err(error) = start_execution(
+            &self.commands,
+            execution_id,
+            entry.workflow_id,
+            trigger,
+            vec![item],
+            true,
+            &metadata,
+        )
+        .await
+        {
+            warn!(%error, workflow = %entry.workflow_id, "a schedule tick could not start its execution");
+        } else {
+            info!(workflow = %entry.workflow_id, node = entry.node, %tick, %execution_id, "schedule fired");
+        }
+    }
+
+    async fn schedules(
+        &self,
+    ) -> Result<Vec<ScheduleEntry>, flowforge_infra::read_model::ReadModelError> {
+        let mut found = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self
+                .workflows
+                .list(&WorkflowListQuery {
+                    active: Some(true),
+                    after,
+                    limit: 500,
+                    ..Default::default()
+                })
+                .await?;
+            let Some(last) = page.last().map(|v| v.id) else {
+                break;
+            };
+            for view in &page {
+                found.extend(schedules_of(
+                    WorkflowId::from_uuid(view.id),
+                    &view.definition,
+                ));
+            }
+            after = Some(last);
+        }
+        Ok(found)
+    }
+}
+
+/// The first tick of `entry` strictly after `after`, on a whole second: every
+/// instance must name the same tick for the store to let only one record it
+/// (croner keeps the sub-second part of its starting point).
+fn next_after(entry: &ScheduleEntry, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let after = after.with_nanosecond(0).unwrap_or(after);
+    entry
+        .cron
+        .find_next_occurrence(&after.with_timezone(&entry.timezone), false)
+        .ok()
+        .map(|tick| tick.with_timezone(&Utc))
+}
+
+/// The schedule nodes of a stored definition; nodes with a bad cron or
+/// timezone are skipped with a warning.
+fn schedules_of(workflow_id: WorkflowId, definition: &Value) -> Vec<ScheduleEntry> {
+    let Some(nodes) = definition["nodes"].as_array() else {
+        return Vec::new();
+    };
+    nodes
+        .iter()
+        .filter(|node| node["type"].as_str().and_then(|t| NodeType::parse(t).ok()) == Some(NodeType::Schedule))
+        .filter_map(|node| {
+            let name = node["name"].as_str()?.to_owned();
+            let pattern = node["parameters"]["cron"].as_str()?.to_owned();
+            let timezone = node["parameters"]["timezone"].as_str().unwrap_or("UTC");
+            let timezone = match Tz::from_str(timezone) {
+                Ok(tz) => tz,
+                Err(error) => {
+                    warn!(%workflow_id, node = name, timezone, %error, "unknown timezone; schedule skipped");
+                    return None;
+                }
+            };
+            match CronParser::builder().seconds(Seconds::Optional).build().parse(&pattern) {
+                Ok(cron) => Some(ScheduleEntry { workflow_id, node: name, pattern, timezone, cron }),
+                Err(error) => {
+                    warn!(%workflow_id, node = name, pattern, %error, "bad cron; schedule skipped");
+                    None
+                }
+            }
+        })
+        .collect()
+}
