@@ -12,7 +12,7 @@ use std::{
 };
 
 use flowforge_domain::workflow::{NodeType, WorkflowId};
-use flowforge_infra::read_model::{ReadModelError, WorkflowListQuery, WorkflowViewStore};
+use flowforge_infra::read_model::{active_workflows, ReadModelError, WorkflowViewStore};
 
 /// How a webhook answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,25 +97,11 @@ impl WebhookRegistry {
 
     /// Re-reads the routes from the read model now.
     pub async fn refresh(&self, views: &dyn WorkflowViewStore) -> Result<(), ReadModelError> {
-        let mut found = Vec::new();
-        let mut after = None;
-        loop {
-            let page = views
-                .list(&WorkflowListQuery {
-                    active: Some(true),
-                    after,
-                    limit: 500,
-                    ..Default::default()
-                })
-                .await?;
-            let Some(last) = page.last().map(|v| v.id) else {
-                break;
-            };
-            for view in &page {
-                found.extend(routes_of(WorkflowId::from_uuid(view.id), &view.definition));
-            }
-            after = Some(last);
-        }
+        let found = active_workflows(views)
+            .await?
+            .iter()
+            .flat_map(|view| routes_of(WorkflowId::from_uuid(view.id), &view.definition))
+            .collect();
         if let Ok(mut routes) = self.routes.write() {
             *routes = (Some(Instant::now()), found);
         }

@@ -24,7 +24,7 @@ use flowforge_domain::{
 };
 use flowforge_infra::{
     event_store::EventMetadata,
-    read_model::{WorkflowListQuery, WorkflowViewStore},
+    read_model::{active_workflows, WorkflowViewStore},
 };
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
@@ -179,29 +179,11 @@ impl Scheduler {
     async fn schedules(
         &self,
     ) -> Result<Vec<ScheduleEntry>, flowforge_infra::read_model::ReadModelError> {
-        let mut found = Vec::new();
-        let mut after = None;
-        loop {
-            let page = self
-                .workflows
-                .list(&WorkflowListQuery {
-                    active: Some(true),
-                    after,
-                    limit: 500,
-                    ..Default::default()
-                })
-                .await?;
-            let Some(last) = page.last().map(|v| v.id) else {
-                break;
-            };
-            for view in &page {
-                found.extend(schedules_of(
-                    WorkflowId::from_uuid(view.id),
-                    &view.definition,
-                ));
-            }
-            after = Some(last);
-        }
+        let found = active_workflows(self.workflows.as_ref())
+            .await?
+            .iter()
+            .flat_map(|view| schedules_of(WorkflowId::from_uuid(view.id), &view.definition))
+            .collect();
         Ok(found)
     }
 }

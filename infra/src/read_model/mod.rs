@@ -12,7 +12,8 @@ pub use audit_log::{live_audit_log, AuditEntry, AuditLog, AuditQuery, AUDIT_PROJ
 pub use postgres::PostgresWorkflowViews;
 pub use sqlite::SqliteWorkflowViews;
 pub use workflow_views::{
-    live_workflow_views, WorkflowListQuery, WorkflowStatus, WorkflowView, WorkflowViewStore,
+    active_workflows, live_workflow_views, WorkflowListQuery, WorkflowStatus, WorkflowView,
+    WorkflowViewStore,
 };
 
 /// Why a read-model operation failed.

@@ -129,3 +129,27 @@ pub trait WorkflowViewStore: Send + Sync + 'static {
 pub fn live_workflow_views() -> ReadModelTarget {
     ReadModelTarget::new("workflow_views", "workflows")
 }
+
+/// Every active workflow, paging through the read model; for the trigger
+/// registries (webhooks, schedules) that scan definitions.
+pub async fn active_workflows(
+    views: &dyn WorkflowViewStore,
+) -> Result<Vec<WorkflowView>, ReadModelError> {
+    let mut found = Vec::new();
+    let mut after = None;
+    loop {
+        let page = views
+            .list(&WorkflowListQuery {
+                active: Some(true),
+                after,
+                limit: 500,
+                ..Default::default()
+            })
+            .await?;
+        let Some(last) = page.last().map(|v| v.id) else {
+            return Ok(found);
+        };
+        found.extend(page);
+        after = Some(last);
+    }
+}
