@@ -19,7 +19,7 @@ use flowforge_infra::{
     read_model::AuditLog,
 };
 use flowforge_projections::{catalog, ProjectionRunner};
-use flowforge_sagas::{ExecutionOrchestrator, Scheduler};
+use flowforge_sagas::{ExecutionOrchestrator, NatsTriggers, Scheduler};
 use tokio::{net::TcpListener, sync::watch, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
@@ -136,7 +136,18 @@ pub async fn start(
         tasks.spawn(runner.run(source.clone(), leadership.clone(), shutdown.clone()));
     }
 
-    let executor = Arc::new(NodeRegistry::new(ExpressionEngine::new()));
+    let mut registry = NodeRegistry::new(ExpressionEngine::new());
+    if let Some(bus) = &nats {
+        registry = registry.with_nats(bus.client().clone());
+        let triggers = NatsTriggers::new(
+            bus.client().clone(),
+            CommandBus::new(store.clone()),
+            workflow_views.clone(),
+            shutdown.clone(),
+        );
+        tasks.spawn(triggers.run());
+    }
+    let executor = Arc::new(registry);
     let orchestrator =
         ExecutionOrchestrator::new(CommandBus::new(store.clone()), executor, shutdown.clone());
     tasks.spawn(orchestrator.run(source.clone(), leadership.clone()));

@@ -131,3 +131,76 @@ async fn a_stream_holding_another_log_is_refused() {
     );
     assert_published_once_in_order(&jetstream.settings, head).await;
 }
+
+/// A message on a `nats_trigger` subject starts one execution — one, not one per
+/// instance — and a NATS Publish node answers on another subject.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nats_messages_start_one_execution_each_and_nats_publish_answers() {
+    use futures::StreamExt;
+
+    let Some(jetstream) = TestJetStream::shared() else {
+        return;
+    };
+    let Some(first) = TestApp::spawn_with(Backend::Postgres, |args| {
+        args.bus = nats_bus(&jetstream.settings)
+    })
+    .await
+    else {
+        return;
+    };
+    let second = TestApp::spawn_sharing(&first, |_| {}).await;
+    let unique = uuid::Uuid::new_v4().simple().to_string();
+    let (inbox, outbox) = (
+        format!("fftest.{unique}.in"),
+        format!("fftest.{unique}.out"),
+    );
+    let (id, _, _) = first
+        .create_workflow(&serde_json::json!({"name": "double", "nodes": [
+            {"name": "Inbox", "type": "nats_trigger", "parameters": {"subject": inbox}},
+            {"name": "Double", "type": "set", "parameters": {"fields": {"doubled": "{{ $json.payload.n * 2 }}"}}},
+            {"name": "Reply", "type": "nats_publish", "parameters": {"subject": outbox}}],
+            "connections": {"Inbox": {"main": [[{"node": "Double"}]]}, "Double": {"main": [[{"node": "Reply"}]]}}}))
+        .await;
+    let (status, _) = first
+        .post(&format!("/api/v1/workflows/{id}/activate"), &Value::Null)
+        .await;
+    assert_eq!(status, 200);
+
+    let client = async_nats::connect(jetstream.settings.url.as_str())
+        .await
+        .expect("connect");
+    let mut replies = client.subscribe(outbox.clone()).await.expect("subscribe");
+    // Both instances subscribe within their refresh period (1 s).
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    for n in 1..=3 {
+        client
+            .publish(
+                inbox.clone(),
+                serde_json::to_vec(&serde_json::json!({"n": n}))
+                    .expect("json")
+                    .into(),
+            )
+            .await
+            .expect("publish");
+    }
+    client.flush().await.expect("flush");
+    let mut doubled = Vec::new();
+    while doubled.len() < 3 {
+        let message = tokio::time::timeout(Duration::from_secs(20), replies.next())
+            .await
+            .expect("a reply within 20 s")
+            .expect("subscription open");
+        let reply: Value = serde_json::from_slice(&message.payload).expect("JSON reply");
+        doubled.push(reply["doubled"].as_i64().expect("doubled"));
+    }
+    doubled.sort_unstable();
+    assert_eq!(doubled, [2, 4, 6]);
+    // And no more: each message ran once across the two instances.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(1500), replies.next())
+            .await
+            .is_err(),
+        "a message ran twice"
+    );
+    drop(second);
+}

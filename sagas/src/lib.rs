@@ -4,11 +4,13 @@
 //! each result back on the execution.
 #![forbid(unsafe_code)]
 
+mod nats_trigger;
 mod node_executor;
 mod orchestrator;
 mod scheduler;
 mod starter;
 
+pub use nats_trigger::NatsTriggers;
 pub use node_executor::{NodeExecutor, NodeOutcome, NodeRunRequest};
 pub use orchestrator::{ExecutionOrchestrator, ORCHESTRATOR_NAME};
 pub use scheduler::Scheduler;

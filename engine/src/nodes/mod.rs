@@ -6,6 +6,7 @@ mod branch;
 mod code;
 mod http_request;
 mod merge;
+mod nats_publish;
 mod passthrough;
 mod respond_to_webhook;
 mod set;
@@ -146,6 +147,15 @@ impl NodeRegistry {
             engine,
             http,
         }
+    }
+
+    /// The same registry with the NATS Publish node, publishing through `client`.
+    pub fn with_nats(mut self, client: async_nats::Client) -> Self {
+        self.behaviours.insert(
+            NodeType::NatsPublish,
+            Arc::new(nats_publish::NatsPublish { client }),
+        );
+        self
     }
 }
 

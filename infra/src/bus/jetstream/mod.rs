@@ -87,6 +87,11 @@ impl JetStreamBus {
         &self.settings
     }
 
+    /// The core NATS client (triggers subscribe and nodes publish through it).
+    pub fn client(&self) -> &async_nats::Client {
+        &self.client
+    }
+
     /// The JetStream context, for publishing and consumers.
     pub fn context(&self) -> &jetstream::Context {
         &self.context
