@@ -78,9 +78,11 @@ impl NatsTriggers {
                         keep
                     });
                     for trigger in wanted {
-                        if !running.contains_key(&trigger) {
-                            let task = tokio::spawn(self.listen(trigger.clone()));
-                            running.insert(trigger, task);
+                        if let std::collections::hash_map::Entry::Vacant(slot) =
+                            running.entry(trigger)
+                        {
+                            let listening = self.listen(slot.key().clone());
+                            slot.insert(tokio::spawn(listening));
                         }
                     }
                 }
