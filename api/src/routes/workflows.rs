@@ -36,25 +36,26 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(deactivate_workflow))
 }
 
-/// A workflow definition as JSON (n8n-shaped), plus the workflow's tags.
+/// A workflow definition as JSON (n8n-shaped), plus the workflow's tags. It
+/// documents the body; handlers read it as JSON and parse the definition into
+/// the domain's validated type.
 #[derive(Debug, ToSchema)]
-#[allow(dead_code)]
 pub struct WorkflowRequest {
     /// The workflow's name.
-    name: String,
+    pub name: String,
     /// The nodes: `{name, type, parameters, retry, continue_on_fail, timeout_ms, compensation}`.
     #[schema(value_type = Vec<Object>)]
-    nodes: Vec<Value>,
+    pub nodes: Vec<Value>,
     /// `{"Source": {"main": [[{"node": "Target"}]]}}`.
     #[schema(value_type = Object)]
-    connections: Value,
+    pub connections: Value,
     /// Workflow-level settings.
     #[schema(value_type = Object)]
-    settings: Option<Value>,
+    pub settings: Option<Value>,
     /// Labels for filtering.
-    tags: Option<Vec<String>>,
+    pub tags: Option<Vec<String>>,
     /// For updates: the version being changed (or send `If-Match`).
-    expected_version: Option<u64>,
+    pub expected_version: Option<u64>,
 }
 
 /// What a command left behind.
