@@ -343,7 +343,49 @@ async fn cancel_stops_a_waiting_execution(backend: Backend) {
     );
 }
 
+/// Regression: parameters that once panicked a node's task (and left its
+/// execution hanging) now fail the node with a clear error.
+async fn bad_parameters_fail_the_node_instead_of_hanging(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let cases = [
+        (
+            "switch",
+            json!({"name": "Bad", "type": "switch", "parameters": {"rules": "{{ [false, true] }}"}}),
+        ),
+        (
+            "wait",
+            json!({"name": "Bad", "type": "wait", "parameters": {"duration_ms": 9_000_000_000_000_000_000_u64}}),
+        ),
+    ];
+    for (what, node) in cases {
+        let (id, _, _) = app
+            .create_workflow(
+                &json!({"name": what, "nodes": [{"name": "Start", "type": "manual_trigger"}, node],
+                "connections": {"Start": {"main": [[{"node": "Bad"}]]}}}),
+            )
+            .await;
+        let (status, run) = app
+            .post(
+                &format!("/api/v1/workflows/{id}/executions?wait=true&timeout_ms=10000"),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(
+            (status, run["status"].as_str()),
+            (200, Some("failed")),
+            "{what}: {run}"
+        );
+        assert_eq!(
+            run["failure"]["error"]["code"], "parameters",
+            "{what}: {run}"
+        );
+    }
+}
+
 for_each_backend!(
+    bad_parameters_fail_the_node_instead_of_hanging,
     sum_webhook_answers_with_the_true_branch,
     http_request_retries_with_growing_waits,
     runaway_scripts_fail_their_node_and_the_server_keeps_serving,

@@ -37,6 +37,10 @@ use crate::{NodeExecutor, NodeOutcome, NodeRunRequest};
 
 /// The lease, and the bus consumer, of the orchestrator.
 pub const ORCHESTRATOR_NAME: &str = "orchestrator";
+/// How often the leader confirms its lease.
+const LEASE_CHECK: Duration = Duration::from_secs(2);
+/// How often a node's outcome is offered to the store before giving up on it.
+const RECORD_ATTEMPTS: u32 = 5;
 /// Events per bus batch.
 const BATCH: usize = 500;
 
@@ -57,6 +61,8 @@ pub struct ExecutionOrchestrator {
     executor: Arc<dyn NodeExecutor>,
     in_progress: Mutex<HashSet<Work>>,
     shutdown: CancellationToken,
+    /// Cancelled when a leadership term ends: the term's timers and node runs stop.
+    term: Mutex<CancellationToken>,
 }
 
 impl ExecutionOrchestrator {
@@ -71,6 +77,7 @@ impl ExecutionOrchestrator {
             commands,
             executor,
             in_progress: Mutex::new(HashSet::new()),
+            term: Mutex::new(shutdown.child_token()),
             shutdown,
         })
     }
@@ -103,6 +110,26 @@ impl ExecutionOrchestrator {
         source: &dyn EventSource,
         lease: &mut flowforge_infra::leadership::LeaderLease,
     ) -> Result<(), SubscriptionError> {
+        // A new term starts clean: what an earlier term claimed may since have
+        // been left running by another leader.
+        let term = self.shutdown.child_token();
+        if let Ok(mut current) = self.term.lock() {
+            current.cancel();
+            *current = term.clone();
+        }
+        if let Ok(mut claims) = self.in_progress.lock() {
+            claims.clear();
+        }
+        let outcome = self.lead_term(source, lease).await;
+        term.cancel();
+        outcome
+    }
+
+    async fn lead_term(
+        self: &Arc<Self>,
+        source: &dyn EventSource,
+        lease: &mut flowforge_infra::leadership::LeaderLease,
+    ) -> Result<(), SubscriptionError> {
         let head = self.store.head().await?;
         let mut subscription = source.subscribe(ORCHESTRATOR_NAME, head).await?;
         let open = self.open_executions().await?;
@@ -110,7 +137,7 @@ impl ExecutionOrchestrator {
         for id in open {
             self.advance(id).await;
         }
-        let mut idle_rounds = 0;
+        let mut lease_checked = tokio::time::Instant::now();
         loop {
             let batch = tokio::select! {
                 () = self.shutdown.cancelled() => return Ok(()),
@@ -130,12 +157,14 @@ impl ExecutionOrchestrator {
             for id in touched {
                 self.advance(id).await;
             }
-            if batch.is_empty() {
-                idle_rounds += 1;
-                if idle_rounds % 5 == 0 && !lease.is_held().await {
+            // Checked on a clock, busy or idle: a leader that lost its lease
+            // must stop before a second one runs the same nodes.
+            if lease_checked.elapsed() >= LEASE_CHECK {
+                if !lease.is_held().await {
                     warn!("orchestrator lease lost; standing by");
                     return Ok(());
                 }
+                lease_checked = tokio::time::Instant::now();
             }
         }
     }
@@ -366,14 +395,26 @@ impl ExecutionOrchestrator {
                 idempotency_key: format!("{id}:{node}:{attempt}"),
             };
             let run = this.executor.run(request);
-            let outcome = match timeout {
-                Some(limit) => tokio::time::timeout(limit, run).await.unwrap_or_else(|_| {
-                    NodeOutcome::Failed(
-                        NodeError::new(format!("node timed out after {} ms", limit.as_millis()))
+            let run = async {
+                match timeout {
+                    Some(limit) => tokio::time::timeout(limit, run).await.unwrap_or_else(|_| {
+                        NodeOutcome::Failed(
+                            NodeError::new(format!(
+                                "node timed out after {} ms",
+                                limit.as_millis()
+                            ))
                             .with_code("timeout"),
-                    )
-                }),
-                None => run.await,
+                        )
+                    }),
+                    None => run.await,
+                }
+            };
+            let term = this.term();
+            let outcome = tokio::select! {
+                // The term ended (lease lost, shutdown): the attempt stays
+                // running in the history and the next leader runs it again.
+                () = term.cancelled() => return,
+                outcome = run => outcome,
             };
             let at = Utc::now();
             let command = match outcome {
@@ -401,7 +442,11 @@ impl ExecutionOrchestrator {
             };
             // The claim stays until the execution finishes: a decision made
             // from a snapshot older than this outcome must not run it again.
-            this.record(id, command).await;
+            // If the outcome cannot be recorded, give the attempt up: it is
+            // still running in the history, so it will be run again.
+            if !this.record_outcome(id, command).await {
+                this.release(&work);
+            }
         });
     }
 
@@ -426,11 +471,51 @@ impl ExecutionOrchestrator {
         }
     }
 
-    /// Sleeps until `at` (or shutdown); true if the time came.
+    /// Records a node's outcome, retrying store failures with backoff; false
+    /// if it could not be recorded.
+    async fn record_outcome(&self, id: ExecutionId, command: ExecutionCommand) -> bool {
+        let metadata = EventMetadata {
+            actor: Some(ORCHESTRATOR_NAME.to_owned()),
+            correlation_id: Some(id.as_uuid()),
+            ..EventMetadata::default()
+        };
+        let mut pause = Duration::from_millis(50);
+        for attempt in 1..=RECORD_ATTEMPTS {
+            match self
+                .commands
+                .execute::<Execution>(&id.to_string(), command.clone(), None, &metadata)
+                .await
+            {
+                Ok(_) => return true,
+                // Refused by the aggregate (finished, cancelled): nothing to retry.
+                Err(CommandError::Rejected(_)) => return true,
+                Err(error) if attempt < RECORD_ATTEMPTS => {
+                    warn!(%id, %error, attempt, "cannot record a node outcome; retrying");
+                    tokio::time::sleep(pause).await;
+                    pause *= 2;
+                }
+                Err(error) => {
+                    warn!(%id, %error, "cannot record a node outcome; the attempt will run again");
+                }
+            }
+        }
+        false
+    }
+
+    /// The current leadership term's token.
+    fn term(&self) -> CancellationToken {
+        self.term
+            .lock()
+            .map(|term| term.clone())
+            .unwrap_or_else(|_| self.shutdown.clone())
+    }
+
+    /// Sleeps until `at` (or the end of the term); true if the time came.
     async fn sleep_until(&self, at: DateTime<Utc>) -> bool {
         let wait = (at - Utc::now()).to_std().unwrap_or_default();
+        let term = self.term();
         tokio::select! {
-            () = self.shutdown.cancelled() => false,
+            () = term.cancelled() => false,
             () = tokio::time::sleep(wait) => true,
         }
     }

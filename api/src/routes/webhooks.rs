@@ -24,6 +24,16 @@ use crate::{
 
 /// The read model webhooks are found in.
 const WORKFLOWS: &str = "workflows";
+/// Headers a Respond to Webhook node may not set.
+const FRAMING_HEADERS: [&str; 7] = [
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "upgrade",
+    "te",
+    "trailer",
+];
 /// How long a webhook answered at the end of its execution waits at most.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -116,13 +126,18 @@ pub async fn webhook(
                 .await?;
             match response {
                 Some(response) if !response.is_empty() => Ok(respond(&response)),
-                Some(_) => match execution.failure() {
-                    Some(failure) => Err(ApiError::ExecutionFailed {
+                Some(_) => match (execution.failure(), execution.cancellation()) {
+                    (Some(failure), _) => Err(ApiError::ExecutionFailed {
                         execution_id: execution_id.to_string(),
                         node: failure.node.clone(),
                         message: failure.error.message.clone(),
                     }),
-                    None => Ok(StatusCode::NO_CONTENT.into_response()),
+                    (None, Some(_)) => Err(ApiError::ExecutionFailed {
+                        execution_id: execution_id.to_string(),
+                        node: None,
+                        message: "the execution was cancelled".to_owned(),
+                    }),
+                    (None, None) => Ok(StatusCode::NO_CONTENT.into_response()),
                 },
                 None => Err(ApiError::ExecutionTimedOut(execution_id.to_string())),
             }
@@ -173,6 +188,7 @@ fn respond(response: &Item) -> Response {
         .get("status")
         .and_then(Value::as_u64)
         .and_then(|s| u16::try_from(s).ok())
+        .filter(|s| (200..=599).contains(s))
         .and_then(|s| StatusCode::from_u16(s).ok())
         .unwrap_or(StatusCode::OK);
     let body = response.get("body").cloned().unwrap_or(Value::Null);
@@ -186,6 +202,10 @@ fn respond(response: &Item) -> Response {
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
+            // Framing headers are the server's business, not the workflow's.
+            if FRAMING_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+                continue;
+            }
             if let (Ok(name), Ok(value)) = (
                 HeaderName::try_from(name.as_str()),
                 HeaderValue::try_from(value),

@@ -50,13 +50,21 @@ pub struct Switch;
 #[async_trait]
 impl NodeBehaviour for Switch {
     async fn run(&self, run: &NodeRun) -> NodeOutcome {
-        let rules = run
+        // The outputs are fixed by the definition: one per rule plus the
+        // fallback. `rules` must be a list (each entry may be an expression).
+        let Some(rules) = run
             .request
             .node
             .parameters()
             .get("rules")
             .and_then(Value::as_array)
-            .map_or(0, Vec::len);
+            .map(Vec::len)
+        else {
+            return NodeOutcome::Failed(
+                NodeError::new("switch needs `rules`: a list of conditions")
+                    .with_code("parameters"),
+            );
+        };
         let mut outputs = vec![Vec::new(); rules + 1];
         for (index, item) in run.items().into_iter().enumerate() {
             let parameters = match run.parameters_for(index, &item).await {
@@ -68,8 +76,14 @@ impl NodeBehaviour for Switch {
                 .and_then(Value::as_array)
                 .cloned()
                 .unwrap_or_default();
-            let output = evaluated.iter().position(truthy).unwrap_or(rules);
-            outputs[output].push(item);
+            let output = evaluated
+                .iter()
+                .take(rules)
+                .position(truthy)
+                .unwrap_or(rules);
+            if let Some(items) = outputs.get_mut(output) {
+                items.push(item);
+            }
         }
         NodeOutcome::Succeeded(outputs)
     }

@@ -23,11 +23,18 @@ impl NodeBehaviour for Wait {
         let now = DateTime::parse_from_rfc3339(&run.request.now)
             .map_or_else(|_| Utc::now(), |t| t.with_timezone(&Utc));
         if let Some(ms) = parameters.get("duration_ms").and_then(Value::as_u64) {
-            let until =
-                now + chrono::Duration::milliseconds(i64::try_from(ms).unwrap_or(i64::MAX / 2));
-            return NodeOutcome::Wait {
-                until: Some(until),
-                resume_token: None,
+            let until = i64::try_from(ms)
+                .ok()
+                .and_then(chrono::Duration::try_milliseconds)
+                .and_then(|wait| now.checked_add_signed(wait));
+            return match until {
+                Some(until) => NodeOutcome::Wait {
+                    until: Some(until),
+                    resume_token: None,
+                },
+                None => NodeOutcome::Failed(
+                    NodeError::new(format!("duration_ms {ms} is too long")).with_code("parameters"),
+                ),
             };
         }
         if let Some(until) = parameters.get("until").and_then(Value::as_str) {
