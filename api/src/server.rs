@@ -16,7 +16,7 @@ use flowforge_infra::{
     database::{redact, Database, DatabaseError},
     event_store::{upcasting::Upcasters, EventStore, Position},
     leadership::Leadership,
-    read_model::AuditLog,
+    read_model::{live_execution_views, AuditLog, ExecutionViews},
 };
 use flowforge_projections::{catalog, ProjectionRunner};
 use flowforge_sagas::{ExecutionOrchestrator, NatsTriggers, Scheduler};
@@ -148,8 +148,12 @@ pub async fn start(
         tasks.spawn(triggers.run());
     }
     let executor = Arc::new(registry);
-    let orchestrator =
-        ExecutionOrchestrator::new(CommandBus::new(store.clone()), executor, shutdown.clone());
+    let orchestrator = ExecutionOrchestrator::new(
+        CommandBus::new(store.clone()),
+        executor,
+        ExecutionViews::at(database.clone(), live_execution_views()),
+        shutdown.clone(),
+    );
     tasks.spawn(orchestrator.run(source.clone(), leadership.clone()));
     let scheduler = Scheduler::new(
         CommandBus::new(store.clone()),
@@ -163,6 +167,7 @@ pub async fn start(
         store,
         workflows: workflow_views,
         audit_log,
+        executions: ExecutionViews::at(database.clone(), live_execution_views()),
         checkpoints,
         progress: Arc::new(progress),
         publisher,

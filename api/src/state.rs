@@ -7,7 +7,7 @@ use flowforge_infra::{
     bus::jetstream::JetStreamBus,
     checkpoints::Checkpoints,
     event_store::{EventStore, Position},
-    read_model::{AuditLog, WorkflowViewStore},
+    read_model::{AuditLog, ExecutionViews, WorkflowViewStore},
 };
 use flowforge_projections::ProjectionProgress;
 use tokio::sync::watch;
@@ -25,6 +25,8 @@ pub struct AppState {
     pub workflows: Arc<dyn WorkflowViewStore>,
     /// The audit log read model.
     pub audit_log: AuditLog,
+    /// The execution list read model.
+    pub executions: ExecutionViews,
     /// Every worker's checkpoint, for the projections overview.
     pub checkpoints: Checkpoints,
     /// Each projection's position in this instance, by projection name.

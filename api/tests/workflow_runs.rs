@@ -325,6 +325,24 @@ async fn cancel_stops_a_waiting_execution(backend: Backend) {
     let (quick, _, _) = app
         .create_workflow(&support::simple_workflow("quick", &[]))
         .await;
+    // The execution list shows the cancelled one under its workflow.
+    let head = app.head().await;
+    let (status, page) = app
+        .get(&format!(
+            "/api/v1/executions?workflow_id={id}&consistent_with={head}"
+        ))
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(1), "{page}");
+    assert_eq!(
+        (
+            page["items"][0]["status"].as_str(),
+            page["items"][0]["trigger"].as_str()
+        ),
+        (Some("cancelled"), Some("manual"))
+    );
+    let (status, _) = app.get("/api/v1/executions?status=sleeping").await;
+    assert_eq!(status, 400);
     let (_, done) = app
         .post(
             &format!("/api/v1/workflows/{quick}/executions?wait=true"),

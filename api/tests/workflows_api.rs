@@ -438,6 +438,7 @@ async fn health_and_openapi(backend: Backend) {
         ("/api/v1/events", vec!["get"]),
         ("/api/v1/audit", vec!["get"]),
         ("/api/v1/workflows/{id}/executions", vec!["post"]),
+        ("/api/v1/executions", vec!["get"]),
         ("/api/v1/executions/{id}", vec!["get"]),
         ("/api/v1/executions/{id}/cancel", vec!["post"]),
         ("/webhook/{path}", vec!["post"]),

@@ -5,19 +5,23 @@ use std::sync::Arc;
 
 use flowforge_infra::{
     database::Database,
-    read_model::{live_audit_log, live_workflow_views, AuditLog, ReadModelTarget},
+    read_model::{
+        live_audit_log, live_execution_views, live_workflow_views, AuditLog, ExecutionViews,
+        ReadModelTarget,
+    },
 };
 
-use crate::{AuditLogProjection, Projection, WorkflowProjection};
+use crate::{AuditLogProjection, ExecutionsProjection, Projection, WorkflowProjection};
 
 /// The names of all projections.
-pub const PROJECTIONS: [&str; 2] = ["audit_log", "workflows"];
+pub const PROJECTIONS: [&str; 3] = ["audit_log", "executions", "workflows"];
 
 /// The live read model of projection `name`, if there is such a projection.
 pub fn live_target(name: &str) -> Option<ReadModelTarget> {
     match name {
         "workflows" => Some(live_workflow_views()),
         "audit_log" => Some(live_audit_log()),
+        "executions" => Some(live_execution_views()),
         _ => None,
     }
 }
@@ -33,6 +37,10 @@ pub fn projection_at(
             database.workflow_views_at(target),
         ))),
         "audit_log" => Some(Arc::new(AuditLogProjection::new(AuditLog::at(
+            database.clone(),
+            target,
+        )))),
+        "executions" => Some(Arc::new(ExecutionsProjection::new(ExecutionViews::at(
             database.clone(),
             target,
         )))),
@@ -112,6 +120,25 @@ pub async fn checksum(
                 page.iter()
                     .for_each(|entry| add(serde_json::to_vec(entry).unwrap_or_default()));
                 after = last;
+            }
+        }
+        "executions" => {
+            let views = ExecutionViews::at(database.clone(), live_execution_views());
+            let mut after = None;
+            loop {
+                let page = views
+                    .list(&flowforge_infra::read_model::ExecutionQuery {
+                        after,
+                        limit: 1000,
+                        ..Default::default()
+                    })
+                    .await?;
+                let Some(last) = page.last().map(|v| v.id) else {
+                    break;
+                };
+                page.iter()
+                    .for_each(|view| add(serde_json::to_vec(view).unwrap_or_default()));
+                after = Some(last);
             }
         }
         _ => return Ok(None),

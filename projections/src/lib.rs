@@ -7,10 +7,12 @@
 mod audit_log;
 mod batch;
 pub mod catalog;
+mod executions;
 pub mod rebuild;
 mod runner;
 mod workflows;
 
 pub use audit_log::AuditLogProjection;
+pub use executions::ExecutionsProjection;
 pub use runner::{Projection, ProjectionError, ProjectionProgress, ProjectionRunner};
 pub use workflows::WorkflowProjection;

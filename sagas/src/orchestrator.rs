@@ -27,8 +27,9 @@ use flowforge_domain::{
 };
 use flowforge_infra::{
     bus::{EventSource, SubscriptionError},
-    event_store::{EventMetadata, EventStore, Position},
+    event_store::{EventMetadata, EventStore},
     leadership::Leadership,
+    read_model::{ExecutionQuery, ExecutionViews, ReadModelError},
 };
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
@@ -60,6 +61,7 @@ pub struct ExecutionOrchestrator {
     store: Arc<dyn EventStore>,
     executor: Arc<dyn NodeExecutor>,
     in_progress: Mutex<HashSet<Work>>,
+    executions: ExecutionViews,
     shutdown: CancellationToken,
     /// Cancelled when a leadership term ends: the term's timers and node runs stop.
     term: Mutex<CancellationToken>,
@@ -70,12 +72,14 @@ impl ExecutionOrchestrator {
     pub fn new(
         commands: CommandBus,
         executor: Arc<dyn NodeExecutor>,
+        executions: ExecutionViews,
         shutdown: CancellationToken,
     ) -> Arc<Self> {
         Arc::new(Self {
             store: commands.store().clone(),
             commands,
             executor,
+            executions,
             in_progress: Mutex::new(HashSet::new()),
             term: Mutex::new(shutdown.child_token()),
             shutdown,
@@ -169,11 +173,34 @@ impl ExecutionOrchestrator {
         }
     }
 
-    /// Every execution whose history has no ending yet (a scan of the log; an
-    /// executions read model will replace it).
+    /// Every execution whose history has no ending yet: the executions read
+    /// model's running and waiting rows, plus whatever the log holds after
+    /// that read model's checkpoint.
     async fn open_executions(&self) -> Result<Vec<ExecutionId>, SubscriptionError> {
+        let read_model =
+            |e: ReadModelError| SubscriptionError::Nats(format!("executions read model: {e}"));
+        let mut after = self.executions.checkpoint().await.map_err(read_model)?;
         let mut open: Vec<ExecutionId> = Vec::new();
-        let mut after: Position = 0;
+        for status in ["running", "waiting"] {
+            let mut page_after = None;
+            loop {
+                let page = self
+                    .executions
+                    .list(&ExecutionQuery {
+                        status: Some(status.to_owned()),
+                        after: page_after,
+                        limit: 1000,
+                        ..Default::default()
+                    })
+                    .await
+                    .map_err(read_model)?;
+                let Some(last) = page.last().map(|v| v.id) else {
+                    break;
+                };
+                open.extend(page.iter().map(|v| ExecutionId::from_uuid(v.id)));
+                page_after = Some(last);
+            }
+        }
         loop {
             let page = self.store.read_all(after, 1000).await?;
             let Some(last) = page.last().map(|e| e.position) else {
@@ -187,7 +214,7 @@ impl ExecutionOrchestrator {
                     continue;
                 };
                 match event.event_type.as_str() {
-                    "ExecutionRequested" => open.push(id),
+                    "ExecutionRequested" if !open.contains(&id) => open.push(id),
                     "ExecutionSucceeded" | "ExecutionFailed" | "ExecutionCancelled" => {
                         open.retain(|o| *o != id)
                     }

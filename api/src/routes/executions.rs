@@ -30,6 +30,7 @@ use crate::{
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(start_execution))
+        .routes(routes!(list_executions))
         .routes(routes!(get_execution))
         .routes(routes!(cancel_execution))
 }
@@ -220,4 +221,88 @@ async fn cancel_execution(
     Ok(Json(
         json!({"execution_id": id, "status": "cancelled", "position": position}),
     ))
+}
+
+/// Filters and paging for the execution list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Only this workflow's executions.
+    workflow_id: Option<Uuid>,
+    /// Only this status: running, waiting, succeeded, failed, cancelled.
+    status: Option<String>,
+    /// Requested at or after this time (RFC 3339).
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Requested before this time (RFC 3339).
+    to: Option<chrono::DateTime<chrono::Utc>>,
+    /// The `next_after` of the previous page.
+    after: Option<Uuid>,
+    /// Page size, 1–500 (default 50).
+    limit: Option<u32>,
+    /// Wait until the list reflects this log position (bounded; 503 after).
+    consistent_with: Option<u64>,
+}
+
+/// A page of executions.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ExecutionPage {
+    /// Executions in id (time) order.
+    #[schema(value_type = Vec<Object>)]
+    pub items: Vec<Value>,
+    /// Pass as `after` for the next page; null on the last page.
+    pub next_after: Option<Uuid>,
+}
+
+const STATUSES: [&str; 5] = ["running", "waiting", "succeeded", "failed", "cancelled"];
+
+/// Lists executions, filtered by workflow, status and time, in pages.
+#[utoipa::path(
+    get, path = "/api/v1/executions", tag = "executions",
+    params(ListParams),
+    responses(
+        (status = 200, description = "A page of executions", body = ExecutionPage),
+        (status = 400, description = "Bad parameter", body = ErrorBody),
+        (status = 503, description = "Not caught up in time", body = ErrorBody),
+    )
+)]
+async fn list_executions(
+    State(state): State<AppState>,
+    QueryParams(params): QueryParams<ListParams>,
+) -> Result<Json<ExecutionPage>, ApiError> {
+    let limit = params.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::InvalidParameter(
+            "limit must be between 1 and 500".to_owned(),
+        ));
+    }
+    if let Some(status) = params.status.as_deref().filter(|s| !STATUSES.contains(s)) {
+        return Err(ApiError::InvalidParameter(format!(
+            "status {status:?} is not one of {}",
+            STATUSES.join(", ")
+        )));
+    }
+    state
+        .consistent_with(
+            flowforge_infra::read_model::EXECUTIONS_PROJECTION,
+            params.consistent_with,
+        )
+        .await?;
+    let rows = state
+        .executions
+        .list(&flowforge_infra::read_model::ExecutionQuery {
+            workflow_id: params.workflow_id,
+            status: params.status,
+            from: params.from,
+            to: params.to,
+            after: params.after,
+            limit: limit + 1,
+        })
+        .await?;
+    let next_after = (rows.len() > limit as usize).then(|| rows[limit as usize - 1].id);
+    let items = rows
+        .iter()
+        .take(limit as usize)
+        .map(|row| json!(row))
+        .collect();
+    Ok(Json(ExecutionPage { items, next_after }))
 }

@@ -3,12 +3,17 @@
 //! crash can never leave a read model ahead of or behind its checkpoint.
 
 mod audit_log;
+mod executions;
 mod postgres;
 pub mod rebuild;
 mod sqlite;
 mod workflow_views;
 
 pub use audit_log::{live_audit_log, AuditEntry, AuditLog, AuditQuery, AUDIT_PROJECTION};
+pub use executions::{
+    live_execution_views, ExecutionChange, ExecutionQuery, ExecutionView, ExecutionViews,
+    EXECUTIONS_PROJECTION,
+};
 pub use postgres::PostgresWorkflowViews;
 pub use sqlite::SqliteWorkflowViews;
 pub use workflow_views::{

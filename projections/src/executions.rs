@@ -1,0 +1,138 @@
+//! The `executions` projection: one row per execution for the execution list —
+//! its status as it moves (running, waiting, and how it ended), its trigger and
+//! its timings.
+
+use async_trait::async_trait;
+use flowforge_domain::{
+    decode_event,
+    execution::{Execution, ExecutionEvent},
+    Aggregate,
+};
+use flowforge_infra::{
+    event_store::{Position, RecordedEvent},
+    read_model::{
+        ExecutionChange, ExecutionView, ExecutionViews, ReadModelError, EXECUTIONS_PROJECTION,
+    },
+};
+use serde_json::Value;
+
+use crate::{
+    batch::{unapplied, SAVE_ATTEMPTS},
+    Projection, ProjectionError,
+};
+
+/// Keeps the execution list.
+pub struct ExecutionsProjection {
+    views: ExecutionViews,
+}
+
+impl ExecutionsProjection {
+    /// A projection writing to `views`.
+    pub fn new(views: ExecutionViews) -> Self {
+        Self { views }
+    }
+}
+
+/// The list change one execution event makes, if any.
+fn change(recorded: &RecordedEvent, event: ExecutionEvent) -> Option<ExecutionChange> {
+    let status = |id: flowforge_domain::execution::ExecutionId,
+                  status: &str,
+                  finished_at,
+                  failed_node| ExecutionChange::Status {
+        id: id.as_uuid(),
+        status: status.to_owned(),
+        finished_at,
+        failed_node,
+        position: recorded.position,
+    };
+    Some(match event {
+        ExecutionEvent::Requested {
+            execution_id,
+            workflow_id,
+            trigger,
+            requested_at,
+            ..
+        } => {
+            let kind = serde_json::to_value(trigger.kind).ok();
+            ExecutionChange::Requested(ExecutionView {
+                id: execution_id.as_uuid(),
+                workflow_id: workflow_id.as_uuid(),
+                status: "running".to_owned(),
+                trigger: kind
+                    .as_ref()
+                    .and_then(Value::as_str)
+                    .unwrap_or("unknown")
+                    .to_owned(),
+                requested_at,
+                finished_at: None,
+                failed_node: None,
+                position: recorded.position,
+            })
+        }
+        ExecutionEvent::NodeWaiting { execution_id, .. } => {
+            status(execution_id, "waiting", None, None)
+        }
+        ExecutionEvent::NodeStarted { execution_id, .. }
+        | ExecutionEvent::NodeResumed { execution_id, .. } => {
+            status(execution_id, "running", None, None)
+        }
+        ExecutionEvent::Succeeded {
+            execution_id,
+            finished_at,
+            ..
+        } => status(execution_id, "succeeded", Some(finished_at), None),
+        ExecutionEvent::Failed {
+            execution_id,
+            finished_at,
+            failed_node,
+            ..
+        } => status(execution_id, "failed", Some(finished_at), failed_node),
+        ExecutionEvent::Cancelled {
+            execution_id,
+            finished_at,
+            ..
+        } => status(execution_id, "cancelled", Some(finished_at), None),
+        ExecutionEvent::NodeSucceeded { .. }
+        | ExecutionEvent::NodeFailed { .. }
+        | ExecutionEvent::NodeRetryScheduled { .. } => return None,
+    })
+}
+
+#[async_trait]
+impl Projection for ExecutionsProjection {
+    fn name(&self) -> &'static str {
+        EXECUTIONS_PROJECTION
+    }
+
+    async fn checkpoint(&self) -> Result<Position, ProjectionError> {
+        Ok(self.views.checkpoint().await?)
+    }
+
+    async fn apply(&self, batch: &[RecordedEvent]) -> Result<(), ProjectionError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let checkpoint = self.views.checkpoint().await?;
+            let events = unapplied(&self.views.target().checkpoint, batch, checkpoint)?;
+            let Some(last) = events.last() else {
+                return Ok(());
+            };
+            let mut changes = Vec::new();
+            for recorded in events
+                .iter()
+                .filter(|e| e.stream.aggregate_type() == Execution::TYPE)
+            {
+                let event = decode_event::<ExecutionEvent>(&recorded.event_type, &recorded.payload)
+                    .map_err(|source| ProjectionError::Decode {
+                        position: recorded.position,
+                        source,
+                    })?;
+                changes.extend(change(recorded, event));
+            }
+            match self.views.apply(&changes, checkpoint, last.position).await {
+                Err(ReadModelError::CheckpointMoved { .. }) if attempt < SAVE_ATTEMPTS => continue,
+                outcome => return Ok(outcome?),
+            }
+        }
+    }
+}
