@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::{ReadModelError, ReadModelTarget};
+use super::{checkpoint_guard, ReadModelError, ReadModelTarget};
 use crate::{
     database::Database,
     event_store::{Position, RecordedEvent},
@@ -125,30 +125,10 @@ impl AuditLog {
             self.target.table
         );
         let insert = insert.as_str();
-        let create = "INSERT INTO projection_checkpoints (name, position) VALUES ($1, 0) \
-             ON CONFLICT (name) DO NOTHING";
-        let current_sql = "SELECT position FROM projection_checkpoints WHERE name = $1";
-        let advance =
-            "UPDATE projection_checkpoints SET position = $2 WHERE name = $1 AND position = $3";
-        let moved = |actual: i64| ReadModelError::CheckpointMoved {
-            name: self.target.checkpoint.clone(),
-            expected: from,
-            actual: actual.max(0) as u64,
-        };
         match &self.database {
             Database::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
-                sqlx::query(create)
-                    .bind(&self.target.checkpoint)
-                    .execute(&mut *tx)
-                    .await?;
-                let current: i64 = sqlx::query_scalar(&format!("{current_sql} FOR UPDATE"))
-                    .bind(&self.target.checkpoint)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                if current.max(0) as u64 != from {
-                    return Err(moved(current));
-                }
+                checkpoint_guard::claim_postgres(&mut tx, &self.target.checkpoint, from).await?;
                 // One statement for the whole batch: rows travel as arrays.
                 sqlx::query(&format!(
                     "INSERT INTO {} (position, event_id, aggregate_type, aggregate_id, version, \
@@ -170,28 +150,13 @@ impl AuditLog {
                 .bind(entries.iter().map(|e| e.recorded_at).collect::<Vec<_>>())
                 .execute(&mut *tx)
                 .await?;
-                sqlx::query(advance)
-                    .bind(&self.target.checkpoint)
-                    .bind(to_i64(to))
-                    .bind(to_i64(from))
-                    .execute(&mut *tx)
-                    .await?;
+                checkpoint_guard::advance_postgres(&mut tx, &self.target.checkpoint, to).await?;
                 tx.commit().await?;
             }
             Database::Sqlite { writer, .. } => {
                 let mut conn = writer.acquire().await?;
                 let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
-                sqlx::query(create)
-                    .bind(&self.target.checkpoint)
-                    .execute(&mut *tx)
-                    .await?;
-                let current: i64 = sqlx::query_scalar(current_sql)
-                    .bind(&self.target.checkpoint)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                if current.max(0) as u64 != from {
-                    return Err(moved(current));
-                }
+                checkpoint_guard::claim_sqlite(&mut tx, &self.target.checkpoint, from).await?;
                 for e in entries {
                     sqlx::query(insert)
                         .bind(to_i64(e.position))
@@ -207,12 +172,7 @@ impl AuditLog {
                         .execute(&mut *tx)
                         .await?;
                 }
-                sqlx::query(advance)
-                    .bind(&self.target.checkpoint)
-                    .bind(to_i64(to))
-                    .bind(to_i64(from))
-                    .execute(&mut *tx)
-                    .await?;
+                checkpoint_guard::advance_sqlite(&mut tx, &self.target.checkpoint, to).await?;
                 tx.commit().await?;
             }
         }
@@ -221,22 +181,7 @@ impl AuditLog {
 
     /// The position of the last event this audit log reflects.
     pub async fn checkpoint(&self) -> Result<Position, ReadModelError> {
-        let sql = "SELECT position FROM projection_checkpoints WHERE name = $1";
-        let position: Option<i64> = match &self.database {
-            Database::Postgres(pool) => {
-                sqlx::query_scalar(sql)
-                    .bind(&self.target.checkpoint)
-                    .fetch_optional(pool)
-                    .await?
-            }
-            Database::Sqlite { reader, .. } => {
-                sqlx::query_scalar(sql)
-                    .bind(&self.target.checkpoint)
-                    .fetch_optional(reader)
-                    .await?
-            }
-        };
-        Ok(position.unwrap_or(0).max(0) as u64)
+        checkpoint_guard::read(&self.database, &self.target.checkpoint).await
     }
 
     /// One page of entries matching `query`, in position order.

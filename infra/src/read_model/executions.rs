@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::{ReadModelError, ReadModelTarget};
+use super::{checkpoint_guard, ReadModelError, ReadModelTarget};
 use crate::{database::Database, event_store::Position};
 
 /// The projection's name, also its checkpoint row's name.
@@ -100,22 +100,7 @@ impl ExecutionViews {
 
     /// The position of the last event folded in.
     pub async fn checkpoint(&self) -> Result<Position, ReadModelError> {
-        let sql = "SELECT position FROM projection_checkpoints WHERE name = $1";
-        let position: Option<i64> = match &self.database {
-            Database::Postgres(pool) => {
-                sqlx::query_scalar(sql)
-                    .bind(&self.target.checkpoint)
-                    .fetch_optional(pool)
-                    .await?
-            }
-            Database::Sqlite { reader, .. } => {
-                sqlx::query_scalar(sql)
-                    .bind(&self.target.checkpoint)
-                    .fetch_optional(reader)
-                    .await?
-            }
-        };
-        Ok(position.unwrap_or(0).max(0) as u64)
+        checkpoint_guard::read(&self.database, &self.target.checkpoint).await
     }
 
     /// Applies `changes` and moves the checkpoint from `from` to `to` in one
@@ -136,28 +121,10 @@ impl ExecutionViews {
             "UPDATE {table} SET status = $2, finished_at = COALESCE($3, finished_at), \
              failed_node = COALESCE($4, failed_node), position = $5 WHERE id = $1 AND position < $5"
         );
-        let create = "INSERT INTO projection_checkpoints (name, position) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING";
-        let current = "SELECT position FROM projection_checkpoints WHERE name = $1";
-        let advance = "UPDATE projection_checkpoints SET position = $2 WHERE name = $1";
-        let moved = |actual: i64| ReadModelError::CheckpointMoved {
-            name: self.target.checkpoint.clone(),
-            expected: from,
-            actual: actual.max(0) as u64,
-        };
         match &self.database {
             Database::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
-                sqlx::query(create)
-                    .bind(&self.target.checkpoint)
-                    .execute(&mut *tx)
-                    .await?;
-                let at: i64 = sqlx::query_scalar(&format!("{current} FOR UPDATE"))
-                    .bind(&self.target.checkpoint)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                if at.max(0) as u64 != from {
-                    return Err(moved(at));
-                }
+                checkpoint_guard::claim_postgres(&mut tx, &self.target.checkpoint, from).await?;
                 for change in changes {
                     match change {
                         ExecutionChange::Requested(v) => {
@@ -191,27 +158,13 @@ impl ExecutionViews {
                         }
                     }
                 }
-                sqlx::query(advance)
-                    .bind(&self.target.checkpoint)
-                    .bind(to_i64(to))
-                    .execute(&mut *tx)
-                    .await?;
+                checkpoint_guard::advance_postgres(&mut tx, &self.target.checkpoint, to).await?;
                 tx.commit().await?;
             }
             Database::Sqlite { writer, .. } => {
                 let mut conn = writer.acquire().await?;
                 let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
-                sqlx::query(create)
-                    .bind(&self.target.checkpoint)
-                    .execute(&mut *tx)
-                    .await?;
-                let at: i64 = sqlx::query_scalar(current)
-                    .bind(&self.target.checkpoint)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                if at.max(0) as u64 != from {
-                    return Err(moved(at));
-                }
+                checkpoint_guard::claim_sqlite(&mut tx, &self.target.checkpoint, from).await?;
                 for change in changes {
                     match change {
                         ExecutionChange::Requested(v) => {
@@ -245,11 +198,7 @@ impl ExecutionViews {
                         }
                     }
                 }
-                sqlx::query(advance)
-                    .bind(&self.target.checkpoint)
-                    .bind(to_i64(to))
-                    .execute(&mut *tx)
-                    .await?;
+                checkpoint_guard::advance_sqlite(&mut tx, &self.target.checkpoint, to).await?;
                 tx.commit().await?;
             }
         }

@@ -3,6 +3,7 @@
 //! crash can never leave a read model ahead of or behind its checkpoint.
 
 mod audit_log;
+mod checkpoint_guard;
 mod executions;
 mod postgres;
 pub mod rebuild;
