@@ -112,6 +112,31 @@ pub fn webhook_response(execution: &Execution) -> Option<Item> {
     })
 }
 
+/// Resumes `node`, waiting in execution `id`, with `item` as its output.
+pub async fn resume(
+    state: &AppState,
+    id: ExecutionId,
+    node: String,
+    item: Item,
+    metadata: &EventMetadata,
+) -> Result<u64, ApiError> {
+    let outcome = state
+        .commands
+        .execute::<Execution>(
+            &id.to_string(),
+            ExecutionCommand::Resume {
+                node,
+                outputs: vec![vec![item]],
+                at: Utc::now(),
+            },
+            None,
+            metadata,
+        )
+        .await
+        .map_err(execution_error)?;
+    Ok(outcome.position)
+}
+
 /// Cancels an execution on behalf of `actor`.
 pub async fn cancel(
     state: &AppState,

@@ -402,7 +402,66 @@ async fn bad_parameters_fail_the_node_instead_of_hanging(backend: Backend) {
     }
 }
 
+async fn a_wait_resumes_when_called(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let (id, _, _) = app
+        .create_workflow(&json!({"name": "approval", "nodes": [
+            {"name": "Start", "type": "manual_trigger"},
+            {"name": "Approval", "type": "wait", "parameters": {"resume": "webhook"}},
+            {"name": "Decide", "type": "set", "parameters": {"fields": {"approved": "{{ $json.approved }}"}}}],
+            "connections": {"Start": {"main": [[{"node": "Approval"}]]}, "Approval": {"main": [[{"node": "Decide"}]]}}}))
+        .await;
+    let (_, started) = app
+        .post(&format!("/api/v1/workflows/{id}/executions"), &json!({}))
+        .await;
+    let execution = started["execution_id"].as_str().expect("id").to_owned();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let token = loop {
+        let (_, detail) = app.get(&format!("/api/v1/executions/{execution}")).await;
+        let waiting = detail["nodes"].as_array().and_then(|nodes| {
+            nodes
+                .iter()
+                .find_map(|n| n["resume_token"].as_str().map(str::to_owned))
+        });
+        if let Some(token) = waiting {
+            break token;
+        }
+        assert!(Instant::now() < deadline, "never waited: {detail}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/executions/{execution}/resume/not-the-token"),
+            &json!({"approved": true}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/executions/{execution}/resume/{token}"),
+            &json!({"approved": true}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, detail) = app.get(&format!("/api/v1/executions/{execution}")).await;
+        if detail["status"] == "succeeded" {
+            assert_eq!(detail["output"], json!([[{"approved": true}]]));
+            break;
+        }
+        assert!(Instant::now() < deadline, "never finished: {detail}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 for_each_backend!(
+    a_wait_resumes_when_called,
     bad_parameters_fail_the_node_instead_of_hanging,
     sum_webhook_answers_with_the_true_branch,
     http_request_retries_with_growing_waits,

@@ -441,6 +441,7 @@ async fn health_and_openapi(backend: Backend) {
         ("/api/v1/executions", vec!["get"]),
         ("/api/v1/executions/{id}", vec!["get"]),
         ("/api/v1/executions/{id}/cancel", vec!["post"]),
+        ("/api/v1/executions/{id}/resume/{token}", vec!["post"]),
         ("/webhook/{path}", vec!["post"]),
         ("/api/v1/projections", vec!["get"]),
         ("/api/v1/openapi.json", vec!["get"]),
@@ -469,7 +470,8 @@ async fn health_and_openapi(backend: Backend) {
                 &path
                     .replace("{id}", "0195f3a0-0000-7000-8000-000000000000")
                     .replace("{aggregate_type}", "workflow")
-                    .replace("{path}", "nothing-here"),
+                    .replace("{path}", "nothing-here")
+                    .replace("{token}", "no-such-token"),
             );
             let request = app
                 .http

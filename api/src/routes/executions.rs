@@ -33,6 +33,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_executions))
         .routes(routes!(get_execution))
         .routes(routes!(cancel_execution))
+        .routes(routes!(resume_execution))
 }
 
 /// How long `?wait=true` waits at most.
@@ -305,4 +306,46 @@ async fn list_executions(
         .map(|row| json!(row))
         .collect();
     Ok(Json(ExecutionPage { items, next_after }))
+}
+
+/// Resumes a Wait node waiting for a call (`resume: webhook`). The request's
+/// JSON body becomes the node's output item.
+#[utoipa::path(
+    post, path = "/api/v1/executions/{id}/resume/{token}", tag = "executions",
+    params(
+        ("id" = Uuid, Path, description = "Execution id"),
+        ("token" = String, Path, description = "The waiting node's resume token"),
+    ),
+    request_body(content = Object, description = "Becomes the Wait node's output item"),
+    responses(
+        (status = 200, description = "Resumed", body = Object),
+        (status = 404, description = "No such execution, or no node waits for this token", body = ErrorBody),
+    )
+)]
+async fn resume_execution(
+    State(state): State<AppState>,
+    PathParams((id, token)): PathParams<(String, String)>,
+    headers: HeaderMap,
+    OptionalJsonBody(body): OptionalJsonBody<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let id: ExecutionId = id
+        .parse()
+        .map_err(|_| ApiError::NotFound(format!("execution {id}")))?;
+    let execution = executions::load(&state, id).await?;
+    let node = execution
+        .node_runs()
+        .iter()
+        .find(|run| run.resume_token() == Some(token.as_str()))
+        .map(|run| run.node().to_owned())
+        .ok_or_else(|| ApiError::NotFound("a node waiting for this token".to_owned()))?;
+    let item = match body {
+        Some(Value::Object(item)) => item,
+        Some(other) => Item::from_iter([("data".to_owned(), other)]),
+        None => Item::new(),
+    };
+    let position =
+        executions::resume(&state, id, node.clone(), item, &request_metadata(&headers)).await?;
+    Ok(Json(
+        json!({"execution_id": id, "node": node, "position": position}),
+    ))
 }

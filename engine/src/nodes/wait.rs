@@ -1,5 +1,7 @@
 //! Wait: for `duration_ms`, until `until` (RFC 3339), or until resumed
-//! (`resume: webhook`). The items pass through when it wakes.
+//! (`resume: webhook`: `POST /api/v1/executions/{id}/resume/{token}`, the token
+//! shown on the waiting node). Timed waits pass their items through; a resumed
+//! wait outputs the resume request's body.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -52,7 +54,8 @@ impl NodeBehaviour for Wait {
         if parameters.get("resume").and_then(Value::as_str) == Some("webhook") {
             return NodeOutcome::Wait {
                 until: None,
-                resume_token: Some(run.request.idempotency_key.clone()),
+                // Unguessable: whoever holds it may resume the execution.
+                resume_token: Some(uuid::Uuid::new_v4().simple().to_string()),
             };
         }
         NodeOutcome::Failed(
