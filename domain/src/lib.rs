@@ -8,6 +8,7 @@ pub mod aggregate;
 pub mod execution;
 pub mod schedule;
 pub mod testing;
+mod uuid_id;
 pub mod workflow;
 
 pub use aggregate::{decode_event, encode_event, Aggregate, DomainEvent, EventCodecError};

@@ -2,63 +2,18 @@
 //! API, a trigger, the orchestrator for a sub-workflow) and handed in with
 //! `Request`, so deciding stays pure and a retried request reuses the same id.
 
-use std::{fmt, str::FromStr};
-
-use serde::{Deserialize, Serialize};
-use uuid::Uuid;
-
 use super::errors::InvalidExecutionId;
 
-/// Identifies one execution (one run of a workflow); serialises as a bare UUID string.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct ExecutionId(Uuid);
-
-impl ExecutionId {
-    /// Wraps a UUID the caller generated.
-    pub const fn from_uuid(uuid: Uuid) -> Self {
-        Self(uuid)
-    }
-
-    /// The UUID inside.
-    pub const fn as_uuid(&self) -> Uuid {
-        self.0
-    }
-}
-
-impl From<Uuid> for ExecutionId {
-    fn from(uuid: Uuid) -> Self {
-        Self(uuid)
-    }
-}
-
-impl From<ExecutionId> for Uuid {
-    fn from(id: ExecutionId) -> Self {
-        id.0
-    }
-}
-
-impl fmt::Display for ExecutionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl FromStr for ExecutionId {
-    type Err = InvalidExecutionId;
-
-    fn from_str(input: &str) -> Result<Self, Self::Err> {
-        Uuid::parse_str(input)
-            .map(Self)
-            .map_err(|source| InvalidExecutionId {
-                input: input.to_owned(),
-                source,
-            })
-    }
-}
+crate::uuid_id!(
+    /// Identifies one execution (one run of a workflow); serialises as a bare UUID string.
+    ExecutionId,
+    InvalidExecutionId
+);
 
 #[cfg(test)]
 mod tests {
+    use uuid::Uuid;
+
     use super::*;
 
     #[test]

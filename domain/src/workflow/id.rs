@@ -2,63 +2,18 @@
 //! generates one and hands it in with `Create`, so handling a command stays a pure
 //! function and a retried request can reuse the same id.
 
-use std::{fmt, str::FromStr};
-
-use serde::{Deserialize, Serialize};
-use uuid::Uuid;
-
 use super::errors::InvalidWorkflowId;
 
-/// Identifies one workflow across its whole history; serialises as a bare UUID string.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct WorkflowId(Uuid);
-
-impl WorkflowId {
-    /// Wraps a UUID the caller generated.
-    pub const fn from_uuid(uuid: Uuid) -> Self {
-        Self(uuid)
-    }
-
-    /// The UUID inside.
-    pub const fn as_uuid(&self) -> Uuid {
-        self.0
-    }
-}
-
-impl From<Uuid> for WorkflowId {
-    fn from(uuid: Uuid) -> Self {
-        Self(uuid)
-    }
-}
-
-impl From<WorkflowId> for Uuid {
-    fn from(id: WorkflowId) -> Self {
-        id.0
-    }
-}
-
-impl fmt::Display for WorkflowId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl FromStr for WorkflowId {
-    type Err = InvalidWorkflowId;
-
-    fn from_str(input: &str) -> Result<Self, Self::Err> {
-        Uuid::parse_str(input)
-            .map(Self)
-            .map_err(|source| InvalidWorkflowId {
-                input: input.to_owned(),
-                source,
-            })
-    }
-}
+crate::uuid_id!(
+    /// Identifies one workflow across its whole history; serialises as a bare UUID string.
+    WorkflowId,
+    InvalidWorkflowId
+);
 
 #[cfg(test)]
 mod tests {
+    use uuid::Uuid;
+
     use super::*;
 
     #[test]
