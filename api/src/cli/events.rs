@@ -95,6 +95,7 @@ pub async fn run(command: EventsCommand) -> anyhow::Result<()> {
             );
             let mut batch = Vec::with_capacity(PAGE);
             let (mut imported, mut skipped) = (0_u64, 0_u64);
+            let mut held: Vec<RecordedEvent> = Vec::new();
             for (number, line) in reader.lines().enumerate() {
                 let line = line?;
                 if line.trim().is_empty() {
@@ -104,8 +105,15 @@ pub async fn run(command: EventsCommand) -> anyhow::Result<()> {
                     format!("{}:{}: not a recorded event", file.display(), number + 1)
                 })?;
                 if event.position <= head {
-                    let held = store.read_all(event.position - 1, 1).await?;
-                    if held.first().map(|e| e.event_id) != Some(event.event_id) {
+                    // Compare against the stored log a page at a time, not an
+                    // event at a time.
+                    if held.first().is_none_or(|e| e.position > event.position)
+                        || held.last().is_none_or(|e| e.position < event.position)
+                    {
+                        held = store.read_all(event.position - 1, PAGE).await?;
+                    }
+                    let stored = held.iter().find(|e| e.position == event.position);
+                    if stored.map(|e| e.event_id) != Some(event.event_id) {
                         bail!(
                             "position {} holds a different event than the file; not the same log",
                             event.position
