@@ -11,6 +11,7 @@ use serde_json::{Map, Number, Value};
 
 use super::errors::DefinitionError;
 use super::node_type::NodeType;
+use super::settings::WorkflowSettings;
 
 /// How a failing node is retried before its failure counts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -346,7 +347,7 @@ impl WorkflowDefinition {
     /// found. Checks run in a fixed order — the workflow name; then each node in list
     /// order (name, duplicate, type, retry, compensation); then connections by source
     /// name (source exists, output in range, target exists); then triggers (at least
-    /// one, none with an incoming connection); then cycles — so the same definition
+    /// one, none with an incoming connection); then cycles; then settings — so the same definition
     /// always yields the same error.
     pub fn parse(raw: RawWorkflowDefinition) -> Result<Self, DefinitionError> {
         if raw.name.trim().is_empty() {
@@ -356,6 +357,7 @@ impl WorkflowDefinition {
         let graph = Graph::build(&nodes, &raw.connections)?;
         graph.check_triggers(&nodes)?;
         graph.check_acyclic(&nodes)?;
+        WorkflowSettings::parse(&raw.settings)?;
         Ok(Self {
             name: raw.name,
             nodes,
@@ -382,6 +384,13 @@ impl WorkflowDefinition {
     /// Workflow-level settings, as given.
     pub fn settings(&self) -> &Map<String, Value> {
         &self.settings
+    }
+
+    /// The settings FlowForge acts on. They were checked when the definition was
+    /// parsed; a definition read back from history whose settings no longer pass
+    /// gets the defaults.
+    pub fn workflow_settings(&self) -> WorkflowSettings {
+        WorkflowSettings::parse(&self.settings).unwrap_or_default()
     }
 
     /// The node with this name, if there is one.

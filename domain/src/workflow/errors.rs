@@ -76,7 +76,7 @@ pub enum DefinitionError {
 
     /// No node can start the workflow.
     #[error(
-        "the workflow has no trigger node (one of manual_trigger, webhook, schedule, nats_trigger)"
+        "the workflow has no trigger node (one of manual_trigger, webhook, schedule, nats_trigger, error_trigger)"
     )]
     NoTrigger,
 
@@ -130,6 +130,15 @@ pub enum DefinitionError {
         node: String,
     },
 
+    /// A setting FlowForge acts on has a value it cannot use.
+    #[error("setting {setting:?} {reason}")]
+    InvalidSetting {
+        /// The settings key.
+        setting: String,
+        /// What the value must be.
+        reason: String,
+    },
+
     /// A compensation's `retry.max_tries` is 0.
     #[error("the compensation of node {node:?} has retry.max_tries = 0; it must be at least 1")]
     CompensationZeroRetryTries {
@@ -144,7 +153,10 @@ impl DefinitionError {
     /// connection error this is the source node; for a cycle, its first node.
     pub fn node(&self) -> Option<&str> {
         match self {
-            Self::EmptyWorkflowName | Self::EmptyNodeName { .. } | Self::NoTrigger => None,
+            Self::EmptyWorkflowName
+            | Self::EmptyNodeName { .. }
+            | Self::NoTrigger
+            | Self::InvalidSetting { .. } => None,
             Self::DuplicateNodeName { node }
             | Self::UnknownNodeType { node, .. }
             | Self::UnknownConnectionSource { node }

@@ -11,6 +11,7 @@ mod errors;
 mod events;
 mod id;
 mod node_type;
+mod settings;
 
 pub use aggregate::{Workflow, WorkflowStatus, MAX_TAGS, MAX_TAG_CHARS};
 pub use commands::WorkflowCommand;
@@ -24,3 +25,7 @@ pub use errors::{
 pub use events::WorkflowEvent;
 pub use id::WorkflowId;
 pub use node_type::NodeType;
+pub use settings::{
+    WorkflowSettings, ERROR_WORKFLOW, EXECUTION_TIMEOUT_MS, MAX_CONCURRENT_EXECUTIONS,
+    MAX_EXECUTION_TIMEOUT_MS,
+};

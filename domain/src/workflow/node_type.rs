@@ -21,6 +21,9 @@ pub enum NodeType {
     Schedule,
     /// Trigger: started by a message on a NATS `subject`.
     NatsTrigger,
+    /// Trigger: started when an execution of a workflow that names this one as
+    /// its `error_workflow` fails; its item describes the failure.
+    ErrorTrigger,
     /// Sets fields on each item.
     Set,
     /// Routes each item to output 0 (condition true) or 1 (false).
@@ -49,11 +52,12 @@ pub enum NodeType {
 
 impl NodeType {
     /// Every node type, in declaration order.
-    pub const ALL: [NodeType; 16] = [
+    pub const ALL: [NodeType; 17] = [
         Self::ManualTrigger,
         Self::Webhook,
         Self::Schedule,
         Self::NatsTrigger,
+        Self::ErrorTrigger,
         Self::Set,
         Self::If,
         Self::Switch,
@@ -75,6 +79,7 @@ impl NodeType {
             Self::Webhook => "webhook",
             Self::Schedule => "schedule",
             Self::NatsTrigger => "nats_trigger",
+            Self::ErrorTrigger => "error_trigger",
             Self::Set => "set",
             Self::If => "if",
             Self::Switch => "switch",
@@ -100,6 +105,7 @@ impl NodeType {
             "n8n-nodes-base.manualTrigger" => Self::ManualTrigger,
             "n8n-nodes-base.webhook" => Self::Webhook,
             "n8n-nodes-base.scheduleTrigger" => Self::Schedule,
+            "n8n-nodes-base.errorTrigger" => Self::ErrorTrigger,
             "n8n-nodes-base.set" => Self::Set,
             "n8n-nodes-base.if" => Self::If,
             "n8n-nodes-base.switch" => Self::Switch,
@@ -124,7 +130,11 @@ impl NodeType {
     pub const fn is_trigger(self) -> bool {
         matches!(
             self,
-            Self::ManualTrigger | Self::Webhook | Self::Schedule | Self::NatsTrigger
+            Self::ManualTrigger
+                | Self::Webhook
+                | Self::Schedule
+                | Self::NatsTrigger
+                | Self::ErrorTrigger
         )
     }
 
@@ -242,7 +252,7 @@ mod tests {
     }
 
     #[test]
-    fn only_the_four_trigger_types_are_triggers() {
+    fn only_the_five_trigger_types_are_triggers() {
         let triggers: Vec<NodeType> = NodeType::ALL
             .into_iter()
             .filter(|t| t.is_trigger())
@@ -253,7 +263,8 @@ mod tests {
                 NodeType::ManualTrigger,
                 NodeType::Webhook,
                 NodeType::Schedule,
-                NodeType::NatsTrigger
+                NodeType::NatsTrigger,
+                NodeType::ErrorTrigger
             ]
         );
     }

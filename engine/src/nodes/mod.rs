@@ -117,6 +117,7 @@ impl NodeRegistry {
             NodeType::Webhook,
             NodeType::Schedule,
             NodeType::NatsTrigger,
+            NodeType::ErrorTrigger,
             NodeType::Noop,
         ] {
             behaviours.insert(trigger, passthrough.clone());
