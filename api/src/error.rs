@@ -51,6 +51,16 @@ pub enum ApiError {
     /// The execution aggregate refused the command in its current state.
     #[error("{0}")]
     ExecutionRejected(flowforge_domain::execution::ExecutionError),
+    /// Only a failed or cancelled execution can be retried.
+    #[error(
+        "execution {execution_id} is {status}; only a failed or cancelled execution can be retried"
+    )]
+    NotRetryable {
+        /// The execution.
+        execution_id: String,
+        /// Its status.
+        status: &'static str,
+    },
     /// The execution behind a webhook failed.
     #[error("execution {execution_id} failed: {message}")]
     ExecutionFailed {
@@ -140,6 +150,14 @@ impl ApiError {
                 StatusCode::CONFLICT,
                 "execution_conflict",
                 json!({ "reason": rejection.to_string() }),
+            ),
+            ApiError::NotRetryable {
+                execution_id,
+                status,
+            } => (
+                StatusCode::CONFLICT,
+                "not_retryable",
+                json!({ "execution_id": execution_id, "status": status }),
             ),
             ApiError::PayloadTooLarge { limit } => (
                 StatusCode::PAYLOAD_TOO_LARGE,

@@ -7,11 +7,15 @@ use std::time::Duration;
 use chrono::Utc;
 use flowforge_commands::CommandError;
 use flowforge_domain::{
-    execution::{Execution, ExecutionCommand, ExecutionError, ExecutionId, Item, Trigger},
+    execution::{
+        Execution, ExecutionCommand, ExecutionError, ExecutionId, ExecutionStatus, Item,
+        NodeRunStatus, Trigger, TriggerKind,
+    },
     workflow::{NodeType, WorkflowError, WorkflowId},
 };
 use flowforge_infra::event_store::EventMetadata;
-use flowforge_sagas::{start_execution, StartError};
+use flowforge_sagas::{start_execution, ExecutionStart, StartError};
+use serde_json::json;
 use uuid::Uuid;
 
 use crate::{error::ApiError, state::AppState};
@@ -27,24 +31,80 @@ pub async fn start(
     metadata: &EventMetadata,
 ) -> Result<ExecutionId, ApiError> {
     let execution_id = ExecutionId::from_uuid(Uuid::now_v7());
-    start_execution(
-        &state.commands,
+    let mut start = ExecutionStart::new(execution_id, workflow_id, trigger, input);
+    start.require_active = require_active;
+    start_execution(&state.commands, start, metadata)
+        .await
+        .map_err(|error| match error {
+            StartError::WorkflowNotFound(id) => ApiError::NotFound(format!("workflow {id}")),
+            StartError::WorkflowArchived(workflow_id) => {
+                ApiError::Rejected(WorkflowError::Archived { workflow_id })
+            }
+            StartError::Workflow(error) => ApiError::from(error),
+            StartError::Execution(error) => execution_error(error),
+        })?;
+    Ok(execution_id)
+}
+
+/// Starts a new execution that retries failed (or cancelled) execution `id`:
+/// the same pinned definition and input, with the outputs of every node that
+/// succeeded (or was reused) taken over, so only the failed node and what
+/// follows it run again.
+pub async fn retry(
+    state: &AppState,
+    id: ExecutionId,
+    metadata: &EventMetadata,
+) -> Result<ExecutionId, ApiError> {
+    let failed = load(state, id).await?;
+    if !matches!(
+        failed.status(),
+        ExecutionStatus::Failed | ExecutionStatus::Cancelled
+    ) {
+        return Err(ApiError::NotRetryable {
+            execution_id: id.to_string(),
+            status: failed.status().as_str(),
+        });
+    }
+    let (Some(workflow_id), Some(definition), Some(previous)) = (
+        failed.workflow_id(),
+        failed.definition().cloned(),
+        failed.trigger(),
+    ) else {
+        return Err(ApiError::Internal(format!("execution {id} has no request")));
+    };
+    let mut reuse = failed.reuse().clone();
+    for run in failed.node_runs() {
+        if run.status() == NodeRunStatus::Succeeded {
+            if let Some(outputs) = run.latest_attempt().and_then(|a| a.outputs()) {
+                reuse.insert(run.node().to_owned(), outputs.to_vec());
+            }
+        }
+    }
+    let trigger = Trigger {
+        kind: TriggerKind::Retry,
+        node: failed.start_node().map(str::to_owned),
+        details: json!({"retry_of": id, "original_trigger": previous.kind}),
+    };
+    let execution_id = ExecutionId::from_uuid(Uuid::now_v7());
+    let command = ExecutionCommand::Request {
         execution_id,
         workflow_id,
+        definition_version: failed.definition_version(),
+        definition,
         trigger,
-        input,
-        require_active,
-        metadata,
-    )
-    .await
-    .map_err(|error| match error {
-        StartError::WorkflowNotFound(id) => ApiError::NotFound(format!("workflow {id}")),
-        StartError::WorkflowArchived(workflow_id) => {
-            ApiError::Rejected(WorkflowError::Archived { workflow_id })
-        }
-        StartError::Workflow(error) => ApiError::from(error),
-        StartError::Execution(error) => execution_error(error),
-    })?;
+        input: failed.input().to_vec(),
+        parent: None,
+        reuse,
+        at: Utc::now(),
+    };
+    let mut metadata = metadata.clone();
+    metadata.correlation_id = Some(execution_id.as_uuid());
+    metadata.causation_id = Some(id.as_uuid());
+    state
+        .commands
+        .execute::<Execution>(&execution_id.to_string(), command, Some(0), &metadata)
+        .await
+        .map_err(execution_error)?;
     Ok(execution_id)
 }
 

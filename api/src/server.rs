@@ -19,7 +19,7 @@ use flowforge_infra::{
     read_model::{live_execution_views, AuditLog, ExecutionViews},
 };
 use flowforge_projections::{catalog, ProjectionRunner};
-use flowforge_sagas::{ExecutionOrchestrator, NatsTriggers, Scheduler};
+use flowforge_sagas::{ExecutionOrchestrator, NatsTriggers, Scheduler, SubWorkflowStarter};
 use tokio::{net::TcpListener, sync::watch, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
@@ -136,7 +136,8 @@ pub async fn start(
         tasks.spawn(runner.run(source.clone(), leadership.clone(), shutdown.clone()));
     }
 
-    let mut registry = NodeRegistry::new(ExpressionEngine::new());
+    let mut registry = NodeRegistry::new(ExpressionEngine::new())
+        .with_sub_workflows(SubWorkflowStarter::new(CommandBus::new(store.clone())));
     if let Some(bus) = &nats {
         registry = registry.with_nats(bus.client().clone());
         let triggers = NatsTriggers::new(

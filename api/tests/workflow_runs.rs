@@ -3,74 +3,10 @@
 
 mod support;
 
-use std::{
-    sync::{Arc, Mutex},
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
-use axum::{extract::State, http::HeaderMap, routing::post, Json, Router};
 use serde_json::{json, Value};
-use support::{Backend, TestApp};
-
-/// A local HTTP server that fails its first `failures` calls with 500, then
-/// answers `{"ok": true, "call": n}`; it records each call's time and
-/// Idempotency-Key.
-#[derive(Clone, Default)]
-struct FlakyServer {
-    calls: Arc<Mutex<Vec<(Instant, String)>>>,
-    failures: usize,
-}
-
-impl FlakyServer {
-    async fn start(failures: usize) -> (Self, String) {
-        let server = FlakyServer {
-            calls: Arc::default(),
-            failures,
-        };
-        let app = Router::new()
-            .route("/flaky", post(flaky))
-            .with_state(server.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let url = format!("http://{}/flaky", listener.local_addr().expect("addr"));
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        (server, url)
-    }
-
-    fn calls(&self) -> Vec<(Instant, String)> {
-        self.calls.lock().expect("calls").clone()
-    }
-}
-
-async fn flaky(
-    State(server): State<FlakyServer>,
-    headers: HeaderMap,
-) -> (axum::http::StatusCode, Json<Value>) {
-    let key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    let call = {
-        let mut calls = server.calls.lock().expect("calls");
-        calls.push((Instant::now(), key));
-        calls.len()
-    };
-    if call <= server.failures {
-        (
-            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-            Json(json!({"error": "not yet"})),
-        )
-    } else {
-        (
-            axum::http::StatusCode::OK,
-            Json(json!({"ok": true, "call": call})),
-        )
-    }
-}
+use support::{flaky_server::FlakyServer, Backend, TestApp};
 
 async fn activate(app: &TestApp, id: &str) {
     let (status, body) = app

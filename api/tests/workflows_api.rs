@@ -442,6 +442,8 @@ async fn health_and_openapi(backend: Backend) {
         ("/api/v1/executions/{id}", vec!["get"]),
         ("/api/v1/executions/{id}/cancel", vec!["post"]),
         ("/api/v1/executions/{id}/resume/{token}", vec!["post"]),
+        ("/api/v1/executions/{id}/retry", vec!["post"]),
+        ("/api/v1/executions/{id}/stream", vec!["get"]),
         ("/webhook/{path}", vec!["post"]),
         ("/api/v1/projections", vec!["get"]),
         ("/api/v1/openapi.json", vec!["get"]),

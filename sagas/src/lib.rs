@@ -4,14 +4,18 @@
 //! each result back on the execution.
 #![forbid(unsafe_code)]
 
+mod error_workflow;
 mod nats_trigger;
 mod node_executor;
 mod orchestrator;
 mod scheduler;
 mod starter;
+mod sub_workflows;
 
+pub use error_workflow::{error_execution_id, failure_item, start_error_workflow};
 pub use nats_trigger::NatsTriggers;
 pub use node_executor::{NodeExecutor, NodeOutcome, NodeRunRequest};
 pub use orchestrator::{ExecutionOrchestrator, ORCHESTRATOR_NAME};
 pub use scheduler::Scheduler;
-pub use starter::{start_execution, StartError};
+pub use starter::{start_execution, ExecutionStart, StartError};
+pub use sub_workflows::{child_execution_id, child_outcome, SubWorkflowStarter};

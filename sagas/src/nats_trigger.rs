@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 use uuid::Uuid;
 
-use crate::starter::start_execution;
+use crate::starter::{start_execution, ExecutionStart};
 
 /// How often the set of trigger subjects is re-read.
 const REFRESH: Duration = Duration::from_secs(1);
@@ -121,16 +121,13 @@ impl NatsTriggers {
                     actor: Some("nats-trigger".to_owned()),
                     ..EventMetadata::default()
                 };
-                let started = start_execution(
-                    &commands,
+                let start = ExecutionStart::new(
                     execution_id,
                     trigger.workflow_id,
                     Trigger::new(TriggerKind::Nats).at_node(trigger.node.clone()),
                     vec![message_item(&message)],
-                    true,
-                    &metadata,
-                )
-                .await;
+                );
+                let started = start_execution(&commands, start, &metadata).await;
                 if let Err(error) = started {
                     warn!(%error, subject = trigger.subject, "a NATS message could not start its execution");
                 }

@@ -31,7 +31,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 use uuid::Uuid;
 
-use crate::starter::start_execution;
+use crate::starter::{start_execution, ExecutionStart};
 
 /// How often due ticks are checked.
 const RESOLUTION: Duration = Duration::from_millis(100);
@@ -159,17 +159,8 @@ impl Scheduler {
         item.insert("cron".into(), Value::String(entry.pattern.clone()));
         item.insert("timezone".into(), json!(entry.timezone.name()));
         let trigger = Trigger::new(TriggerKind::Schedule).at_node(entry.node.clone());
-        if let Err(error) = start_execution(
-            &self.commands,
-            execution_id,
-            entry.workflow_id,
-            trigger,
-            vec![item],
-            true,
-            &metadata,
-        )
-        .await
-        {
+        let start = ExecutionStart::new(execution_id, entry.workflow_id, trigger, vec![item]);
+        if let Err(error) = start_execution(&self.commands, start, &metadata).await {
             warn!(%error, workflow = %entry.workflow_id, "a schedule tick could not start its execution");
         } else {
             info!(workflow = %entry.workflow_id, node = entry.node, %tick, %execution_id, "schedule fired");

@@ -7,8 +7,11 @@ use std::collections::BTreeMap;
 use chrono::Utc;
 use flowforge_commands::{CommandBus, CommandError};
 use flowforge_domain::{
-    execution::{Execution, ExecutionCommand, ExecutionError, ExecutionId, Item, Trigger},
-    workflow::{Workflow, WorkflowError, WorkflowId, WorkflowStatus},
+    execution::{
+        Execution, ExecutionCommand, ExecutionError, ExecutionId, Item, ParentExecution, Trigger,
+        TriggerKind,
+    },
+    workflow::{NodeType, Workflow, WorkflowError, WorkflowId, WorkflowStatus},
 };
 use flowforge_infra::event_store::EventMetadata;
 
@@ -29,17 +32,73 @@ pub enum StartError {
     Execution(#[from] CommandError<ExecutionError>),
 }
 
-/// Starts `execution_id` of workflow `workflow_id` from `trigger` with `input`.
-/// `require_active`: refuse an inactive workflow (every trigger but manual runs).
+/// What to start: which execution of which workflow, from what, with what.
+#[derive(Debug, Clone)]
+pub struct ExecutionStart {
+    /// The new execution's id (random for API calls, derived where a retried
+    /// start must find the same execution: schedule ticks, sub-workflows).
+    pub execution_id: ExecutionId,
+    /// The workflow to run, at its current definition.
+    pub workflow_id: WorkflowId,
+    /// What started it. An error workflow run without a trigger node starts at
+    /// the workflow's first `error_trigger` node, if it has one.
+    pub trigger: Trigger,
+    /// The start node's input items.
+    pub input: Vec<Item>,
+    /// The calling execution, for a sub-workflow.
+    pub parent: Option<ParentExecution>,
+    /// Refuse an inactive workflow (every trigger but manual runs, sub-workflows
+    /// and error workflows).
+    pub require_active: bool,
+}
+
+impl ExecutionStart {
+    /// A start of `workflow_id` from `trigger` with `input`, no parent, active
+    /// workflows only.
+    pub fn new(
+        execution_id: ExecutionId,
+        workflow_id: WorkflowId,
+        trigger: Trigger,
+        input: Vec<Item>,
+    ) -> Self {
+        Self {
+            execution_id,
+            workflow_id,
+            trigger,
+            input,
+            parent: None,
+            require_active: true,
+        }
+    }
+
+    /// The same start, allowed for an inactive workflow too.
+    pub fn even_if_inactive(mut self) -> Self {
+        self.require_active = false;
+        self
+    }
+
+    /// The same start, as a sub-workflow of `parent`.
+    pub fn with_parent(mut self, parent: ParentExecution) -> Self {
+        self.parent = Some(parent);
+        self
+    }
+}
+
+/// Records the start: loads the workflow, pins its current definition and
+/// appends `ExecutionRequested` as the stream's first event.
 pub async fn start_execution(
     commands: &CommandBus,
-    execution_id: ExecutionId,
-    workflow_id: WorkflowId,
-    trigger: Trigger,
-    input: Vec<Item>,
-    require_active: bool,
+    start: ExecutionStart,
     metadata: &EventMetadata,
 ) -> Result<(), StartError> {
+    let ExecutionStart {
+        execution_id,
+        workflow_id,
+        mut trigger,
+        input,
+        parent,
+        require_active,
+    } = start;
     let (workflow, _) = commands.load::<Workflow>(&workflow_id.to_string()).await?;
     let definition = workflow
         .definition()
@@ -52,6 +111,12 @@ pub async fn start_execution(
         }
         WorkflowStatus::Inactive | WorkflowStatus::Active => {}
     }
+    if trigger.kind == TriggerKind::ErrorWorkflow && trigger.node.is_none() {
+        trigger.node = definition
+            .trigger_nodes()
+            .find(|node| node.node_type() == NodeType::ErrorTrigger)
+            .map(|node| node.name().to_owned());
+    }
     let command = ExecutionCommand::Request {
         execution_id,
         workflow_id,
@@ -59,7 +124,7 @@ pub async fn start_execution(
         definition,
         trigger,
         input,
-        parent: None,
+        parent,
         reuse: BTreeMap::new(),
         at: Utc::now(),
     };
@@ -69,4 +134,18 @@ pub async fn start_execution(
         .execute::<Execution>(&execution_id.to_string(), command, Some(0), &metadata)
         .await?;
     Ok(())
+}
+
+impl StartError {
+    /// Whether the execution was already recorded: a repeated start of a
+    /// derived id, which is not a failure.
+    pub fn already_started(&self) -> bool {
+        matches!(
+            self,
+            Self::Execution(
+                CommandError::Conflict { .. }
+                    | CommandError::Rejected(ExecutionError::AlreadyExists { .. })
+            )
+        )
+    }
 }

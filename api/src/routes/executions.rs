@@ -33,6 +33,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_executions))
         .routes(routes!(get_execution))
         .routes(routes!(cancel_execution))
+        .routes(routes!(retry_execution))
         .routes(routes!(resume_execution))
 }
 
@@ -222,6 +223,30 @@ async fn cancel_execution(
     Ok(Json(
         json!({"execution_id": id, "status": "cancelled", "position": position}),
     ))
+}
+
+/// Retries a failed or cancelled execution as a new one: the successful
+/// nodes' outputs are reused, and the run goes on from the node that failed.
+#[utoipa::path(
+    post, path = "/api/v1/executions/{id}/retry", tag = "executions",
+    params(("id" = Uuid, Path, description = "The failed execution's id")),
+    responses(
+        (status = 202, description = "The retry started", body = Object),
+        (status = 404, description = "No such execution", body = ErrorBody),
+        (status = 409, description = "Not failed or cancelled", body = ErrorBody),
+    )
+)]
+async fn retry_execution(
+    State(state): State<AppState>,
+    PathParams(id): PathParams<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let id: ExecutionId = id
+        .parse()
+        .map_err(|_| ApiError::NotFound(format!("execution {id}")))?;
+    let execution_id = executions::retry(&state, id, &request_metadata(&headers)).await?;
+    let body = json!({"execution_id": execution_id, "retry_of": id, "status": "running"});
+    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
 }
 
 /// Filters and paging for the execution list.

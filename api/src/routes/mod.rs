@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod events;
+mod execution_stream;
 pub mod executions;
 pub mod health;
 pub mod projections;
@@ -67,6 +68,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(workflows::routes())
         .merge(events::routes())
         .merge(executions::routes())
+        .merge(execution_stream::routes())
         .merge(audit::routes())
         .merge(projections::routes())
         .merge(health::routes())

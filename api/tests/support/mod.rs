@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod flaky_server;
+
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use flowforge_api::{

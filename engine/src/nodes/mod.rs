@@ -4,6 +4,7 @@
 
 mod branch;
 mod code;
+mod execute_workflow;
 mod http_request;
 mod merge;
 mod nats_publish;
@@ -20,7 +21,7 @@ use flowforge_domain::{
     execution::{concat_items, NodeError},
     workflow::NodeType,
 };
-use flowforge_sagas::{NodeExecutor, NodeOutcome, NodeRunRequest};
+use flowforge_sagas::{NodeExecutor, NodeOutcome, NodeRunRequest, SubWorkflowStarter};
 use serde_json::Value;
 
 use crate::{EngineError, ExpressionContext, ExpressionEngine, Item};
@@ -155,6 +156,16 @@ impl NodeRegistry {
         self.behaviours.insert(
             NodeType::NatsPublish,
             Arc::new(nats_publish::NatsPublish { client }),
+        );
+        self
+    }
+
+    /// The same registry with the Execute Workflow node, starting
+    /// sub-workflows through `starter`.
+    pub fn with_sub_workflows(mut self, starter: SubWorkflowStarter) -> Self {
+        self.behaviours.insert(
+            NodeType::ExecuteWorkflow,
+            Arc::new(execute_workflow::ExecuteWorkflow { starter }),
         );
         self
     }

@@ -9,9 +9,16 @@
 //! a node attempt that was running when a process died is run again with the
 //! same attempt number and idempotency key (at-least-once side effects).
 //! One instance orchestrates at a time (the `orchestrator` lease).
+//!
+//! It also applies the workflow settings: the execution time limit (a timer
+//! per open execution), the concurrency cap (see [`admission`]) and the error
+//! workflow (started before a failure is recorded), and it connects
+//! sub-workflows to their callers (see [`crate::sub_workflows`]).
+
+mod admission;
 
 use std::{
-    collections::{BTreeMap, HashSet},
+    collections::{BTreeMap, HashMap, HashSet},
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -21,8 +28,9 @@ use flowforge_commands::{CommandBus, CommandError};
 use flowforge_domain::{
     execution::{
         concat_items, decide, retry_delay, Decision, Execution, ExecutionCommand, ExecutionError,
-        ExecutionId, Finish, NodeError, NodeRunStatus,
+        ExecutionId, ExecutionStatus, Finish, NodeError, NodeRunStatus,
     },
+    workflow::NodeType,
     Aggregate,
 };
 use flowforge_infra::{
@@ -31,10 +39,16 @@ use flowforge_infra::{
     leadership::Leadership,
     read_model::{ExecutionQuery, ExecutionViews, ReadModelError},
 };
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use crate::{NodeExecutor, NodeOutcome, NodeRunRequest};
+use crate::{
+    error_workflow::{is_transient, start_error_workflow},
+    sub_workflows::{child_execution_id, child_outcome},
+    NodeExecutor, NodeOutcome, NodeRunRequest,
+};
+use admission::{Admission, Candidate};
 
 /// The lease, and the bus consumer, of the orchestrator.
 pub const ORCHESTRATOR_NAME: &str = "orchestrator";
@@ -53,6 +67,8 @@ enum Work {
     Attempt(ExecutionId, String, u32),
     /// A timer waits to wake a waiting node attempt.
     WaitTimer(ExecutionId, String, u32),
+    /// A timer waits to fail the execution at its time limit.
+    Deadline(ExecutionId),
 }
 
 /// Drives executions from their histories.
@@ -65,6 +81,14 @@ pub struct ExecutionOrchestrator {
     shutdown: CancellationToken,
     /// Cancelled when a leadership term ends: the term's timers and node runs stop.
     term: Mutex<CancellationToken>,
+    /// Per open execution, cancelled when it ends: its timers and node runs stop.
+    stops: Mutex<HashMap<ExecutionId, CancellationToken>>,
+    /// Running and queued executions of workflows with a concurrency cap.
+    admission: Mutex<Admission>,
+    /// Executions to advance that no event of their own announces (admitted
+    /// from a queue, a parent whose child ended).
+    wake: mpsc::UnboundedSender<ExecutionId>,
+    woken: tokio::sync::Mutex<mpsc::UnboundedReceiver<ExecutionId>>,
 }
 
 impl ExecutionOrchestrator {
@@ -75,6 +99,7 @@ impl ExecutionOrchestrator {
         executions: ExecutionViews,
         shutdown: CancellationToken,
     ) -> Arc<Self> {
+        let (wake, woken) = mpsc::unbounded_channel();
         Arc::new(Self {
             store: commands.store().clone(),
             commands,
@@ -82,6 +107,10 @@ impl ExecutionOrchestrator {
             executions,
             in_progress: Mutex::new(HashSet::new()),
             term: Mutex::new(shutdown.child_token()),
+            stops: Mutex::new(HashMap::new()),
+            admission: Mutex::new(Admission::default()),
+            wake,
+            woken: tokio::sync::Mutex::new(woken),
             shutdown,
         })
     }
@@ -124,6 +153,12 @@ impl ExecutionOrchestrator {
         if let Ok(mut claims) = self.in_progress.lock() {
             claims.clear();
         }
+        if let Ok(mut stops) = self.stops.lock() {
+            stops.clear();
+        }
+        if let Ok(mut admission) = self.admission.lock() {
+            *admission = Admission::default();
+        }
         let outcome = self.lead_term(source, lease).await;
         term.cancel();
         outcome
@@ -134,17 +169,21 @@ impl ExecutionOrchestrator {
         source: &dyn EventSource,
         lease: &mut flowforge_infra::leadership::LeaderLease,
     ) -> Result<(), SubscriptionError> {
+        let mut woken = self.woken.lock().await;
+        while woken.try_recv().is_ok() {}
         let head = self.store.head().await?;
         let mut subscription = source.subscribe(ORCHESTRATOR_NAME, head).await?;
         let open = self.open_executions().await?;
         info!(open = open.len(), "resuming unfinished executions");
-        for id in open {
-            self.advance(id).await;
-        }
+        self.resume_open(open).await;
         let mut lease_checked = tokio::time::Instant::now();
         loop {
             let batch = tokio::select! {
                 () = self.shutdown.cancelled() => return Ok(()),
+                Some(id) = woken.recv() => {
+                    self.advance(id).await;
+                    continue;
+                }
                 batch = subscription.next_batch(BATCH) => batch?,
             };
             let mut touched: Vec<ExecutionId> = Vec::new();
@@ -239,13 +278,194 @@ impl ExecutionOrchestrator {
             return;
         }
         if execution.is_finished() {
-            self.forget(id);
+            self.finished(id, &execution).await;
+            return;
+        }
+        self.arm_deadline(id, &execution);
+        if !self.admit(id, &execution) {
+            debug!(%id, "queued behind the workflow's concurrency cap");
             return;
         }
         self.rerun_orphaned_attempts(id, &execution);
+        if self.collect_child_results(id, &execution).await {
+            return;
+        }
         for decision in decide(&execution) {
             self.carry_out(id, &execution, decision).await;
         }
+    }
+
+    /// Advances the executions found open at the start of a term: those that
+    /// already ran a node first (they hold their slots), then the rest in
+    /// request order, so a concurrency cap admits the oldest.
+    async fn resume_open(self: &Arc<Self>, open: Vec<ExecutionId>) {
+        let mut order = Vec::with_capacity(open.len());
+        for id in open {
+            if let Ok((execution, _)) = self.commands.load::<Execution>(&id.to_string()).await {
+                let fresh = execution.node_runs().is_empty();
+                order.push((fresh, execution.requested_at(), id));
+            }
+        }
+        order.sort();
+        for (_, _, id) in order {
+            self.advance(id).await;
+        }
+    }
+
+    /// What follows the end of an execution: its timers and runs stop, its
+    /// concurrency slot goes to the next in the queue, its caller (if it is a
+    /// sub-workflow) is woken, and its own children stop if it did not succeed.
+    async fn finished(self: &Arc<Self>, id: ExecutionId, execution: &Execution) {
+        self.forget(id);
+        if let (Some(workflow), Some(limit)) = (
+            execution.workflow_id(),
+            execution
+                .definition()
+                .and_then(|d| d.workflow_settings().max_concurrent_executions),
+        ) {
+            let admitted = self
+                .admission
+                .lock()
+                .map(|mut admission| admission.finish(workflow, id, limit))
+                .unwrap_or_default();
+            for next in admitted {
+                let _ = self.wake.send(next);
+            }
+        }
+        if let Some(parent) = execution.parent() {
+            let _ = self.wake.send(parent.execution_id);
+        }
+        if execution.status() != ExecutionStatus::Succeeded {
+            for (node, attempt) in waiting_children(execution) {
+                let child = child_execution_id(id, &node, attempt);
+                let command = ExecutionCommand::Cancel {
+                    reason: format!("its calling execution {id} ended"),
+                    actor: "system".to_owned(),
+                    at: Utc::now(),
+                };
+                self.record(child, command).await;
+            }
+        }
+    }
+
+    /// Whether the execution may run now under its workflow's concurrency cap.
+    fn admit(&self, id: ExecutionId, execution: &Execution) -> bool {
+        let (Some(workflow), Some(requested_at), Some(limit)) = (
+            execution.workflow_id(),
+            execution.requested_at(),
+            execution
+                .definition()
+                .and_then(|d| d.workflow_settings().max_concurrent_executions),
+        ) else {
+            return true;
+        };
+        let candidate = Candidate {
+            workflow,
+            execution: id,
+            requested_at,
+            started: !execution.node_runs().is_empty(),
+        };
+        let Ok(mut admission) = self.admission.lock() else {
+            return true;
+        };
+        let (runs, others) = admission.request(candidate, limit);
+        for other in others {
+            let _ = self.wake.send(other);
+        }
+        runs
+    }
+
+    /// Starts the timer that fails the execution at its time limit, once.
+    fn arm_deadline(self: &Arc<Self>, id: ExecutionId, execution: &Execution) {
+        let (Some(limit), Some(requested_at)) = (
+            execution
+                .definition()
+                .and_then(|d| d.workflow_settings().execution_timeout_ms),
+            execution.requested_at(),
+        ) else {
+            return;
+        };
+        if !self.claim(&Work::Deadline(id)) {
+            return;
+        }
+        let deadline = requested_at + chrono::TimeDelta::milliseconds(limit as i64);
+        let stop = self.stop_token(id);
+        let this = self.clone();
+        tokio::spawn(async move {
+            if !this.sleep_until(deadline, &stop).await {
+                return;
+            }
+            let Ok((execution, _)) = this.commands.load::<Execution>(&id.to_string()).await else {
+                this.release(&Work::Deadline(id));
+                return;
+            };
+            if execution.is_finished() {
+                return;
+            }
+            info!(%id, limit_ms = limit, "execution time limit reached");
+            let error = NodeError::new(format!(
+                "the execution ran longer than its limit of {limit} ms"
+            ))
+            .with_code("execution_timeout")
+            .with_details(serde_json::json!({"execution_timeout_ms": limit}));
+            this.fail(id, &execution, error, None).await;
+        });
+    }
+
+    /// Resumes or fails the waiting `execute_workflow` nodes whose child
+    /// execution has ended; true if it recorded something (the new event
+    /// advances the execution again).
+    async fn collect_child_results(&self, id: ExecutionId, execution: &Execution) -> bool {
+        let mut recorded = false;
+        for (node, attempt) in waiting_children(execution) {
+            let child = child_execution_id(id, &node, attempt);
+            let Ok((child, _)) = self.commands.load::<Execution>(&child.to_string()).await else {
+                continue;
+            };
+            if let Some(command) = child_outcome(&node, attempt, &child) {
+                recorded |= self.record(id, command).await;
+            }
+        }
+        recorded
+    }
+
+    /// Fails the execution for good: first starts its error workflow (if its
+    /// settings name one), then records the failure, so a crash in between
+    /// starts the error workflow again under the same id rather than never.
+    async fn fail(
+        &self,
+        id: ExecutionId,
+        execution: &Execution,
+        error: NodeError,
+        failed_node: Option<String>,
+    ) {
+        let mut pause = Duration::from_millis(50);
+        for attempt in 1..=RECORD_ATTEMPTS {
+            match start_error_workflow(&self.commands, execution, &error, failed_node.as_deref())
+                .await
+            {
+                Ok(Some(started)) => {
+                    info!(%id, error_execution = %started, "error workflow started");
+                    break;
+                }
+                Ok(None) => break,
+                Err(start_error) if is_transient(&start_error) && attempt < RECORD_ATTEMPTS => {
+                    warn!(%id, error = %start_error, "cannot start the error workflow; retrying");
+                    tokio::time::sleep(pause).await;
+                    pause *= 2;
+                }
+                Err(start_error) => {
+                    warn!(%id, error = %start_error, "the error workflow could not be started");
+                    break;
+                }
+            }
+        }
+        let command = ExecutionCommand::Fail {
+            error,
+            failed_node,
+            at: Utc::now(),
+        };
+        self.record(id, command).await;
     }
 
     /// Attempts recorded as running that no task of this process runs: their
@@ -330,8 +550,9 @@ impl ExecutionOrchestrator {
                         .map(|a| concat_items(a.input()))
                         .unwrap_or_default();
                     let this = self.clone();
+                    let stop = self.stop_token(id);
                     tokio::spawn(async move {
-                        if this.sleep_until(until).await {
+                        if this.sleep_until(until, &stop).await {
                             let command = ExecutionCommand::Resume {
                                 node,
                                 outputs: vec![input],
@@ -349,12 +570,7 @@ impl ExecutionOrchestrator {
                     .await;
             }
             Decision::Finish(Finish::Failed { node, error }) => {
-                let command = ExecutionCommand::Fail {
-                    error,
-                    failed_node: Some(node),
-                    at: Utc::now(),
-                };
-                self.record(id, command).await;
+                self.fail(id, execution, error, Some(node)).await;
             }
         }
     }
@@ -390,10 +606,11 @@ impl ExecutionOrchestrator {
             })
             .collect();
         let this = self.clone();
+        let stop = self.stop_token(id);
         tokio::spawn(async move {
             let work = Work::Attempt(id, node.clone(), attempt);
             if let Some(due_at) = due_at {
-                if !this.sleep_until(due_at).await {
+                if !this.sleep_until(due_at, &stop).await {
                     this.release(&work);
                     return;
                 }
@@ -436,11 +653,11 @@ impl ExecutionOrchestrator {
                     None => run.await,
                 }
             };
-            let term = this.term();
             let outcome = tokio::select! {
                 // The term ended (lease lost, shutdown): the attempt stays
                 // running in the history and the next leader runs it again.
-                () = term.cancelled() => return,
+                // Or the execution ended (cancelled, timed out): nothing to record.
+                () = stop.cancelled() => return,
                 outcome = run => outcome,
             };
             let at = Utc::now();
@@ -537,12 +754,26 @@ impl ExecutionOrchestrator {
             .unwrap_or_else(|_| self.shutdown.clone())
     }
 
-    /// Sleeps until `at` (or the end of the term); true if the time came.
-    async fn sleep_until(&self, at: DateTime<Utc>) -> bool {
-        let wait = (at - Utc::now()).to_std().unwrap_or_default();
+    /// The token that stops the execution's timers and node runs: cancelled
+    /// when it ends or when the term does.
+    fn stop_token(&self, id: ExecutionId) -> CancellationToken {
         let term = self.term();
+        self.stops
+            .lock()
+            .map(|mut stops| {
+                stops
+                    .entry(id)
+                    .or_insert_with(|| term.child_token())
+                    .clone()
+            })
+            .unwrap_or(term)
+    }
+
+    /// Sleeps until `at` (or until `stop`); true if the time came.
+    async fn sleep_until(&self, at: DateTime<Utc>, stop: &CancellationToken) -> bool {
+        let wait = (at - Utc::now()).to_std().unwrap_or_default();
         tokio::select! {
-            () = term.cancelled() => false,
+            () = stop.cancelled() => false,
             () = tokio::time::sleep(wait) => true,
         }
     }
@@ -554,11 +785,14 @@ impl ExecutionOrchestrator {
             .unwrap_or(false)
     }
 
-    /// Drops every claim of a finished execution.
+    /// Stops the work of a finished execution and drops its claims.
     fn forget(&self, id: ExecutionId) {
+        if let Some(stop) = self.stops.lock().ok().and_then(|mut s| s.remove(&id)) {
+            stop.cancel();
+        }
         if let Ok(mut set) = self.in_progress.lock() {
             set.retain(|work| match work {
-                Work::Attempt(of, ..) | Work::WaitTimer(of, ..) => *of != id,
+                Work::Attempt(of, ..) | Work::WaitTimer(of, ..) | Work::Deadline(of) => *of != id,
             });
         }
     }
@@ -569,4 +803,23 @@ impl ExecutionOrchestrator {
             set.remove(work);
         }
     }
+}
+
+/// The `execute_workflow` node attempts of `execution` that wait for a child.
+fn waiting_children(execution: &Execution) -> Vec<(String, u32)> {
+    let Some(definition) = execution.definition() else {
+        return Vec::new();
+    };
+    execution
+        .node_runs()
+        .iter()
+        .filter(|run| run.status() == NodeRunStatus::Waiting)
+        .filter(|run| {
+            definition
+                .node(run.node())
+                .is_some_and(|node| node.node_type() == NodeType::ExecuteWorkflow)
+        })
+        .filter(|run| run.resume_token().is_none() && run.waiting_until().is_none())
+        .map(|run| (run.node().to_owned(), run.latest_attempt_number()))
+        .collect()
 }

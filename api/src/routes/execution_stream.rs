@@ -1,0 +1,127 @@
+//! `GET /api/v1/executions/{id}/stream`: an execution's events as
+//! Server-Sent Events, from its first (or after `Last-Event-ID`, a stream
+//! version) and then live, until it ends. Each SSE message has the stream
+//! version as `id`, the event type as `event`, and the stored event as JSON
+//! `data`, in the shape of `GET /api/v1/streams/{type}/{id}`.
+
+use std::{collections::VecDeque, convert::Infallible, time::Duration};
+
+use axum::{
+    extract::State,
+    http::HeaderMap,
+    response::sse::{Event, KeepAlive, Sse},
+};
+use flowforge_domain::{execution::Execution, execution::ExecutionId, Aggregate};
+use flowforge_infra::event_store::{RecordedEvent, StreamId};
+use futures::{stream, Stream};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::events::EventResponse;
+use crate::{error::ApiError, executions, extract::PathParams, state::AppState};
+
+/// The routes of this module.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(stream_execution))
+}
+
+/// How often a follower polls for events another instance appended (this
+/// process's own appends wake it at once).
+const POLL: Duration = Duration::from_millis(250);
+
+/// The event types after which an execution's stream has nothing more.
+const FINAL_EVENTS: [&str; 3] = [
+    "ExecutionSucceeded",
+    "ExecutionFailed",
+    "ExecutionCancelled",
+];
+
+/// Streams an execution's events, live, as Server-Sent Events; the stream
+/// ends after the execution's last event.
+#[utoipa::path(
+    get, path = "/api/v1/executions/{id}/stream", tag = "executions",
+    params(
+        ("id" = Uuid, Path, description = "Execution id"),
+        ("Last-Event-ID" = Option<u64>, Header, description = "Resume after this stream version"),
+    ),
+    responses(
+        (status = 200, description = "text/event-stream of the execution's events", content_type = "text/event-stream", body = String),
+        (status = 400, description = "Last-Event-ID is not a version", body = crate::error::ErrorBody),
+        (status = 404, description = "No such execution", body = crate::error::ErrorBody),
+    )
+)]
+async fn stream_execution(
+    State(state): State<AppState>,
+    PathParams(id): PathParams<String>,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let id: ExecutionId = id
+        .parse()
+        .map_err(|_| ApiError::NotFound(format!("execution {id}")))?;
+    let after = match headers.get("last-event-id") {
+        None => 0,
+        Some(value) => value
+            .to_str()
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .ok_or_else(|| {
+                ApiError::InvalidParameter("Last-Event-ID must be a stream version".to_owned())
+            })?,
+    };
+    executions::load(&state, id).await?;
+    let stream_id = StreamId::new(Execution::TYPE, id.to_string())
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let follower = Follower {
+        state,
+        stream: stream_id,
+        after,
+        pending: VecDeque::new(),
+        ended: false,
+    };
+    Ok(Sse::new(stream::unfold(follower, Follower::next)).keep_alive(KeepAlive::default()))
+}
+
+/// Where a live stream stands.
+struct Follower {
+    state: AppState,
+    stream: StreamId,
+    after: u64,
+    pending: VecDeque<RecordedEvent>,
+    ended: bool,
+}
+
+impl Follower {
+    /// The next SSE message; `None` once the execution's last event was sent
+    /// (or the store fails, which ends the stream for the client to resume).
+    async fn next(mut self) -> Option<(Result<Event, Infallible>, Self)> {
+        let mut appended = self.state.store.appended();
+        loop {
+            if let Some(event) = self.pending.pop_front() {
+                self.after = event.version;
+                self.ended = FINAL_EVENTS.contains(&event.event_type.as_str());
+                return Some((Ok(message(event)), self));
+            }
+            if self.ended {
+                return None;
+            }
+            appended.mark_unchanged();
+            match self.state.store.read_stream(&self.stream, self.after).await {
+                Ok(events) if !events.is_empty() => self.pending.extend(events),
+                Ok(_) => {
+                    let _ = tokio::time::timeout(POLL, appended.changed()).await;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, stream = %self.stream, "execution stream ended by a store error");
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+fn message(event: RecordedEvent) -> Event {
+    let id = event.version.to_string();
+    let kind = event.event_type.clone();
+    let body = EventResponse::from(event);
+    let data = serde_json::to_string(&body).unwrap_or_else(|_| "{}".to_owned());
+    Event::default().id(id).event(kind).data(data)
+}

@@ -1,0 +1,80 @@
+//! Execute Workflow: runs workflow `workflow_id` (an expression may compute it
+//! from the first item) with this node's input items as the sub-workflow's
+//! input. By default it waits and outputs the sub-workflow's output items
+//! (it fails if the sub-workflow fails); with `wait: false` it outputs
+//! `{"execution_id": …}` at once and the sub-workflow runs on by itself.
+
+use async_trait::async_trait;
+use flowforge_domain::{execution::NodeError, workflow::WorkflowId};
+use flowforge_sagas::{NodeOutcome, StartError, SubWorkflowStarter};
+use serde_json::{json, Value};
+
+use super::{NodeBehaviour, NodeRun};
+use crate::Item;
+
+/// The Execute Workflow node.
+pub struct ExecuteWorkflow {
+    /// Starts the sub-workflow executions.
+    pub starter: SubWorkflowStarter,
+}
+
+#[async_trait]
+impl NodeBehaviour for ExecuteWorkflow {
+    async fn run(&self, run: &NodeRun) -> NodeOutcome {
+        let items = run.items();
+        let first = items.first().cloned().unwrap_or_default();
+        let parameters = match run.parameters_for(0, &first).await {
+            Ok(parameters) => parameters,
+            Err(error) => return NodeOutcome::Failed(error),
+        };
+        let Some(workflow) = parameters.get("workflow_id").and_then(Value::as_str) else {
+            return NodeOutcome::Failed(
+                NodeError::new("execute_workflow needs `workflow_id`").with_code("parameters"),
+            );
+        };
+        let Ok(workflow_id) = workflow.parse::<WorkflowId>() else {
+            return NodeOutcome::Failed(
+                NodeError::new(format!("workflow_id {workflow:?} is not a workflow id"))
+                    .with_code("parameters"),
+            );
+        };
+        let wait = parameters
+            .get("wait")
+            .and_then(Value::as_bool)
+            .unwrap_or(true);
+        let request = &run.request;
+        let started = self
+            .starter
+            .start(
+                request.execution_id,
+                request.node.name(),
+                request.attempt,
+                workflow_id,
+                items,
+            )
+            .await;
+        match started {
+            Ok(_) if wait => NodeOutcome::Wait {
+                until: None,
+                resume_token: None,
+            },
+            Ok(child) => {
+                let mut item = Item::new();
+                item.insert("execution_id".into(), json!(child));
+                NodeOutcome::Succeeded(vec![vec![item]])
+            }
+            Err(error) => NodeOutcome::Failed(start_failure(workflow_id, &error)),
+        }
+    }
+}
+
+fn start_failure(workflow_id: WorkflowId, error: &StartError) -> NodeError {
+    let code = match error {
+        StartError::WorkflowNotFound(_) => "workflow_not_found",
+        StartError::WorkflowArchived(_) => "workflow_archived",
+        StartError::Workflow(_) | StartError::Execution(_) => "sub_workflow_start",
+    };
+    NodeError::new(format!("cannot start workflow {workflow_id}: {error}"))
+        .with_code(code)
+        .with_details(json!({"workflow_id": workflow_id}))
+}
