@@ -1,7 +1,8 @@
 //! Executions survive `kill -9`: the `flowforge` binary dies while executions
 //! sit in a Wait node and others are mid-call; after a restart every one
 //! finishes, no node that had succeeded runs again, and an interrupted call is
-//! repeated with the same idempotency key.
+//! repeated with the same idempotency key. Callers waiting on a sub-workflow
+//! that waits are among them: each child starts once and resumes its caller.
 
 use std::{
     collections::HashMap,
@@ -154,6 +155,12 @@ async fn executions_survive_sigkill(env: Vec<(&str, String)>) {
         {"name": "Slow", "type": "http_request", "parameters": {"method": "POST", "url": format!("{base}/slow")}}],
         "connections": {"Start": {"main": [[{"node": "Slow"}]]}}}))).await;
 
+    let caller = json_of(http.post(format!("{}/api/v1/workflows", server.1)).json(&json!({"name": "caller", "nodes": [
+        {"name": "Start", "type": "manual_trigger"},
+        {"name": "Call", "type": "execute_workflow", "parameters": {"workflow_id": waiting["id"]}},
+        {"name": "Done", "type": "noop"}],
+        "connections": {"Start": {"main": [[{"node": "Call"}]]}, "Call": {"main": [[{"node": "Done"}]]}}}))).await;
+
     let mut waiting_runs = Vec::new();
     for _ in 0..20 {
         let started = json_of(http.post(format!(
@@ -169,11 +176,27 @@ async fn executions_survive_sigkill(env: Vec<(&str, String)>) {
                 .to_owned(),
         );
     }
-    // Every one of them has called `before` and sits in the Wait node.
+    let mut caller_runs = Vec::new();
+    for _ in 0..3 {
+        let started = json_of(http.post(format!(
+            "{}/api/v1/workflows/{}/executions",
+            server.1,
+            caller["id"].as_str().expect("id")
+        )))
+        .await;
+        caller_runs.push(
+            started["execution_id"]
+                .as_str()
+                .expect("execution")
+                .to_owned(),
+        );
+    }
+    // Every one of them (and each caller's child) has called `before` and
+    // sits in the Wait node; each caller waits for its child.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let mut all_waiting = true;
-        for id in &waiting_runs {
+        let mut all_waiting = recorder.keys("before").len() == 23;
+        for id in waiting_runs.iter().chain(&caller_runs) {
             let detail = json_of(http.get(format!("{}/api/v1/executions/{id}", server.1))).await;
             all_waiting &= detail["status"] == "waiting";
         }
@@ -216,7 +239,7 @@ async fn executions_survive_sigkill(env: Vec<(&str, String)>) {
 
     let server = Server::start(&env, &http).await;
     let deadline = Instant::now() + Duration::from_secs(60);
-    for id in waiting_runs.iter().chain(&slow_runs) {
+    for id in waiting_runs.iter().chain(&slow_runs).chain(&caller_runs) {
         loop {
             let detail = json_of(http.get(format!("{}/api/v1/executions/{id}", server.1))).await;
             if detail["status"] == "succeeded" {
@@ -231,10 +254,10 @@ async fn executions_survive_sigkill(env: Vec<(&str, String)>) {
     }
     assert_eq!(
         recorder.keys("before").len(),
-        20,
-        "no succeeded node ran twice"
+        23,
+        "no succeeded node ran twice, and no sub-workflow started twice"
     );
-    assert_eq!(recorder.keys("after").len(), 20, "every wait ended once");
+    assert_eq!(recorder.keys("after").len(), 23, "every wait ended once");
     let slow_keys = recorder.keys("slow");
     for id in &slow_runs {
         let calls = slow_keys
