@@ -396,7 +396,73 @@ async fn a_wait_resumes_when_called(backend: Backend) {
     }
 }
 
+/// Regression: a scheduler that recorded a tick and died before starting its
+/// execution lost that run. Now the next scheduler to come up starts it.
+async fn a_tick_fired_but_never_started_starts_after_a_restart(backend: Backend) {
+    use chrono::Timelike;
+    use flowforge_commands::CommandBus;
+    use flowforge_domain::{
+        schedule::{schedule_id, Schedule, ScheduleCommand},
+        workflow::WorkflowId,
+    };
+    use flowforge_infra::event_store::{upcasting::Upcasters, EventMetadata};
+
+    let Some(mut app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    // Once a year: it never fires by itself during the test.
+    let (id, _, _) = app
+        .create_workflow(&json!({"name": "yearly", "nodes": [
+            {"name": "Every year", "type": "schedule", "parameters": {"cron": "0 0 0 1 1 *", "timezone": "UTC"}}]}))
+        .await;
+    activate(&app, &id).await;
+    let workflow_id: WorkflowId = id.parse().expect("workflow id");
+    let tick = chrono::Utc::now().with_nanosecond(0).expect("whole second")
+        - chrono::TimeDelta::seconds(5);
+    let execution_id = flowforge_sagas::tick_execution_id(workflow_id, "Every year", tick);
+    let commands = CommandBus::new(app.database().event_store(Upcasters::default()));
+    commands
+        .execute::<Schedule>(
+            &schedule_id(workflow_id, "Every year"),
+            ScheduleCommand::Fire {
+                workflow_id,
+                node: "Every year".to_owned(),
+                tick,
+                execution_id,
+            },
+            None,
+            &EventMetadata::default(),
+        )
+        .await
+        .expect("the tick is recorded, as by a scheduler about to die");
+    app.restart().await;
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, detail) = app.get(&format!("/api/v1/executions/{execution_id}")).await;
+        if status == 200 {
+            assert_eq!(detail["trigger"]["kind"], "schedule", "{detail}");
+            assert_eq!(
+                detail["input"][0]["timestamp"],
+                tick.to_rfc3339(),
+                "{detail}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "the lost tick never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let head = app.head().await;
+    let (_, page) = app
+        .get(&format!(
+            "/api/v1/executions?workflow_id={id}&consistent_with={head}"
+        ))
+        .await;
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(1), "{page}");
+}
+
 for_each_backend!(
+    a_tick_fired_but_never_started_starts_after_a_restart,
     a_wait_resumes_when_called,
     bad_parameters_fail_the_node_instead_of_hanging,
     sum_webhook_answers_with_the_true_branch,

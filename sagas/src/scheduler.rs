@@ -4,6 +4,12 @@
 //! concurrency lets exactly one succeed, and only that one starts the
 //! execution. So a tick runs once however many instances are up.
 //!
+//! The execution's id is derived from the schedule and the tick, and starting
+//! it is idempotent: an instance that loses the race for a tick, and every
+//! scheduler when it comes up (for each schedule's last fired tick), starts
+//! that tick's execution too, which records nothing if it exists. So a winner
+//! that dies between recording the tick and starting its execution loses no run.
+//!
 //! Missed ticks: a scheduler starts from the first tick after it comes up;
 //! ticks that fell while no instance was running are skipped, not replayed
 //! (a backlog of runs after an outage is rarely what a schedule means).
@@ -93,6 +99,7 @@ impl Scheduler {
                 let due = match next_tick.get(&key) {
                     Some(due) => *due,
                     None => {
+                        self.recover_last_tick(entry).await;
                         let Some(first) = next_after(entry, now) else {
                             continue;
                         };
@@ -129,7 +136,7 @@ impl Scheduler {
                 return;
             }
         }
-        let execution_id = ExecutionId::from_uuid(Uuid::now_v7());
+        let execution_id = tick_execution_id(entry.workflow_id, &entry.node, tick);
         let metadata = EventMetadata {
             actor: Some("scheduler".to_owned()),
             correlation_id: Some(execution_id.as_uuid()),
@@ -148,22 +155,60 @@ impl Scheduler {
             .await
         {
             Ok(_) => {}
+            // Another instance recorded this very tick: make sure it started.
+            Err(CommandError::Rejected(ScheduleError::AlreadyFired {
+                tick: offered,
+                last,
+            })) if offered == last => {}
             Err(CommandError::Rejected(ScheduleError::AlreadyFired { .. })) => return,
             Err(error) => {
                 warn!(%error, workflow = %entry.workflow_id, node = entry.node, "cannot record a schedule tick");
                 return;
             }
         }
+        self.start_tick(entry, tick, &metadata).await;
+    }
+
+    /// Starts the execution of the schedule's last fired tick if it is not in
+    /// the log: its scheduler died between recording the tick and starting it.
+    async fn recover_last_tick(&self, entry: &ScheduleEntry) {
+        let id = schedule_id(entry.workflow_id, &entry.node);
+        let Ok((schedule, _)) = self.commands.load::<Schedule>(&id).await else {
+            return;
+        };
+        let Some(tick) = schedule.last_tick() else {
+            return;
+        };
+        let metadata = EventMetadata {
+            actor: Some("scheduler".to_owned()),
+            correlation_id: Some(tick_execution_id(entry.workflow_id, &entry.node, tick).as_uuid()),
+            ..EventMetadata::default()
+        };
+        self.start_tick(entry, tick, &metadata).await;
+    }
+
+    /// Starts the execution of one tick; nothing happens if it exists.
+    async fn start_tick(
+        &self,
+        entry: &ScheduleEntry,
+        tick: DateTime<Utc>,
+        metadata: &EventMetadata,
+    ) {
+        let execution_id = tick_execution_id(entry.workflow_id, &entry.node, tick);
         let mut item = Item::new();
         item.insert("timestamp".into(), Value::String(tick.to_rfc3339()));
         item.insert("cron".into(), Value::String(entry.pattern.clone()));
         item.insert("timezone".into(), json!(entry.timezone.name()));
         let trigger = Trigger::new(TriggerKind::Schedule).at_node(entry.node.clone());
         let start = ExecutionStart::new(execution_id, entry.workflow_id, trigger, vec![item]);
-        if let Err(error) = start_execution(&self.commands, start, &metadata).await {
-            warn!(%error, workflow = %entry.workflow_id, "a schedule tick could not start its execution");
-        } else {
-            info!(workflow = %entry.workflow_id, node = entry.node, %tick, %execution_id, "schedule fired");
+        match start_execution(&self.commands, start, metadata).await {
+            Ok(()) => {
+                info!(workflow = %entry.workflow_id, node = entry.node, %tick, %execution_id, "schedule fired");
+            }
+            Err(error) if error.already_started() => {}
+            Err(error) => {
+                warn!(%error, workflow = %entry.workflow_id, "a schedule tick could not start its execution");
+            }
         }
     }
 
@@ -177,6 +222,13 @@ impl Scheduler {
             .collect();
         Ok(found)
     }
+}
+
+/// The id of the execution of `tick` of the schedule node `node`: the same on
+/// every instance, so starting it twice records it once.
+pub fn tick_execution_id(workflow: WorkflowId, node: &str, tick: DateTime<Utc>) -> ExecutionId {
+    let name = format!("schedule/{node}/{}", tick.timestamp());
+    ExecutionId::from_uuid(Uuid::new_v5(&workflow.as_uuid(), name.as_bytes()))
 }
 
 /// The first tick of `entry` strictly after `after`, on a whole second: every

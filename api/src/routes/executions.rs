@@ -177,6 +177,7 @@ async fn get_execution(
         "definition_version": execution.definition_version(),
         "status": execution.status(),
         "trigger": execution.trigger(),
+        "input": execution.input(),
         "requested_at": execution.requested_at(),
         "finished_at": execution.finished_at(),
         "duration_ms": execution.duration().map(|d| d.num_milliseconds()),
