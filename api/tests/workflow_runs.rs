@@ -338,6 +338,37 @@ async fn bad_parameters_fail_the_node_instead_of_hanging(backend: Backend) {
     }
 }
 
+/// Regression: a response body was read whole into memory (and the event log)
+/// whatever its size.
+async fn an_oversized_http_response_fails_its_node(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let (_server, url) = FlakyServer::start(0).await;
+    for (limit, expected) in [(10, "failed"), (1000, "succeeded")] {
+        let (id, _, _) = app
+            .create_workflow(&json!({"name": "big", "nodes": [
+                {"name": "Start", "type": "manual_trigger"},
+                {"name": "Call", "type": "http_request",
+                 "parameters": {"method": "POST", "url": url, "max_response_bytes": limit}}],
+                "connections": {"Start": {"main": [[{"node": "Call"}]]}}}))
+            .await;
+        let (_, run) = app
+            .post(
+                &format!("/api/v1/workflows/{id}/executions?wait=true"),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(run["status"], expected, "limit {limit}: {run}");
+        if expected == "failed" {
+            assert_eq!(
+                run["failure"]["error"]["code"], "http_response_too_large",
+                "{run}"
+            );
+        }
+    }
+}
+
 async fn a_wait_resumes_when_called(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
@@ -465,6 +496,7 @@ for_each_backend!(
     a_tick_fired_but_never_started_starts_after_a_restart,
     a_wait_resumes_when_called,
     bad_parameters_fail_the_node_instead_of_hanging,
+    an_oversized_http_response_fails_its_node,
     sum_webhook_answers_with_the_true_branch,
     http_request_retries_with_growing_waits,
     runaway_scripts_fail_their_node_and_the_server_keeps_serving,

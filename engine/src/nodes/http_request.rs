@@ -2,8 +2,9 @@
 //! `url`, `query` (object), `headers` (object), `body` (JSON value, or a string
 //! sent raw), `body_type` (`json` default, `form`, `raw`), `timeout_ms`
 //! (30 s), `response` (`json` default, `text`), `fail_on_error` (true: a
-//! non-2xx status fails the node). Redirects are followed up to
-//! [`MAX_REDIRECTS`]. Every request carries `Idempotency-Key`, stable for the
+//! non-2xx status fails the node), `max_response_bytes` (8 MiB, at most
+//! 64 MiB: a larger response fails the node instead of filling memory and the
+//! event log). Redirects are followed up to [`MAX_REDIRECTS`]. Every request carries `Idempotency-Key`, stable for the
 //! attempt, so a receiver can drop a repeat after a crash.
 
 use std::time::Duration;
@@ -18,6 +19,10 @@ use super::{NodeBehaviour, NodeRun};
 /// Redirects followed before giving up.
 pub const MAX_REDIRECTS: usize = 5;
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The response size read when the node does not say.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 8 * 1024 * 1024;
+/// The most a node may ask to read.
+pub const MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// The HTTP Request node.
 pub struct HttpRequest;
@@ -110,9 +115,12 @@ async fn request(
         NodeError::new(format!("request to {url} failed: {e}")).with_code(code)
     })?;
     let status = response.status();
-    let body = response.text().await.map_err(|e| {
-        NodeError::new(format!("reading the response of {url}: {e}")).with_code("http_connection")
-    })?;
+    let limit = p
+        .get("max_response_bytes")
+        .and_then(Value::as_u64)
+        .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES)
+        .min(MAX_RESPONSE_BYTES);
+    let body = read_body(response, url, limit).await?;
     let fail_on_error = p
         .get("fail_on_error")
         .and_then(Value::as_bool)
@@ -143,4 +151,36 @@ async fn request(
             ("status".to_owned(), json!(status.as_u16())),
         ])],
     })
+}
+
+/// Reads the response body, refusing one longer than `limit` bytes as soon as
+/// its length (declared or read so far) passes it.
+async fn read_body(
+    mut response: reqwest::Response,
+    url: &str,
+    limit: u64,
+) -> Result<String, NodeError> {
+    let too_large = || {
+        NodeError::new(format!(
+            "the response of {url} is larger than max_response_bytes ({limit})"
+        ))
+        .with_code("http_response_too_large")
+        .with_details(json!({"max_response_bytes": limit}))
+    };
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| {
+        NodeError::new(format!("reading the response of {url}: {e}")).with_code("http_connection")
+    })? {
+        if (body.len() + chunk.len()) as u64 > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(String::from_utf8_lossy(&body).into_owned())
 }
