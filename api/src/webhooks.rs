@@ -1,13 +1,18 @@
 //! Which active workflow answers which webhook: a cache of the webhook trigger
-//! nodes of active workflows, read from the workflows read model. The cache is
-//! refreshed when it is older than a second, or at once (rate-limited) when a
-//! call matches nothing. The webhook route, on a miss, also waits for the read
-//! model to reach the log's head and refreshes, so a workflow activated just
-//! before answers at once. A match is confirmed against the workflow's own
-//! stream before it runs.
+//! nodes of active workflows, read from the workflows read model and re-read
+//! when older than a second. A workflow changed through this instance is
+//! answered at once: the change's log position is noted, and the next call
+//! waits for the read model to reach it and re-reads first. A call that
+//! matches nothing may catch up with changes made through other instances,
+//! but only one such catch-up runs at a time and at most one per
+//! [`MIN_CATCH_UP`], so calls to random paths cannot drive database load. A
+//! match is confirmed against the workflow's own stream before it runs.
 
 use std::{
-    sync::RwLock,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        RwLock,
+    },
     time::{Duration, Instant},
 };
 
@@ -41,42 +46,83 @@ pub struct WebhookRoute {
 }
 
 const MAX_AGE: Duration = Duration::from_secs(1);
-const MIN_REFRESH: Duration = Duration::from_millis(100);
+/// The least time between two catch-ups caused by calls that matched nothing.
+pub const MIN_CATCH_UP: Duration = Duration::from_millis(250);
 
 /// The cache of webhook routes.
 pub struct WebhookRegistry {
     routes: RwLock<(Option<Instant>, Vec<WebhookRoute>)>,
+    /// The log position of this instance's latest workflow change.
+    changed: AtomicU64,
+    /// The log position the cached routes are known to reflect.
+    covered: AtomicU64,
+    /// When a miss last caught up; held while one does.
+    last_catch_up: tokio::sync::Mutex<Option<Instant>>,
 }
 
 impl Default for WebhookRegistry {
     fn default() -> Self {
         Self {
             routes: RwLock::new((None, Vec::new())),
+            changed: AtomicU64::new(0),
+            covered: AtomicU64::new(0),
+            last_catch_up: tokio::sync::Mutex::new(None),
         }
     }
 }
 
+/// Permission to catch up after a miss, held for the catch-up's length.
+pub struct CatchUpPermit<'a> {
+    _held: tokio::sync::MutexGuard<'a, Option<Instant>>,
+}
+
 impl WebhookRegistry {
-    /// The route for `method` and `path`, if an active workflow has one.
+    /// The route for `method` and `path` in the cache (re-read if older than
+    /// a second), if an active workflow has one.
     pub async fn find(
         &self,
         views: &dyn WorkflowViewStore,
         method: &str,
         path: &str,
     ) -> Result<Option<WebhookRoute>, ReadModelError> {
-        let path = path.trim_matches('/');
-        let age = self.age();
-        if age.is_none_or(|age| age > MAX_AGE) {
+        if self.age().is_none_or(|age| age > MAX_AGE) {
             self.refresh(views).await?;
         }
-        if let Some(found) = self.lookup(method, path) {
-            return Ok(Some(found));
+        Ok(self.lookup(method, path.trim_matches('/')))
+    }
+
+    /// Notes that a workflow changed through this instance at log `position`.
+    pub fn workflow_changed(&self, position: u64) {
+        self.changed.fetch_max(position, Ordering::SeqCst);
+    }
+
+    /// The position of a change through this instance that the cache does not
+    /// reflect yet, if there is one.
+    pub fn pending_change(&self) -> Option<u64> {
+        let changed = self.changed.load(Ordering::SeqCst);
+        (changed > self.covered.load(Ordering::SeqCst)).then_some(changed)
+    }
+
+    /// Permission for a miss to catch up, or `None` if another did within
+    /// [`MIN_CATCH_UP`] (waiting for one in progress first).
+    pub async fn catch_up_permit(&self) -> Option<CatchUpPermit<'_>> {
+        let mut last = self.last_catch_up.lock().await;
+        if last.is_some_and(|at| at.elapsed() < MIN_CATCH_UP) {
+            return None;
         }
-        if self.age().is_some_and(|age| age > MIN_REFRESH) {
-            self.refresh(views).await?;
-            return Ok(self.lookup(method, path));
-        }
-        Ok(None)
+        *last = Some(Instant::now());
+        Some(CatchUpPermit { _held: last })
+    }
+
+    /// Re-reads the routes from a read model that has reached `position`.
+    pub async fn refresh_covering(
+        &self,
+        views: &dyn WorkflowViewStore,
+        position: u64,
+    ) -> Result<(), ReadModelError> {
+        self.refresh(views).await?;
+        self.covered.fetch_max(position, Ordering::SeqCst);
+        Ok(())
     }
 
     fn age(&self) -> Option<Duration> {
@@ -137,4 +183,33 @@ pub fn routes_of(workflow_id: WorkflowId, definition: &serde_json::Value) -> Vec
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn misses_catch_up_one_at_a_time_and_at_most_once_per_interval() {
+        let registry = WebhookRegistry::default();
+        let first = registry.catch_up_permit().await;
+        assert!(first.is_some());
+        drop(first);
+        for _ in 0..100 {
+            assert!(registry.catch_up_permit().await.is_none());
+        }
+        tokio::time::sleep(MIN_CATCH_UP).await;
+        assert!(registry.catch_up_permit().await.is_some());
+    }
+
+    #[test]
+    fn a_change_through_this_instance_is_pending_until_covered() {
+        let registry = WebhookRegistry::default();
+        assert_eq!(registry.pending_change(), None);
+        registry.workflow_changed(7);
+        registry.workflow_changed(5);
+        assert_eq!(registry.pending_change(), Some(7));
+        registry.covered.store(7, Ordering::SeqCst);
+        assert_eq!(registry.pending_change(), None);
+    }
 }

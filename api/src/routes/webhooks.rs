@@ -19,7 +19,7 @@ use crate::{
     error::{ApiError, ErrorBody},
     executions,
     state::AppState,
-    webhooks::ResponseMode,
+    webhooks::{ResponseMode, WebhookRoute},
 };
 
 /// The read model webhooks are found in.
@@ -59,21 +59,8 @@ pub async fn webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let mut route = state
-        .webhooks
-        .find(state.workflows.as_ref(), method.as_str(), &path)
-        .await?;
-    if route.is_none() {
-        // Perhaps activated a moment ago: let the read model catch up, then look again.
-        let head = state.store.head().await?;
-        state.consistent_with(WORKFLOWS, Some(head)).await?;
-        state.webhooks.refresh(state.workflows.as_ref()).await?;
-        route = state
-            .webhooks
-            .find(state.workflows.as_ref(), method.as_str(), &path)
-            .await?;
-    }
-    let route = route
+    let route = resolve(&state, method.as_str(), &path)
+        .await?
         .ok_or_else(|| ApiError::NotFound(format!("active webhook {method} /webhook/{path}")))?;
     let item = request_item(&method, &path, &query, &headers, &body)?;
     let trigger = Trigger::new(TriggerKind::Webhook).at_node(route.node.clone());
@@ -143,6 +130,32 @@ pub async fn webhook(
             }
         }
     }
+}
+
+/// The active webhook for `method` and `path`. A workflow changed through this
+/// instance is seen at once; one changed elsewhere a moment ago is found by a
+/// (rate-limited) catch-up with the log's head.
+async fn resolve(
+    state: &AppState,
+    method: &str,
+    path: &str,
+) -> Result<Option<WebhookRoute>, ApiError> {
+    let webhooks = &state.webhooks;
+    let views = state.workflows.as_ref();
+    if let Some(position) = webhooks.pending_change() {
+        state.consistent_with(WORKFLOWS, Some(position)).await?;
+        webhooks.refresh_covering(views, position).await?;
+    }
+    if let Some(route) = webhooks.find(views, method, path).await? {
+        return Ok(Some(route));
+    }
+    let Some(_permit) = webhooks.catch_up_permit().await else {
+        return Ok(None);
+    };
+    let head = state.store.head().await?;
+    state.consistent_with(WORKFLOWS, Some(head)).await?;
+    webhooks.refresh_covering(views, head).await?;
+    Ok(webhooks.find(views, method, path).await?)
 }
 
 /// The first item of a webhook execution: `{method, path, headers, query, body}`.

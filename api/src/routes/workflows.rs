@@ -261,6 +261,7 @@ async fn run(
         .commands
         .execute::<Workflow>(&id.to_string(), command, expected, metadata)
         .await?;
+    state.webhooks.workflow_changed(outcome.position);
     Ok(accepted(
         StatusCode::OK,
         id,
