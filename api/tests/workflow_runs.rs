@@ -492,7 +492,53 @@ async fn a_tick_fired_but_never_started_starts_after_a_restart(backend: Backend)
     assert_eq!(page["items"].as_array().map(Vec::len), Some(1), "{page}");
 }
 
+/// Regression: a schedule whose cron pattern changed kept its old next tick,
+/// so a yearly schedule changed to every second did not fire for a year.
+async fn a_changed_cron_pattern_takes_effect_at_once(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let schedule = |cron: &str| {
+        json!({"name": "changing", "nodes": [
+            {"name": "Tick", "type": "schedule", "parameters": {"cron": cron, "timezone": "UTC"}}]})
+    };
+    let (id, _, _) = app.create_workflow(&schedule("0 0 0 1 1 *")).await;
+    activate(&app, &id).await;
+    // Let the schedulers see the yearly pattern first.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (status, body, _) = app
+        .send(
+            app.http
+                .put(app.url(&format!("/api/v1/workflows/{id}")))
+                .header("If-Match", "*")
+                .json(&schedule("* * * * * *")),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let head = app.head().await;
+        let (_, page) = app
+            .get(&format!(
+                "/api/v1/executions?workflow_id={id}&consistent_with={head}"
+            ))
+            .await;
+        if page["items"]
+            .as_array()
+            .is_some_and(|items| !items.is_empty())
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the every-second pattern never fired"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 for_each_backend!(
+    a_changed_cron_pattern_takes_effect_at_once,
     a_tick_fired_but_never_started_starts_after_a_restart,
     a_wait_resumes_when_called,
     bad_parameters_fail_the_node_instead_of_hanging,

@@ -54,6 +54,21 @@ struct ScheduleEntry {
     cron: Cron,
 }
 
+/// What identifies a schedule's timing: a change to any part starts its
+/// ticks afresh.
+type ScheduleKey = (WorkflowId, String, String, Tz);
+
+impl ScheduleEntry {
+    fn key(&self) -> ScheduleKey {
+        (
+            self.workflow_id,
+            self.node.clone(),
+            self.pattern.clone(),
+            self.timezone,
+        )
+    }
+}
+
 /// Fires due schedule ticks until cancelled.
 pub struct Scheduler {
     commands: CommandBus,
@@ -78,7 +93,7 @@ impl Scheduler {
     /// Runs until shutdown.
     pub async fn run(self) {
         let mut entries: Vec<ScheduleEntry> = Vec::new();
-        let mut next_tick: HashMap<(WorkflowId, String), DateTime<Utc>> = HashMap::new();
+        let mut next_tick: HashMap<ScheduleKey, DateTime<Utc>> = HashMap::new();
         let mut refreshed: Option<tokio::time::Instant> = None;
         loop {
             if refreshed.is_none_or(|at| at.elapsed() >= REFRESH) {
@@ -86,16 +101,14 @@ impl Scheduler {
                     Ok(found) => entries = found,
                     Err(error) => warn!(%error, "cannot read schedules"),
                 }
-                next_tick.retain(|key, _| {
-                    entries
-                        .iter()
-                        .any(|e| (e.workflow_id, e.node.clone()) == *key)
-                });
+                // A changed pattern or timezone is a new key: its next tick is
+                // computed afresh instead of firing once more at the old time.
+                next_tick.retain(|key, _| entries.iter().any(|e| e.key() == *key));
                 refreshed = Some(tokio::time::Instant::now());
             }
             let now = Utc::now();
             for entry in &entries {
-                let key = (entry.workflow_id, entry.node.clone());
+                let key = entry.key();
                 let due = match next_tick.get(&key) {
                     Some(due) => *due,
                     None => {
