@@ -6,6 +6,7 @@
 
 pub mod aggregate;
 pub mod execution;
+pub mod saga;
 pub mod schedule;
 pub mod testing;
 mod uuid_id;
