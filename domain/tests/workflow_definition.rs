@@ -544,6 +544,29 @@ fn an_error_trigger_starts_a_workflow_and_takes_n8n_s_name() {
 }
 
 #[test]
+fn a_compensation_that_reads_an_unknown_node_is_refused() {
+    assert_refused(
+        json!({"name": "w", "nodes": [
+            {"name": "Start", "type": "manual_trigger"},
+            {"name": "Book", "type": "http_request",
+             "compensation": {"type": "http_request", "parameters": {
+                "url": "http://x/{{ $node[\"Book\"].json.id }}/{{ $('Quote').item.json.ref }}"}}}]}),
+        &DefinitionError::CompensationUnknownNode {
+            node: "Book".into(),
+            reference: "Quote".into(),
+        },
+        r#"the compensation of node "Book" refers to node "Quote", which does not exist"#,
+        Some("Book"),
+    );
+    parse(json!({"name": "w", "nodes": [
+        {"name": "Start", "type": "manual_trigger"},
+        {"name": "Book", "type": "http_request",
+         "compensation": {"type": "http_request", "parameters": {
+            "url": "http://x/{{ $json.id }}/{{ $('Start').item.json.ref }}"}}}]}))
+    .expect("known nodes are fine");
+}
+
+#[test]
 fn the_first_problem_in_check_order_is_reported() {
     // Bad type on node 1, duplicate on node 2, dangling connection, no trigger:
     // node checks come first, in list order.

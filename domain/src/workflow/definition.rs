@@ -354,6 +354,7 @@ impl WorkflowDefinition {
             return Err(DefinitionError::EmptyWorkflowName);
         }
         let nodes = parse_nodes(raw.nodes)?;
+        check_compensation_references(&nodes)?;
         let graph = Graph::build(&nodes, &raw.connections)?;
         graph.check_triggers(&nodes)?;
         graph.check_acyclic(&nodes)?;
@@ -561,6 +562,57 @@ fn parse_compensation(owner: &str, raw: RawNode) -> Result<Node, DefinitionError
         notes: raw.notes,
         disabled: raw.disabled,
     })
+}
+
+/// A compensation may read other nodes' outputs (`$node["Name"]`,
+/// `$('Name')`); each such name must be a node of the workflow.
+fn check_compensation_references(nodes: &[Node]) -> Result<(), DefinitionError> {
+    for node in nodes {
+        let Some(compensation) = node.compensation() else {
+            continue;
+        };
+        let mut names = Vec::new();
+        for value in compensation.parameters().values() {
+            referenced_nodes(value, &mut names);
+        }
+        if let Some(unknown) = names
+            .into_iter()
+            .find(|name| !nodes.iter().any(|n| n.name == *name))
+        {
+            return Err(DefinitionError::CompensationUnknownNode {
+                node: node.name.clone(),
+                reference: unknown,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The node names a parameter value refers to through `$node["…"]`,
+/// `$node['…']`, `$("…")` or `$('…')`.
+fn referenced_nodes(value: &Value, names: &mut Vec<String>) {
+    match value {
+        Value::String(text) => {
+            for opener in ["$node[", "$("] {
+                let mut rest = text.as_str();
+                while let Some(at) = rest.find(opener) {
+                    rest = &rest[at + opener.len()..];
+                    let Some(quote) = rest.chars().next().filter(|c| *c == '"' || *c == '\'')
+                    else {
+                        continue;
+                    };
+                    let body = &rest[1..];
+                    if let Some(end) = body.find(quote) {
+                        names.push(body[..end].to_owned());
+                        rest = &body[end + 1..];
+                    }
+                }
+            }
+        }
+        Value::Array(values) => values.iter().for_each(|v| referenced_nodes(v, names)),
+        Value::Object(map) => map.values().for_each(|v| referenced_nodes(v, names)),
+        _ => {}
+    }
 }
 
 /// The connections as adjacency lists over node indices, built once the

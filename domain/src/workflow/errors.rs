@@ -130,6 +130,17 @@ pub enum DefinitionError {
         node: String,
     },
 
+    /// A compensation's expressions read a node the workflow does not have.
+    #[error(
+        "the compensation of node {node:?} refers to node {reference:?}, which does not exist"
+    )]
+    CompensationUnknownNode {
+        /// The node whose compensation is bad.
+        node: String,
+        /// The missing node it names.
+        reference: String,
+    },
+
     /// A setting FlowForge acts on has a value it cannot use.
     #[error("setting {setting:?} {reason}")]
     InvalidSetting {
@@ -167,7 +178,8 @@ impl DefinitionError {
             | Self::UnknownCompensationType { node, .. }
             | Self::CompensationIsTrigger { node, .. }
             | Self::NestedCompensation { node }
-            | Self::CompensationZeroRetryTries { node } => Some(node),
+            | Self::CompensationZeroRetryTries { node }
+            | Self::CompensationUnknownNode { node, .. } => Some(node),
             Self::UnknownConnectionTarget { from, .. } => Some(from),
             Self::Cycle { path } => path.first().map(String::as_str),
         }
