@@ -51,6 +51,9 @@ pub enum ApiError {
     /// The execution aggregate refused the command in its current state.
     #[error("{0}")]
     ExecutionRejected(flowforge_domain::execution::ExecutionError),
+    /// The saga aggregate refused the command in its current state.
+    #[error("{0}")]
+    SagaRejected(flowforge_domain::saga::SagaError),
     /// Only a failed or cancelled execution can be retried.
     #[error(
         "execution {execution_id} is {status}; only a failed or cancelled execution can be retried"
@@ -149,6 +152,14 @@ impl ApiError {
             ApiError::ExecutionRejected(rejection) => (
                 StatusCode::CONFLICT,
                 "execution_conflict",
+                json!({ "reason": rejection.to_string() }),
+            ),
+            ApiError::SagaRejected(flowforge_domain::saga::SagaError::NotFound) => {
+                (StatusCode::NOT_FOUND, "not_found", Value::Null)
+            }
+            ApiError::SagaRejected(rejection) => (
+                StatusCode::CONFLICT,
+                "saga_conflict",
                 json!({ "reason": rejection.to_string() }),
             ),
             ApiError::NotRetryable {

@@ -13,7 +13,8 @@ use flowforge_domain::{
     },
     workflow::{NodeType, WorkflowError, WorkflowId},
 };
-use flowforge_infra::event_store::EventMetadata;
+use flowforge_domain::{saga::Saga, Aggregate};
+use flowforge_infra::event_store::{EventMetadata, StreamId};
 use flowforge_sagas::{start_execution, ExecutionStart, StartError};
 use serde_json::json;
 use uuid::Uuid;
@@ -106,6 +107,23 @@ pub async fn retry(
         .await
         .map_err(execution_error)?;
     Ok(execution_id)
+}
+
+/// Whether the execution has a saga (a compensable step completed).
+pub async fn has_saga(
+    state: &AppState,
+    id: ExecutionId,
+    execution: &Execution,
+) -> Result<bool, ApiError> {
+    let compensable = execution
+        .definition()
+        .is_some_and(|d| d.nodes().iter().any(|n| n.compensation().is_some()));
+    if !compensable {
+        return Ok(false);
+    }
+    let stream =
+        StreamId::new(Saga::TYPE, id.to_string()).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(state.store.stream_version(&stream).await? > 0)
 }
 
 /// The execution as its events made it.

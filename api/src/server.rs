@@ -16,10 +16,12 @@ use flowforge_infra::{
     database::{redact, Database, DatabaseError},
     event_store::{upcasting::Upcasters, EventStore, Position},
     leadership::Leadership,
-    read_model::{live_execution_views, AuditLog, ExecutionViews},
+    read_model::{live_execution_views, live_saga_views, AuditLog, ExecutionViews, SagaViews},
 };
 use flowforge_projections::{catalog, ProjectionRunner};
-use flowforge_sagas::{ExecutionOrchestrator, NatsTriggers, Scheduler, SubWorkflowStarter};
+use flowforge_sagas::{
+    ExecutionOrchestrator, NatsTriggers, SagaManager, Scheduler, SubWorkflowStarter,
+};
 use tokio::{net::TcpListener, sync::watch, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
@@ -151,11 +153,19 @@ pub async fn start(
     let executor = Arc::new(registry);
     let orchestrator = ExecutionOrchestrator::new(
         CommandBus::new(store.clone()),
-        executor,
+        executor.clone(),
         ExecutionViews::at(database.clone(), live_execution_views()),
         shutdown.clone(),
     );
     tasks.spawn(orchestrator.run(source.clone(), leadership.clone()));
+    let saga_manager = SagaManager::new(
+        CommandBus::new(store.clone()),
+        executor.clone(),
+        SagaViews::at(database.clone(), live_saga_views()),
+        checkpoints.clone(),
+        shutdown.clone(),
+    );
+    tasks.spawn(saga_manager.run(source.clone(), leadership.clone()));
     let scheduler = Scheduler::new(
         CommandBus::new(store.clone()),
         workflow_views.clone(),
@@ -169,6 +179,7 @@ pub async fn start(
         workflows: workflow_views,
         audit_log,
         executions: ExecutionViews::at(database.clone(), live_execution_views()),
+        sagas: SagaViews::at(database.clone(), live_saga_views()),
         checkpoints,
         progress: Arc::new(progress),
         publisher,

@@ -7,7 +7,7 @@ use flowforge_infra::{
     bus::jetstream::JetStreamBus,
     checkpoints::Checkpoints,
     event_store::{EventStore, Position},
-    read_model::{AuditLog, ExecutionViews, WorkflowViewStore},
+    read_model::{AuditLog, ExecutionViews, SagaViews, WorkflowViewStore},
 };
 use flowforge_projections::ProjectionProgress;
 use tokio::sync::watch;
@@ -27,6 +27,8 @@ pub struct AppState {
     pub audit_log: AuditLog,
     /// The execution list read model.
     pub executions: ExecutionViews,
+    /// The saga list read model.
+    pub sagas: SagaViews,
     /// Every worker's checkpoint, for the projections overview.
     pub checkpoints: Checkpoints,
     /// Each projection's position in this instance, by projection name.

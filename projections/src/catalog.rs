@@ -6,15 +6,17 @@ use std::sync::Arc;
 use flowforge_infra::{
     database::Database,
     read_model::{
-        live_audit_log, live_execution_views, live_workflow_views, AuditLog, ExecutionViews,
-        ReadModelTarget,
+        live_audit_log, live_execution_views, live_saga_views, live_workflow_views, AuditLog,
+        ExecutionViews, ReadModelTarget, SagaViews,
     },
 };
 
-use crate::{AuditLogProjection, ExecutionsProjection, Projection, WorkflowProjection};
+use crate::{
+    AuditLogProjection, ExecutionsProjection, Projection, SagasProjection, WorkflowProjection,
+};
 
 /// The names of all projections.
-pub const PROJECTIONS: [&str; 3] = ["audit_log", "executions", "workflows"];
+pub const PROJECTIONS: [&str; 4] = ["audit_log", "executions", "sagas", "workflows"];
 
 /// The live read model of projection `name`, if there is such a projection.
 pub fn live_target(name: &str) -> Option<ReadModelTarget> {
@@ -22,6 +24,7 @@ pub fn live_target(name: &str) -> Option<ReadModelTarget> {
         "workflows" => Some(live_workflow_views()),
         "audit_log" => Some(live_audit_log()),
         "executions" => Some(live_execution_views()),
+        "sagas" => Some(live_saga_views()),
         _ => None,
     }
 }
@@ -41,6 +44,10 @@ pub fn projection_at(
             target,
         )))),
         "executions" => Some(Arc::new(ExecutionsProjection::new(ExecutionViews::at(
+            database.clone(),
+            target,
+        )))),
+        "sagas" => Some(Arc::new(SagasProjection::new(SagaViews::at(
             database.clone(),
             target,
         )))),
@@ -128,6 +135,25 @@ pub async fn checksum(
             loop {
                 let page = views
                     .list(&flowforge_infra::read_model::ExecutionQuery {
+                        after,
+                        limit: 1000,
+                        ..Default::default()
+                    })
+                    .await?;
+                let Some(last) = page.last().map(|v| v.id) else {
+                    break;
+                };
+                page.iter()
+                    .for_each(|view| add(serde_json::to_vec(view).unwrap_or_default()));
+                after = Some(last);
+            }
+        }
+        "sagas" => {
+            let views = SagaViews::at(database.clone(), live_saga_views());
+            let mut after = None;
+            loop {
+                let page = views
+                    .list(&flowforge_infra::read_model::SagaQuery {
                         after,
                         limit: 1000,
                         ..Default::default()

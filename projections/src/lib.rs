@@ -10,9 +10,11 @@ pub mod catalog;
 mod executions;
 pub mod rebuild;
 mod runner;
+mod sagas;
 mod workflows;
 
 pub use audit_log::AuditLogProjection;
 pub use executions::ExecutionsProjection;
 pub use runner::{Projection, ProjectionError, ProjectionProgress, ProjectionRunner};
+pub use sagas::SagasProjection;
 pub use workflows::WorkflowProjection;

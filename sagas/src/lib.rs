@@ -1,9 +1,11 @@
 //! Process managers: long-running coordinators that react to events with
 //! commands. The execution orchestrator turns an execution's history into the
 //! next steps (run a node, schedule a retry, wake a wait, finish) and records
-//! each result back on the execution.
+//! each result back on the execution; the saga manager records compensable
+//! steps and undoes them when an execution fails for good.
 #![forbid(unsafe_code)]
 
+mod compensation;
 mod error_workflow;
 mod nats_trigger;
 mod node_executor;
@@ -12,6 +14,7 @@ mod scheduler;
 mod starter;
 mod sub_workflows;
 
+pub use compensation::{default_compensation_policy, SagaManager, SAGA_MANAGER_NAME};
 pub use error_workflow::{error_execution_id, failure_item, start_error_workflow};
 pub use nats_trigger::NatsTriggers;
 pub use node_executor::{NodeExecutor, NodeOutcome, NodeRunRequest};

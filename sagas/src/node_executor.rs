@@ -21,6 +21,9 @@ pub struct NodeRunRequest {
     pub attempt: u32,
     /// The items on each of the node's inputs.
     pub input: Vec<Vec<Item>>,
+    /// What `$input` shows, when it is not `input`: a compensation runs over
+    /// the original node's output items but sees what that node received.
+    pub context_input: Option<Vec<Item>>,
     /// The outputs of the nodes that already ran, by name (for `$node[…]`).
     pub node_outputs: BTreeMap<String, Vec<Vec<Item>>>,
     /// `$now` for this run (RFC 3339), fixed when the run is decided.

@@ -171,8 +171,12 @@ async fn get_execution(
         .parse()
         .map_err(|_| ApiError::NotFound(format!("execution {id}")))?;
     let execution = executions::load(&state, id).await?;
+    let saga = executions::has_saga(&state, id, &execution)
+        .await?
+        .then(|| format!("/api/v1/sagas/{id}"));
     Ok(Json(json!({
         "id": id,
+        "saga": saga,
         "workflow_id": execution.workflow_id(),
         "definition_version": execution.definition_version(),
         "status": execution.status(),

@@ -8,6 +8,7 @@ pub mod executions;
 pub mod health;
 pub mod projections;
 mod request_context;
+mod sagas;
 mod webhooks;
 pub mod workflows;
 
@@ -69,6 +70,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(events::routes())
         .merge(executions::routes())
         .merge(execution_stream::routes())
+        .merge(sagas::routes())
         .merge(audit::routes())
         .merge(projections::routes())
         .merge(health::routes())

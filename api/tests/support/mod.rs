@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod booking_server;
 pub mod flaky_server;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};

@@ -343,7 +343,7 @@ impl Aggregate for Saga {
                     retry_at,
                     failed_at: at,
                 };
-                let parked = retry_at.is_none().then(|| SagaEvent::CompensationParked {
+                let parked = retry_at.is_none().then_some(SagaEvent::CompensationParked {
                     execution_id: id,
                     step,
                     error,

@@ -184,7 +184,12 @@ impl NodeExecutor for NodeRegistry {
             );
         };
         let base = ExpressionContext::new(Item::new())
-            .with_input_items(concat_items(&request.input))
+            .with_input_items(
+                request
+                    .context_input
+                    .clone()
+                    .unwrap_or_else(|| concat_items(&request.input)),
+            )
             .with_node_outputs(request.node_outputs.clone())
             .with_execution_id(request.execution_id.to_string())
             .with_workflow_id(request.workflow_id.to_string());

@@ -7,6 +7,7 @@ mod checkpoint_guard;
 mod executions;
 mod postgres;
 pub mod rebuild;
+mod sagas;
 mod sqlite;
 mod workflow_views;
 
@@ -16,6 +17,7 @@ pub use executions::{
     EXECUTIONS_PROJECTION,
 };
 pub use postgres::PostgresWorkflowViews;
+pub use sagas::{live_saga_views, SagaChange, SagaQuery, SagaView, SagaViews, SAGAS_PROJECTION};
 pub use sqlite::SqliteWorkflowViews;
 pub use workflow_views::{
     active_workflows, live_workflow_views, WorkflowListQuery, WorkflowStatus, WorkflowView,

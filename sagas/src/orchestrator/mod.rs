@@ -634,6 +634,7 @@ impl ExecutionOrchestrator {
                 node: definition,
                 attempt,
                 input,
+                context_input: None,
                 node_outputs,
                 now: Utc::now().to_rfc3339(),
                 idempotency_key: format!("{id}:{node}:{attempt}"),

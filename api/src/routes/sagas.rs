@@ -1,0 +1,257 @@
+//! Sagas: list them by state, read one step by step, and the operator's two
+//! controls — resume a parked saga, or mark its parked step compensated by hand.
+
+use axum::{extract::State, http::HeaderMap, Json};
+use chrono::Utc;
+use flowforge_commands::CommandError;
+use flowforge_domain::{
+    execution::ExecutionId,
+    saga::{Saga, SagaCommand, SagaError},
+};
+use flowforge_infra::read_model::{SagaQuery, SAGAS_PROJECTION};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use super::request_context::request_metadata;
+use crate::{
+    error::{ApiError, ErrorBody},
+    extract::{JsonBody, PathParams, QueryParams},
+    state::AppState,
+};
+
+/// The routes of this module.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_sagas))
+        .routes(routes!(get_saga))
+        .routes(routes!(retry_saga))
+        .routes(routes!(skip_step))
+}
+
+const STATUSES: [&str; 5] = ["open", "compensating", "parked", "compensated", "closed"];
+
+/// Filters and paging for the saga list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SagaListParams {
+    /// Only this state: open, compensating, parked, compensated, closed.
+    status: Option<String>,
+    /// The `next_after` of the previous page.
+    after: Option<Uuid>,
+    /// Page size, 1–500 (default 50).
+    limit: Option<u32>,
+    /// Wait until the list reflects this log position (bounded; 503 after).
+    consistent_with: Option<u64>,
+}
+
+/// A page of sagas.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SagaPage {
+    /// Sagas in id order.
+    #[schema(value_type = Vec<Object>)]
+    pub items: Vec<Value>,
+    /// Pass as `after` for the next page; null on the last page.
+    pub next_after: Option<Uuid>,
+}
+
+/// Lists sagas, filtered by state, in pages.
+#[utoipa::path(
+    get, path = "/api/v1/sagas", tag = "sagas",
+    params(SagaListParams),
+    responses(
+        (status = 200, description = "A page of sagas", body = SagaPage),
+        (status = 400, description = "Bad parameter", body = ErrorBody),
+        (status = 503, description = "Not caught up in time", body = ErrorBody),
+    )
+)]
+async fn list_sagas(
+    State(state): State<AppState>,
+    QueryParams(params): QueryParams<SagaListParams>,
+) -> Result<Json<SagaPage>, ApiError> {
+    let limit = params.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::InvalidParameter(
+            "limit must be between 1 and 500".to_owned(),
+        ));
+    }
+    if let Some(status) = params.status.as_deref().filter(|s| !STATUSES.contains(s)) {
+        return Err(ApiError::InvalidParameter(format!(
+            "status {status:?} is not one of {}",
+            STATUSES.join(", ")
+        )));
+    }
+    state
+        .consistent_with(SAGAS_PROJECTION, params.consistent_with)
+        .await?;
+    let rows = state
+        .sagas
+        .list(&SagaQuery {
+            status: params.status,
+            after: params.after,
+            limit: limit + 1,
+        })
+        .await?;
+    let next_after = (rows.len() > limit as usize).then(|| rows[limit as usize - 1].id);
+    let items = rows
+        .iter()
+        .take(limit as usize)
+        .map(|row| json!(row))
+        .collect();
+    Ok(Json(SagaPage { items, next_after }))
+}
+
+fn parse_id(id: &str) -> Result<ExecutionId, ApiError> {
+    id.parse()
+        .map_err(|_| ApiError::NotFound(format!("saga {id}")))
+}
+
+async fn load(state: &AppState, id: ExecutionId) -> Result<(Saga, u64), ApiError> {
+    let (saga, version) = state
+        .commands
+        .load::<Saga>(&id.to_string())
+        .await
+        .map_err(saga_error)?;
+    if saga.exists() {
+        Ok((saga, version))
+    } else {
+        Err(ApiError::NotFound(format!("saga {id}")))
+    }
+}
+
+fn view(id: ExecutionId, saga: &Saga, version: u64) -> Value {
+    json!({
+        "id": id,
+        "execution_id": id,
+        "execution": format!("/api/v1/executions/{id}"),
+        "version": version,
+        "saga": saga,
+        "next_step": saga.next_step().map(|s| &s.step),
+    })
+}
+
+/// One saga: its state, why it compensates, and each step — done,
+/// compensated, failed or skipped — with its attempts and errors.
+#[utoipa::path(
+    get, path = "/api/v1/sagas/{id}", tag = "sagas",
+    params(("id" = Uuid, Path, description = "The saga's (and its execution's) id")),
+    responses(
+        (status = 200, description = "The saga", body = Object),
+        (status = 404, description = "No such saga", body = ErrorBody),
+    )
+)]
+async fn get_saga(
+    State(state): State<AppState>,
+    PathParams(id): PathParams<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_id(&id)?;
+    let (saga, version) = load(&state, id).await?;
+    Ok(Json(view(id, &saga, version)))
+}
+
+/// Resumes a parked saga: its parked step is tried again with a fresh round
+/// of tries, then the steps before it.
+#[utoipa::path(
+    post, path = "/api/v1/sagas/{id}/retry", tag = "sagas",
+    params(("id" = Uuid, Path, description = "The saga's id")),
+    responses(
+        (status = 200, description = "Resumed", body = Object),
+        (status = 404, description = "No such saga", body = ErrorBody),
+        (status = 409, description = "Not parked", body = ErrorBody),
+    )
+)]
+async fn retry_saga(
+    State(state): State<AppState>,
+    PathParams(id): PathParams<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_id(&id)?;
+    load(&state, id).await?;
+    let metadata = request_metadata(&headers);
+    let actor = metadata
+        .actor
+        .clone()
+        .unwrap_or_else(|| "anonymous".to_owned());
+    let command = SagaCommand::Resume {
+        actor,
+        at: Utc::now(),
+    };
+    execute(&state, id, command, &headers).await
+}
+
+/// Which step an operator marks compensated, and why.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SkipStepRequest {
+    /// The parked step.
+    pub step: String,
+    /// Recorded with the skip.
+    pub reason: Option<String>,
+}
+
+/// Marks the parked step compensated by hand (recorded with the actor); the
+/// steps before it are then compensated as usual.
+#[utoipa::path(
+    post, path = "/api/v1/sagas/{id}/skip-step", tag = "sagas",
+    params(("id" = Uuid, Path, description = "The saga's id")),
+    request_body = SkipStepRequest,
+    responses(
+        (status = 200, description = "Skipped", body = Object),
+        (status = 400, description = "Bad body", body = ErrorBody),
+        (status = 404, description = "No such saga", body = ErrorBody),
+        (status = 409, description = "Not parked, or not the parked step", body = ErrorBody),
+    )
+)]
+async fn skip_step(
+    State(state): State<AppState>,
+    PathParams(id): PathParams<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<SkipStepRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_id(&id)?;
+    load(&state, id).await?;
+    let actor = request_metadata(&headers)
+        .actor
+        .unwrap_or_else(|| "anonymous".to_owned());
+    let command = SagaCommand::SkipStep {
+        step: body.step,
+        actor,
+        reason: body
+            .reason
+            .unwrap_or_else(|| "compensated by hand".to_owned()),
+        at: Utc::now(),
+    };
+    execute(&state, id, command, &headers).await
+}
+
+async fn execute(
+    state: &AppState,
+    id: ExecutionId,
+    command: SagaCommand,
+    headers: &HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let outcome = state
+        .commands
+        .execute::<Saga>(&id.to_string(), command, None, &request_metadata(headers))
+        .await
+        .map_err(saga_error)?;
+    let (saga, version) = load(state, id).await?;
+    let mut body = view(id, &saga, version);
+    body["position"] = json!(outcome.position);
+    Ok(Json(body))
+}
+
+fn saga_error(error: CommandError<SagaError>) -> ApiError {
+    match error {
+        CommandError::Rejected(rejected) => ApiError::SagaRejected(rejected),
+        CommandError::Conflict { actual, .. } => ApiError::VersionConflict {
+            expected: "the saga's current version".to_owned(),
+            current_version: actual,
+        },
+        CommandError::InvalidId(invalid) => ApiError::InvalidParameter(invalid.to_string()),
+        CommandError::Codec(codec) => ApiError::Internal(codec.to_string()),
+        CommandError::Store(store) => store.into(),
+    }
+}

@@ -1,0 +1,131 @@
+//! The `sagas` projection: one row per saga for the saga list — its status as
+//! it moves (open, compensating, parked, compensated, closed), why it
+//! compensates and where it is parked.
+
+use async_trait::async_trait;
+use flowforge_domain::{
+    decode_event,
+    saga::{Saga, SagaEvent},
+    Aggregate,
+};
+use flowforge_infra::{
+    event_store::{Position, RecordedEvent},
+    read_model::{ReadModelError, SagaChange, SagaViews, SAGAS_PROJECTION},
+};
+
+use crate::{
+    batch::{unapplied, SAVE_ATTEMPTS},
+    Projection, ProjectionError,
+};
+
+/// Keeps the saga list.
+pub struct SagasProjection {
+    views: SagaViews,
+}
+
+impl SagasProjection {
+    /// A projection writing to `views`.
+    pub fn new(views: SagaViews) -> Self {
+        Self { views }
+    }
+}
+
+/// The list change one saga event makes.
+fn change(recorded: &RecordedEvent, event: SagaEvent) -> Option<SagaChange> {
+    let id = event_saga(&event).as_uuid();
+    let position = recorded.position;
+    let status = |status: &str, reason: Option<String>, parked_step, at| SagaChange::Status {
+        id,
+        status: status.to_owned(),
+        reason,
+        parked_step,
+        at,
+        position,
+    };
+    Some(match event {
+        SagaEvent::StepCompleted {
+            workflow_id,
+            completed_at,
+            ..
+        } => SagaChange::StepCompleted {
+            id,
+            workflow_id: workflow_id.as_uuid(),
+            at: completed_at,
+            position,
+        },
+        SagaEvent::CompensationStarted {
+            reason, started_at, ..
+        } => {
+            let reason = serde_json::to_value(reason)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned));
+            status("compensating", reason, None, started_at)
+        }
+        SagaEvent::CompensationParked {
+            step, parked_at, ..
+        } => status("parked", None, Some(step), parked_at),
+        SagaEvent::CompensationResumed { resumed_at, .. } => {
+            status("compensating", None, None, resumed_at)
+        }
+        SagaEvent::Compensated { compensated_at, .. } => {
+            status("compensated", None, None, compensated_at)
+        }
+        SagaEvent::Closed { closed_at, .. } => status("closed", None, None, closed_at),
+        SagaEvent::StepCompensated { .. }
+        | SagaEvent::StepCompensationFailed { .. }
+        | SagaEvent::StepSkipped { .. } => return None,
+    })
+}
+
+fn event_saga(event: &SagaEvent) -> flowforge_domain::execution::ExecutionId {
+    match event {
+        SagaEvent::StepCompleted { execution_id, .. }
+        | SagaEvent::CompensationStarted { execution_id, .. }
+        | SagaEvent::StepCompensated { execution_id, .. }
+        | SagaEvent::StepCompensationFailed { execution_id, .. }
+        | SagaEvent::CompensationParked { execution_id, .. }
+        | SagaEvent::CompensationResumed { execution_id, .. }
+        | SagaEvent::StepSkipped { execution_id, .. }
+        | SagaEvent::Compensated { execution_id, .. }
+        | SagaEvent::Closed { execution_id, .. } => *execution_id,
+    }
+}
+
+#[async_trait]
+impl Projection for SagasProjection {
+    fn name(&self) -> &'static str {
+        SAGAS_PROJECTION
+    }
+
+    async fn checkpoint(&self) -> Result<Position, ProjectionError> {
+        Ok(self.views.checkpoint().await?)
+    }
+
+    async fn apply(&self, batch: &[RecordedEvent]) -> Result<(), ProjectionError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let checkpoint = self.views.checkpoint().await?;
+            let events = unapplied(&self.views.target().checkpoint, batch, checkpoint)?;
+            let Some(last) = events.last() else {
+                return Ok(());
+            };
+            let mut changes = Vec::new();
+            for recorded in events
+                .iter()
+                .filter(|e| e.stream.aggregate_type() == Saga::TYPE)
+            {
+                let event = decode_event::<SagaEvent>(&recorded.event_type, &recorded.payload)
+                    .map_err(|source| ProjectionError::Decode {
+                        position: recorded.position,
+                        source,
+                    })?;
+                changes.extend(change(recorded, event));
+            }
+            match self.views.apply(&changes, checkpoint, last.position).await {
+                Err(ReadModelError::CheckpointMoved { .. }) if attempt < SAVE_ATTEMPTS => continue,
+                outcome => return Ok(outcome?),
+            }
+        }
+    }
+}
