@@ -3,6 +3,10 @@
 //! finishes, no node that had succeeded runs again, and an interrupted call is
 //! repeated with the same idempotency key. Callers waiting on a sub-workflow
 //! that waits are among them: each child starts once and resumes its caller.
+//! A saga killed mid-compensation finishes after the restart, each step
+//! undone under one idempotency key.
+
+mod support;
 
 use std::{
     collections::HashMap,
@@ -13,7 +17,7 @@ use std::{
 };
 
 use axum::{extract::State, http::HeaderMap, routing::post, Json, Router};
-use flowforge_infra::test_support::TestDatabase;
+use flowforge_infra::test_support::{TestDatabase, TestJetStream};
 use serde_json::{json, Value};
 
 /// Counts calls per route and remembers their idempotency keys.
@@ -294,4 +298,102 @@ async fn postgres_executions_survive_sigkill() {
         return;
     };
     executions_survive_sigkill(vec![("DATABASE_URL", db.location.clone())]).await;
+}
+
+async fn a_compensation_survives_sigkill(env: Vec<(&str, String)>) {
+    let (bookings, base) = support::booking_server::BookingServer::start().await;
+    // The hotel's first cancellation hangs: the process dies while it is in flight.
+    bookings.stall("hotel-1", Duration::from_secs(3));
+    let http = reqwest::Client::new();
+    let server = Server::start(&env, &http).await;
+    let workflow = json_of(
+        http.post(format!("{}/api/v1/workflows", server.1))
+            .json(&support::booking_server::trip(&base, Value::Null, false)),
+    )
+    .await;
+    let started = json_of(http.post(format!(
+        "{}/api/v1/workflows/{}/executions",
+        server.1,
+        workflow["id"].as_str().expect("id")
+    )))
+    .await;
+    let execution = started["execution_id"].as_str().expect("id").to_owned();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while bookings.cancelled_ids().is_empty() {
+        assert!(Instant::now() < deadline, "compensation never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    server.kill();
+
+    let server = Server::start(&env, &http).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let saga = loop {
+        let saga = json_of(http.get(format!("{}/api/v1/sagas/{execution}", server.1))).await;
+        if saga["saga"]["status"] == "compensated" {
+            break saga;
+        }
+        assert!(Instant::now() < deadline, "saga did not finish: {saga}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let cancellations = bookings.cancellations();
+    let keys_of = |id: &str| -> std::collections::HashSet<String> {
+        cancellations
+            .iter()
+            .filter(|c| c.id == id)
+            .map(|c| c.key.clone())
+            .collect()
+    };
+    assert_eq!(
+        keys_of("hotel-1"),
+        [format!("saga:{execution}:Hotel:1:0")].into(),
+        "the interrupted undo was repeated under the same key"
+    );
+    assert_eq!(
+        cancellations.iter().filter(|c| c.id == "hotel-1").count(),
+        2,
+        "killed in flight, then run again"
+    );
+    assert_eq!(
+        cancellations.iter().filter(|c| c.id == "flight-1").count(),
+        1,
+        "the flight was undone once"
+    );
+    let compensated: Vec<&Value> = saga["saga"]["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| &s["status"])
+        .collect();
+    assert_eq!(compensated, [&json!("compensated"), &json!("compensated")]);
+    server.kill();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_compensation_survives_sigkill() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    a_compensation_survives_sigkill(vec![(
+        "FLOWFORGE_DATA_DIR",
+        dir.path().display().to_string(),
+    )])
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_and_nats_compensation_survives_sigkill() {
+    let Some(db) = TestDatabase::postgres().await else {
+        return;
+    };
+    let Some(jetstream) = TestJetStream::shared() else {
+        return;
+    };
+    a_compensation_survives_sigkill(vec![
+        ("DATABASE_URL", db.location.clone()),
+        ("NATS_URL", jetstream.settings.url.clone()),
+        ("FLOWFORGE_NATS_STREAM", jetstream.settings.stream.clone()),
+        (
+            "FLOWFORGE_NATS_SUBJECT_PREFIX",
+            jetstream.settings.subject_prefix.clone(),
+        ),
+    ])
+    .await;
 }

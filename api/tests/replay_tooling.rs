@@ -5,7 +5,6 @@
 mod support;
 
 use std::{
-    process::Output,
     sync::{
         atomic::{AtomicU64, Ordering},
         Arc,
@@ -26,31 +25,6 @@ use flowforge_projections::catalog::{checksum, ReadModelChecksum, PROJECTIONS};
 use serde_json::json;
 use support::{Backend, TestApp};
 use uuid::Uuid;
-
-/// Runs the `flowforge` binary with `args` against `database_url` (or, for a
-/// path, the embedded store there).
-async fn flowforge(args: &[&str], location: &str) -> Output {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_flowforge"));
-    command
-        .args(args)
-        .env_remove("DATABASE_URL")
-        .env_remove("NATS_URL");
-    if location.starts_with("postgres") {
-        command.env("DATABASE_URL", location);
-    } else {
-        command.env("FLOWFORGE_DATA_DIR", location);
-    }
-    let output = tokio::task::spawn_blocking(move || command.output())
-        .await
-        .expect("join")
-        .expect("flowforge runs");
-    assert!(
-        output.status.success(),
-        "flowforge {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
 
 fn definition(name: &str) -> WorkflowDefinition {
     let raw: RawWorkflowDefinition = serde_json::from_value(json!({
@@ -200,7 +174,8 @@ async fn rebuilding_100k_events_matches_the_live_read_model_while_the_api_answer
         })
     };
     for name in PROJECTIONS {
-        let output = flowforge(&["projections", "rebuild", name], app.database_location()).await;
+        let output =
+            support::flowforge(&["projections", "rebuild", name], app.database_location()).await;
         println!("{}", String::from_utf8_lossy(&output.stdout).trim());
     }
     stop.store(true, Ordering::Relaxed);
@@ -250,7 +225,7 @@ async fn export_and_import_into_an_empty_database_rebuild_to_the_same_checksums(
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("events.ndjson");
     let file = file.to_str().expect("utf-8 path");
-    flowforge(
+    support::flowforge(
         &["events", "export", "--out", file],
         app.database_location(),
     )
@@ -259,10 +234,10 @@ async fn export_and_import_into_an_empty_database_rebuild_to_the_same_checksums(
     let Some(target) = TestDatabase::postgres().await else {
         return;
     };
-    let output = flowforge(&["events", "import", file], &target.location).await;
+    let output = support::flowforge(&["events", "import", file], &target.location).await;
     assert!(String::from_utf8_lossy(&output.stdout).contains(&format!("head is now {head}")));
     for name in PROJECTIONS {
-        flowforge(&["projections", "rebuild", name], &target.location).await;
+        support::flowforge(&["projections", "rebuild", name], &target.location).await;
     }
     assert_eq!(
         checksums(&target.database).await,
@@ -288,7 +263,8 @@ async fn export_and_import_into_an_empty_database_rebuild_to_the_same_checksums(
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("already holds"));
     // --append continues an interrupted import: nothing new, nothing doubled.
-    let output = flowforge(&["events", "import", "--append", file], &target.location).await;
+    let output =
+        support::flowforge(&["events", "import", "--append", file], &target.location).await;
     assert!(String::from_utf8_lossy(&output.stdout)
         .contains(&format!("imported 0 events ({head} already present)")));
 }
@@ -309,7 +285,7 @@ async fn aggregate_show_and_events_tail_read_a_stream() {
     app.create_workflow(&support::simple_workflow("other", &[]))
         .await;
 
-    let output = flowforge(
+    let output = support::flowforge(
         &["aggregate", "show", "workflow", &id, "--at-version", "1"],
         app.database_location(),
     )
@@ -320,7 +296,7 @@ async fn aggregate_show_and_events_tail_read_a_stream() {
         (Some(1), Some(2))
     );
     assert_eq!(shown["state"]["status"], "inactive");
-    let output = flowforge(
+    let output = support::flowforge(
         &["aggregate", "show", "workflow", &id],
         app.database_location(),
     )
@@ -328,7 +304,7 @@ async fn aggregate_show_and_events_tail_read_a_stream() {
     let shown: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
     assert_eq!(shown["state"]["status"], "active");
 
-    let output = flowforge(
+    let output = support::flowforge(
         &[
             "events",
             "tail",
@@ -349,6 +325,7 @@ async fn aggregate_show_and_events_tail_read_a_stream() {
         })
         .collect();
     assert_eq!(types, ["WorkflowCreated", "WorkflowActivated"]);
-    let output = flowforge(&["events", "tail", "--after", "2"], app.database_location()).await;
+    let output =
+        support::flowforge(&["events", "tail", "--after", "2"], app.database_location()).await;
     assert_eq!(String::from_utf8_lossy(&output.stdout).lines().count(), 1);
 }

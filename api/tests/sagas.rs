@@ -9,35 +9,10 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::{booking_server::BookingServer, Backend, TestApp};
-
-/// Flight → Hotel → (Pause →) Car; flight and hotel say how to undo them,
-/// the car is never available.
-fn trip(base: &str, undo_retry: Value, pause: bool) -> Value {
-    let undo = json!({"type": "http_request", "retry": undo_retry,
-        "parameters": {"method": "DELETE", "url": format!("{base}/bookings/{{{{ $json.id }}}}")}});
-    let mut nodes = vec![
-        json!({"name": "Start", "type": "manual_trigger"}),
-        json!({"name": "Flight", "type": "http_request", "compensation": undo,
-               "parameters": {"method": "POST", "url": format!("{base}/book/flight")}}),
-        json!({"name": "Hotel", "type": "http_request", "compensation": undo,
-               "parameters": {"method": "POST", "url": format!("{base}/book/hotel")}}),
-    ];
-    let mut order = vec!["Start", "Flight", "Hotel"];
-    if pause {
-        nodes.push(json!({"name": "Pause", "type": "wait", "parameters": {"duration_ms": 60000}}));
-        order.push("Pause");
-    }
-    nodes.push(json!({"name": "Car", "type": "http_request",
-        "retry": {"max_tries": 2, "wait_ms": 50},
-        "parameters": {"method": "POST", "url": format!("{base}/book/car")}}));
-    order.push("Car");
-    let connections: serde_json::Map<String, Value> = order
-        .windows(2)
-        .map(|pair| (pair[0].to_owned(), json!({"main": [[{"node": pair[1]}]]})))
-        .collect();
-    json!({"name": "trip", "nodes": nodes, "connections": connections})
-}
+use support::{
+    booking_server::{trip, BookingServer},
+    Backend, TestApp,
+};
 
 async fn run_failing(app: &TestApp, workflow: &str) -> String {
     let (status, run) = app
@@ -138,6 +113,15 @@ async fn a_step_that_fails_for_good_undoes_the_earlier_ones_newest_first(backend
             "SagaCompensated"
         ]
     );
+    // The replay tooling folds the saga from its events, now and at any version.
+    let output = support::flowforge(
+        &["aggregate", "show", "saga", &execution, "--at-version", "3"],
+        app.database_location(),
+    )
+    .await;
+    let shown: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(shown["state"]["status"], "compensating", "{shown}");
+    assert_eq!(shown["latest_version"], 6, "{shown}");
     println!("saga of {execution}, from the run's answer to compensated: {took:?}");
     for event in history["events"].as_array().expect("events") {
         println!(

@@ -140,3 +140,31 @@ async fn cancel(
     }
     (StatusCode::OK, Json(json!({"cancelled": id})))
 }
+
+/// Flight → Hotel → (Pause →) Car; flight and hotel say how to undo them,
+/// the car is never available.
+pub fn trip(base: &str, undo_retry: Value, pause: bool) -> Value {
+    let undo = json!({"type": "http_request", "retry": undo_retry,
+        "parameters": {"method": "DELETE", "url": format!("{base}/bookings/{{{{ $json.id }}}}")}});
+    let mut nodes = vec![
+        json!({"name": "Start", "type": "manual_trigger"}),
+        json!({"name": "Flight", "type": "http_request", "compensation": undo,
+               "parameters": {"method": "POST", "url": format!("{base}/book/flight")}}),
+        json!({"name": "Hotel", "type": "http_request", "compensation": undo,
+               "parameters": {"method": "POST", "url": format!("{base}/book/hotel")}}),
+    ];
+    let mut order = vec!["Start", "Flight", "Hotel"];
+    if pause {
+        nodes.push(json!({"name": "Pause", "type": "wait", "parameters": {"duration_ms": 60000}}));
+        order.push("Pause");
+    }
+    nodes.push(json!({"name": "Car", "type": "http_request",
+        "retry": {"max_tries": 2, "wait_ms": 50},
+        "parameters": {"method": "POST", "url": format!("{base}/book/car")}}));
+    order.push("Car");
+    let connections: serde_json::Map<String, Value> = order
+        .windows(2)
+        .map(|pair| (pair[0].to_owned(), json!({"main": [[{"node": pair[1]}]]})))
+        .collect();
+    json!({"name": "trip", "nodes": nodes, "connections": connections})
+}

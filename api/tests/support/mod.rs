@@ -389,3 +389,28 @@ pub async fn assert_read_models_match_log(app: &TestApp, head: u64) {
         assert_eq!(view["position"], last["position"], "workflow {id}");
     }
 }
+
+/// Runs the `flowforge` binary with `args` against `database_url` (or, for a
+/// path, the embedded store there).
+pub async fn flowforge(args: &[&str], location: &str) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_flowforge"));
+    command
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env_remove("NATS_URL");
+    if location.starts_with("postgres") {
+        command.env("DATABASE_URL", location);
+    } else {
+        command.env("FLOWFORGE_DATA_DIR", location);
+    }
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .expect("join")
+        .expect("flowforge runs");
+    assert!(
+        output.status.success(),
+        "flowforge {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
