@@ -297,7 +297,33 @@ async fn a_cancelled_execution_undoes_what_completed(backend: Backend) {
     assert_eq!(server.cancelled_ids(), ["hotel-1", "flight-1"]);
 }
 
+async fn a_run_past_its_deadline_undoes_what_completed(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let (server, base) = BookingServer::start().await;
+    let mut definition = trip(&base, Value::Null, true);
+    definition["settings"] = json!({"execution_timeout_ms": 500});
+    let (workflow, _, _) = app.create_workflow(&definition).await;
+    let (status, run) = app
+        .post(
+            &format!("/api/v1/workflows/{workflow}/executions?wait=true"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(
+        (status, run["failure"]["error"]["code"].as_str()),
+        (200, Some("execution_timeout")),
+        "{run}"
+    );
+    let execution = run["execution_id"].as_str().expect("id");
+    let saga = saga_in(&app, execution, "compensated", Duration::from_secs(20)).await;
+    assert_eq!(saga["saga"]["reason"], "deadline");
+    assert_eq!(server.cancelled_ids(), ["hotel-1", "flight-1"]);
+}
+
 for_each_backend!(
+    a_run_past_its_deadline_undoes_what_completed,
     a_step_that_fails_for_good_undoes_the_earlier_ones_newest_first,
     a_failing_undo_is_retried_with_growing_waits,
     an_undo_that_keeps_failing_parks_until_an_operator_acts,
