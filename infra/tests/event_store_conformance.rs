@@ -377,6 +377,40 @@ async fn the_log_is_append_only(db: &TestDatabase) {
     );
 }
 
+/// Regression: an append whose caller gave up (an HTTP client disconnecting
+/// drops the handler's future) could leave the SQLite writer inside its
+/// transaction, so every later append failed. Appends abandoned at every
+/// point of their run must leave the store working and the log gap-free.
+async fn abandoned_appends_leave_the_store_working(store: Arc<dyn EventStore>) {
+    let mut abandoned = 0;
+    for round in 0..400_u64 {
+        let target = stream(&format!("s{round}"));
+        let append = store.append(&target, ExpectedVersion::Any, vec![event(round)]);
+        // From "before it starts" to "long after it should be done".
+        let patience = Duration::from_micros((round * 37) % 2_000);
+        if tokio::time::timeout(patience, append).await.is_err() {
+            abandoned += 1;
+        }
+    }
+    assert!(
+        abandoned > 0,
+        "no append was abandoned: the test proves nothing"
+    );
+    // Abandoned appends may still commit; let them finish.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let outcome = store
+        .append(
+            &stream("after"),
+            ExpectedVersion::NoStream,
+            vec![event(9_999)],
+        )
+        .await
+        .expect("the store still takes appends");
+    let all = store.read_all(0, 1_000).await.expect("read");
+    let positions: Vec<u64> = all.iter().map(|e| e.position).collect();
+    assert_eq!(positions, (1..=outcome.last_position).collect::<Vec<_>>());
+}
+
 macro_rules! conformance_suite {
     ($backend:ident, $open:expr) => {
         mod $backend {
@@ -428,6 +462,15 @@ macro_rules! conformance_suite {
                 super::catch_up_reader_sees_every_position_once_in_order(
                     db.database.event_store(Upcasters::default()),
                     stringify!($backend),
+                )
+                .await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn abandoned_appends_leave_the_store_working() {
+                let Some(db) = $open else { return };
+                super::abandoned_appends_leave_the_store_working(
+                    db.database.event_store(Upcasters::default()),
                 )
                 .await;
             }

@@ -67,6 +67,22 @@ pub enum EventStoreError {
     /// The schema could not be created or upgraded.
     #[error("event store migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    /// The append's task ended without an answer (it panicked, or the runtime
+    /// is shutting down); whether it committed is unknown until read back.
+    #[error("the append was interrupted: {0}")]
+    Interrupted(String),
+}
+
+/// Runs a write transaction in a task of its own and waits for it. The write
+/// then completes (or rolls back) even if the caller's future is dropped — an
+/// HTTP client that disconnects must not leave a transaction half-open on a
+/// connection that every later write needs.
+pub(crate) async fn run_to_completion<T: Send + 'static>(
+    write: impl std::future::Future<Output = Result<T, EventStoreError>> + Send + 'static,
+) -> Result<T, EventStoreError> {
+    tokio::spawn(write)
+        .await
+        .map_err(|e| EventStoreError::Interrupted(e.to_string()))?
 }
 
 /// The seam between the application and where events live. Both backends pass the

@@ -16,8 +16,9 @@ use sqlx::{postgres::PgRow, types::Json, PgPool, Row};
 use tokio::sync::watch;
 
 use super::{
-    check_import_order, raise_head, upcasting::Upcasters, AppendOutcome, EventMetadata, EventStore,
-    EventStoreError, ExpectedVersion, NewEvent, Position, RecordedEvent, StreamId,
+    check_import_order, raise_head, run_to_completion, upcasting::Upcasters, AppendOutcome,
+    EventMetadata, EventStore, EventStoreError, ExpectedVersion, NewEvent, Position, RecordedEvent,
+    StreamId,
 };
 
 /// [`EventStore`] on PostgreSQL.
@@ -29,74 +30,9 @@ pub struct PostgresEventStore {
 }
 
 impl PostgresEventStore {
-    /// Wraps a pool whose database has the FlowForge schema (see `database::migrate`).
-    pub fn new(pool: PgPool, upcasters: Upcasters) -> Self {
-        let (appended, _) = watch::channel(0);
-        Self {
-            pool,
-            upcasters,
-            appended,
-        }
-    }
-
-    fn decode(&self, row: &PgRow) -> Result<RecordedEvent, EventStoreError> {
-        let position: i64 = row.try_get("global_position")?;
-        let position = to_u64(0, position, "global_position")?;
-        let version: i64 = row.try_get("version")?;
-        let schema_version: i32 = row.try_get("schema_version")?;
-        let Json(metadata): Json<EventMetadata> =
-            row.try_get("metadata")
-                .map_err(|e| EventStoreError::Corrupt {
-                    position,
-                    reason: format!("metadata: {e}"),
-                })?;
-        let stream = StreamId::new(
-            row.try_get::<String, _>("aggregate_type")?,
-            row.try_get::<String, _>("aggregate_id")?,
-        )
-        .map_err(|e| EventStoreError::Corrupt {
-            position,
-            reason: e.to_string(),
-        })?;
-        let mut event = RecordedEvent {
-            event_id: row.try_get("event_id")?,
-            position,
-            stream,
-            version: to_u64(position, version, "version")?,
-            event_type: row.try_get("event_type")?,
-            schema_version: u32::try_from(schema_version).map_err(|_| {
-                EventStoreError::Corrupt {
-                    position,
-                    reason: format!("schema_version {schema_version}"),
-                }
-            })?,
-            payload: row.try_get::<Json<Value>, _>("payload")?.0,
-            metadata,
-            recorded_at: row.try_get::<DateTime<Utc>, _>("recorded_at")?,
-        };
-        self.upcasters.upcast(&mut event)?;
-        Ok(event)
-    }
-}
-
-fn to_u64(position: Position, value: i64, column: &str) -> Result<u64, EventStoreError> {
-    u64::try_from(value).map_err(|_| EventStoreError::Corrupt {
-        position,
-        reason: format!("negative {column} {value}"),
-    })
-}
-
-fn to_i64(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
-}
-
-const SELECT_EVENT: &str =
-    "SELECT global_position, event_id, aggregate_type, aggregate_id, version, \
-     event_type, schema_version, payload, metadata, recorded_at FROM events";
-
-#[async_trait]
-impl EventStore for PostgresEventStore {
-    async fn append(
+    /// Appends in the caller's task; see [`EventStore::append`], which runs
+    /// this to completion in a task of its own.
+    async fn append_now(
         &self,
         stream: &StreamId,
         expected: ExpectedVersion,
@@ -172,6 +108,84 @@ impl EventStore for PostgresEventStore {
         self.appended
             .send_if_modified(|head| raise_head(head, outcome.last_position));
         Ok(outcome)
+    }
+
+    /// Wraps a pool whose database has the FlowForge schema (see `database::migrate`).
+    pub fn new(pool: PgPool, upcasters: Upcasters) -> Self {
+        let (appended, _) = watch::channel(0);
+        Self {
+            pool,
+            upcasters,
+            appended,
+        }
+    }
+
+    fn decode(&self, row: &PgRow) -> Result<RecordedEvent, EventStoreError> {
+        let position: i64 = row.try_get("global_position")?;
+        let position = to_u64(0, position, "global_position")?;
+        let version: i64 = row.try_get("version")?;
+        let schema_version: i32 = row.try_get("schema_version")?;
+        let Json(metadata): Json<EventMetadata> =
+            row.try_get("metadata")
+                .map_err(|e| EventStoreError::Corrupt {
+                    position,
+                    reason: format!("metadata: {e}"),
+                })?;
+        let stream = StreamId::new(
+            row.try_get::<String, _>("aggregate_type")?,
+            row.try_get::<String, _>("aggregate_id")?,
+        )
+        .map_err(|e| EventStoreError::Corrupt {
+            position,
+            reason: e.to_string(),
+        })?;
+        let mut event = RecordedEvent {
+            event_id: row.try_get("event_id")?,
+            position,
+            stream,
+            version: to_u64(position, version, "version")?,
+            event_type: row.try_get("event_type")?,
+            schema_version: u32::try_from(schema_version).map_err(|_| {
+                EventStoreError::Corrupt {
+                    position,
+                    reason: format!("schema_version {schema_version}"),
+                }
+            })?,
+            payload: row.try_get::<Json<Value>, _>("payload")?.0,
+            metadata,
+            recorded_at: row.try_get::<DateTime<Utc>, _>("recorded_at")?,
+        };
+        self.upcasters.upcast(&mut event)?;
+        Ok(event)
+    }
+}
+
+fn to_u64(position: Position, value: i64, column: &str) -> Result<u64, EventStoreError> {
+    u64::try_from(value).map_err(|_| EventStoreError::Corrupt {
+        position,
+        reason: format!("negative {column} {value}"),
+    })
+}
+
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+const SELECT_EVENT: &str =
+    "SELECT global_position, event_id, aggregate_type, aggregate_id, version, \
+     event_type, schema_version, payload, metadata, recorded_at FROM events";
+
+#[async_trait]
+impl EventStore for PostgresEventStore {
+    async fn append(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendOutcome, EventStoreError> {
+        let store = self.clone();
+        let stream = stream.clone();
+        run_to_completion(async move { store.append_now(&stream, expected, events).await }).await
     }
 
     async fn import(&self, events: Vec<RecordedEvent>) -> Result<(), EventStoreError> {

@@ -14,8 +14,9 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use super::{
-    check_import_order, raise_head, upcasting::Upcasters, AppendOutcome, EventMetadata, EventStore,
-    EventStoreError, ExpectedVersion, NewEvent, Position, RecordedEvent, StreamId,
+    check_import_order, raise_head, run_to_completion, upcasting::Upcasters, AppendOutcome,
+    EventMetadata, EventStore, EventStoreError, ExpectedVersion, NewEvent, Position, RecordedEvent,
+    StreamId,
 };
 
 /// [`EventStore`] on an embedded SQLite file.
@@ -28,55 +29,9 @@ pub struct SqliteEventStore {
 }
 
 impl SqliteEventStore {
-    /// Wraps the single-connection `writer` pool and a `reader` pool on the same file.
-    pub fn new(writer: SqlitePool, reader: SqlitePool, upcasters: Upcasters) -> Self {
-        let (appended, _) = watch::channel(0);
-        Self {
-            writer,
-            reader,
-            upcasters,
-            appended,
-        }
-    }
-
-    fn decode(&self, row: &SqliteRow) -> Result<RecordedEvent, EventStoreError> {
-        let position: i64 = row.try_get("global_position")?;
-        let position = position.max(0) as u64;
-        let corrupt = |reason: String| EventStoreError::Corrupt { position, reason };
-        let event_id: String = row.try_get("event_id")?;
-        let stream = StreamId::new(
-            row.try_get::<String, _>("aggregate_type")?,
-            row.try_get::<String, _>("aggregate_id")?,
-        )
-        .map_err(|e| corrupt(e.to_string()))?;
-        let Json(metadata): Json<EventMetadata> = row
-            .try_get("metadata")
-            .map_err(|e| corrupt(format!("metadata: {e}")))?;
-        let mut event = RecordedEvent {
-            event_id: Uuid::parse_str(&event_id).map_err(|e| corrupt(format!("event_id: {e}")))?,
-            position,
-            stream,
-            version: row.try_get::<i64, _>("version")?.max(0) as u64,
-            event_type: row.try_get("event_type")?,
-            schema_version: row
-                .try_get::<i64, _>("schema_version")?
-                .clamp(1, u32::MAX.into()) as u32,
-            payload: row.try_get::<Json<Value>, _>("payload")?.0,
-            metadata,
-            recorded_at: row.try_get::<DateTime<Utc>, _>("recorded_at")?,
-        };
-        self.upcasters.upcast(&mut event)?;
-        Ok(event)
-    }
-}
-
-const SELECT_EVENT: &str =
-    "SELECT global_position, event_id, aggregate_type, aggregate_id, version, \
-     event_type, schema_version, payload, metadata, recorded_at FROM events";
-
-#[async_trait]
-impl EventStore for SqliteEventStore {
-    async fn append(
+    /// Appends in the caller's task; see [`EventStore::append`], which runs
+    /// this to completion in a task of its own.
+    async fn append_now(
         &self,
         stream: &StreamId,
         expected: ExpectedVersion,
@@ -136,6 +91,65 @@ impl EventStore for SqliteEventStore {
         self.appended
             .send_if_modified(|h| raise_head(h, outcome.last_position));
         Ok(outcome)
+    }
+
+    /// Wraps the single-connection `writer` pool and a `reader` pool on the same file.
+    pub fn new(writer: SqlitePool, reader: SqlitePool, upcasters: Upcasters) -> Self {
+        let (appended, _) = watch::channel(0);
+        Self {
+            writer,
+            reader,
+            upcasters,
+            appended,
+        }
+    }
+
+    fn decode(&self, row: &SqliteRow) -> Result<RecordedEvent, EventStoreError> {
+        let position: i64 = row.try_get("global_position")?;
+        let position = position.max(0) as u64;
+        let corrupt = |reason: String| EventStoreError::Corrupt { position, reason };
+        let event_id: String = row.try_get("event_id")?;
+        let stream = StreamId::new(
+            row.try_get::<String, _>("aggregate_type")?,
+            row.try_get::<String, _>("aggregate_id")?,
+        )
+        .map_err(|e| corrupt(e.to_string()))?;
+        let Json(metadata): Json<EventMetadata> = row
+            .try_get("metadata")
+            .map_err(|e| corrupt(format!("metadata: {e}")))?;
+        let mut event = RecordedEvent {
+            event_id: Uuid::parse_str(&event_id).map_err(|e| corrupt(format!("event_id: {e}")))?,
+            position,
+            stream,
+            version: row.try_get::<i64, _>("version")?.max(0) as u64,
+            event_type: row.try_get("event_type")?,
+            schema_version: row
+                .try_get::<i64, _>("schema_version")?
+                .clamp(1, u32::MAX.into()) as u32,
+            payload: row.try_get::<Json<Value>, _>("payload")?.0,
+            metadata,
+            recorded_at: row.try_get::<DateTime<Utc>, _>("recorded_at")?,
+        };
+        self.upcasters.upcast(&mut event)?;
+        Ok(event)
+    }
+}
+
+const SELECT_EVENT: &str =
+    "SELECT global_position, event_id, aggregate_type, aggregate_id, version, \
+     event_type, schema_version, payload, metadata, recorded_at FROM events";
+
+#[async_trait]
+impl EventStore for SqliteEventStore {
+    async fn append(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendOutcome, EventStoreError> {
+        let store = self.clone();
+        let stream = stream.clone();
+        run_to_completion(async move { store.append_now(&stream, expected, events).await }).await
     }
 
     async fn import(&self, events: Vec<RecordedEvent>) -> Result<(), EventStoreError> {
