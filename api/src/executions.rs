@@ -14,7 +14,7 @@ use flowforge_domain::{
     workflow::{NodeType, WorkflowError, WorkflowId},
 };
 use flowforge_domain::{saga::Saga, Aggregate};
-use flowforge_infra::event_store::{EventMetadata, StreamId};
+use flowforge_infra::event_store::{EventMetadata, StreamAppended, StreamId};
 use flowforge_sagas::{start_execution, ExecutionStart, StartError};
 use serde_json::json;
 use uuid::Uuid;
@@ -128,20 +128,18 @@ pub async fn has_saga(
 
 /// The execution as its events made it.
 pub async fn load(state: &AppState, id: ExecutionId) -> Result<Execution, ApiError> {
-    let (execution, _) = state
-        .commands
-        .load::<Execution>(&id.to_string())
-        .await
-        .map_err(execution_error)?;
-    if execution.exists() {
-        Ok(execution)
-    } else {
-        Err(ApiError::NotFound(format!("execution {id}")))
-    }
+    Ok(load_versioned(state, id).await?.0)
 }
+
+/// How often a waiter checks for appends by other processes (this process's
+/// own appends to the execution wake it at once).
+const OTHER_PROCESS_POLL: Duration = Duration::from_millis(50);
 
 /// Waits (up to `timeout`) until `ready` finds what it waits for in the
 /// execution; returns the execution as last seen and what `ready` found.
+/// It re-reads the execution only when its stream grew: woken by this
+/// process's appends to that stream, or by a cheap version check for other
+/// processes' — never by appends to other streams.
 pub async fn wait_until<T>(
     state: &AppState,
     id: ExecutionId,
@@ -149,21 +147,60 @@ pub async fn wait_until<T>(
     ready: impl Fn(&Execution) -> Option<T>,
 ) -> Result<(Execution, Option<T>), ApiError> {
     let deadline = tokio::time::Instant::now() + timeout;
-    let mut appended = state.store.appended();
-    let mut poll = Duration::from_millis(2);
+    let stream = StreamId::new(Execution::TYPE, id.to_string())
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut appends = state.store.stream_appends();
     loop {
-        appended.mark_unchanged();
-        let execution = load(state, id).await?;
+        let (execution, version) = load_versioned(state, id).await?;
         if let Some(found) = ready(&execution) {
             return Ok((execution, Some(found)));
         }
-        let now = tokio::time::Instant::now();
-        if now >= deadline {
+        if !stream_grew(state, &stream, version, &mut appends, deadline).await? {
             return Ok((execution, None));
         }
-        // Woken by this process's appends at once; another process's after a poll.
-        let _ = tokio::time::timeout(poll.min(deadline - now), appended.changed()).await;
-        poll = (poll * 2).min(Duration::from_millis(50));
+    }
+}
+
+/// Waits until `stream` is past `version`; false if `deadline` came first.
+pub async fn stream_grew(
+    state: &AppState,
+    stream: &StreamId,
+    version: u64,
+    appends: &mut tokio::sync::broadcast::Receiver<StreamAppended>,
+    deadline: tokio::time::Instant,
+) -> Result<bool, ApiError> {
+    use tokio::sync::broadcast::error::RecvError;
+    let mut poll = tokio::time::interval(OTHER_PROCESS_POLL);
+    poll.tick().await;
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep_until(deadline) => return Ok(false),
+            notice = appends.recv() => match notice {
+                Ok(notice) if notice.stream == *stream && notice.version > version => return Ok(true),
+                Ok(_) => {}
+                Err(RecvError::Lagged(_)) => return Ok(true),
+                Err(RecvError::Closed) => tokio::time::sleep(OTHER_PROCESS_POLL).await,
+            },
+            _ = poll.tick() => {
+                if state.store.stream_version(stream).await? > version {
+                    return Ok(true);
+                }
+            }
+        }
+    }
+}
+
+/// The execution and its stream version; 404 if it does not exist.
+async fn load_versioned(state: &AppState, id: ExecutionId) -> Result<(Execution, u64), ApiError> {
+    let (execution, version) = state
+        .commands
+        .load::<Execution>(&id.to_string())
+        .await
+        .map_err(execution_error)?;
+    if execution.exists() {
+        Ok((execution, version))
+    } else {
+        Err(ApiError::NotFound(format!("execution {id}")))
     }
 }
 

@@ -377,6 +377,26 @@ async fn the_log_is_append_only(db: &TestDatabase) {
     );
 }
 
+/// Followers of one stream hear of its appends in this process, with the
+/// stream's new version.
+async fn an_append_tells_followers_of_its_stream(store: Arc<dyn EventStore>) {
+    let mut notices = store.stream_appends();
+    store
+        .append(&stream("x"), ExpectedVersion::Any, vec![event(1), event(2)])
+        .await
+        .expect("append");
+    store
+        .append(&stream("y"), ExpectedVersion::Any, vec![event(3)])
+        .await
+        .expect("append");
+    let first = notices.recv().await.expect("a notice");
+    let second = notices.recv().await.expect("a notice");
+    assert_eq!(
+        (first.stream, first.version, second.stream, second.version),
+        (stream("x"), 2, stream("y"), 1)
+    );
+}
+
 /// Regression: an append whose caller gave up (an HTTP client disconnecting
 /// drops the handler's future) could leave the SQLite writer inside its
 /// transaction, so every later append failed. Appends abandoned at every
@@ -462,6 +482,15 @@ macro_rules! conformance_suite {
                 super::catch_up_reader_sees_every_position_once_in_order(
                     db.database.event_store(Upcasters::default()),
                     stringify!($backend),
+                )
+                .await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn an_append_tells_followers_of_its_stream() {
+                let Some(db) = $open else { return };
+                super::an_append_tells_followers_of_its_stream(
+                    db.database.event_store(Upcasters::default()),
                 )
                 .await;
             }

@@ -13,7 +13,7 @@
 //! One instance manages sagas at a time (the `saga_manager` lease).
 
 use std::{
-    collections::{BTreeMap, HashSet},
+    collections::{BTreeMap, HashMap, HashSet},
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -47,6 +47,21 @@ const BATCH: usize = 500;
 /// How long a new leader waits for the sagas read model to catch up with the
 /// manager's checkpoint before it lists the compensating sagas.
 const READ_MODEL_WAIT: Duration = Duration::from_secs(10);
+
+/// The event types after which an execution has nothing more.
+const FINAL_EVENTS: [&str; 3] = [
+    "ExecutionSucceeded",
+    "ExecutionFailed",
+    "ExecutionCancelled",
+];
+
+/// Whether a stored `ExecutionRequested` payload pins a definition with a
+/// compensable node.
+fn declares_compensation(payload: &serde_json::Value) -> bool {
+    payload["definition"]["nodes"]
+        .as_array()
+        .is_some_and(|nodes| nodes.iter().any(|n| !n["compensation"].is_null()))
+}
 
 /// The retry policy of a compensation that has none of its own: five tries,
 /// from half a second, doubling, at most 30 s apart.
@@ -146,6 +161,9 @@ impl SagaManager {
             .map_err(store_error)?;
         let mut subscription = source.subscribe(SAGA_MANAGER_NAME, from).await?;
         self.resume_compensating(from).await;
+        // Executions whose definition has no compensation are skipped without
+        // loading them: most executions are such, and each has several events.
+        let mut compensable: HashMap<ExecutionId, bool> = HashMap::new();
         let mut lease_checked = tokio::time::Instant::now();
         loop {
             let batch = tokio::select! {
@@ -161,14 +179,27 @@ impl SagaManager {
                 if kind != Execution::TYPE && kind != Saga::TYPE {
                     continue;
                 }
-                if let Ok(id) = event.stream.aggregate_id().parse::<ExecutionId>() {
-                    if !touched.contains(&id) {
-                        touched.push(id);
+                let Ok(id) = event.stream.aggregate_id().parse::<ExecutionId>() else {
+                    continue;
+                };
+                if kind == Execution::TYPE {
+                    if event.event_type == "ExecutionRequested" {
+                        compensable.insert(id, declares_compensation(&event.payload));
                     }
+                    if compensable.get(&id) == Some(&false) {
+                        if FINAL_EVENTS.contains(&event.event_type.as_str()) {
+                            compensable.remove(&id);
+                        }
+                        continue;
+                    }
+                }
+                if !touched.contains(&id) {
+                    touched.push(id);
                 }
             }
             for id in touched {
-                self.advance(id).await;
+                let has_compensation = self.advance(id).await;
+                compensable.insert(id, has_compensation);
             }
             self.checkpoints
                 .advance(SAGA_MANAGER_NAME, last)
@@ -222,25 +253,31 @@ impl SagaManager {
 
     /// Brings the saga of execution `id` up to date with the execution: records
     /// completed steps, closes it or starts compensating when the execution
-    /// ends, and runs the compensation if it is compensating.
-    pub async fn advance(self: &Arc<Self>, id: ExecutionId) {
+    /// ends, and runs the compensation if it is compensating. Returns whether
+    /// the execution's definition has compensable nodes at all.
+    pub async fn advance(self: &Arc<Self>, id: ExecutionId) -> bool {
         let Ok((execution, _)) = self.commands.load::<Execution>(&id.to_string()).await else {
-            return;
+            return true;
         };
         let Some(definition) = execution.definition() else {
-            return;
+            return true;
         };
         if !definition
             .nodes()
             .iter()
             .any(|n| n.compensation().is_some())
         {
-            return;
+            return false;
         }
+        self.advance_saga(id, &execution).await;
+        true
+    }
+
+    async fn advance_saga(self: &Arc<Self>, id: ExecutionId, execution: &Execution) {
         let Some(mut saga) = self.load_saga(id).await else {
             return;
         };
-        if saga.status() == SagaStatus::Open && self.record_steps(id, &execution, &saga).await {
+        if saga.status() == SagaStatus::Open && self.record_steps(id, execution, &saga).await {
             let Some(reloaded) = self.load_saga(id).await else {
                 return;
             };

@@ -12,7 +12,7 @@ use axum::{
     response::sse::{Event, KeepAlive, Sse},
 };
 use flowforge_domain::{execution::Execution, execution::ExecutionId, Aggregate};
-use flowforge_infra::event_store::{RecordedEvent, StreamId};
+use flowforge_infra::event_store::{RecordedEvent, StreamAppended, StreamId};
 use futures::{stream, Stream};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -24,9 +24,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(stream_execution))
 }
 
-/// How often a follower polls for events another instance appended (this
-/// process's own appends wake it at once).
-const POLL: Duration = Duration::from_millis(250);
+/// How long a follower of a quiet stream waits before reading it again
+/// anyway (new events wake it at once).
+const IDLE_RECHECK: Duration = Duration::from_secs(5);
 
 /// The event types after which an execution's stream has nothing more.
 const FINAL_EVENTS: [&str; 3] = [
@@ -71,6 +71,7 @@ async fn stream_execution(
     let stream_id = StreamId::new(Execution::TYPE, id.to_string())
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let follower = Follower {
+        appends: state.store.stream_appends(),
         state,
         stream: stream_id,
         after,
@@ -83,6 +84,7 @@ async fn stream_execution(
 /// Where a live stream stands.
 struct Follower {
     state: AppState,
+    appends: tokio::sync::broadcast::Receiver<StreamAppended>,
     stream: StreamId,
     after: u64,
     pending: VecDeque<RecordedEvent>,
@@ -93,7 +95,6 @@ impl Follower {
     /// The next SSE message; `None` once the execution's last event was sent
     /// (or the store fails, which ends the stream for the client to resume).
     async fn next(mut self) -> Option<(Result<Event, Infallible>, Self)> {
-        let mut appended = self.state.store.appended();
         loop {
             if let Some(event) = self.pending.pop_front() {
                 self.after = event.version;
@@ -103,11 +104,24 @@ impl Follower {
             if self.ended {
                 return None;
             }
-            appended.mark_unchanged();
             match self.state.store.read_stream(&self.stream, self.after).await {
                 Ok(events) if !events.is_empty() => self.pending.extend(events),
                 Ok(_) => {
-                    let _ = tokio::time::timeout(POLL, appended.changed()).await;
+                    // Wakes for this stream only; a quiet stream gets a
+                    // keep-alive from axum meanwhile.
+                    let until = tokio::time::Instant::now() + IDLE_RECHECK;
+                    let grew = executions::stream_grew(
+                        &self.state,
+                        &self.stream,
+                        self.after,
+                        &mut self.appends,
+                        until,
+                    )
+                    .await;
+                    if let Err(error) = grew {
+                        tracing::warn!(%error, stream = %self.stream, "execution stream ended by a store error");
+                        return None;
+                    }
                 }
                 Err(error) => {
                     tracing::warn!(%error, stream = %self.stream, "execution stream ended by a store error");

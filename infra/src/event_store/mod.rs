@@ -17,7 +17,7 @@ pub use model::{
 };
 
 use async_trait::async_trait;
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 
 /// Why an event-store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +73,19 @@ pub enum EventStoreError {
     Interrupted(String),
 }
 
+/// A stream grew to `version` in this process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamAppended {
+    /// The stream.
+    pub stream: StreamId,
+    /// Its version after the append.
+    pub version: u64,
+}
+
+/// How many stream notices a slow follower may fall behind before it is told
+/// it lagged (and then re-reads).
+pub(crate) const STREAM_NOTICES: usize = 4096;
+
 /// Runs a write transaction in a task of its own and waits for it. The write
 /// then completes (or rolls back) even if the caller's future is dropped — an
 /// HTTP client that disconnects must not leave a transaction half-open on a
@@ -126,6 +139,12 @@ pub trait EventStore: Send + Sync + 'static {
     /// Tells in-process followers the newest head this process committed, so they
     /// wake at once instead of waiting for their next poll.
     fn appended(&self) -> watch::Receiver<Position>;
+
+    /// Tells in-process followers of one stream that it grew, so a follower
+    /// wakes only for its own stream (a waiting webhook, a live SSE stream)
+    /// instead of on every append. Appends by other processes are not seen
+    /// here; followers poll [`EventStore::stream_version`] for those.
+    fn stream_appends(&self) -> broadcast::Receiver<StreamAppended>;
 }
 
 /// Checks that `events` continue a log whose head is `head`.

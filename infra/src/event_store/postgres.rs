@@ -13,12 +13,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::{postgres::PgRow, types::Json, PgPool, Row};
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 
 use super::{
     check_import_order, raise_head, run_to_completion, upcasting::Upcasters, AppendOutcome,
     EventMetadata, EventStore, EventStoreError, ExpectedVersion, NewEvent, Position, RecordedEvent,
-    StreamId,
+    StreamAppended, StreamId, STREAM_NOTICES,
 };
 
 /// [`EventStore`] on PostgreSQL.
@@ -27,6 +27,7 @@ pub struct PostgresEventStore {
     pool: PgPool,
     upcasters: Upcasters,
     appended: watch::Sender<Position>,
+    streams: broadcast::Sender<StreamAppended>,
 }
 
 impl PostgresEventStore {
@@ -107,16 +108,22 @@ impl PostgresEventStore {
         };
         self.appended
             .send_if_modified(|head| raise_head(head, outcome.last_position));
+        let _ = self.streams.send(StreamAppended {
+            stream: stream.clone(),
+            version: outcome.stream_version,
+        });
         Ok(outcome)
     }
 
     /// Wraps a pool whose database has the FlowForge schema (see `database::migrate`).
     pub fn new(pool: PgPool, upcasters: Upcasters) -> Self {
         let (appended, _) = watch::channel(0);
+        let (streams, _) = broadcast::channel(STREAM_NOTICES);
         Self {
             pool,
             upcasters,
             appended,
+            streams,
         }
     }
 
@@ -299,5 +306,9 @@ impl EventStore for PostgresEventStore {
 
     fn appended(&self) -> watch::Receiver<Position> {
         self.appended.subscribe()
+    }
+
+    fn stream_appends(&self) -> broadcast::Receiver<StreamAppended> {
+        self.streams.subscribe()
     }
 }

@@ -10,13 +10,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::{sqlite::SqliteRow, types::Json, Row, SqlitePool};
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 
 use super::{
     check_import_order, raise_head, run_to_completion, upcasting::Upcasters, AppendOutcome,
     EventMetadata, EventStore, EventStoreError, ExpectedVersion, NewEvent, Position, RecordedEvent,
-    StreamId,
+    StreamAppended, StreamId, STREAM_NOTICES,
 };
 
 /// [`EventStore`] on an embedded SQLite file.
@@ -26,6 +26,7 @@ pub struct SqliteEventStore {
     reader: SqlitePool,
     upcasters: Upcasters,
     appended: watch::Sender<Position>,
+    streams: broadcast::Sender<StreamAppended>,
 }
 
 impl SqliteEventStore {
@@ -90,17 +91,23 @@ impl SqliteEventStore {
         };
         self.appended
             .send_if_modified(|h| raise_head(h, outcome.last_position));
+        let _ = self.streams.send(StreamAppended {
+            stream: stream.clone(),
+            version: outcome.stream_version,
+        });
         Ok(outcome)
     }
 
     /// Wraps the single-connection `writer` pool and a `reader` pool on the same file.
     pub fn new(writer: SqlitePool, reader: SqlitePool, upcasters: Upcasters) -> Self {
         let (appended, _) = watch::channel(0);
+        let (streams, _) = broadcast::channel(STREAM_NOTICES);
         Self {
             writer,
             reader,
             upcasters,
             appended,
+            streams,
         }
     }
 
@@ -237,5 +244,9 @@ impl EventStore for SqliteEventStore {
 
     fn appended(&self) -> watch::Receiver<Position> {
         self.appended.subscribe()
+    }
+
+    fn stream_appends(&self) -> broadcast::Receiver<StreamAppended> {
+        self.streams.subscribe()
     }
 }
