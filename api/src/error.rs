@@ -287,8 +287,9 @@ impl From<EventStoreError> for ApiError {
     fn from(error: EventStoreError) -> Self {
         match error {
             EventStoreError::Database(db) => ApiError::Unavailable(db.to_string()),
-            interrupted @ EventStoreError::Interrupted(_) => {
-                ApiError::Unavailable(interrupted.to_string())
+            transient @ (EventStoreError::Interrupted(_)
+            | EventStoreError::GroupCommitFailed(_)) => {
+                ApiError::Unavailable(transient.to_string())
             }
             other => ApiError::Internal(other.to_string()),
         }

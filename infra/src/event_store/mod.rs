@@ -6,6 +6,7 @@
 //! can never later find a committed event below N (no "late commit" skips).
 //! Old payload schemas are upcast on read (see [`upcasting`]).
 
+mod group_commit;
 mod model;
 pub mod postgres;
 pub mod sqlite;
@@ -71,6 +72,10 @@ pub enum EventStoreError {
     /// is shutting down); whether it committed is unknown until read back.
     #[error("the append was interrupted: {0}")]
     Interrupted(String),
+    /// The transaction of a group commit failed: none of its appends, this
+    /// one included, was written.
+    #[error("the group commit failed, nothing was written: {0}")]
+    GroupCommitFailed(String),
 }
 
 /// A stream grew to `version` in this process.
@@ -85,18 +90,6 @@ pub struct StreamAppended {
 /// How many stream notices a slow follower may fall behind before it is told
 /// it lagged (and then re-reads).
 pub(crate) const STREAM_NOTICES: usize = 4096;
-
-/// Runs a write transaction in a task of its own and waits for it. The write
-/// then completes (or rolls back) even if the caller's future is dropped — an
-/// HTTP client that disconnects must not leave a transaction half-open on a
-/// connection that every later write needs.
-pub(crate) async fn run_to_completion<T: Send + 'static>(
-    write: impl std::future::Future<Output = Result<T, EventStoreError>> + Send + 'static,
-) -> Result<T, EventStoreError> {
-    tokio::spawn(write)
-        .await
-        .map_err(|e| EventStoreError::Interrupted(e.to_string()))?
-}
 
 /// The seam between the application and where events live. Both backends pass the
 /// same conformance suite (`infra/tests/event_store_conformance.rs`).

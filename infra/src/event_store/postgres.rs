@@ -7,7 +7,11 @@
 //! become visible strictly in order: PostgreSQL makes a commit visible before it
 //! releases the transaction's locks, so the next writer's positions can only be
 //! seen after the previous writer's are. Catch-up readers therefore never skip a
-//! late commit. The cost is one commit at a time; see docs/adr/0002.
+//! late commit. The cost is one commit at a time (see docs/adr/0002), which
+//! group commit (`group_commit.rs`) spreads over every append waiting in this
+//! process.
+
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -16,10 +20,139 @@ use sqlx::{postgres::PgRow, types::Json, PgPool, Row};
 use tokio::sync::{broadcast, watch};
 
 use super::{
-    check_import_order, raise_head, run_to_completion, upcasting::Upcasters, AppendOutcome,
-    EventMetadata, EventStore, EventStoreError, ExpectedVersion, NewEvent, Position, RecordedEvent,
-    StreamAppended, StreamId, STREAM_NOTICES,
+    check_import_order,
+    group_commit::{Appender, GroupCommit, PendingAppend},
+    raise_head,
+    upcasting::Upcasters,
+    AppendOutcome, EventMetadata, EventStore, EventStoreError, ExpectedVersion, NewEvent, Position,
+    RecordedEvent, StreamAppended, StreamId, STREAM_NOTICES,
 };
+
+/// Writes groups of appends in one transaction under the head row lock.
+struct PostgresGroupCommit {
+    pool: PgPool,
+}
+
+#[async_trait]
+impl GroupCommit for PostgresGroupCommit {
+    /// Takes the head lock, checks each append against its stream's version
+    /// (as left by the appends before it in the group), refuses conflicting
+    /// ones alone, inserts the rest with one statement and moves the head
+    /// past them.
+    async fn commit_group(
+        &self,
+        group: &mut [PendingAppend],
+    ) -> Result<Vec<Result<AppendOutcome, EventStoreError>>, EventStoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut head: i64 = sqlx::query_scalar("SELECT position FROM event_store_head FOR UPDATE")
+            .fetch_one(&mut *tx)
+            .await?;
+        let mut versions: HashMap<StreamId, i64> = HashMap::new();
+        let mut outcomes = Vec::with_capacity(group.len());
+        let mut rows = Rows::default();
+        for pending in group.iter_mut() {
+            let current = match versions.get(&pending.stream) {
+                Some(version) => *version,
+                None => {
+                    sqlx::query_scalar(
+                        "SELECT COALESCE(MAX(version), 0) FROM events WHERE aggregate_type = $1 AND aggregate_id = $2",
+                    )
+                    .bind(pending.stream.aggregate_type())
+                    .bind(pending.stream.aggregate_id())
+                    .fetch_one(&mut *tx)
+                    .await?
+                }
+            };
+            versions.insert(pending.stream.clone(), current);
+            let actual = current.max(0) as u64;
+            if !pending.expected.matches(actual) {
+                outcomes.push(Err(EventStoreError::Conflict {
+                    stream: pending.stream.clone(),
+                    expected: pending.expected,
+                    actual,
+                }));
+                continue;
+            }
+            let events = std::mem::take(&mut pending.events);
+            let count = events.len() as i64;
+            for (offset, event) in (1_i64..).zip(events) {
+                rows.push(&pending.stream, head + offset, current + offset, event);
+            }
+            outcomes.push(Ok(AppendOutcome {
+                first_position: (head + 1) as u64,
+                last_position: (head + count) as u64,
+                stream_version: (current + count) as u64,
+            }));
+            head += count;
+            versions.insert(pending.stream.clone(), current + count);
+        }
+        if !rows.positions.is_empty() {
+            rows.insert(&mut tx).await?;
+            sqlx::query("UPDATE event_store_head SET position = $1")
+                .bind(head)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+}
+
+/// The columns of the events a group inserts, for one `INSERT … UNNEST`.
+#[derive(Default)]
+struct Rows {
+    positions: Vec<i64>,
+    ids: Vec<uuid::Uuid>,
+    aggregate_types: Vec<String>,
+    aggregate_ids: Vec<String>,
+    versions: Vec<i64>,
+    types: Vec<String>,
+    schemas: Vec<i32>,
+    payloads: Vec<Json<Value>>,
+    metadata: Vec<Json<Value>>,
+}
+
+impl Rows {
+    fn push(&mut self, stream: &StreamId, position: i64, version: i64, event: NewEvent) {
+        self.positions.push(position);
+        self.ids.push(event.event_id);
+        self.aggregate_types
+            .push(stream.aggregate_type().to_owned());
+        self.aggregate_ids.push(stream.aggregate_id().to_owned());
+        self.versions.push(version);
+        self.types.push(event.event_type);
+        self.schemas
+            .push(i32::try_from(event.schema_version).unwrap_or(i32::MAX));
+        self.payloads.push(Json(event.payload));
+        self.metadata.push(Json(
+            serde_json::to_value(&event.metadata).unwrap_or(Value::Null),
+        ));
+    }
+
+    async fn insert(
+        self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    ) -> Result<(), EventStoreError> {
+        sqlx::query(
+            "INSERT INTO events (global_position, event_id, aggregate_type, aggregate_id, version, \
+             event_type, schema_version, payload, metadata) \
+             SELECT * FROM UNNEST($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::bigint[], \
+             $6::text[], $7::int[], $8::jsonb[], $9::jsonb[])",
+        )
+        .bind(self.positions)
+        .bind(self.ids)
+        .bind(self.aggregate_types)
+        .bind(self.aggregate_ids)
+        .bind(self.versions)
+        .bind(self.types)
+        .bind(self.schemas)
+        .bind(self.payloads)
+        .bind(self.metadata)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+}
 
 /// [`EventStore`] on PostgreSQL.
 #[derive(Debug, Clone)]
@@ -28,93 +161,10 @@ pub struct PostgresEventStore {
     upcasters: Upcasters,
     appended: watch::Sender<Position>,
     streams: broadcast::Sender<StreamAppended>,
+    appender: Appender,
 }
 
 impl PostgresEventStore {
-    /// Appends in the caller's task; see [`EventStore::append`], which runs
-    /// this to completion in a task of its own.
-    async fn append_now(
-        &self,
-        stream: &StreamId,
-        expected: ExpectedVersion,
-        events: Vec<NewEvent>,
-    ) -> Result<AppendOutcome, EventStoreError> {
-        if events.is_empty() {
-            return Err(EventStoreError::EmptyAppend);
-        }
-        let count = events.len() as i64;
-        let mut tx = self.pool.begin().await?;
-        let last_position: i64 = sqlx::query_scalar(
-            "UPDATE event_store_head SET position = position + $1 RETURNING position",
-        )
-        .bind(count)
-        .fetch_one(&mut *tx)
-        .await?;
-        let current: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(MAX(version), 0) FROM events WHERE aggregate_type = $1 AND aggregate_id = $2",
-        )
-        .bind(stream.aggregate_type())
-        .bind(stream.aggregate_id())
-        .fetch_one(&mut *tx)
-        .await?;
-        let actual = current.max(0) as u64;
-        if !expected.matches(actual) {
-            tx.rollback().await?;
-            return Err(EventStoreError::Conflict {
-                stream: stream.clone(),
-                expected,
-                actual,
-            });
-        }
-        let first_position = last_position - count + 1;
-        let mut positions = Vec::with_capacity(events.len());
-        let mut versions = Vec::with_capacity(events.len());
-        let mut ids = Vec::with_capacity(events.len());
-        let mut types = Vec::with_capacity(events.len());
-        let mut schemas = Vec::with_capacity(events.len());
-        let mut payloads = Vec::with_capacity(events.len());
-        let mut metadata = Vec::with_capacity(events.len());
-        for (offset, event) in (0_i64..).zip(events) {
-            positions.push(first_position + offset);
-            versions.push(current + 1 + offset);
-            ids.push(event.event_id);
-            types.push(event.event_type);
-            schemas.push(i32::try_from(event.schema_version).unwrap_or(i32::MAX));
-            payloads.push(event.payload);
-            metadata.push(serde_json::to_value(&event.metadata).unwrap_or(Value::Null));
-        }
-        sqlx::query(
-            "INSERT INTO events (global_position, event_id, aggregate_type, aggregate_id, version, \
-             event_type, schema_version, payload, metadata) \
-             SELECT p, id, $3, $4, v, t, s, pl, md FROM UNNEST($1::bigint[], $2::uuid[], $5::bigint[], \
-             $6::text[], $7::int[], $8::jsonb[], $9::jsonb[]) AS e(p, id, v, t, s, pl, md)",
-        )
-        .bind(&positions)
-        .bind(&ids)
-        .bind(stream.aggregate_type())
-        .bind(stream.aggregate_id())
-        .bind(&versions)
-        .bind(&types)
-        .bind(&schemas)
-        .bind(payloads.into_iter().map(Json).collect::<Vec<_>>())
-        .bind(metadata.into_iter().map(Json).collect::<Vec<_>>())
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        let outcome = AppendOutcome {
-            first_position: first_position as u64,
-            last_position: last_position as u64,
-            stream_version: (current + count) as u64,
-        };
-        self.appended
-            .send_if_modified(|head| raise_head(head, outcome.last_position));
-        let _ = self.streams.send(StreamAppended {
-            stream: stream.clone(),
-            version: outcome.stream_version,
-        });
-        Ok(outcome)
-    }
-
     /// Wraps a pool whose database has the FlowForge schema (see `database::migrate`).
     pub fn new(pool: PgPool, upcasters: Upcasters) -> Self {
         let (appended, _) = watch::channel(0);
@@ -122,6 +172,7 @@ impl PostgresEventStore {
         Self {
             pool,
             upcasters,
+            appender: Appender::new(appended.clone(), streams.clone()),
             appended,
             streams,
         }
@@ -190,9 +241,10 @@ impl EventStore for PostgresEventStore {
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
     ) -> Result<AppendOutcome, EventStoreError> {
-        let store = self.clone();
-        let stream = stream.clone();
-        run_to_completion(async move { store.append_now(&stream, expected, events).await }).await
+        let pool = self.pool.clone();
+        self.appender
+            .append(|| PostgresGroupCommit { pool }, stream, expected, events)
+            .await
     }
 
     async fn import(&self, events: Vec<RecordedEvent>) -> Result<(), EventStoreError> {

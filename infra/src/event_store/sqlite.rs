@@ -3,20 +3,25 @@
 //! All appends go through one dedicated write connection, so SQLite's single
 //! writer is never contended inside the process and positions, assigned as
 //! `MAX(global_position) + 1` inside the write transaction, are gap-free and
-//! committed in order. Reads use a separate pool; WAL mode keeps them from
-//! blocking the writer.
+//! committed in order. Appends are group-committed (see `group_commit.rs`).
+//! Reads use a separate pool; WAL mode keeps them from blocking the writer.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::{sqlite::SqliteRow, types::Json, Row, SqlitePool};
+use std::collections::HashMap;
+
 use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 
 use super::{
-    check_import_order, raise_head, run_to_completion, upcasting::Upcasters, AppendOutcome,
-    EventMetadata, EventStore, EventStoreError, ExpectedVersion, NewEvent, Position, RecordedEvent,
-    StreamAppended, StreamId, STREAM_NOTICES,
+    check_import_order,
+    group_commit::{Appender, GroupCommit, PendingAppend},
+    raise_head,
+    upcasting::Upcasters,
+    AppendOutcome, EventMetadata, EventStore, EventStoreError, ExpectedVersion, NewEvent, Position,
+    RecordedEvent, StreamAppended, StreamId, STREAM_NOTICES,
 };
 
 /// [`EventStore`] on an embedded SQLite file.
@@ -27,53 +32,67 @@ pub struct SqliteEventStore {
     upcasters: Upcasters,
     appended: watch::Sender<Position>,
     streams: broadcast::Sender<StreamAppended>,
+    appender: Appender,
 }
 
-impl SqliteEventStore {
-    /// Appends in the caller's task; see [`EventStore::append`], which runs
-    /// this to completion in a task of its own.
-    async fn append_now(
+/// Writes groups of appends through the single writer connection.
+struct SqliteGroupCommit {
+    writer: SqlitePool,
+}
+
+#[async_trait]
+impl GroupCommit for SqliteGroupCommit {
+    /// Each append is checked against its stream's version (as left by the
+    /// appends before it in the group) and refused alone on a conflict; the
+    /// rest commit together.
+    async fn commit_group(
         &self,
-        stream: &StreamId,
-        expected: ExpectedVersion,
-        events: Vec<NewEvent>,
-    ) -> Result<AppendOutcome, EventStoreError> {
-        if events.is_empty() {
-            return Err(EventStoreError::EmptyAppend);
-        }
+        group: &mut [PendingAppend],
+    ) -> Result<Vec<Result<AppendOutcome, EventStoreError>>, EventStoreError> {
         let mut conn = self.writer.acquire().await?;
         let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
-        let current: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(MAX(version), 0) FROM events WHERE aggregate_type = ?1 AND aggregate_id = ?2",
-        )
-        .bind(stream.aggregate_type())
-        .bind(stream.aggregate_id())
-        .fetch_one(&mut *tx)
-        .await?;
-        let actual = current.max(0) as u64;
-        if !expected.matches(actual) {
-            tx.rollback().await?;
-            return Err(EventStoreError::Conflict {
-                stream: stream.clone(),
-                expected,
-                actual,
-            });
-        }
-        let head: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(global_position), 0) FROM events")
-            .fetch_one(&mut *tx)
-            .await?;
+        let mut head: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(global_position), 0) FROM events")
+                .fetch_one(&mut *tx)
+                .await?;
+        let mut versions: HashMap<StreamId, i64> = HashMap::new();
         let recorded_at = Utc::now();
-        let count = events.len() as i64;
-        for (offset, event) in (1_i64..).zip(events) {
-            sqlx::query(
+        let mut outcomes = Vec::with_capacity(group.len());
+        for pending in group.iter_mut() {
+            let current = match versions.get(&pending.stream) {
+            Some(version) => *version,
+            None => {
+                sqlx::query_scalar(
+                    "SELECT COALESCE(MAX(version), 0) FROM events WHERE aggregate_type = ?1 AND aggregate_id = ?2",
+                )
+                .bind(pending.stream.aggregate_type())
+                .bind(pending.stream.aggregate_id())
+                .fetch_one(&mut *tx)
+                .await?
+            }
+        };
+            versions.insert(pending.stream.clone(), current);
+            let actual = current.max(0) as u64;
+            if !pending.expected.matches(actual) {
+                outcomes.push(Err(EventStoreError::Conflict {
+                    stream: pending.stream.clone(),
+                    expected: pending.expected,
+                    actual,
+                }));
+                continue;
+            }
+            let events = std::mem::take(&mut pending.events);
+            let count = events.len() as i64;
+            for (offset, event) in (1_i64..).zip(events) {
+                sqlx::query(
                 "INSERT INTO events (global_position, event_id, aggregate_type, aggregate_id, version, \
                  event_type, schema_version, payload, metadata, recorded_at) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )
             .bind(head + offset)
             .bind(event.event_id.to_string())
-            .bind(stream.aggregate_type())
-            .bind(stream.aggregate_id())
+            .bind(pending.stream.aggregate_type())
+            .bind(pending.stream.aggregate_id())
             .bind(current + offset)
             .bind(&event.event_type)
             .bind(i64::from(event.schema_version))
@@ -82,22 +101,21 @@ impl SqliteEventStore {
             .bind(recorded_at)
             .execute(&mut *tx)
             .await?;
+            }
+            outcomes.push(Ok(AppendOutcome {
+                first_position: (head + 1) as u64,
+                last_position: (head + count) as u64,
+                stream_version: (current + count) as u64,
+            }));
+            head += count;
+            versions.insert(pending.stream.clone(), current + count);
         }
         tx.commit().await?;
-        let outcome = AppendOutcome {
-            first_position: (head + 1) as u64,
-            last_position: (head + count) as u64,
-            stream_version: (current + count) as u64,
-        };
-        self.appended
-            .send_if_modified(|h| raise_head(h, outcome.last_position));
-        let _ = self.streams.send(StreamAppended {
-            stream: stream.clone(),
-            version: outcome.stream_version,
-        });
-        Ok(outcome)
+        Ok(outcomes)
     }
+}
 
+impl SqliteEventStore {
     /// Wraps the single-connection `writer` pool and a `reader` pool on the same file.
     pub fn new(writer: SqlitePool, reader: SqlitePool, upcasters: Upcasters) -> Self {
         let (appended, _) = watch::channel(0);
@@ -106,6 +124,7 @@ impl SqliteEventStore {
             writer,
             reader,
             upcasters,
+            appender: Appender::new(appended.clone(), streams.clone()),
             appended,
             streams,
         }
@@ -154,9 +173,10 @@ impl EventStore for SqliteEventStore {
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
     ) -> Result<AppendOutcome, EventStoreError> {
-        let store = self.clone();
-        let stream = stream.clone();
-        run_to_completion(async move { store.append_now(&stream, expected, events).await }).await
+        let writer = self.writer.clone();
+        self.appender
+            .append(|| SqliteGroupCommit { writer }, stream, expected, events)
+            .await
     }
 
     async fn import(&self, events: Vec<RecordedEvent>) -> Result<(), EventStoreError> {

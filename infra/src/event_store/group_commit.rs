@@ -1,0 +1,137 @@
+//! Group commit, shared by both stores: one appender task per store takes
+//! every append waiting for it and commits them in one transaction, each still
+//! checked against its own stream's expected version and refused alone on a
+//! conflict. Throughput then grows with the number of concurrent writers
+//! instead of being one commit (one fsync) per append. The task also makes an
+//! append independent of its caller: a caller that gives up (an HTTP client
+//! disconnecting) cannot leave a transaction half-open.
+
+use std::sync::{Arc, OnceLock};
+
+use async_trait::async_trait;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+use super::{
+    raise_head, AppendOutcome, EventStoreError, ExpectedVersion, NewEvent, Position,
+    StreamAppended, StreamId,
+};
+
+/// The most appends committed in one transaction.
+pub(crate) const GROUP_COMMIT_MAX: usize = 256;
+
+/// One append waiting for the next group commit.
+#[derive(Debug)]
+pub(crate) struct PendingAppend {
+    /// The stream appended to.
+    pub stream: StreamId,
+    /// The version the caller expects it at.
+    pub expected: ExpectedVersion,
+    /// The events; taken by the commit that writes them.
+    pub events: Vec<NewEvent>,
+    reply: oneshot::Sender<Result<AppendOutcome, EventStoreError>>,
+}
+
+/// A backend's way of writing a group in one transaction.
+#[async_trait]
+pub(crate) trait GroupCommit: Send + Sync + 'static {
+    /// Writes the group in one transaction and returns each append's outcome,
+    /// in order; an `Err` means the transaction failed and nothing was written.
+    async fn commit_group(
+        &self,
+        group: &mut [PendingAppend],
+    ) -> Result<Vec<Result<AppendOutcome, EventStoreError>>, EventStoreError>;
+}
+
+/// A store's appender: its queue, started by the first append, and the
+/// channels that announce commits.
+#[derive(Debug, Clone)]
+pub(crate) struct Appender {
+    queue: Arc<OnceLock<mpsc::UnboundedSender<PendingAppend>>>,
+    appended: watch::Sender<Position>,
+    streams: broadcast::Sender<StreamAppended>,
+}
+
+impl Appender {
+    /// An appender announcing commits on `appended` and `streams`.
+    pub fn new(
+        appended: watch::Sender<Position>,
+        streams: broadcast::Sender<StreamAppended>,
+    ) -> Self {
+        Self {
+            queue: Arc::new(OnceLock::new()),
+            appended,
+            streams,
+        }
+    }
+
+    /// Queues an append for the next group commit and waits for its outcome.
+    /// `committer` writes the groups; it is used by the task the first
+    /// append starts.
+    pub async fn append<C: GroupCommit>(
+        &self,
+        committer: impl FnOnce() -> C,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendOutcome, EventStoreError> {
+        if events.is_empty() {
+            return Err(EventStoreError::EmptyAppend);
+        }
+        let queue = self.queue.get_or_init(|| {
+            let (queue, receiver) = mpsc::unbounded_channel();
+            tokio::spawn(run(
+                committer(),
+                self.appended.clone(),
+                self.streams.clone(),
+                receiver,
+            ));
+            queue
+        });
+        let (reply, answer) = oneshot::channel();
+        let stopped = || EventStoreError::Interrupted("the appender task stopped".to_owned());
+        queue
+            .send(PendingAppend {
+                stream: stream.clone(),
+                expected,
+                events,
+                reply,
+            })
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+/// Commits queued appends, a group per transaction, until every handle to the
+/// queue is gone.
+async fn run<C: GroupCommit>(
+    committer: C,
+    appended: watch::Sender<Position>,
+    streams: broadcast::Sender<StreamAppended>,
+    mut queue: mpsc::UnboundedReceiver<PendingAppend>,
+) {
+    let mut group = Vec::with_capacity(GROUP_COMMIT_MAX);
+    while queue.recv_many(&mut group, GROUP_COMMIT_MAX).await > 0 {
+        match committer.commit_group(&mut group).await {
+            Ok(outcomes) => {
+                for (pending, outcome) in group.drain(..).zip(outcomes) {
+                    if let Ok(done) = &outcome {
+                        appended.send_if_modified(|head| raise_head(head, done.last_position));
+                        let _ = streams.send(StreamAppended {
+                            stream: pending.stream.clone(),
+                            version: done.stream_version,
+                        });
+                    }
+                    let _ = pending.reply.send(outcome);
+                }
+            }
+            Err(error) => {
+                let reason = error.to_string();
+                for pending in group.drain(..) {
+                    let _ = pending
+                        .reply
+                        .send(Err(EventStoreError::GroupCommitFailed(reason.clone())));
+                }
+            }
+        }
+    }
+}
