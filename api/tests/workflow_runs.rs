@@ -573,7 +573,7 @@ async fn two_instances_run_each_schedule_tick_once() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
 
     let mut after = 0;
-    let (mut ticks, mut scheduled_runs) = (Vec::new(), 0);
+    let (mut ticks, mut scheduled_runs, mut run_ticks) = (Vec::new(), 0, Vec::new());
     loop {
         let (_, page) = second
             .get(&format!("/api/v1/events?after={after}&limit=1000"))
@@ -588,7 +588,8 @@ async fn two_instances_run_each_schedule_tick_once() {
                     ticks.push(event["payload"]["tick"].as_str().expect("tick").to_owned())
                 }
                 Some("ExecutionRequested") if event["payload"]["trigger"]["kind"] == "schedule" => {
-                    scheduled_runs += 1
+                    scheduled_runs += 1;
+                    run_ticks.push(event["payload"]["input"][0]["timestamp"].to_string());
                 }
                 _ => {}
             }
@@ -606,7 +607,7 @@ async fn two_instances_run_each_schedule_tick_once() {
     assert_eq!(
         scheduled_runs,
         ticks.len(),
-        "one execution per tick: {ticks:?}"
+        "one execution per tick: ticks {ticks:?}, runs {run_ticks:?}"
     );
     assert!(
         (8..=12).contains(&ticks.len()),

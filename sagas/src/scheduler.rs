@@ -213,7 +213,11 @@ impl Scheduler {
         item.insert("cron".into(), Value::String(entry.pattern.clone()));
         item.insert("timezone".into(), json!(entry.timezone.name()));
         let trigger = Trigger::new(TriggerKind::Schedule).at_node(entry.node.clone());
-        let start = ExecutionStart::new(execution_id, entry.workflow_id, trigger, vec![item]);
+        // The tick was recorded while the workflow was active (checked before
+        // recording it), so it runs even if the workflow was deactivated since:
+        // every recorded tick has exactly one execution.
+        let start = ExecutionStart::new(execution_id, entry.workflow_id, trigger, vec![item])
+            .even_if_inactive();
         match start_execution(&self.commands, start, metadata).await {
             Ok(()) => {
                 info!(workflow = %entry.workflow_id, node = entry.node, %tick, %execution_id, "schedule fired");
