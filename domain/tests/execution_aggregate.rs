@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, TimeDelta, Utc};
 use flowforge_domain::execution::{
     Execution, ExecutionCommand, ExecutionError, ExecutionEvent, ExecutionId, ExecutionStatus,
-    Item, NodeError, NodeRunStatus, ParentExecution, Trigger, TriggerKind,
+    Item, NodeError, NodeRunStatus, ParentExecution, RunOutcome, Trigger, TriggerKind,
 };
 use flowforge_domain::testing::AggregateTester;
 use flowforge_domain::workflow::{RawWorkflowDefinition, WorkflowDefinition, WorkflowId};
@@ -1313,4 +1313,66 @@ fn the_requested_payload_pins_the_definition_and_trigger() {
     assert!(payload.get("reuse").is_none(), "empty reuse is left out");
     let (_, _, payload) = encode_event(&started("Fetch", 1, 2)).expect("encodes");
     assert_eq!(payload["input"], json!([[{"order": 1}]]));
+}
+
+fn record_run(node: &str, outcome: RunOutcome, started: i64, finished: i64) -> ExecutionCommand {
+    ExecutionCommand::RecordRun {
+        node: node.into(),
+        attempt: 1,
+        input: vec![input()],
+        outcome,
+        started_at: t(started),
+        finished_at: t(finished),
+    }
+}
+
+#[test]
+fn a_pure_node_s_run_records_its_start_and_end_in_one_append() {
+    AggregateTester::<Execution>::given(vec![requested()])
+        .when(record_run(
+            "Start",
+            RunOutcome::Succeeded(vec![input()]),
+            1,
+            1,
+        ))
+        .then_expect_events(vec![started("Start", 1, 1), succeeded("Start", 1, 1)]);
+}
+
+#[test]
+fn a_pure_node_s_failed_run_records_the_failure() {
+    let mut given = all_done();
+    given.truncate(8);
+    AggregateTester::<Execution>::given(given)
+        .when(record_run("Done", RunOutcome::Failed(boom()), 7, 7))
+        .then_expect_events(vec![started("Done", 1, 7), failed("Done", 1, 7)]);
+}
+
+#[test]
+fn the_last_pure_run_also_ends_the_execution() {
+    let mut given = all_done();
+    given.truncate(8);
+    let mut ended = execution_succeeded();
+    if let ExecutionEvent::Succeeded { finished_at, .. } = &mut ended {
+        *finished_at = t(7);
+    }
+    AggregateTester::<Execution>::given(given)
+        .when(record_run(
+            "Done",
+            RunOutcome::Succeeded(vec![input()]),
+            7,
+            7,
+        ))
+        .then_expect_events(vec![started("Done", 1, 7), succeeded("Done", 1, 7), ended]);
+}
+
+#[test]
+fn a_run_record_of_a_node_that_is_not_ready_is_refused() {
+    AggregateTester::<Execution>::given(vec![requested()])
+        .when(record_run(
+            "Done",
+            RunOutcome::Succeeded(vec![input()]),
+            1,
+            1,
+        ))
+        .then_expect_error(|e| matches!(e, ExecutionError::NodeNotReady { .. }));
 }

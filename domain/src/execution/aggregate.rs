@@ -11,7 +11,7 @@ use std::fmt;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::commands::ExecutionCommand;
+use super::commands::{ExecutionCommand, RunOutcome};
 use super::errors::ExecutionError;
 use super::events::{ExecutionEvent, NodeError, ParentExecution, Trigger};
 use super::id::ExecutionId;
@@ -649,6 +649,37 @@ impl Execution {
         }
     }
 
+    /// A pure node's start and outcome, decided one after the other as if
+    /// they were two commands, plus the execution's success if that outcome
+    /// completes the plan.
+    fn record_run_command(
+        &self,
+        execution_id: ExecutionId,
+        (node, attempt): (String, u32),
+        input: Vec<Vec<Item>>,
+        outcome: RunOutcome,
+        (started_at, finished_at): (DateTime<Utc>, DateTime<Utc>),
+    ) -> Result<Vec<ExecutionEvent>, ExecutionError> {
+        let mut events =
+            self.start_node_command(execution_id, node.clone(), attempt, input, started_at)?;
+        let mut state = self.clone();
+        events.iter().cloned().for_each(|e| state.apply(e));
+        let ended = match outcome {
+            RunOutcome::Succeeded(outputs) => {
+                state.complete_node_command(execution_id, node, attempt, outputs, finished_at)?
+            }
+            RunOutcome::Failed(error) => {
+                state.fail_node_command(execution_id, node, attempt, error, finished_at)?
+            }
+        };
+        ended.iter().cloned().for_each(|e| state.apply(e));
+        events.extend(ended);
+        if matches!(Plan::of(&state).finish(), Some(Finish::Succeeded { .. })) {
+            events.extend(state.succeed_command(execution_id, finished_at)?);
+        }
+        Ok(events)
+    }
+
     fn succeed_command(
         &self,
         execution_id: ExecutionId,
@@ -802,6 +833,20 @@ impl Aggregate for Execution {
                 input,
                 at,
             } => self.start_node_command(execution_id, node, attempt, input, at),
+            ExecutionCommand::RecordRun {
+                node,
+                attempt,
+                input,
+                outcome,
+                started_at,
+                finished_at,
+            } => self.record_run_command(
+                execution_id,
+                (node, attempt),
+                input,
+                outcome,
+                (started_at, finished_at),
+            ),
             ExecutionCommand::CompleteNode {
                 node,
                 attempt,

@@ -13,6 +13,15 @@ use super::id::ExecutionId;
 use super::item::Item;
 use crate::workflow::{WorkflowDefinition, WorkflowId};
 
+/// How a node attempt recorded with [`ExecutionCommand::RecordRun`] ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunOutcome {
+    /// Its output items, one list per output index.
+    Succeeded(Vec<Vec<Item>>),
+    /// Why it failed.
+    Failed(NodeError),
+}
+
 /// A request to the [`Execution`](super::Execution) aggregate.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ExecutionCommand {
@@ -49,6 +58,25 @@ pub enum ExecutionCommand {
         input: Vec<Vec<Item>>,
         /// When it started.
         at: DateTime<Utc>,
+    },
+    /// Records a whole attempt of a node that has no effect outside the
+    /// execution (see [`NodeType::is_pure`](crate::workflow::NodeType::is_pure)),
+    /// run before anything was recorded: its start and its outcome in one
+    /// append, and the execution's success too when nothing is left to run.
+    /// If the record is lost, the node simply runs again.
+    RecordRun {
+        /// The node.
+        node: String,
+        /// The attempt: 1, or the scheduled retry's.
+        attempt: u32,
+        /// The input items, one list per input index, as the plan handed them out.
+        input: Vec<Vec<Item>>,
+        /// How it ended.
+        outcome: RunOutcome,
+        /// When it started.
+        started_at: DateTime<Utc>,
+        /// When it ended.
+        finished_at: DateTime<Utc>,
     },
     /// Records that the running attempt of a node succeeded.
     CompleteNode {

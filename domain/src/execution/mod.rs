@@ -15,7 +15,7 @@ pub mod plan;
 pub use aggregate::{
     Attempt, Cancellation, Execution, ExecutionFailure, ExecutionStatus, NodeRun, NodeRunStatus,
 };
-pub use commands::ExecutionCommand;
+pub use commands::{ExecutionCommand, RunOutcome};
 pub use errors::{ExecutionError, InvalidExecutionId};
 pub use events::{ExecutionEvent, NodeError, ParentExecution, Trigger, TriggerKind};
 pub use id::ExecutionId;

@@ -138,6 +138,29 @@ impl NodeType {
         )
     }
 
+    /// Whether running a node of this type has no effect outside its
+    /// execution (no HTTP call, no message, no sub-workflow, no wait), so its
+    /// start need not be recorded before it runs: if the record of a run is
+    /// lost, running it again changes nothing elsewhere.
+    pub const fn is_pure(self) -> bool {
+        matches!(
+            self,
+            Self::ManualTrigger
+                | Self::Webhook
+                | Self::Schedule
+                | Self::NatsTrigger
+                | Self::ErrorTrigger
+                | Self::Set
+                | Self::If
+                | Self::Switch
+                | Self::Merge
+                | Self::Code
+                | Self::RespondToWebhook
+                | Self::Noop
+                | Self::StopAndError
+        )
+    }
+
     /// How many outputs a node of this type has with these parameters: `if` has two
     /// (true, false), `switch` one per rule plus the fallback, every other type one.
     /// A `switch` whose `rules` is missing or not an array has only the fallback.

@@ -28,7 +28,7 @@ use flowforge_commands::{CommandBus, CommandError};
 use flowforge_domain::{
     execution::{
         concat_items, decide, retry_delay, Decision, Execution, ExecutionCommand, ExecutionError,
-        ExecutionId, ExecutionStatus, Finish, NodeError, NodeRunStatus,
+        ExecutionId, ExecutionStatus, Finish, NodeError, NodeRunStatus, RunOutcome,
     },
     workflow::NodeType,
     Aggregate,
@@ -615,17 +615,19 @@ impl ExecutionOrchestrator {
                     return;
                 }
             }
-            if record_start {
-                let start = ExecutionCommand::StartNode {
-                    node: node.clone(),
-                    attempt,
-                    input: input.clone(),
-                    at: Utc::now(),
-                };
-                if !this.record(id, start).await {
-                    this.release(&work);
-                    return;
-                }
+            // A pure node runs before anything is recorded, and its start and
+            // outcome are recorded together: one append instead of two.
+            let pure = record_start && definition.node_type().is_pure();
+            let started_at = Utc::now();
+            let start = ExecutionCommand::StartNode {
+                node: node.clone(),
+                attempt,
+                input: input.clone(),
+                at: started_at,
+            };
+            if record_start && !pure && !this.record(id, start.clone()).await {
+                this.release(&work);
+                return;
             }
             let timeout = definition.timeout_ms().map(Duration::from_millis);
             let request = NodeRunRequest {
@@ -662,7 +664,24 @@ impl ExecutionOrchestrator {
                 outcome = run => outcome,
             };
             let at = Utc::now();
+            let run = |outcome| ExecutionCommand::RecordRun {
+                node: node.clone(),
+                attempt,
+                input: match &start {
+                    ExecutionCommand::StartNode { input, .. } => input.clone(),
+                    _ => Vec::new(),
+                },
+                outcome,
+                started_at,
+                finished_at: at,
+            };
             let command = match outcome {
+                NodeOutcome::Succeeded(outputs) if pure => run(RunOutcome::Succeeded(outputs)),
+                NodeOutcome::Failed(error) if pure => run(RunOutcome::Failed(error)),
+                NodeOutcome::Wait { .. } if pure && !this.record(id, start.clone()).await => {
+                    this.release(&work);
+                    return;
+                }
                 NodeOutcome::Succeeded(outputs) => ExecutionCommand::CompleteNode {
                     node,
                     attempt,
