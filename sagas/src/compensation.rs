@@ -44,6 +44,8 @@ use crate::{NodeExecutor, NodeOutcome, NodeRunRequest};
 pub const SAGA_MANAGER_NAME: &str = "saga_manager";
 const LEASE_CHECK: Duration = Duration::from_secs(2);
 const BATCH: usize = 500;
+/// How often the checkpoint is saved when no batch touched a saga.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// How long a new leader waits for the sagas read model to catch up with the
 /// manager's checkpoint before it lists the compensating sagas.
 const READ_MODEL_WAIT: Duration = Duration::from_secs(10);
@@ -165,6 +167,7 @@ impl SagaManager {
         // loading them: most executions are such, and each has several events.
         let mut compensable: HashMap<ExecutionId, bool> = HashMap::new();
         let mut lease_checked = tokio::time::Instant::now();
+        let mut checkpoint_saved = tokio::time::Instant::now();
         loop {
             let batch = tokio::select! {
                 () = self.shutdown.cancelled() => return Ok(()),
@@ -197,14 +200,20 @@ impl SagaManager {
                     touched.push(id);
                 }
             }
+            let relevant = !touched.is_empty();
             for id in touched {
                 let has_compensation = self.advance(id).await;
                 compensable.insert(id, has_compensation);
             }
-            self.checkpoints
-                .advance(SAGA_MANAGER_NAME, last)
-                .await
-                .map_err(store_error)?;
+            // Saved after work, or once a second: replaying a second of events
+            // after a crash is cheap, a write per batch on the shared writer is not.
+            if relevant || checkpoint_saved.elapsed() >= CHECKPOINT_EVERY {
+                self.checkpoints
+                    .advance(SAGA_MANAGER_NAME, last)
+                    .await
+                    .map_err(store_error)?;
+                checkpoint_saved = tokio::time::Instant::now();
+            }
             if lease_checked.elapsed() >= LEASE_CHECK {
                 if !lease.is_held().await {
                     warn!("saga manager lease lost; standing by");
