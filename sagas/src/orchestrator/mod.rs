@@ -619,10 +619,11 @@ impl ExecutionOrchestrator {
             // outcome are recorded together: one append instead of two.
             let pure = record_start && definition.node_type().is_pure();
             let started_at = Utc::now();
+            let recorded_input = input.clone();
             let start = ExecutionCommand::StartNode {
                 node: node.clone(),
                 attempt,
-                input: input.clone(),
+                input: recorded_input.clone(),
                 at: started_at,
             };
             if record_start && !pure && !this.record(id, start.clone()).await {
@@ -667,10 +668,7 @@ impl ExecutionOrchestrator {
             let run = |outcome| ExecutionCommand::RecordRun {
                 node: node.clone(),
                 attempt,
-                input: match &start {
-                    ExecutionCommand::StartNode { input, .. } => input.clone(),
-                    _ => Vec::new(),
-                },
+                input: recorded_input.clone(),
                 outcome,
                 started_at,
                 finished_at: at,
