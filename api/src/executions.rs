@@ -106,6 +106,10 @@ pub async fn retry(
         .execute::<Execution>(&execution_id.to_string(), command, Some(0), &metadata)
         .await
         .map_err(execution_error)?;
+    flowforge_monitoring::metrics()
+        .executions_started
+        .with_label_values(&["retry"])
+        .inc();
     Ok(execution_id)
 }
 

@@ -451,6 +451,7 @@ async fn health_and_openapi(backend: Backend) {
         ("/webhook/{path}", vec!["post"]),
         ("/api/v1/projections", vec!["get"]),
         ("/api/v1/openapi.json", vec!["get"]),
+        ("/metrics", vec!["get"]),
         ("/health/live", vec!["get"]),
         ("/health/ready", vec!["get"]),
     ];
@@ -483,7 +484,10 @@ async fn health_and_openapi(backend: Backend) {
                 .http
                 .request(method.to_uppercase().parse().expect("method"), url)
                 .json(&json!({}));
-            let (status, body, _) = app.send(request).await;
+            let response = request.send().await.expect("request reaches the server");
+            let status = response.status().as_u16();
+            // `/metrics` answers text, every other route JSON.
+            let body: serde_json::Value = response.json().await.unwrap_or_default();
             assert!(
                 status != 405 && !(status == 404 && body["error"]["message"] == "route not found"),
                 "{method} {path}: {status}"

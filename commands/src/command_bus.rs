@@ -117,8 +117,42 @@ impl CommandBus {
     /// With `expected` set, the stream must be at that version or the command is
     /// refused with [`CommandError::Conflict`]; without it, a conflict makes the
     /// aggregate decide again on fresh state (up to a few times).
+    /// Each command is counted by aggregate type and outcome, and timed.
     #[instrument(skip_all, fields(aggregate = A::TYPE, id = %id))]
     pub async fn execute<A>(
+        &self,
+        id: &str,
+        command: A::Command,
+        expected: Option<u64>,
+        metadata: &EventMetadata,
+    ) -> Result<CommandOutcome, CommandError<A::Error>>
+    where
+        A: Aggregate,
+        A::Command: Clone,
+    {
+        let started = std::time::Instant::now();
+        let result = self
+            .decide_and_append::<A>(id, command, expected, metadata)
+            .await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(CommandError::Rejected(_)) => "rejected",
+            Err(CommandError::Conflict { .. }) => "conflict",
+            Err(_) => "error",
+        };
+        let metrics = flowforge_monitoring::metrics();
+        metrics
+            .commands
+            .with_label_values(&[A::TYPE, outcome])
+            .inc();
+        metrics
+            .command_duration
+            .with_label_values(&[A::TYPE])
+            .observe(started.elapsed().as_secs_f64());
+        result
+    }
+
+    async fn decide_and_append<A>(
         &self,
         id: &str,
         command: A::Command,

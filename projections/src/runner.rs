@@ -132,6 +132,10 @@ impl ProjectionRunner {
             };
             if let Err(error) = outcome {
                 warn!(projection = name, %error, "projection failed; resuming from its checkpoint");
+                flowforge_monitoring::metrics()
+                    .projection_errors
+                    .with_label_values(&[name])
+                    .inc();
                 tokio::select! {
                     () = shutdown.cancelled() => return,
                     () = tokio::time::sleep(RETRY_PAUSE) => {}

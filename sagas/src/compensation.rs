@@ -463,6 +463,15 @@ impl SagaManager {
                     at,
                 ),
             };
+            let label = match &command {
+                SagaCommand::RecordCompensated { .. } => "compensated",
+                SagaCommand::RecordCompensationFailed { retry_at: None, .. } => "parked",
+                _ => "failed",
+            };
+            flowforge_monitoring::metrics()
+                .compensations
+                .with_label_values(&[label])
+                .inc();
             if !self.record(id, command).await {
                 // Refused (a concurrent change) or the store is down: look again shortly.
                 tokio::select! {

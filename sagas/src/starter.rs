@@ -117,6 +117,7 @@ pub async fn start_execution(
             .find(|node| node.node_type() == NodeType::ErrorTrigger)
             .map(|node| node.name().to_owned());
     }
+    let trigger_kind = trigger_label(trigger.kind);
     let command = ExecutionCommand::Request {
         execution_id,
         workflow_id,
@@ -130,9 +131,14 @@ pub async fn start_execution(
     };
     let mut metadata = metadata.clone();
     metadata.correlation_id = Some(execution_id.as_uuid());
+    let kind = trigger_kind;
     commands
         .execute::<Execution>(&execution_id.to_string(), command, Some(0), &metadata)
         .await?;
+    flowforge_monitoring::metrics()
+        .executions_started
+        .with_label_values(&[kind])
+        .inc();
     Ok(())
 }
 
@@ -147,5 +153,18 @@ impl StartError {
                     | CommandError::Rejected(ExecutionError::AlreadyExists { .. })
             )
         )
+    }
+}
+
+/// A trigger kind as a metric label.
+pub(crate) fn trigger_label(kind: TriggerKind) -> &'static str {
+    match kind {
+        TriggerKind::Manual => "manual",
+        TriggerKind::Webhook => "webhook",
+        TriggerKind::Schedule => "schedule",
+        TriggerKind::Nats => "nats",
+        TriggerKind::SubWorkflow => "sub_workflow",
+        TriggerKind::Retry => "retry",
+        TriggerKind::ErrorWorkflow => "error_workflow",
     }
 }

@@ -6,6 +6,7 @@ pub mod events;
 mod execution_stream;
 pub mod executions;
 pub mod health;
+mod metrics;
 pub mod projections;
 mod request_context;
 mod sagas;
@@ -32,7 +33,7 @@ use crate::{error::ApiError, state::AppState};
         (name = "workflows", description = "Create, change, activate and read workflows"),
         (name = "events", description = "The event log (one stream, or the global log), the audit log, and projection progress"),
         (name = "executions", description = "Run workflows and follow their executions node by node"),
-        (name = "health", description = "Liveness and readiness probes")
+        (name = "health", description = "Liveness and readiness probes, and Prometheus metrics")
     )
 )]
 struct ApiDoc;
@@ -50,6 +51,7 @@ pub fn router(state: AppState) -> Router {
     router
         .layer(Extension(Arc::new(openapi)))
         .route("/webhook/{*path}", axum::routing::any(webhooks::webhook))
+        .route_layer(axum::middleware::from_fn(metrics::record_http))
         .fallback(|| async { ApiError::NotFound("route".to_owned()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(max_body))
@@ -74,6 +76,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(audit::routes())
         .merge(projections::routes())
         .merge(health::routes())
+        .merge(metrics::routes())
         .routes(routes!(openapi_document))
 }
 

@@ -34,6 +34,9 @@ pub(crate) struct PendingAppend {
 /// A backend's way of writing a group in one transaction.
 #[async_trait]
 pub(crate) trait GroupCommit: Send + Sync + 'static {
+    /// The backend's name, for metrics (`postgres`, `sqlite`).
+    fn backend(&self) -> &'static str;
+
     /// Writes the group in one transaction and returns each append's outcome,
     /// in order; an `Err` means the transaction failed and nothing was written.
     async fn commit_group(
@@ -110,9 +113,31 @@ async fn run<C: GroupCommit>(
     mut queue: mpsc::UnboundedReceiver<PendingAppend>,
 ) {
     let mut group = Vec::with_capacity(GROUP_COMMIT_MAX);
+    let metrics = flowforge_monitoring::metrics();
     while queue.recv_many(&mut group, GROUP_COMMIT_MAX).await > 0 {
-        match committer.commit_group(&mut group).await {
+        let started = std::time::Instant::now();
+        let events: usize = group.iter().map(|pending| pending.events.len()).sum();
+        let committed = committer.commit_group(&mut group).await;
+        let backend = [committer.backend()];
+        metrics
+            .append_duration
+            .with_label_values(&backend)
+            .observe(started.elapsed().as_secs_f64());
+        metrics
+            .appends_per_commit
+            .with_label_values(&backend)
+            .observe(group.len() as f64);
+        match committed {
             Ok(outcomes) => {
+                let refused: usize = outcomes
+                    .iter()
+                    .zip(&group)
+                    .filter(|(outcome, _)| outcome.is_err())
+                    .map(|(_, pending)| pending.events.len())
+                    .sum();
+                metrics
+                    .events_appended
+                    .inc_by(events.saturating_sub(refused) as u64);
                 for (pending, outcome) in group.drain(..).zip(outcomes) {
                     if let Ok(done) = &outcome {
                         appended.send_if_modified(|head| raise_head(head, done.last_position));

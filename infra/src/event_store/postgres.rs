@@ -35,6 +35,10 @@ struct PostgresGroupCommit {
 
 #[async_trait]
 impl GroupCommit for PostgresGroupCommit {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
     /// Takes the head lock, checks each append against its stream's version
     /// (as left by the appends before it in the group), refuses conflicting
     /// ones alone, inserts the rest with one statement and moves the head

@@ -42,6 +42,10 @@ struct SqliteGroupCommit {
 
 #[async_trait]
 impl GroupCommit for SqliteGroupCommit {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
     /// Each append is checked against its stream's version (as left by the
     /// appends before it in the group) and refused alone on a conflict; the
     /// rest commit together.

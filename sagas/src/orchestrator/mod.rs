@@ -316,7 +316,17 @@ impl ExecutionOrchestrator {
     /// concurrency slot goes to the next in the queue, its caller (if it is a
     /// sub-workflow) is woken, and its own children stop if it did not succeed.
     async fn finished(self: &Arc<Self>, id: ExecutionId, execution: &Execution) {
-        self.forget(id);
+        if self.forget(id) {
+            let metrics = flowforge_monitoring::metrics();
+            let status = [execution.status().as_str()];
+            metrics.executions_finished.with_label_values(&status).inc();
+            if let Some(duration) = execution.duration().and_then(|d| d.to_std().ok()) {
+                metrics
+                    .execution_duration
+                    .with_label_values(&status)
+                    .observe(duration.as_secs_f64());
+            }
+        }
         if let (Some(workflow), Some(limit)) = (
             execution.workflow_id(),
             execution
@@ -529,6 +539,16 @@ impl ExecutionOrchestrator {
             } => {
                 let jitter = f64::from(uuid::Uuid::new_v4().as_fields().1) / f64::from(u16::MAX);
                 let wait = retry_delay(&policy, failed_attempt, jitter).unwrap_or_default();
+                if let Some(node_type) = execution
+                    .definition()
+                    .and_then(|d| d.node(&node))
+                    .map(|n| n.node_type())
+                {
+                    flowforge_monitoring::metrics()
+                        .node_retries
+                        .with_label_values(&[node_type.as_str()])
+                        .inc();
+                }
                 let command = ExecutionCommand::ScheduleRetry {
                     node,
                     next_attempt,
@@ -617,7 +637,8 @@ impl ExecutionOrchestrator {
             }
             // A pure node runs before anything is recorded, and its start and
             // outcome are recorded together: one append instead of two.
-            let pure = record_start && definition.node_type().is_pure();
+            let definition_type = definition.node_type();
+            let pure = record_start && definition_type.is_pure();
             let started_at = Utc::now();
             let recorded_input = input.clone();
             let start = ExecutionCommand::StartNode {
@@ -665,6 +686,21 @@ impl ExecutionOrchestrator {
                 outcome = run => outcome,
             };
             let at = Utc::now();
+            let node_type = [definition_type.as_str()];
+            let metrics = flowforge_monitoring::metrics();
+            let label = match &outcome {
+                NodeOutcome::Succeeded(_) => "succeeded",
+                NodeOutcome::Failed(_) => "failed",
+                NodeOutcome::Wait { .. } => "waiting",
+            };
+            metrics
+                .node_runs
+                .with_label_values(&[node_type[0], label])
+                .inc();
+            metrics
+                .node_duration
+                .with_label_values(&node_type)
+                .observe((at - started_at).to_std().unwrap_or_default().as_secs_f64());
             let run = |outcome| ExecutionCommand::RecordRun {
                 node: node.clone(),
                 attempt,
@@ -803,9 +839,12 @@ impl ExecutionOrchestrator {
             .unwrap_or(false)
     }
 
-    /// Stops the work of a finished execution and drops its claims.
-    fn forget(&self, id: ExecutionId) {
-        if let Some(stop) = self.stops.lock().ok().and_then(|mut s| s.remove(&id)) {
+    /// Stops the work of a finished execution and drops its claims; true the
+    /// first time (this term) an execution this process drove is forgotten.
+    fn forget(&self, id: ExecutionId) -> bool {
+        let stop = self.stops.lock().ok().and_then(|mut s| s.remove(&id));
+        let drove = stop.is_some();
+        if let Some(stop) = stop {
             stop.cancel();
         }
         if let Ok(mut set) = self.in_progress.lock() {
@@ -813,6 +852,7 @@ impl ExecutionOrchestrator {
                 Work::Attempt(of, ..) | Work::WaitTimer(of, ..) | Work::Deadline(of) => *of != id,
             });
         }
+        drove
     }
 
     /// Gives up a claim whose work did not happen (refused, or shut down).
