@@ -242,6 +242,47 @@ impl Metrics {
         }
     }
 
+    /// The name of every metric family FlowForge exports, including families
+    /// that have no sample yet, and the process metrics.
+    pub fn family_names(&self) -> Vec<String> {
+        use prometheus::core::Collector;
+        let collectors: [&dyn Collector; 20] = [
+            &self.http_requests,
+            &self.http_duration,
+            &self.commands,
+            &self.command_duration,
+            &self.events_appended,
+            &self.append_duration,
+            &self.appends_per_commit,
+            &self.executions_started,
+            &self.executions_finished,
+            &self.execution_duration,
+            &self.node_runs,
+            &self.node_duration,
+            &self.node_retries,
+            &self.compensations,
+            &self.projection_position,
+            &self.projection_lag,
+            &self.projection_errors,
+            &self.head_position,
+            &self.publisher_position,
+            &self.publisher_lag,
+        ];
+        let mut names: Vec<String> = collectors
+            .iter()
+            .flat_map(|c| c.desc().into_iter().map(|d| d.fq_name.clone()))
+            .chain(
+                self.registry
+                    .gather()
+                    .iter()
+                    .map(|family| family.name().to_owned()),
+            )
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
     /// Everything registered, in the Prometheus text format.
     pub fn render(&self) -> String {
         let mut out = Vec::new();
