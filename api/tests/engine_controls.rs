@@ -282,6 +282,9 @@ async fn an_execution_streams_its_events_live(backend: Backend) {
     // A client that reconnects with Last-Event-ID gets only what it missed.
     let (_, rest) = read_sse(&app, &execution, Some(2)).await;
     assert_eq!(rest.as_slice(), &events[2..]);
+    // Regression: reconnecting after the final event waited forever.
+    let (status, none) = read_sse(&app, &execution, Some(events.len() as u64)).await;
+    assert_eq!((status, none.len()), (200, 0));
 
     let (status, _) = read_sse(&app, "0190f1c2-0000-7000-8000-00000000f00d", None).await;
     assert_eq!(status, 404);

@@ -67,16 +67,20 @@ async fn stream_execution(
                 ApiError::InvalidParameter("Last-Event-ID must be a stream version".to_owned())
             })?,
     };
-    executions::load(&state, id).await?;
+    let execution = executions::load(&state, id).await?;
     let stream_id = StreamId::new(Execution::TYPE, id.to_string())
         .map_err(|e| ApiError::Internal(e.to_string()))?;
+    // A client reconnecting after the final event gets an empty stream that
+    // ends at once, not one that waits for events that will never come.
+    let nothing_left =
+        execution.is_finished() && after >= state.store.stream_version(&stream_id).await?;
     let follower = Follower {
         appends: state.store.stream_appends(),
         state,
         stream: stream_id,
         after,
         pending: VecDeque::new(),
-        ended: false,
+        ended: nothing_left,
     };
     Ok(Sse::new(stream::unfold(follower, Follower::next)).keep_alive(KeepAlive::default()))
 }
