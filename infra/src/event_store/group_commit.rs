@@ -18,6 +18,10 @@ use super::{
 
 /// The most appends committed in one transaction.
 pub(crate) const GROUP_COMMIT_MAX: usize = 256;
+/// The most appends waiting for the appender; callers beyond it wait for
+/// room, so an overloaded store slows its callers down instead of queueing
+/// without bound.
+const QUEUE_CAPACITY: usize = 16 * GROUP_COMMIT_MAX;
 
 /// One append waiting for the next group commit.
 #[derive(Debug)]
@@ -49,7 +53,7 @@ pub(crate) trait GroupCommit: Send + Sync + 'static {
 /// channels that announce commits.
 #[derive(Debug, Clone)]
 pub(crate) struct Appender {
-    queue: Arc<OnceLock<mpsc::UnboundedSender<PendingAppend>>>,
+    queue: Arc<OnceLock<mpsc::Sender<PendingAppend>>>,
     appended: watch::Sender<Position>,
     streams: broadcast::Sender<StreamAppended>,
 }
@@ -81,7 +85,7 @@ impl Appender {
             return Err(EventStoreError::EmptyAppend);
         }
         let queue = self.queue.get_or_init(|| {
-            let (queue, receiver) = mpsc::unbounded_channel();
+            let (queue, receiver) = mpsc::channel(QUEUE_CAPACITY);
             tokio::spawn(run(
                 committer(),
                 self.appended.clone(),
@@ -99,6 +103,7 @@ impl Appender {
                 events,
                 reply,
             })
+            .await
             .map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
@@ -110,7 +115,7 @@ async fn run<C: GroupCommit>(
     committer: C,
     appended: watch::Sender<Position>,
     streams: broadcast::Sender<StreamAppended>,
-    mut queue: mpsc::UnboundedReceiver<PendingAppend>,
+    mut queue: mpsc::Receiver<PendingAppend>,
 ) {
     let mut group = Vec::with_capacity(GROUP_COMMIT_MAX);
     let metrics = flowforge_monitoring::metrics();
