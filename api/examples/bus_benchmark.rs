@@ -100,6 +100,7 @@ async fn main() {
         },
         max_body_bytes: 1 << 20,
         consistency_timeout_ms: 10_000,
+        publisher_stall_secs: 60,
         log_format: LogFormat::Text,
     };
     let shutdown = CancellationToken::new();

@@ -161,6 +161,11 @@ pub struct ServeArgs {
     #[arg(long, env = "FLOWFORGE_CONSISTENCY_TIMEOUT_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..=600_000))]
     pub consistency_timeout_ms: u64,
 
+    /// How long the NATS publisher may make no progress while events wait
+    /// before `/health/ready` reports it stalled (503), in seconds.
+    #[arg(long, env = "FLOWFORGE_PUBLISHER_STALL_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub publisher_stall_secs: u64,
+
     /// Log format.
     #[arg(long, env = "FLOWFORGE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

@@ -186,6 +186,8 @@ pub async fn start(
         nats,
         webhooks: Arc::new(crate::webhooks::WebhookRegistry::default()),
         consistency_timeout: args.consistency_timeout(),
+        publisher_stall: Duration::from_secs(args.publisher_stall_secs),
+        publisher_seen: Arc::default(),
         max_body_bytes: args.max_body_bytes,
     };
     let listener = TcpListener::bind(args.listen)

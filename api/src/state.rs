@@ -43,6 +43,11 @@ pub struct AppState {
     pub consistency_timeout: Duration,
     /// The request body limit, repeated in 413 errors.
     pub max_body_bytes: u64,
+    /// How long the publisher may stand still while events wait before
+    /// readiness fails.
+    pub publisher_stall: Duration,
+    /// The publisher position readiness last saw, and since when.
+    pub publisher_seen: Arc<std::sync::Mutex<Option<(Position, std::time::Instant)>>>,
 }
 
 impl AppState {

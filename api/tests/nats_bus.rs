@@ -113,21 +113,45 @@ async fn a_stream_holding_another_log_is_refused() {
     };
     write_workflows(&first, "first", 3).await;
     let head = first.settled(SETTLE).await;
+    let (status, ready) = first.get("/health/ready").await;
+    assert_eq!(
+        (status, ready["checks"]["publisher"]["lag"].as_u64()),
+        (200, Some(0)),
+        "a caught-up publisher: {ready}"
+    );
     drop(first);
 
     let Some(other) = TestApp::spawn_with(Backend::Postgres, |args| {
-        args.bus = nats_bus(&jetstream.settings)
+        args.bus = nats_bus(&jetstream.settings);
+        args.publisher_stall_secs = 1;
     })
     .await
     else {
         return;
     };
     write_workflows(&other, "other", 1).await;
+    let (status, ready) = other.get("/health/ready").await;
+    assert_eq!(
+        (status, ready["checks"]["publisher"]["status"].as_str()),
+        (200, Some("ok")),
+        "a publisher just behind is not stalled yet: {ready}"
+    );
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (_, status) = other.get("/api/v1/projections").await;
     assert_eq!(
         status["publisher"]["position"], 0,
         "nothing published onto the foreign log: {status}"
+    );
+    // Events wait and the publisher does not move: readiness says so.
+    let (status, ready) = other.get("/health/ready").await;
+    assert_eq!(
+        (status, ready["checks"]["publisher"]["status"].as_str()),
+        (503, Some("stalled")),
+        "{ready}"
+    );
+    assert!(
+        ready["checks"]["publisher"]["lag"].as_u64() >= Some(1),
+        "{ready}"
     );
     assert_published_once_in_order(&jetstream.settings, head).await;
 }

@@ -36,6 +36,21 @@ pub struct HealthChecks {
     /// Each projection's position in this instance.
     #[schema(value_type = Object)]
     pub projections: serde_json::Map<String, serde_json::Value>,
+    /// The NATS publisher (with NATS only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publisher: Option<PublisherCheck>,
+}
+
+/// Whether the NATS publisher keeps up.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PublisherCheck {
+    /// `ok` (caught up, or moving), or `stalled` (events wait and its
+    /// position has not moved for the configured time).
+    pub status: String,
+    /// The last position it published.
+    pub position: u64,
+    /// Events waiting to be published.
+    pub lag: u64,
 }
 
 /// The process is up.
@@ -69,7 +84,12 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<HealthRespons
         .iter()
         .map(|(name, progress)| ((*name).to_owned(), progress.current().into()))
         .collect();
-    let ready = store_ok && nats_ok;
+    let publisher = match (&state.publisher, head) {
+        (Some(_), Some(head)) => publisher_check(&state, head).await,
+        _ => None,
+    };
+    let publisher_ok = publisher.as_ref().is_none_or(|p| p.status == "ok");
+    let ready = store_ok && nats_ok && publisher_ok;
     let body = HealthResponse {
         status: if ready { "ok" } else { "unavailable" }.to_owned(),
         checks: Some(HealthChecks {
@@ -77,6 +97,7 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<HealthRespons
             head,
             nats: nats.to_owned(),
             projections,
+            publisher,
         }),
     };
     let status = if ready {
@@ -85,4 +106,35 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<HealthRespons
         StatusCode::SERVICE_UNAVAILABLE
     };
     (status, Json(body))
+}
+
+/// The publisher's stored position against the head: stalled when events
+/// have waited and its position has not moved for `state.publisher_stall`,
+/// as seen by this endpoint's successive calls (probes call it regularly).
+async fn publisher_check(state: &AppState, head: u64) -> Option<PublisherCheck> {
+    let position = state
+        .checkpoints
+        .get(flowforge_infra::bus::jetstream::publisher::PUBLISHER_NAME)
+        .await
+        .ok()?;
+    let lag = head.saturating_sub(position);
+    // Since when it has been behind without moving: caught up or moved
+    // starts the clock again.
+    let since = {
+        let mut seen = state.publisher_seen.lock().ok()?;
+        match *seen {
+            Some((seen_position, since)) if seen_position == position && lag > 0 => since,
+            _ => {
+                let now = std::time::Instant::now();
+                *seen = Some((position, now));
+                now
+            }
+        }
+    };
+    let stalled = lag > 0 && since.elapsed() >= state.publisher_stall;
+    Some(PublisherCheck {
+        status: if stalled { "stalled" } else { "ok" }.to_owned(),
+        position,
+        lag,
+    })
 }

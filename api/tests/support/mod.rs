@@ -75,6 +75,7 @@ impl TestApp {
             },
             max_body_bytes: 1024 * 1024,
             consistency_timeout_ms: 5_000,
+            publisher_stall_secs: 60,
             log_format: LogFormat::Text,
         };
         configure(&mut args);
