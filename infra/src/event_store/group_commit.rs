@@ -6,7 +6,10 @@
 //! append independent of its caller: a caller that gives up (an HTTP client
 //! disconnecting) cannot leave a transaction half-open.
 
-use std::sync::{Arc, OnceLock};
+use std::{
+    collections::HashMap,
+    sync::{Arc, OnceLock},
+};
 
 use async_trait::async_trait;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -33,6 +36,88 @@ pub(crate) struct PendingAppend {
     /// The events; taken by the commit that writes them.
     pub events: Vec<NewEvent>,
     reply: oneshot::Sender<Result<AppendOutcome, EventStoreError>>,
+}
+
+/// An event a group commit writes, at its global position and stream version.
+pub(crate) struct PlannedEvent<'a> {
+    /// Its stream.
+    pub stream: &'a StreamId,
+    /// Its global position.
+    pub position: i64,
+    /// Its version in the stream.
+    pub version: i64,
+    /// The event.
+    pub event: NewEvent,
+}
+
+/// What a group commit writes and answers, decided before any insert.
+pub(crate) struct GroupPlan<'a> {
+    /// Each append's outcome, in the group's order.
+    pub outcomes: Vec<Result<AppendOutcome, EventStoreError>>,
+    /// The events of the accepted appends, in position order.
+    pub events: Vec<PlannedEvent<'a>>,
+    /// The head after them.
+    pub head: i64,
+}
+
+/// The distinct streams of a group, whose current versions a backend reads
+/// (inside its transaction) before [`plan_group`].
+pub(crate) fn streams_of(group: &[PendingAppend]) -> Vec<&StreamId> {
+    let mut streams: Vec<&StreamId> = Vec::new();
+    for pending in group {
+        if !streams.contains(&&pending.stream) {
+            streams.push(&pending.stream);
+        }
+    }
+    streams
+}
+
+/// Decides a group against the log's `head` and its streams' current
+/// `versions`: each append is checked against its stream's version as the
+/// appends before it in the group leave it, and refused alone on a conflict;
+/// the accepted ones get consecutive positions from `head + 1`. Both backends
+/// write exactly this plan, so they cannot decide differently.
+pub(crate) fn plan_group<'a>(
+    group: &'a mut [PendingAppend],
+    head: i64,
+    mut versions: HashMap<StreamId, i64>,
+) -> GroupPlan<'a> {
+    let mut plan = GroupPlan {
+        outcomes: Vec::with_capacity(group.len()),
+        events: Vec::new(),
+        head,
+    };
+    for pending in group.iter_mut() {
+        let current = versions.get(&pending.stream).copied().unwrap_or(0);
+        let actual = current.max(0) as u64;
+        if !pending.expected.matches(actual) {
+            plan.outcomes.push(Err(EventStoreError::Conflict {
+                stream: pending.stream.clone(),
+                expected: pending.expected,
+                actual,
+            }));
+            continue;
+        }
+        let events = std::mem::take(&mut pending.events);
+        let pending: &'a PendingAppend = pending;
+        let count = events.len() as i64;
+        plan.outcomes.push(Ok(AppendOutcome {
+            first_position: (plan.head + 1) as u64,
+            last_position: (plan.head + count) as u64,
+            stream_version: (current + count) as u64,
+        }));
+        versions.insert(pending.stream.clone(), current + count);
+        for (offset, event) in (1_i64..).zip(events) {
+            plan.events.push(PlannedEvent {
+                stream: &pending.stream,
+                position: plan.head + offset,
+                version: current + offset,
+                event,
+            });
+        }
+        plan.head += count;
+    }
+    plan
 }
 
 /// A backend's way of writing a group in one transaction.

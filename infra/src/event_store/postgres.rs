@@ -21,7 +21,7 @@ use tokio::sync::{broadcast, watch};
 
 use super::{
     check_import_order,
-    group_commit::{Appender, GroupCommit, PendingAppend},
+    group_commit::{plan_group, streams_of, Appender, GroupCommit, PendingAppend},
     raise_head,
     upcasting::Upcasters,
     AppendOutcome, EventMetadata, EventStore, EventStoreError, ExpectedVersion, NewEvent, Position,
@@ -39,66 +39,46 @@ impl GroupCommit for PostgresGroupCommit {
         "postgres"
     }
 
-    /// Takes the head lock, checks each append against its stream's version
-    /// (as left by the appends before it in the group), refuses conflicting
-    /// ones alone, inserts the rest with one statement and moves the head
-    /// past them.
+    /// Takes the head lock, reads the group's stream versions, writes the plan
+    /// ([`plan_group`]) with one statement and moves the head past it.
     async fn commit_group(
         &self,
         group: &mut [PendingAppend],
     ) -> Result<Vec<Result<AppendOutcome, EventStoreError>>, EventStoreError> {
         let mut tx = self.pool.begin().await?;
-        let mut head: i64 = sqlx::query_scalar("SELECT position FROM event_store_head FOR UPDATE")
+        let head: i64 = sqlx::query_scalar("SELECT position FROM event_store_head FOR UPDATE")
             .fetch_one(&mut *tx)
             .await?;
-        let mut versions: HashMap<StreamId, i64> = HashMap::new();
-        let mut outcomes = Vec::with_capacity(group.len());
-        let mut rows = Rows::default();
-        for pending in group.iter_mut() {
-            let current = match versions.get(&pending.stream) {
-                Some(version) => *version,
-                None => {
-                    sqlx::query_scalar(
-                        "SELECT COALESCE(MAX(version), 0) FROM events WHERE aggregate_type = $1 AND aggregate_id = $2",
-                    )
-                    .bind(pending.stream.aggregate_type())
-                    .bind(pending.stream.aggregate_id())
-                    .fetch_one(&mut *tx)
-                    .await?
-                }
-            };
-            versions.insert(pending.stream.clone(), current);
-            let actual = current.max(0) as u64;
-            if !pending.expected.matches(actual) {
-                outcomes.push(Err(EventStoreError::Conflict {
-                    stream: pending.stream.clone(),
-                    expected: pending.expected,
-                    actual,
-                }));
-                continue;
-            }
-            let events = std::mem::take(&mut pending.events);
-            let count = events.len() as i64;
-            for (offset, event) in (1_i64..).zip(events) {
-                rows.push(&pending.stream, head + offset, current + offset, event);
-            }
-            outcomes.push(Ok(AppendOutcome {
-                first_position: (head + 1) as u64,
-                last_position: (head + count) as u64,
-                stream_version: (current + count) as u64,
-            }));
-            head += count;
-            versions.insert(pending.stream.clone(), current + count);
+        let mut versions = HashMap::new();
+        for stream in streams_of(group) {
+            let version: i64 = sqlx::query_scalar(
+                "SELECT COALESCE(MAX(version), 0) FROM events WHERE aggregate_type = $1 AND aggregate_id = $2",
+            )
+            .bind(stream.aggregate_type())
+            .bind(stream.aggregate_id())
+            .fetch_one(&mut *tx)
+            .await?;
+            versions.insert(stream.clone(), version);
         }
-        if !rows.positions.is_empty() {
+        let plan = plan_group(group, head, versions);
+        if !plan.events.is_empty() {
+            let mut rows = Rows::default();
+            for planned in plan.events {
+                rows.push(
+                    planned.stream,
+                    planned.position,
+                    planned.version,
+                    planned.event,
+                );
+            }
             rows.insert(&mut tx).await?;
             sqlx::query("UPDATE event_store_head SET position = $1")
-                .bind(head)
+                .bind(plan.head)
                 .execute(&mut *tx)
                 .await?;
         }
         tx.commit().await?;
-        Ok(outcomes)
+        Ok(plan.outcomes)
     }
 }
 

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::{
     check_import_order,
-    group_commit::{Appender, GroupCommit, PendingAppend},
+    group_commit::{plan_group, streams_of, Appender, GroupCommit, PendingAppend},
     raise_head,
     upcasting::Upcasters,
     AppendOutcome, EventMetadata, EventStore, EventStoreError, ExpectedVersion, NewEvent, Position,
@@ -46,76 +46,51 @@ impl GroupCommit for SqliteGroupCommit {
         "sqlite"
     }
 
-    /// Each append is checked against its stream's version (as left by the
-    /// appends before it in the group) and refused alone on a conflict; the
-    /// rest commit together.
+    /// Reads the head and the group's stream versions, then writes the plan
+    /// ([`plan_group`]) with one insert per event.
     async fn commit_group(
         &self,
         group: &mut [PendingAppend],
     ) -> Result<Vec<Result<AppendOutcome, EventStoreError>>, EventStoreError> {
         let mut conn = self.writer.acquire().await?;
         let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
-        let mut head: i64 =
-            sqlx::query_scalar("SELECT COALESCE(MAX(global_position), 0) FROM events")
-                .fetch_one(&mut *tx)
-                .await?;
-        let mut versions: HashMap<StreamId, i64> = HashMap::new();
+        let head: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(global_position), 0) FROM events")
+            .fetch_one(&mut *tx)
+            .await?;
+        let mut versions = HashMap::new();
+        for stream in streams_of(group) {
+            let version: i64 = sqlx::query_scalar(
+                "SELECT COALESCE(MAX(version), 0) FROM events WHERE aggregate_type = ?1 AND aggregate_id = ?2",
+            )
+            .bind(stream.aggregate_type())
+            .bind(stream.aggregate_id())
+            .fetch_one(&mut *tx)
+            .await?;
+            versions.insert(stream.clone(), version);
+        }
+        let plan = plan_group(group, head, versions);
         let recorded_at = Utc::now();
-        let mut outcomes = Vec::with_capacity(group.len());
-        for pending in group.iter_mut() {
-            let current = match versions.get(&pending.stream) {
-            Some(version) => *version,
-            None => {
-                sqlx::query_scalar(
-                    "SELECT COALESCE(MAX(version), 0) FROM events WHERE aggregate_type = ?1 AND aggregate_id = ?2",
-                )
-                .bind(pending.stream.aggregate_type())
-                .bind(pending.stream.aggregate_id())
-                .fetch_one(&mut *tx)
-                .await?
-            }
-        };
-            versions.insert(pending.stream.clone(), current);
-            let actual = current.max(0) as u64;
-            if !pending.expected.matches(actual) {
-                outcomes.push(Err(EventStoreError::Conflict {
-                    stream: pending.stream.clone(),
-                    expected: pending.expected,
-                    actual,
-                }));
-                continue;
-            }
-            let events = std::mem::take(&mut pending.events);
-            let count = events.len() as i64;
-            for (offset, event) in (1_i64..).zip(events) {
-                sqlx::query(
+        for planned in plan.events {
+            sqlx::query(
                 "INSERT INTO events (global_position, event_id, aggregate_type, aggregate_id, version, \
                  event_type, schema_version, payload, metadata, recorded_at) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )
-            .bind(head + offset)
-            .bind(event.event_id.to_string())
-            .bind(pending.stream.aggregate_type())
-            .bind(pending.stream.aggregate_id())
-            .bind(current + offset)
-            .bind(&event.event_type)
-            .bind(i64::from(event.schema_version))
-            .bind(Json(&event.payload))
-            .bind(Json(&event.metadata))
+            .bind(planned.position)
+            .bind(planned.event.event_id.to_string())
+            .bind(planned.stream.aggregate_type())
+            .bind(planned.stream.aggregate_id())
+            .bind(planned.version)
+            .bind(&planned.event.event_type)
+            .bind(i64::from(planned.event.schema_version))
+            .bind(Json(&planned.event.payload))
+            .bind(Json(&planned.event.metadata))
             .bind(recorded_at)
             .execute(&mut *tx)
             .await?;
-            }
-            outcomes.push(Ok(AppendOutcome {
-                first_position: (head + 1) as u64,
-                last_position: (head + count) as u64,
-                stream_version: (current + count) as u64,
-            }));
-            head += count;
-            versions.insert(pending.stream.clone(), current + count);
         }
         tx.commit().await?;
-        Ok(outcomes)
+        Ok(plan.outcomes)
     }
 }
 
