@@ -38,7 +38,10 @@ use flowforge_infra::{
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use crate::{NodeExecutor, NodeOutcome, NodeRunRequest};
+use crate::{
+    leader::{lead_while_leader, TermLeader, Terms},
+    NodeExecutor, NodeOutcome, NodeRunRequest,
+};
 
 /// The lease, checkpoint and bus consumer of the saga manager.
 pub const SAGA_MANAGER_NAME: &str = "saga_manager";
@@ -85,8 +88,8 @@ pub struct SagaManager {
     shutdown: CancellationToken,
     /// Sagas whose compensation runs in this process now.
     compensating: Mutex<HashSet<ExecutionId>>,
-    /// Cancelled when a leadership term ends.
-    term: Mutex<CancellationToken>,
+    /// Its leadership terms.
+    terms: Terms,
 }
 
 impl SagaManager {
@@ -104,54 +107,18 @@ impl SagaManager {
             sagas,
             checkpoints,
             compensating: Mutex::new(HashSet::new()),
-            term: Mutex::new(shutdown.child_token()),
+            terms: Terms::new(shutdown.clone()),
             shutdown,
         })
     }
 
     /// Manages sagas while holding the lease, until shutdown.
     pub async fn run(self: Arc<Self>, source: Arc<dyn EventSource>, leadership: Leadership) {
-        while !self.shutdown.is_cancelled() {
-            let outcome = match leadership.try_acquire(SAGA_MANAGER_NAME).await {
-                Ok(Some(mut lease)) => {
-                    info!("managing sagas as leader");
-                    let outcome = self.lead(source.as_ref(), &mut lease).await;
-                    lease.release().await;
-                    outcome
-                }
-                Ok(None) => Ok(()),
-                Err(error) => Err(SubscriptionError::Nats(format!("leadership: {error}"))),
-            };
-            if let Err(error) = outcome {
-                warn!(%error, "saga manager interrupted; resuming");
-            }
-            tokio::select! {
-                () = self.shutdown.cancelled() => return,
-                () = tokio::time::sleep(Duration::from_secs(1)) => {}
-            }
-        }
+        lead_while_leader(self, source, leadership).await;
     }
 
-    async fn lead(
-        self: &Arc<Self>,
-        source: &dyn EventSource,
-        lease: &mut LeaderLease,
-    ) -> Result<(), SubscriptionError> {
-        let term = self.shutdown.child_token();
-        if let Ok(mut current) = self.term.lock() {
-            current.cancel();
-            *current = term.clone();
-        }
-        if let Ok(mut compensating) = self.compensating.lock() {
-            compensating.clear();
-        }
-        let outcome = self.lead_term(source, lease).await;
-        term.cancel();
-        outcome
-    }
-
-    async fn lead_term(
-        self: &Arc<Self>,
+    async fn lead_one_term(
+        self: Arc<Self>,
         source: &dyn EventSource,
         lease: &mut LeaderLease,
     ) -> Result<(), SubscriptionError> {
@@ -547,9 +514,29 @@ impl SagaManager {
     }
 
     fn term(&self) -> CancellationToken {
-        self.term
-            .lock()
-            .map(|term| term.clone())
-            .unwrap_or_else(|_| self.shutdown.clone())
+        self.terms.current()
+    }
+}
+
+#[async_trait::async_trait]
+impl TermLeader for SagaManager {
+    const LEASE: &'static str = SAGA_MANAGER_NAME;
+
+    fn terms(&self) -> &Terms {
+        &self.terms
+    }
+
+    fn start_term(&self) {
+        if let Ok(mut compensating) = self.compensating.lock() {
+            compensating.clear();
+        }
+    }
+
+    async fn lead_term(
+        self: Arc<Self>,
+        source: &dyn EventSource,
+        lease: &mut LeaderLease,
+    ) -> Result<(), SubscriptionError> {
+        self.lead_one_term(source, lease).await
     }
 }

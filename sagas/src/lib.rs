@@ -7,6 +7,7 @@
 
 mod compensation;
 mod error_workflow;
+mod leader;
 mod nats_trigger;
 mod node_executor;
 mod orchestrator;

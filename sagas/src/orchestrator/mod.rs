@@ -36,7 +36,7 @@ use flowforge_domain::{
 use flowforge_infra::{
     bus::{EventSource, SubscriptionError},
     event_store::{EventMetadata, EventStore},
-    leadership::Leadership,
+    leadership::{LeaderLease, Leadership},
     read_model::{ExecutionQuery, ExecutionViews, ReadModelError},
 };
 use tokio::sync::mpsc;
@@ -45,6 +45,7 @@ use tracing::{debug, info, warn};
 
 use crate::{
     error_workflow::{is_transient, start_error_workflow},
+    leader::{lead_while_leader, TermLeader, Terms},
     sub_workflows::{child_execution_id, child_outcome},
     NodeExecutor, NodeOutcome, NodeRunRequest,
 };
@@ -79,8 +80,8 @@ pub struct ExecutionOrchestrator {
     in_progress: Mutex<HashSet<Work>>,
     executions: ExecutionViews,
     shutdown: CancellationToken,
-    /// Cancelled when a leadership term ends: the term's timers and node runs stop.
-    term: Mutex<CancellationToken>,
+    /// Its leadership terms: the term's timers and node runs stop when it ends.
+    terms: Terms,
     /// Per open execution, cancelled when it ends: its timers and node runs stop.
     stops: Mutex<HashMap<ExecutionId, CancellationToken>>,
     /// Running and queued executions of workflows with a concurrency cap.
@@ -106,7 +107,7 @@ impl ExecutionOrchestrator {
             executor,
             executions,
             in_progress: Mutex::new(HashSet::new()),
-            term: Mutex::new(shutdown.child_token()),
+            terms: Terms::new(shutdown.clone()),
             stops: Mutex::new(HashMap::new()),
             admission: Mutex::new(Admission::default()),
             wake,
@@ -117,57 +118,13 @@ impl ExecutionOrchestrator {
 
     /// Orchestrates while holding the lease, until shutdown.
     pub async fn run(self: Arc<Self>, source: Arc<dyn EventSource>, leadership: Leadership) {
-        while !self.shutdown.is_cancelled() {
-            let outcome = match leadership.try_acquire(ORCHESTRATOR_NAME).await {
-                Ok(Some(mut lease)) => {
-                    info!("orchestrating executions as leader");
-                    let outcome = self.lead(source.as_ref(), &mut lease).await;
-                    lease.release().await;
-                    outcome
-                }
-                Ok(None) => Ok(()),
-                Err(error) => Err(SubscriptionError::Nats(format!("leadership: {error}"))),
-            };
-            if let Err(error) = outcome {
-                warn!(%error, "orchestrator interrupted; resuming");
-            }
-            tokio::select! {
-                () = self.shutdown.cancelled() => return,
-                () = tokio::time::sleep(Duration::from_secs(1)) => {}
-            }
-        }
+        lead_while_leader(self, source, leadership).await;
     }
 
-    async fn lead(
-        self: &Arc<Self>,
+    async fn lead_one_term(
+        self: Arc<Self>,
         source: &dyn EventSource,
-        lease: &mut flowforge_infra::leadership::LeaderLease,
-    ) -> Result<(), SubscriptionError> {
-        // A new term starts clean: what an earlier term claimed may since have
-        // been left running by another leader.
-        let term = self.shutdown.child_token();
-        if let Ok(mut current) = self.term.lock() {
-            current.cancel();
-            *current = term.clone();
-        }
-        if let Ok(mut claims) = self.in_progress.lock() {
-            claims.clear();
-        }
-        if let Ok(mut stops) = self.stops.lock() {
-            stops.clear();
-        }
-        if let Ok(mut admission) = self.admission.lock() {
-            *admission = Admission::default();
-        }
-        let outcome = self.lead_term(source, lease).await;
-        term.cancel();
-        outcome
-    }
-
-    async fn lead_term(
-        self: &Arc<Self>,
-        source: &dyn EventSource,
-        lease: &mut flowforge_infra::leadership::LeaderLease,
+        lease: &mut LeaderLease,
     ) -> Result<(), SubscriptionError> {
         let mut woken = self.woken.lock().await;
         while woken.try_recv().is_ok() {}
@@ -802,10 +759,7 @@ impl ExecutionOrchestrator {
 
     /// The current leadership term's token.
     fn term(&self) -> CancellationToken {
-        self.term
-            .lock()
-            .map(|term| term.clone())
-            .unwrap_or_else(|_| self.shutdown.clone())
+        self.terms.current()
     }
 
     /// The token that stops the execution's timers and node runs: cancelled
@@ -880,4 +834,33 @@ fn waiting_children(execution: &Execution) -> Vec<(String, u32)> {
         .filter(|run| run.resume_token().is_none() && run.waiting_until().is_none())
         .map(|run| (run.node().to_owned(), run.latest_attempt_number()))
         .collect()
+}
+
+#[async_trait::async_trait]
+impl TermLeader for ExecutionOrchestrator {
+    const LEASE: &'static str = ORCHESTRATOR_NAME;
+
+    fn terms(&self) -> &Terms {
+        &self.terms
+    }
+
+    fn start_term(&self) {
+        if let Ok(mut claims) = self.in_progress.lock() {
+            claims.clear();
+        }
+        if let Ok(mut stops) = self.stops.lock() {
+            stops.clear();
+        }
+        if let Ok(mut admission) = self.admission.lock() {
+            *admission = Admission::default();
+        }
+    }
+
+    async fn lead_term(
+        self: Arc<Self>,
+        source: &dyn EventSource,
+        lease: &mut LeaderLease,
+    ) -> Result<(), SubscriptionError> {
+        self.lead_one_term(source, lease).await
+    }
 }
