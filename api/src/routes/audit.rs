@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::{
     error::{ApiError, ErrorBody},
     extract::QueryParams,
+    paging::{page_limit, split_page},
     state::AppState,
 };
 
@@ -108,12 +109,7 @@ async fn read_audit_log(
     State(state): State<AppState>,
     QueryParams(params): QueryParams<AuditParams>,
 ) -> Result<Json<AuditPage>, ApiError> {
-    let limit = params.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::InvalidParameter(format!(
-            "limit must be between 1 and {MAX_PAGE}"
-        )));
-    }
+    let limit = page_limit(params.limit, DEFAULT_PAGE, MAX_PAGE)?;
     if let (Some(from), Some(to)) = (params.from, params.to) {
         if from > to {
             return Err(ApiError::InvalidParameter("from is after to".to_owned()));
@@ -134,17 +130,9 @@ async fn read_audit_log(
             limit: limit + 1,
         })
         .await?;
-    let has_more = entries.len() > limit as usize;
-    let entries: Vec<AuditEntryResponse> = entries
-        .into_iter()
-        .take(limit as usize)
-        .map(AuditEntryResponse::from)
-        .collect();
-    let next_after = if has_more {
-        entries.last().map(|e| e.position)
-    } else {
-        None
-    };
+    let (entries, next_after) = split_page(entries, limit, |entry| entry.position);
+    let entries: Vec<AuditEntryResponse> =
+        entries.into_iter().map(AuditEntryResponse::from).collect();
     Ok(Json(AuditPage {
         entries,
         next_after,

@@ -23,6 +23,7 @@ use crate::{
     error::{ApiError, ErrorBody},
     executions,
     extract::{OptionalJsonBody, PathParams, QueryParams},
+    paging::{check_status, page_limit, split_page},
     state::AppState,
 };
 
@@ -300,18 +301,8 @@ async fn list_executions(
     State(state): State<AppState>,
     QueryParams(params): QueryParams<ListParams>,
 ) -> Result<Json<ExecutionPage>, ApiError> {
-    let limit = params.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::InvalidParameter(
-            "limit must be between 1 and 500".to_owned(),
-        ));
-    }
-    if let Some(status) = params.status.as_deref().filter(|s| !STATUSES.contains(s)) {
-        return Err(ApiError::InvalidParameter(format!(
-            "status {status:?} is not one of {}",
-            STATUSES.join(", ")
-        )));
-    }
+    let limit = page_limit(params.limit, 50, 500)?;
+    check_status(params.status.as_deref(), &STATUSES)?;
     state
         .consistent_with(
             flowforge_infra::read_model::EXECUTIONS_PROJECTION,
@@ -329,12 +320,8 @@ async fn list_executions(
             limit: limit + 1,
         })
         .await?;
-    let next_after = (rows.len() > limit as usize).then(|| rows[limit as usize - 1].id);
-    let items = rows
-        .iter()
-        .take(limit as usize)
-        .map(|row| json!(row))
-        .collect();
+    let (rows, next_after) = split_page(rows, limit, |row| row.id);
+    let items = rows.iter().map(|row| json!(row)).collect();
     Ok(Json(ExecutionPage { items, next_after }))
 }
 

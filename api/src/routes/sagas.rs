@@ -19,6 +19,7 @@ use super::request_context::request_metadata;
 use crate::{
     error::{ApiError, ErrorBody},
     extract::{JsonBody, PathParams, QueryParams},
+    paging::{check_status, page_limit, split_page},
     state::AppState,
 };
 
@@ -71,18 +72,8 @@ async fn list_sagas(
     State(state): State<AppState>,
     QueryParams(params): QueryParams<SagaListParams>,
 ) -> Result<Json<SagaPage>, ApiError> {
-    let limit = params.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::InvalidParameter(
-            "limit must be between 1 and 500".to_owned(),
-        ));
-    }
-    if let Some(status) = params.status.as_deref().filter(|s| !STATUSES.contains(s)) {
-        return Err(ApiError::InvalidParameter(format!(
-            "status {status:?} is not one of {}",
-            STATUSES.join(", ")
-        )));
-    }
+    let limit = page_limit(params.limit, 50, 500)?;
+    check_status(params.status.as_deref(), &STATUSES)?;
     state
         .consistent_with(SAGAS_PROJECTION, params.consistent_with)
         .await?;
@@ -94,12 +85,8 @@ async fn list_sagas(
             limit: limit + 1,
         })
         .await?;
-    let next_after = (rows.len() > limit as usize).then(|| rows[limit as usize - 1].id);
-    let items = rows
-        .iter()
-        .take(limit as usize)
-        .map(|row| json!(row))
-        .collect();
+    let (rows, next_after) = split_page(rows, limit, |row| row.id);
+    let items = rows.iter().map(|row| json!(row)).collect();
     Ok(Json(SagaPage { items, next_after }))
 }
 

@@ -24,6 +24,7 @@ use super::request_context::request_metadata;
 use crate::{
     error::{ApiError, ErrorBody},
     extract::{JsonBody, PathParams, QueryParams},
+    paging::{page_limit, split_page},
     state::AppState,
 };
 
@@ -338,12 +339,7 @@ async fn list_workflows(
     axum::extract::State(state): axum::extract::State<AppState>,
     QueryParams(params): QueryParams<ListParams>,
 ) -> Result<Json<WorkflowPage>, ApiError> {
-    let limit = params.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::InvalidParameter(format!(
-            "limit must be between 1 and {MAX_PAGE}"
-        )));
-    }
+    let limit = page_limit(params.limit, DEFAULT_PAGE, MAX_PAGE)?;
     state
         .consistent_with(WORKFLOWS, params.consistent_with)
         .await?;
@@ -357,17 +353,8 @@ async fn list_workflows(
             limit: limit + 1,
         })
         .await?;
-    let has_more = views.len() > limit as usize;
-    let items: Vec<WorkflowResponse> = views
-        .into_iter()
-        .take(limit as usize)
-        .map(WorkflowResponse::from)
-        .collect();
-    let next_after = if has_more {
-        items.last().map(|w| w.id)
-    } else {
-        None
-    };
+    let (views, next_after) = split_page(views, limit, |view| view.id);
+    let items: Vec<WorkflowResponse> = views.into_iter().map(WorkflowResponse::from).collect();
     Ok(Json(WorkflowPage { items, next_after }))
 }
 
