@@ -22,7 +22,8 @@ use chrono::{DateTime, Utc};
 use flowforge_commands::CommandBus;
 use flowforge_domain::{
     execution::{
-        concat_items, retry_delay, Execution, ExecutionId, ExecutionStatus, NodeRunStatus,
+        concat_items, retry_delay, Execution, ExecutionEvent, ExecutionId, ExecutionStatus,
+        NodeRunStatus,
     },
     saga::{CompensationReason, Saga, SagaCommand, SagaStatus},
     workflow::{Backoff, RetryPolicy},
@@ -52,13 +53,6 @@ const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// How long a new leader waits for the sagas read model to catch up with the
 /// manager's checkpoint before it lists the compensating sagas.
 const READ_MODEL_WAIT: Duration = Duration::from_secs(10);
-
-/// The event types after which an execution has nothing more.
-const FINAL_EVENTS: [&str; 3] = [
-    "ExecutionSucceeded",
-    "ExecutionFailed",
-    "ExecutionCancelled",
-];
 
 /// Whether a stored `ExecutionRequested` payload pins a definition with a
 /// compensable node.
@@ -157,7 +151,7 @@ impl SagaManager {
                         compensable.insert(id, declares_compensation(&event.payload));
                     }
                     if compensable.get(&id) == Some(&false) {
-                        if FINAL_EVENTS.contains(&event.event_type.as_str()) {
+                        if ExecutionEvent::FINAL_TYPES.contains(&event.event_type.as_str()) {
                             compensable.remove(&id);
                         }
                         continue;

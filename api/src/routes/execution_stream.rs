@@ -11,7 +11,10 @@ use axum::{
     http::HeaderMap,
     response::sse::{Event, KeepAlive, Sse},
 };
-use flowforge_domain::{execution::Execution, execution::ExecutionId, Aggregate};
+use flowforge_domain::{
+    execution::{Execution, ExecutionEvent, ExecutionId},
+    Aggregate,
+};
 use flowforge_infra::event_store::{RecordedEvent, StreamAppended, StreamId};
 use futures::{stream, Stream};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -27,13 +30,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// How long a follower of a quiet stream waits before reading it again
 /// anyway (new events wake it at once).
 const IDLE_RECHECK: Duration = Duration::from_secs(5);
-
-/// The event types after which an execution's stream has nothing more.
-const FINAL_EVENTS: [&str; 3] = [
-    "ExecutionSucceeded",
-    "ExecutionFailed",
-    "ExecutionCancelled",
-];
 
 /// Streams an execution's events, live, as Server-Sent Events; the stream
 /// ends after the execution's last event.
@@ -102,7 +98,7 @@ impl Follower {
         loop {
             if let Some(event) = self.pending.pop_front() {
                 self.after = event.version;
-                self.ended = FINAL_EVENTS.contains(&event.event_type.as_str());
+                self.ended = ExecutionEvent::FINAL_TYPES.contains(&event.event_type.as_str());
                 return Some((Ok(message(event)), self));
             }
             if self.ended {

@@ -274,6 +274,14 @@ pub enum ExecutionEvent {
 }
 
 impl ExecutionEvent {
+    /// The stored type names of the events that end an execution: nothing
+    /// follows one of them in the execution's stream.
+    pub const FINAL_TYPES: [&'static str; 3] = [
+        "ExecutionSucceeded",
+        "ExecutionFailed",
+        "ExecutionCancelled",
+    ];
+
     /// The execution this event belongs to.
     pub fn execution_id(&self) -> ExecutionId {
         match self {

@@ -28,7 +28,7 @@ use flowforge_commands::{CommandBus, CommandError};
 use flowforge_domain::{
     execution::{
         concat_items, decide, retry_delay, Decision, Execution, ExecutionCommand, ExecutionError,
-        ExecutionId, ExecutionStatus, Finish, NodeError, NodeRunStatus, RunOutcome,
+        ExecutionEvent, ExecutionId, ExecutionStatus, Finish, NodeError, NodeRunStatus, RunOutcome,
     },
     workflow::NodeType,
     Aggregate,
@@ -211,7 +211,7 @@ impl ExecutionOrchestrator {
                 };
                 match event.event_type.as_str() {
                     "ExecutionRequested" if !open.contains(&id) => open.push(id),
-                    "ExecutionSucceeded" | "ExecutionFailed" | "ExecutionCancelled" => {
+                    ended if ExecutionEvent::FINAL_TYPES.contains(&ended) => {
                         open.retain(|o| *o != id)
                     }
                     _ => {}
