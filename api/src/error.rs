@@ -268,18 +268,32 @@ impl IntoResponse for ApiError {
 
 impl From<CommandError<WorkflowError>> for ApiError {
     fn from(error: CommandError<WorkflowError>) -> Self {
-        match error {
-            CommandError::Rejected(rejection) => ApiError::Rejected(rejection),
+        command_error(error, ApiError::Rejected, |expected, actual| match actual {
             // A stream at version 0 has never been written: nothing to conflict with.
-            CommandError::Conflict { actual: 0, .. } => ApiError::NotFound("workflow".to_owned()),
-            CommandError::Conflict { expected, actual } => ApiError::VersionConflict {
+            0 => ApiError::NotFound("workflow".to_owned()),
+            _ => ApiError::VersionConflict {
                 expected: expected.to_string(),
                 current_version: actual,
             },
-            CommandError::InvalidId(invalid) => ApiError::InvalidParameter(invalid.to_string()),
-            CommandError::Codec(codec) => ApiError::Internal(codec.to_string()),
-            CommandError::Store(store) => store.into(),
-        }
+        })
+    }
+}
+
+/// Maps a command-bus failure: the failures every aggregate shares (a bad
+/// id, an undecodable event, the store) in one place, the aggregate's own
+/// refusal through `rejected`, and a version conflict through `conflict`
+/// (given the expected version and the actual one).
+pub fn command_error<E: std::error::Error + 'static>(
+    error: CommandError<E>,
+    rejected: impl FnOnce(E) -> ApiError,
+    conflict: impl FnOnce(flowforge_infra::event_store::ExpectedVersion, u64) -> ApiError,
+) -> ApiError {
+    match error {
+        CommandError::Rejected(rejection) => rejected(rejection),
+        CommandError::Conflict { expected, actual } => conflict(expected, actual),
+        CommandError::InvalidId(invalid) => ApiError::InvalidParameter(invalid.to_string()),
+        CommandError::Codec(codec) => ApiError::Internal(codec.to_string()),
+        CommandError::Store(store) => store.into(),
     }
 }
 

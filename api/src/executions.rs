@@ -19,7 +19,10 @@ use flowforge_sagas::{start_execution, ExecutionStart, StartError};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::{error::ApiError, state::AppState};
+use crate::{
+    error::{command_error, ApiError},
+    state::AppState,
+};
 
 /// Starts an execution of workflow `workflow_id` (its current definition) from
 /// `trigger` with `input` items. `require_active`: only for an active workflow.
@@ -287,17 +290,15 @@ pub async fn cancel(
 
 /// Maps the execution aggregate's refusals to API errors.
 pub fn execution_error(error: CommandError<ExecutionError>) -> ApiError {
-    match error {
-        CommandError::Rejected(ExecutionError::NotFound) => {
-            ApiError::NotFound("execution".to_owned())
-        }
-        CommandError::Rejected(rejected) => ApiError::ExecutionRejected(rejected),
-        CommandError::Conflict { actual, .. } => ApiError::VersionConflict {
+    command_error(
+        error,
+        |rejected| match rejected {
+            ExecutionError::NotFound => ApiError::NotFound("execution".to_owned()),
+            rejected => ApiError::ExecutionRejected(rejected),
+        },
+        |_, actual| ApiError::VersionConflict {
             expected: "a new execution".to_owned(),
             current_version: actual,
         },
-        CommandError::InvalidId(invalid) => ApiError::InvalidParameter(invalid.to_string()),
-        CommandError::Codec(codec) => ApiError::Internal(codec.to_string()),
-        CommandError::Store(store) => store.into(),
-    }
+    )
 }

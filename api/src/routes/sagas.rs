@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::request_context::request_metadata;
 use crate::{
-    error::{ApiError, ErrorBody},
+    error::{command_error, ApiError, ErrorBody},
     extract::{JsonBody, PathParams, QueryParams},
     paging::{check_status, page_limit, split_page},
     state::AppState,
@@ -231,14 +231,10 @@ async fn execute(
 }
 
 fn saga_error(error: CommandError<SagaError>) -> ApiError {
-    match error {
-        CommandError::Rejected(rejected) => ApiError::SagaRejected(rejected),
-        CommandError::Conflict { actual, .. } => ApiError::VersionConflict {
+    command_error(error, ApiError::SagaRejected, |_, actual| {
+        ApiError::VersionConflict {
             expected: "the saga's current version".to_owned(),
             current_version: actual,
-        },
-        CommandError::InvalidId(invalid) => ApiError::InvalidParameter(invalid.to_string()),
-        CommandError::Codec(codec) => ApiError::Internal(codec.to_string()),
-        CommandError::Store(store) => store.into(),
-    }
+        }
+    })
 }
