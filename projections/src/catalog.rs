@@ -7,7 +7,7 @@ use flowforge_infra::{
     database::Database,
     read_model::{
         live_audit_log, live_execution_views, live_saga_views, live_workflow_views, AuditLog,
-        ExecutionViews, ReadModelTarget, SagaViews,
+        ExecutionViews, ReadModelError, ReadModelTarget, SagaViews,
     },
 };
 
@@ -78,8 +78,8 @@ pub struct ReadModelChecksum {
 pub async fn checksum(
     name: &str,
     database: &Database,
-) -> Result<Option<ReadModelChecksum>, flowforge_infra::read_model::ReadModelError> {
-    use flowforge_infra::read_model::{AuditQuery, WorkflowListQuery};
+) -> Result<Option<ReadModelChecksum>, ReadModelError> {
+    use flowforge_infra::read_model::{AuditQuery, ExecutionQuery, SagaQuery, WorkflowListQuery};
     use sha2::{Digest, Sha256};
 
     let mut hasher = Sha256::new();
@@ -89,83 +89,68 @@ pub async fn checksum(
         hasher.update(b"\n");
         rows += 1;
     };
+    const PAGE: u32 = 1000;
     match name {
         "workflows" => {
             let views = database.workflow_views();
-            let mut after = None;
-            loop {
-                let page = views
-                    .list(&WorkflowListQuery {
+            let page = |after| {
+                let views = views.clone();
+                async move {
+                    let query = WorkflowListQuery {
                         include_archived: true,
                         after,
-                        limit: 1000,
+                        limit: PAGE,
                         ..Default::default()
-                    })
-                    .await?;
-                let Some(last) = page.last().map(|v| v.id) else {
-                    break;
-                };
-                page.iter()
-                    .for_each(|view| add(serde_json::to_vec(view).unwrap_or_default()));
-                after = Some(last);
-            }
+                    };
+                    views.list(&query).await
+                }
+            };
+            hash_pages(None, page, |view| Some(view.id), &mut add).await?;
         }
         "audit_log" => {
             let log = AuditLog::new(database.clone());
-            let mut after = 0;
-            loop {
-                let page = log
-                    .query(&AuditQuery {
+            let page = |after| {
+                let log = log.clone();
+                async move {
+                    let query = AuditQuery {
                         after,
-                        limit: 1000,
+                        limit: PAGE,
                         ..Default::default()
-                    })
-                    .await?;
-                let Some(last) = page.last().map(|e| e.position) else {
-                    break;
-                };
-                page.iter()
-                    .for_each(|entry| add(serde_json::to_vec(entry).unwrap_or_default()));
-                after = last;
-            }
+                    };
+                    log.query(&query).await
+                }
+            };
+            hash_pages(0, page, |entry| entry.position, &mut add).await?;
         }
         "executions" => {
             let views = ExecutionViews::at(database.clone(), live_execution_views());
-            let mut after = None;
-            loop {
-                let page = views
-                    .list(&flowforge_infra::read_model::ExecutionQuery {
+            let page = |after| {
+                let views = views.clone();
+                async move {
+                    let query = ExecutionQuery {
                         after,
-                        limit: 1000,
+                        limit: PAGE,
                         ..Default::default()
-                    })
-                    .await?;
-                let Some(last) = page.last().map(|v| v.id) else {
-                    break;
-                };
-                page.iter()
-                    .for_each(|view| add(serde_json::to_vec(view).unwrap_or_default()));
-                after = Some(last);
-            }
+                    };
+                    views.list(&query).await
+                }
+            };
+            hash_pages(None, page, |view| Some(view.id), &mut add).await?;
         }
         "sagas" => {
             let views = SagaViews::at(database.clone(), live_saga_views());
-            let mut after = None;
-            loop {
-                let page = views
-                    .list(&flowforge_infra::read_model::SagaQuery {
+            let page = |after| {
+                let views = views.clone();
+                async move {
+                    let query = SagaQuery {
                         after,
-                        limit: 1000,
+                        limit: PAGE,
                         ..Default::default()
-                    })
-                    .await?;
-                let Some(last) = page.last().map(|v| v.id) else {
-                    break;
-                };
-                page.iter()
-                    .for_each(|view| add(serde_json::to_vec(view).unwrap_or_default()));
-                after = Some(last);
-            }
+                    };
+                    views.list(&query).await
+                }
+            };
+            hash_pages(None, page, |view| Some(view.id), &mut add).await?;
         }
         _ => return Ok(None),
     }
@@ -175,4 +160,27 @@ pub async fn checksum(
         .map(|byte| format!("{byte:02x}"))
         .collect();
     Ok(Some(ReadModelChecksum { rows, sha256 }))
+}
+
+/// Feeds every row of a read model, in key order, to `add` as JSON: pages
+/// fetched with `page(after)`, each starting after the `key` of the last row.
+async fn hash_pages<T, K, Fut>(
+    mut after: K,
+    page: impl Fn(K) -> Fut,
+    key: impl Fn(&T) -> K,
+    add: &mut impl FnMut(Vec<u8>),
+) -> Result<(), ReadModelError>
+where
+    T: serde::Serialize,
+    Fut: std::future::Future<Output = Result<Vec<T>, ReadModelError>>,
+{
+    loop {
+        let rows = page(after).await?;
+        let Some(last) = rows.last().map(&key) else {
+            return Ok(());
+        };
+        rows.iter()
+            .for_each(|row| add(serde_json::to_vec(row).unwrap_or_default()));
+        after = last;
+    }
 }
