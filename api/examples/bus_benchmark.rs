@@ -18,7 +18,7 @@ use std::{
 };
 
 use flowforge_api::{
-    config::{BusArgs, LogFormat, ServeArgs, StorageArgs},
+    config::{BusArgs, LogFormat, ServeArgs, StorageArgs, TelemetryArgs},
     server,
 };
 use flowforge_infra::{
@@ -101,7 +101,10 @@ async fn main() {
         max_body_bytes: 1 << 20,
         consistency_timeout_ms: 10_000,
         publisher_stall_secs: 60,
-        log_format: LogFormat::Text,
+        telemetry: TelemetryArgs {
+            log_format: LogFormat::Text,
+            otlp_endpoint: None,
+        },
     };
     let shutdown = CancellationToken::new();
     let started = Instant::now();

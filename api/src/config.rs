@@ -5,6 +5,7 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use flowforge_infra::bus::jetstream::JetStreamSettings;
+use flowforge_monitoring::telemetry::TelemetrySettings;
 
 /// The `flowforge` command line.
 #[derive(Debug, Parser)]
@@ -166,9 +167,40 @@ pub struct ServeArgs {
     #[arg(long, env = "FLOWFORGE_PUBLISHER_STALL_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub publisher_stall_secs: u64,
 
-    /// Log format.
+    /// Logs and traces.
+    #[command(flatten)]
+    pub telemetry: TelemetryArgs,
+}
+
+/// What the server reports about itself besides `/metrics`.
+#[derive(Debug, Clone, Args)]
+pub struct TelemetryArgs {
+    /// Log format: `text` for people, `json` for one object per line with
+    /// `trace_id` and `correlation_id`.
     #[arg(long, env = "FLOWFORGE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// Base URL of an OTLP/HTTP collector (`http://localhost:4318`): traces are
+    /// exported to its `/v1/traces` as protobuf. Without it no traces are
+    /// recorded. `OTEL_SERVICE_NAME`, `OTEL_TRACES_SAMPLER` and the
+    /// `OTEL_BSP_*` batch settings are honoured.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", value_parser = parse_http_url)]
+    pub otlp_endpoint: Option<String>,
+}
+
+impl TelemetryArgs {
+    /// The settings for [`flowforge_monitoring::telemetry::init`].
+    pub fn settings(&self) -> TelemetrySettings {
+        TelemetrySettings {
+            log_format: match self.log_format {
+                LogFormat::Text => flowforge_monitoring::telemetry::LogFormat::Text,
+                LogFormat::Json => flowforge_monitoring::telemetry::LogFormat::Json,
+            },
+            default_filter: "info,sqlx=warn".to_owned(),
+            log_to_stderr: false,
+            otlp_endpoint: self.otlp_endpoint.clone(),
+        }
+    }
 }
 
 impl ServeArgs {
@@ -248,6 +280,15 @@ fn parse_database_url(value: &str) -> Result<String, String> {
         Ok(value.to_owned())
     } else {
         Err("expected a postgres:// or postgresql:// URL".to_owned())
+    }
+}
+
+/// An OTLP collector's URL; plain HTTP only (a collector beside the server
+/// or a sidecar), since the exporter is built without TLS.
+fn parse_http_url(value: &str) -> Result<String, String> {
+    match value.strip_prefix("http://") {
+        Some(host) if !host.is_empty() => Ok(value.to_owned()),
+        _ => Err("expected an http://host:port URL (TLS is not built in)".to_owned()),
     }
 }
 

@@ -7,29 +7,36 @@ mod cli;
 
 use clap::Parser;
 use flowforge_api::{
-    config::{Cli, Command, LogFormat},
+    config::{Cli, Command, StorageArgs},
     server,
 };
+use flowforge_monitoring::telemetry::{self, LogFormat, Telemetry, TelemetrySettings};
 use tokio_util::sync::CancellationToken;
-use tracing_subscriber::EnvFilter;
 
-/// Logs of the tools go to stderr at `warn`, so their stdout stays theirs.
-fn init_tool_logging() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+/// Runs a tool with its logs on stderr at `warn`, so its stdout stays its own.
+async fn with_tool_logging(
+    tool: impl std::future::Future<Output = anyhow::Result<()>>,
+) -> anyhow::Result<()> {
+    let _logging = telemetry::init(&TelemetrySettings {
+        log_format: LogFormat::Text,
+        default_filter: "warn".to_owned(),
+        log_to_stderr: true,
+        otlp_endpoint: None,
+    })?;
+    tool.await
 }
 
-fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().flatten_event(true).init(),
-    }
+/// `flowforge migrate`: creates or upgrades the schema.
+async fn migrate(storage: StorageArgs) -> anyhow::Result<()> {
+    let database = server::open_database(&storage).await?;
+    println!("schema is up to date");
+    database.close().await;
+    Ok(())
+}
+
+/// Sends the last queued spans, off the async workers since it blocks.
+async fn shutdown_telemetry(telemetry: Telemetry) {
+    let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
 }
 
 async fn shutdown_signal(token: CancellationToken) {
@@ -62,41 +69,26 @@ async fn shutdown_signal(token: CancellationToken) {
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => {
-            init_logging(args.log_format);
-            let token = CancellationToken::new();
-            match server::start(&args, token.clone()).await {
-                Ok(running) => {
-                    tokio::spawn(shutdown_signal(token));
-                    running.wait().await;
-                    Ok(())
-                }
-                Err(error) => Err(anyhow::Error::new(error)),
+        Command::Serve(args) => match telemetry::init(&args.telemetry.settings()) {
+            Ok(telemetry) => {
+                let token = CancellationToken::new();
+                let served = match server::start(&args, token.clone()).await {
+                    Ok(running) => {
+                        tokio::spawn(shutdown_signal(token));
+                        running.wait().await;
+                        Ok(())
+                    }
+                    Err(error) => Err(anyhow::Error::new(error)),
+                };
+                shutdown_telemetry(telemetry).await;
+                served
             }
-        }
-        Command::Projections(command) => {
-            init_tool_logging();
-            cli::projections(command).await
-        }
-        Command::Events(command) => {
-            init_tool_logging();
-            cli::events(command).await
-        }
-        Command::Aggregate(command) => {
-            init_tool_logging();
-            cli::aggregate(command).await
-        }
-        Command::Migrate(storage) => {
-            init_logging(LogFormat::Text);
-            match server::open_database(&storage).await {
-                Ok(database) => {
-                    tracing::info!("schema is up to date");
-                    database.close().await;
-                    Ok(())
-                }
-                Err(error) => Err(anyhow::Error::new(error)),
-            }
-        }
+            Err(error) => Err(anyhow::Error::new(error)),
+        },
+        Command::Projections(command) => with_tool_logging(cli::projections(command)).await,
+        Command::Events(command) => with_tool_logging(cli::events(command)).await,
+        Command::Aggregate(command) => with_tool_logging(cli::aggregate(command)).await,
+        Command::Migrate(storage) => with_tool_logging(migrate(storage)).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

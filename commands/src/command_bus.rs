@@ -12,6 +12,7 @@ use flowforge_infra::event_store::{
     EventMetadata, EventStore, EventStoreError, ExpectedVersion, NewEvent, Position, StreamId,
     StreamIdError,
 };
+use flowforge_monitoring::trace_context::current_traceparent;
 use tracing::{debug, instrument};
 
 /// How often a command without an expected version is decided again after a conflict.
@@ -117,8 +118,16 @@ impl CommandBus {
     /// With `expected` set, the stream must be at that version or the command is
     /// refused with [`CommandError::Conflict`]; without it, a conflict makes the
     /// aggregate decide again on fresh state (up to a few times).
-    /// Each command is counted by aggregate type and outcome, and timed.
-    #[instrument(skip_all, fields(aggregate = A::TYPE, id = %id))]
+    /// Each command is counted by aggregate type and outcome, and timed. Its
+    /// span's trace context, when traces are exported, is what its events
+    /// record as their `traceparent`, so whatever handles them continues the
+    /// trace.
+    #[instrument(name = "command", skip_all, fields(
+        otel.name = format!("command {}", A::TYPE),
+        aggregate = A::TYPE,
+        id = %id,
+        outcome = tracing::field::Empty,
+    ))]
     pub async fn execute<A>(
         &self,
         id: &str,
@@ -131,6 +140,17 @@ impl CommandBus {
         A::Command: Clone,
     {
         let started = std::time::Instant::now();
+        let traced;
+        let metadata = match current_traceparent() {
+            Some(traceparent) => {
+                traced = EventMetadata {
+                    traceparent: Some(traceparent),
+                    ..metadata.clone()
+                };
+                &traced
+            }
+            None => metadata,
+        };
         let result = self
             .decide_and_append::<A>(id, command, expected, metadata)
             .await;
@@ -140,6 +160,7 @@ impl CommandBus {
             Err(CommandError::Conflict { .. }) => "conflict",
             Err(_) => "error",
         };
+        tracing::Span::current().record("outcome", outcome);
         let metrics = flowforge_monitoring::metrics();
         metrics
             .commands

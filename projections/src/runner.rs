@@ -4,7 +4,7 @@
 //! after a pause. An instance without the lease follows the checkpoint the
 //! leader writes, so its queries can still wait for a position.
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::BTreeSet, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use flowforge_domain::EventCodecError;
@@ -14,6 +14,7 @@ use flowforge_infra::{
     leadership::{LeaderLease, Leadership},
     read_model::ReadModelError,
 };
+use flowforge_monitoring::trace_context::continue_trace;
 use tokio::{sync::watch, time::Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -165,6 +166,7 @@ impl ProjectionRunner {
                 batch = subscription.next_batch(BATCH_SIZE) => batch?,
             };
             if let Some(last) = batch.last().map(|e| e.position) {
+                let _spans = apply_spans(self.projection.name(), &batch);
                 self.projection.apply(&batch).await?;
                 self.progress.send_replace(last);
             }
@@ -195,6 +197,30 @@ impl ProjectionRunner {
         }
         Ok(())
     }
+}
+
+/// One span for each trace context among the batch's events, open while the
+/// batch is applied: a read model's update shows in the trace of each request
+/// that caused it, even when one transaction serves several.
+fn apply_spans(projection: &'static str, batch: &[RecordedEvent]) -> Vec<tracing::Span> {
+    let contexts: BTreeSet<&str> = batch
+        .iter()
+        .filter_map(|e| e.metadata.traceparent.as_deref())
+        .collect();
+    contexts
+        .into_iter()
+        .map(|traceparent| {
+            let span = tracing::info_span!(
+                "projection.apply",
+                otel.name = format!("project {projection}"),
+                otel.kind = "consumer",
+                projection,
+                batch = batch.len(),
+            );
+            continue_trace(&span, Some(traceparent));
+            span
+        })
+        .collect()
 }
 
 /// The lease that lets one instance apply a projection.

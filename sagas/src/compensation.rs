@@ -32,15 +32,16 @@ use flowforge_domain::{
 use flowforge_infra::{
     bus::{EventSource, SubscriptionError},
     checkpoints::Checkpoints,
-    event_store::EventMetadata,
+    event_store::{EventMetadata, RecordedEvent},
     leadership::{LeaderLease, Leadership},
     read_model::{SagaQuery, SagaViews},
 };
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{debug, info, warn, Instrument};
 
 use crate::{
     leader::{lead_while_leader, TermLeader, Terms},
+    spans::advance_span,
     NodeExecutor, NodeOutcome, NodeRunRequest,
 };
 
@@ -137,7 +138,7 @@ impl SagaManager {
             let Some(last) = batch.last().map(|e| e.position) else {
                 continue;
             };
-            let mut touched: Vec<ExecutionId> = Vec::new();
+            let mut touched: Vec<(ExecutionId, &RecordedEvent)> = Vec::new();
             for event in &batch {
                 let kind = event.stream.aggregate_type();
                 if kind != Execution::TYPE && kind != Saga::TYPE {
@@ -157,13 +158,17 @@ impl SagaManager {
                         continue;
                     }
                 }
-                if !touched.contains(&id) {
-                    touched.push(id);
+                match touched.iter_mut().find(|(seen, _)| *seen == id) {
+                    Some(entry) => entry.1 = event,
+                    None => touched.push((id, event)),
                 }
             }
             let relevant = !touched.is_empty();
-            for id in touched {
-                let has_compensation = self.advance(id).await;
+            for (id, latest) in touched {
+                let has_compensation = self
+                    .advance(id)
+                    .instrument(advance_span(SAGA_MANAGER_NAME, id, &latest.metadata))
+                    .await;
                 compensable.insert(id, has_compensation);
             }
             // Saved after work, or once a second: replaying a second of events
@@ -349,12 +354,16 @@ impl SagaManager {
             return;
         }
         let this = self.clone();
-        tokio::spawn(async move {
-            this.compensate(id).await;
-            if let Ok(mut set) = this.compensating.lock() {
-                set.remove(&id);
+        let span = tracing::info_span!("saga.compensate", execution_id = %id);
+        tokio::spawn(
+            async move {
+                this.compensate(id).await;
+                if let Ok(mut set) = this.compensating.lock() {
+                    set.remove(&id);
+                }
             }
-        });
+            .instrument(span),
+        );
     }
 
     /// Undoes the saga's steps newest first until it is compensated, parks, or
@@ -390,7 +399,13 @@ impl SagaManager {
                 now: Utc::now().to_rfc3339(),
                 idempotency_key: format!("saga:{id}:{}:{attempt}", step.step),
             };
-            let run = self.executor.run(request);
+            let span = tracing::info_span!(
+                "saga.compensate_step",
+                otel.name = format!("compensate {}", step.step),
+                step = %step.step,
+                attempt,
+            );
+            let run = self.executor.run(request).instrument(span);
             let outcome = match step.compensation.timeout_ms().map(Duration::from_millis) {
                 Some(limit) => tokio::select! {
                     () = term.cancelled() => return,

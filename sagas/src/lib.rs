@@ -12,6 +12,7 @@ mod nats_trigger;
 mod node_executor;
 mod orchestrator;
 mod scheduler;
+mod spans;
 mod starter;
 mod sub_workflows;
 

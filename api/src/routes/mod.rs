@@ -9,6 +9,7 @@ pub mod health;
 mod metrics;
 pub mod projections;
 mod request_context;
+mod request_span;
 mod sagas;
 mod webhooks;
 pub mod workflows;
@@ -16,7 +17,6 @@ pub mod workflows;
 use std::sync::Arc;
 
 use axum::{extract::DefaultBodyLimit, Extension, Json, Router};
-use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -52,10 +52,10 @@ pub fn router(state: AppState) -> Router {
         .layer(Extension(Arc::new(openapi)))
         .route("/webhook/{*path}", axum::routing::any(webhooks::webhook))
         .route_layer(axum::middleware::from_fn(metrics::record_http))
+        .route_layer(axum::middleware::from_fn(request_span::trace_request))
         .fallback(|| async { ApiError::NotFound("route".to_owned()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(max_body))
-        .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
 

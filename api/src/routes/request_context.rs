@@ -4,11 +4,14 @@
 
 use axum::http::HeaderMap;
 use flowforge_infra::event_store::EventMetadata;
+use flowforge_monitoring::trace_context::trace_id_of;
 use uuid::Uuid;
 
 const ACTOR: &str = "x-actor";
-const CORRELATION_ID: &str = "x-correlation-id";
-const TRACEPARENT: &str = "traceparent";
+/// The header naming the request (or conversation) a command belongs to.
+pub const CORRELATION_ID: &str = "x-correlation-id";
+/// The W3C Trace Context header.
+pub const TRACEPARENT: &str = "traceparent";
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
@@ -29,23 +32,8 @@ pub fn request_metadata(headers: &HeaderMap) -> EventMetadata {
         ),
         causation_id: None,
         traceparent: header(headers, TRACEPARENT)
-            .filter(|v| is_traceparent(v))
+            .filter(|v| trace_id_of(v).is_some())
             .map(str::to_owned),
         ..EventMetadata::default()
     }
-}
-
-/// `version-traceid-parentid-flags` in lowercase hex, per W3C Trace Context.
-fn is_traceparent(value: &str) -> bool {
-    let parts: Vec<&str> = value.split('-').collect();
-    let hex = |s: &str, len: usize| {
-        s.len() == len
-            && s.bytes()
-                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-    };
-    parts.len() == 4
-        && hex(parts[0], 2)
-        && hex(parts[1], 32)
-        && hex(parts[2], 16)
-        && hex(parts[3], 2)
 }

@@ -5,11 +5,13 @@
 
 pub mod booking_server;
 pub mod flaky_server;
+pub mod otlp_receiver;
+pub mod process;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use flowforge_api::{
-    config::{BusArgs, LogFormat, ServeArgs, StorageArgs},
+    config::{BusArgs, LogFormat, ServeArgs, StorageArgs, TelemetryArgs},
     server::{self, RunningServer},
 };
 use flowforge_infra::test_support::TestDatabase;
@@ -76,7 +78,10 @@ impl TestApp {
             max_body_bytes: 1024 * 1024,
             consistency_timeout_ms: 5_000,
             publisher_stall_secs: 60,
-            log_format: LogFormat::Text,
+            telemetry: TelemetryArgs {
+                log_format: LogFormat::Text,
+                otlp_endpoint: None,
+            },
         };
         configure(&mut args);
         let mut app = Self {

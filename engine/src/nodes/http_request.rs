@@ -7,6 +7,7 @@
 //! event log). Redirects are followed up to [`MAX_REDIRECTS`]. Every request carries `Idempotency-Key`, stable for the
 //! attempt, so a receiver can drop a repeat after a crash.
 
+use flowforge_monitoring::trace_context::current_traceparent;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -82,10 +83,17 @@ async fn request(
             query.iter().map(|(k, v)| (k.clone(), text(v))).collect();
         builder = builder.query(&pairs);
     }
+    let mut traced_by_caller = false;
     if let Some(Value::Object(headers)) = p.get("headers") {
         for (name, value) in headers {
+            traced_by_caller |= name.eq_ignore_ascii_case("traceparent");
             builder = builder.header(name.as_str(), text(value));
         }
+    }
+    // The called service continues the node run's trace, unless the workflow
+    // sets the header itself.
+    if let Some(traceparent) = current_traceparent().filter(|_| !traced_by_caller) {
+        builder = builder.header("traceparent", traceparent);
     }
     if let Some(body) = p.get("body").filter(|b| !b.is_null()) {
         builder = match p.get("body_type").and_then(Value::as_str).unwrap_or("json") {

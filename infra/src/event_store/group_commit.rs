@@ -159,6 +159,10 @@ impl Appender {
     /// Queues an append for the next group commit and waits for its outcome.
     /// `committer` writes the groups; it is used by the task the first
     /// append starts.
+    #[tracing::instrument(name = "event_store.append", skip_all, fields(
+        stream = %stream,
+        events = events.len(),
+    ))]
     pub async fn append<C: GroupCommit>(
         &self,
         committer: impl FnOnce() -> C,

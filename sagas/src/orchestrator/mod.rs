@@ -30,22 +30,23 @@ use flowforge_domain::{
         concat_items, decide, retry_delay, Decision, Execution, ExecutionCommand, ExecutionError,
         ExecutionEvent, ExecutionId, ExecutionStatus, Finish, NodeError, NodeRunStatus, RunOutcome,
     },
-    workflow::NodeType,
+    workflow::{Node, NodeType, WorkflowId},
     Aggregate,
 };
 use flowforge_infra::{
     bus::{EventSource, SubscriptionError},
-    event_store::{EventMetadata, EventStore},
+    event_store::{EventMetadata, EventStore, RecordedEvent},
     leadership::{LeaderLease, Leadership},
     read_model::{ExecutionQuery, ExecutionViews, ReadModelError},
 };
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{debug, field::Empty, info, warn, Instrument};
 
 use crate::{
     error_workflow::{is_transient, start_error_workflow},
     leader::{lead_while_leader, TermLeader, Terms},
+    spans::advance_span,
     sub_workflows::{child_execution_id, child_outcome},
     NodeExecutor, NodeOutcome, NodeRunRequest,
 };
@@ -143,19 +144,10 @@ impl ExecutionOrchestrator {
                 }
                 batch = subscription.next_batch(BATCH) => batch?,
             };
-            let mut touched: Vec<ExecutionId> = Vec::new();
-            for event in batch
-                .iter()
-                .filter(|e| e.stream.aggregate_type() == Execution::TYPE)
-            {
-                if let Ok(id) = event.stream.aggregate_id().parse::<ExecutionId>() {
-                    if !touched.contains(&id) {
-                        touched.push(id);
-                    }
-                }
-            }
-            for id in touched {
-                self.advance(id).await;
+            for (id, latest) in touched_executions(&batch) {
+                self.advance(id)
+                    .instrument(advance_span(ORCHESTRATOR_NAME, id, &latest.metadata))
+                    .await;
             }
             // Checked on a clock, busy or idle: a leader that lost its lease
             // must stop before a second one runs the same nodes.
@@ -584,6 +576,7 @@ impl ExecutionOrchestrator {
             .collect();
         let this = self.clone();
         let stop = self.stop_token(id);
+        let caller = tracing::Span::current();
         tokio::spawn(async move {
             let work = Work::Attempt(id, node.clone(), attempt);
             if let Some(due_at) = due_at {
@@ -592,117 +585,165 @@ impl ExecutionOrchestrator {
                     return;
                 }
             }
-            // A pure node runs before anything is recorded, and its start and
-            // outcome are recorded together: one append instead of two.
-            let definition_type = definition.node_type();
-            let pure = record_start && definition_type.is_pure();
-            let started_at = Utc::now();
-            let recorded_input = input.clone();
-            let start = ExecutionCommand::StartNode {
-                node: node.clone(),
+            let span = tracing::info_span!(
+                parent: &caller,
+                "node.run",
+                otel.name = format!("node {node}"),
+                otel.status_code = Empty,
+                otel.status_message = Empty,
+                execution_id = %id,
+                node = %node,
+                node_type = definition.node_type().as_str(),
                 attempt,
-                input: recorded_input.clone(),
-                at: started_at,
-            };
-            if record_start && !pure && !this.record(id, start.clone()).await {
+                outcome = Empty,
+            );
+            this.run_attempt(
+                id,
+                work,
+                definition,
+                workflow_id,
+                node,
+                attempt,
+                input,
+                record_start,
+                node_outputs,
+                stop,
+            )
+            .instrument(span)
+            .await;
+        });
+    }
+
+    /// One node attempt, due now: (record the start,) run it under its
+    /// timeout, record the outcome.
+    #[allow(clippy::too_many_arguments)]
+    async fn run_attempt(
+        self: Arc<Self>,
+        id: ExecutionId,
+        work: Work,
+        definition: Node,
+        workflow_id: WorkflowId,
+        node: String,
+        attempt: u32,
+        input: Vec<Vec<flowforge_domain::execution::Item>>,
+        record_start: bool,
+        node_outputs: BTreeMap<String, Vec<Vec<flowforge_domain::execution::Item>>>,
+        stop: CancellationToken,
+    ) {
+        let this = self;
+        // A pure node runs before anything is recorded, and its start and
+        // outcome are recorded together: one append instead of two.
+        let definition_type = definition.node_type();
+        let pure = record_start && definition_type.is_pure();
+        let started_at = Utc::now();
+        let recorded_input = input.clone();
+        let start = ExecutionCommand::StartNode {
+            node: node.clone(),
+            attempt,
+            input: recorded_input.clone(),
+            at: started_at,
+        };
+        if record_start && !pure && !this.record(id, start.clone()).await {
+            this.release(&work);
+            return;
+        }
+        let timeout = definition.timeout_ms().map(Duration::from_millis);
+        let request = NodeRunRequest {
+            execution_id: id,
+            workflow_id,
+            node: definition,
+            attempt,
+            input,
+            context_input: None,
+            node_outputs,
+            now: Utc::now().to_rfc3339(),
+            idempotency_key: format!("{id}:{node}:{attempt}"),
+        };
+        let run = this.executor.run(request);
+        let run = async {
+            match timeout {
+                Some(limit) => tokio::time::timeout(limit, run).await.unwrap_or_else(|_| {
+                    NodeOutcome::Failed(
+                        NodeError::new(format!("node timed out after {} ms", limit.as_millis()))
+                            .with_code("timeout"),
+                    )
+                }),
+                None => run.await,
+            }
+        };
+        let outcome = tokio::select! {
+            // The term ended (lease lost, shutdown): the attempt stays
+            // running in the history and the next leader runs it again.
+            // Or the execution ended (cancelled, timed out): nothing to record.
+            () = stop.cancelled() => return,
+            outcome = run => outcome,
+        };
+        let at = Utc::now();
+        let node_type = [definition_type.as_str()];
+        let metrics = flowforge_monitoring::metrics();
+        let label = match &outcome {
+            NodeOutcome::Succeeded(_) => "succeeded",
+            NodeOutcome::Failed(_) => "failed",
+            NodeOutcome::Wait { .. } => "waiting",
+        };
+        let span = tracing::Span::current();
+        span.record("outcome", label);
+        if let NodeOutcome::Failed(error) = &outcome {
+            span.record("otel.status_code", "ERROR");
+            span.record("otel.status_message", error.message.as_str());
+        }
+        metrics
+            .node_runs
+            .with_label_values(&[node_type[0], label])
+            .inc();
+        metrics
+            .node_duration
+            .with_label_values(&node_type)
+            .observe((at - started_at).to_std().unwrap_or_default().as_secs_f64());
+        let run = |outcome| ExecutionCommand::RecordRun {
+            node: node.clone(),
+            attempt,
+            input: recorded_input.clone(),
+            outcome,
+            started_at,
+            finished_at: at,
+        };
+        let command = match outcome {
+            NodeOutcome::Succeeded(outputs) if pure => run(RunOutcome::Succeeded(outputs)),
+            NodeOutcome::Failed(error) if pure => run(RunOutcome::Failed(error)),
+            NodeOutcome::Wait { .. } if pure && !this.record(id, start.clone()).await => {
                 this.release(&work);
                 return;
             }
-            let timeout = definition.timeout_ms().map(Duration::from_millis);
-            let request = NodeRunRequest {
-                execution_id: id,
-                workflow_id,
-                node: definition,
+            NodeOutcome::Succeeded(outputs) => ExecutionCommand::CompleteNode {
+                node,
                 attempt,
-                input,
-                context_input: None,
-                node_outputs,
-                now: Utc::now().to_rfc3339(),
-                idempotency_key: format!("{id}:{node}:{attempt}"),
-            };
-            let run = this.executor.run(request);
-            let run = async {
-                match timeout {
-                    Some(limit) => tokio::time::timeout(limit, run).await.unwrap_or_else(|_| {
-                        NodeOutcome::Failed(
-                            NodeError::new(format!(
-                                "node timed out after {} ms",
-                                limit.as_millis()
-                            ))
-                            .with_code("timeout"),
-                        )
-                    }),
-                    None => run.await,
-                }
-            };
-            let outcome = tokio::select! {
-                // The term ended (lease lost, shutdown): the attempt stays
-                // running in the history and the next leader runs it again.
-                // Or the execution ended (cancelled, timed out): nothing to record.
-                () = stop.cancelled() => return,
-                outcome = run => outcome,
-            };
-            let at = Utc::now();
-            let node_type = [definition_type.as_str()];
-            let metrics = flowforge_monitoring::metrics();
-            let label = match &outcome {
-                NodeOutcome::Succeeded(_) => "succeeded",
-                NodeOutcome::Failed(_) => "failed",
-                NodeOutcome::Wait { .. } => "waiting",
-            };
-            metrics
-                .node_runs
-                .with_label_values(&[node_type[0], label])
-                .inc();
-            metrics
-                .node_duration
-                .with_label_values(&node_type)
-                .observe((at - started_at).to_std().unwrap_or_default().as_secs_f64());
-            let run = |outcome| ExecutionCommand::RecordRun {
-                node: node.clone(),
+                outputs,
+                at,
+            },
+            NodeOutcome::Failed(error) => ExecutionCommand::FailNode {
+                node,
                 attempt,
-                input: recorded_input.clone(),
-                outcome,
-                started_at,
-                finished_at: at,
-            };
-            let command = match outcome {
-                NodeOutcome::Succeeded(outputs) if pure => run(RunOutcome::Succeeded(outputs)),
-                NodeOutcome::Failed(error) if pure => run(RunOutcome::Failed(error)),
-                NodeOutcome::Wait { .. } if pure && !this.record(id, start.clone()).await => {
-                    this.release(&work);
-                    return;
-                }
-                NodeOutcome::Succeeded(outputs) => ExecutionCommand::CompleteNode {
-                    node,
-                    attempt,
-                    outputs,
-                    at,
-                },
-                NodeOutcome::Failed(error) => ExecutionCommand::FailNode {
-                    node,
-                    attempt,
-                    error,
-                    at,
-                },
-                NodeOutcome::Wait {
-                    until,
-                    resume_token,
-                } => ExecutionCommand::Wait {
-                    node,
-                    until,
-                    resume_token,
-                    at,
-                },
-            };
-            // The claim stays until the execution finishes: a decision made
-            // from a snapshot older than this outcome must not run it again.
-            // If the outcome cannot be recorded, give the attempt up: it is
-            // still running in the history, so it will be run again.
-            if !this.record_outcome(id, command).await {
-                this.release(&work);
-            }
-        });
+                error,
+                at,
+            },
+            NodeOutcome::Wait {
+                until,
+                resume_token,
+            } => ExecutionCommand::Wait {
+                node,
+                until,
+                resume_token,
+                at,
+            },
+        };
+        // The claim stays until the execution finishes: a decision made
+        // from a snapshot older than this outcome must not run it again.
+        // If the outcome cannot be recorded, give the attempt up: it is
+        // still running in the history, so it will be run again.
+        if !this.record_outcome(id, command).await {
+            this.release(&work);
+        }
     }
 
     /// Records a command on an execution; false if it was refused.
@@ -863,4 +904,23 @@ impl TermLeader for ExecutionOrchestrator {
     ) -> Result<(), SubscriptionError> {
         self.lead_one_term(source, lease).await
     }
+}
+
+/// Every execution a batch of events touched, in order of first touch, with
+/// its latest event in the batch.
+fn touched_executions(batch: &[RecordedEvent]) -> Vec<(ExecutionId, &RecordedEvent)> {
+    let mut touched: Vec<(ExecutionId, &RecordedEvent)> = Vec::new();
+    for event in batch
+        .iter()
+        .filter(|e| e.stream.aggregate_type() == Execution::TYPE)
+    {
+        let Ok(id) = event.stream.aggregate_id().parse::<ExecutionId>() else {
+            continue;
+        };
+        match touched.iter_mut().find(|(seen, _)| *seen == id) {
+            Some(entry) => entry.1 = event,
+            None => touched.push((id, event)),
+        }
+    }
+    touched
 }

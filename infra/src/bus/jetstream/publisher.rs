@@ -18,6 +18,7 @@
 use std::{sync::Arc, time::Duration};
 
 use async_nats::jetstream::{context::PublishAckFuture, message::PublishMessage, stream};
+use flowforge_monitoring::trace_context::continue_trace;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -26,7 +27,7 @@ use super::{wire, JetStreamBus};
 use crate::{
     bus::{store_tail::StoreTail, EventSubscription, SubscriptionError},
     checkpoints::Checkpoints,
-    event_store::{EventStore, Position},
+    event_store::{EventStore, Position, RecordedEvent},
     leadership::Leadership,
 };
 
@@ -130,7 +131,11 @@ impl EventPublisher {
                 return Ok(());
             };
             let mut acks: Vec<PublishAckFuture> = Vec::with_capacity(batch.len());
+            let mut spans = Vec::new();
             for event in &batch {
+                if let Some(span) = publish_span(event) {
+                    spans.push(span);
+                }
                 let (body, headers) = wire::encode(event);
                 let message = PublishMessage::build()
                     .payload(body.into())
@@ -150,6 +155,7 @@ impl EventPublisher {
                 ack.await
                     .map_err(|e| SubscriptionError::Nats(format!("publish ack: {e}")))?;
             }
+            drop(spans);
             self.checkpoints
                 .advance(PUBLISHER_NAME, last)
                 .await
@@ -222,4 +228,18 @@ pub fn position_header(headers: &async_nats::HeaderMap) -> Option<Position> {
     headers
         .get(wire::HEADER_POSITION)
         .and_then(|v| v.as_str().parse().ok())
+}
+
+/// The span of one event's publish, until JetStream acknowledged it, in the
+/// trace of the command that recorded the event (none for events without one).
+fn publish_span(event: &RecordedEvent) -> Option<tracing::Span> {
+    let traceparent = event.metadata.traceparent.as_deref()?;
+    let span = tracing::info_span!(
+        "bus.publish",
+        otel.kind = "producer",
+        event_type = %event.event_type,
+        position = event.position,
+    );
+    continue_trace(&span, Some(traceparent));
+    Some(span)
 }

@@ -1,0 +1,90 @@
+//! The `flowforge` binary as a child process on a free loopback port, for
+//! tests that kill it, read its output, or need its process-wide setup.
+
+use std::{
+    net::TcpListener,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A running `flowforge serve`.
+pub struct FlowforgeProcess {
+    child: Child,
+    /// Its base URL.
+    pub base: String,
+}
+
+impl FlowforgeProcess {
+    /// Starts `flowforge serve` with `env` on top of a clean environment
+    /// (no inherited store, bus or telemetry settings), its stdout going to
+    /// `stdout`. Logs at `warn` unless `env` sets `RUST_LOG`.
+    pub fn start(env: &[(&str, String)], stdout: Stdio) -> Self {
+        let port = free_port();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_flowforge"));
+        command
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .env_remove("DATABASE_URL")
+            .env_remove("FLOWFORGE_DATA_DIR")
+            .env_remove("NATS_URL")
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .env("RUST_LOG", "warn")
+            .stdout(stdout)
+            .stderr(Stdio::inherit());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        Self {
+            child: command.spawn().expect("flowforge binary starts"),
+            base: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// Waits until `/health/ready` answers 200 (at most 30 s).
+    pub async fn wait_ready(&self, http: &reqwest::Client) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(response) = http.get(format!("{}/health/ready", self.base)).send().await {
+                if response.status().is_success() {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("flowforge did not become ready within 30 s");
+    }
+
+    /// SIGKILL: no graceful shutdown, no flush.
+    pub fn kill(mut self) {
+        self.child.kill().expect("kill -9");
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then waits for the process to exit on its own (at most 30 s).
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "flowforge ignored SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for FlowforgeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,179 @@
+//! What the process reports about itself, set up once at start: logs (text for people, JSON lines for machines, each line with the trace
+//! id and correlation id of the work it belongs to) and, when an OTLP endpoint
+//! is configured, OpenTelemetry traces exported over OTLP/HTTP. Without an
+//! endpoint no tracer exists, so spans cost what `tracing` spans cost.
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::{SpanExporter, WithExportConfig};
+use opentelemetry_sdk::{trace::SdkTracerProvider, Resource};
+use tracing_subscriber::{
+    filter::{filter_fn, FilterExt},
+    fmt::writer::BoxMakeWriter,
+    layer::SubscriberExt,
+    util::SubscriberInitExt,
+    EnvFilter, Layer,
+};
+
+use crate::fresh_filter::Fresh;
+use crate::log_fields::{nearest, LogFieldsLayer, CORRELATION_ID, TRACE_ID};
+
+/// The service name traces carry unless `OTEL_SERVICE_NAME` says otherwise.
+const SERVICE_NAME: &str = "flowforge";
+/// The only OTLP protocol this build speaks.
+const HTTP_PROTOBUF: &str = "http/protobuf";
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, with `trace_id` and `correlation_id`.
+    Json,
+}
+
+/// What [`init`] sets up.
+#[derive(Debug, Clone)]
+pub struct TelemetrySettings {
+    /// How log lines are written.
+    pub log_format: LogFormat,
+    /// The log filter used when `RUST_LOG` is not set (`EnvFilter` syntax).
+    pub default_filter: String,
+    /// Logs go to stderr (a tool whose stdout is its output) instead of stdout.
+    pub log_to_stderr: bool,
+    /// The OTLP/HTTP collector's base URL (`http://host:4318`); traces go to
+    /// its `/v1/traces`. `None` exports nothing.
+    pub otlp_endpoint: Option<String>,
+}
+
+/// Why telemetry could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    /// The configured OTLP protocol is one this build does not speak.
+    #[error("OTEL_EXPORTER_OTLP_PROTOCOL={0:?} is not supported: FlowForge exports OTLP over HTTP with protobuf (`http/protobuf`, usually port 4318)")]
+    UnsupportedProtocol(String),
+    /// The OTLP exporter could not be built.
+    #[error("cannot set up the OTLP exporter: {0}")]
+    Exporter(String),
+    /// A global logger was installed before.
+    #[error("logging is already set up: {0}")]
+    AlreadyInstalled(String),
+}
+
+/// The running telemetry; [`Telemetry::shutdown`] sends the spans still queued.
+#[must_use = "dropping it without shutdown loses the last spans"]
+pub struct Telemetry {
+    tracer_provider: Option<SdkTracerProvider>,
+}
+
+impl Telemetry {
+    /// Whether spans are exported over OTLP.
+    pub fn exports_traces(&self) -> bool {
+        self.tracer_provider.is_some()
+    }
+
+    /// Exports the spans still queued and stops the exporter. Blocks (for at
+    /// most the exporter's timeout), so async callers run it with
+    /// `spawn_blocking`.
+    pub fn shutdown(self) {
+        if let Some(provider) = self.tracer_provider {
+            if let Err(error) = provider.shutdown() {
+                eprintln!("warning: exporting the last spans failed: {error}");
+            }
+        }
+    }
+}
+
+/// Installs the process's logger and, with an OTLP endpoint, its tracer.
+pub fn init(settings: &TelemetrySettings) -> Result<Telemetry, TelemetryError> {
+    let tracer_provider = settings
+        .otlp_endpoint
+        .as_deref()
+        .map(tracer_provider)
+        .transpose()?;
+    let traces = tracer_provider.as_ref().map(|provider| {
+        tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer(SERVICE_NAME))
+            .with_tracked_inactivity(false)
+            .with_filter(Fresh(filter_fn(is_flowforge_span)))
+    });
+    let writer = if settings.log_to_stderr {
+        BoxMakeWriter::new(std::io::stderr)
+    } else {
+        BoxMakeWriter::new(std::io::stdout)
+    };
+    // Log lines follow `RUST_LOG`; FlowForge's spans are always seen, so a
+    // line logged inside one finds its trace and correlation ids.
+    let log_filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(&settings.default_filter))
+        .or(filter_fn(is_flowforge_span));
+    let logs = match settings.log_format {
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_writer(writer)
+            .with_filter(Fresh(log_filter))
+            .boxed(),
+        LogFormat::Json => LogFieldsLayer
+            .and_then(json_lines(writer))
+            .with_filter(Fresh(log_filter))
+            .boxed(),
+    };
+    tracing_subscriber::registry()
+        .with(traces)
+        .with(logs)
+        .try_init()
+        .map_err(|e| TelemetryError::AlreadyInstalled(e.to_string()))?;
+    Ok(Telemetry { tracer_provider })
+}
+
+/// FlowForge's own spans at `info` and above: what traces are made of.
+fn is_flowforge_span(metadata: &tracing::Metadata<'_>) -> bool {
+    metadata.is_span()
+        && metadata.target().starts_with("flowforge")
+        && *metadata.level() <= tracing::Level::INFO
+}
+
+/// JSON lines: time, level, target, the event's fields, the current span,
+/// and the nearest `trace_id` and `correlation_id`.
+fn json_lines<S>(writer: BoxMakeWriter) -> json_subscriber::JsonLayer<S, BoxMakeWriter>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    let mut layer = json_subscriber::JsonLayer::new(writer);
+    layer
+        .with_timer("timestamp", tracing_subscriber::fmt::time::SystemTime)
+        .with_level("level")
+        .with_target("target")
+        .with_flattened_event()
+        .with_current_span("span");
+    layer.add_from_span(TRACE_ID, |span| nearest(span, |f| f.trace_id.as_ref()));
+    layer.add_from_span(CORRELATION_ID, |span| {
+        nearest(span, |f| f.correlation_id.as_ref())
+    });
+    layer
+}
+
+/// A tracer provider that batches spans to `{endpoint}/v1/traces`.
+fn tracer_provider(endpoint: &str) -> Result<SdkTracerProvider, TelemetryError> {
+    for variable in [
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+    ] {
+        if let Ok(protocol) = std::env::var(variable) {
+            if !protocol.is_empty() && protocol != HTTP_PROTOBUF {
+                return Err(TelemetryError::UnsupportedProtocol(protocol));
+            }
+        }
+    }
+    let exporter = SpanExporter::builder()
+        .with_http()
+        .with_endpoint(format!("{}/v1/traces", endpoint.trim_end_matches('/')))
+        .build()
+        .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
+    let mut resource = Resource::builder();
+    if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
+        resource = resource.with_service_name(SERVICE_NAME);
+    }
+    Ok(SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_resource(resource.build())
+        .build())
+}
