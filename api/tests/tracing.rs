@@ -72,8 +72,7 @@ async fn one_webhook_call_is_one_trace(env: Vec<(&str, String)>, wanted_extra: &
         ("FLOWFORGE_LOG_FORMAT", "json".to_owned()),
         (
             "RUST_LOG",
-            std::env::var("TEST_RUST_LOG")
-                .unwrap_or("warn,flowforge_api::routes::request_span=debug".to_owned()),
+            "warn,flowforge_api::routes::request_span=debug".to_owned(),
         ),
     ]);
     let server = FlowforgeProcess::start(&env, Stdio::from(logs.reopen().expect("log file")));
