@@ -10,8 +10,7 @@ mod support;
 
 use std::{
     collections::HashMap,
-    net::TcpListener,
-    process::{Child, Command, Stdio},
+    process::Stdio,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -19,6 +18,7 @@ use std::{
 use axum::{extract::State, http::HeaderMap, routing::post, Json, Router};
 use flowforge_infra::test_support::{TestDatabase, TestJetStream};
 use serde_json::{json, Value};
+use support::process::FlowforgeProcess;
 
 /// Counts calls per route and remembers their idempotency keys.
 #[derive(Clone, Default)]
@@ -67,60 +67,6 @@ async fn slow(State(r): State<Recorder>, headers: HeaderMap) -> Json<Value> {
     Json(json!({"step": "slow"}))
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port")
-}
-
-struct Server(Child, String);
-
-impl Server {
-    async fn start(env: &[(&str, String)], http: &reqwest::Client) -> Self {
-        let port = free_port();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_flowforge"));
-        command
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .env_remove("DATABASE_URL")
-            .env_remove("NATS_URL")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null());
-        for (k, v) in env {
-            command.env(k, v);
-        }
-        let server = Server(
-            command.spawn().expect("flowforge starts"),
-            format!("http://127.0.0.1:{port}"),
-        );
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if http
-                .get(format!("{}/health/ready", server.1))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success())
-            {
-                return server;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("flowforge did not become ready");
-    }
-
-    fn kill(mut self) {
-        self.0.kill().expect("kill -9");
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 async fn json_of(request: reqwest::RequestBuilder) -> Value {
     request
         .send()
@@ -146,20 +92,21 @@ async fn executions_survive_sigkill(env: Vec<(&str, String)>) {
         let _ = axum::serve(listener, app).await;
     });
     let http = reqwest::Client::new();
-    let server = Server::start(&env, &http).await;
+    let server = FlowforgeProcess::start(&env, Stdio::null());
+    server.wait_ready(&http).await;
 
-    let waiting = json_of(http.post(format!("{}/api/v1/workflows", server.1)).json(&json!({"name": "waits", "nodes": [
+    let waiting = json_of(http.post(format!("{}/api/v1/workflows", server.base)).json(&json!({"name": "waits", "nodes": [
         {"name": "Start", "type": "manual_trigger"},
         {"name": "Before", "type": "http_request", "parameters": {"method": "POST", "url": format!("{base}/before")}},
         {"name": "Pause", "type": "wait", "parameters": {"duration_ms": 3000}},
         {"name": "After", "type": "http_request", "parameters": {"method": "POST", "url": format!("{base}/after")}}],
         "connections": {"Start": {"main": [[{"node": "Before"}]]}, "Before": {"main": [[{"node": "Pause"}]]}, "Pause": {"main": [[{"node": "After"}]]}}}))).await;
-    let slow_flow = json_of(http.post(format!("{}/api/v1/workflows", server.1)).json(&json!({"name": "slow", "nodes": [
+    let slow_flow = json_of(http.post(format!("{}/api/v1/workflows", server.base)).json(&json!({"name": "slow", "nodes": [
         {"name": "Start", "type": "manual_trigger"},
         {"name": "Slow", "type": "http_request", "parameters": {"method": "POST", "url": format!("{base}/slow")}}],
         "connections": {"Start": {"main": [[{"node": "Slow"}]]}}}))).await;
 
-    let caller = json_of(http.post(format!("{}/api/v1/workflows", server.1)).json(&json!({"name": "caller", "nodes": [
+    let caller = json_of(http.post(format!("{}/api/v1/workflows", server.base)).json(&json!({"name": "caller", "nodes": [
         {"name": "Start", "type": "manual_trigger"},
         {"name": "Call", "type": "execute_workflow", "parameters": {"workflow_id": waiting["id"]}},
         {"name": "Done", "type": "noop"}],
@@ -169,7 +116,7 @@ async fn executions_survive_sigkill(env: Vec<(&str, String)>) {
     for _ in 0..20 {
         let started = json_of(http.post(format!(
             "{}/api/v1/workflows/{}/executions",
-            server.1,
+            server.base,
             waiting["id"].as_str().expect("id")
         )))
         .await;
@@ -184,7 +131,7 @@ async fn executions_survive_sigkill(env: Vec<(&str, String)>) {
     for _ in 0..3 {
         let started = json_of(http.post(format!(
             "{}/api/v1/workflows/{}/executions",
-            server.1,
+            server.base,
             caller["id"].as_str().expect("id")
         )))
         .await;
@@ -201,7 +148,7 @@ async fn executions_survive_sigkill(env: Vec<(&str, String)>) {
     loop {
         let mut all_waiting = recorder.keys("before").len() == 23;
         for id in waiting_runs.iter().chain(&caller_runs) {
-            let detail = json_of(http.get(format!("{}/api/v1/executions/{id}", server.1))).await;
+            let detail = json_of(http.get(format!("{}/api/v1/executions/{id}", server.base))).await;
             all_waiting &= detail["status"] == "waiting";
         }
         if all_waiting {
@@ -217,7 +164,7 @@ async fn executions_survive_sigkill(env: Vec<(&str, String)>) {
     for _ in 0..5 {
         let started = json_of(http.post(format!(
             "{}/api/v1/workflows/{}/executions",
-            server.1,
+            server.base,
             slow_flow["id"].as_str().expect("id")
         )))
         .await;
@@ -241,11 +188,12 @@ async fn executions_survive_sigkill(env: Vec<(&str, String)>) {
         "killed before any wait ended"
     );
 
-    let server = Server::start(&env, &http).await;
+    let server = FlowforgeProcess::start(&env, Stdio::null());
+    server.wait_ready(&http).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     for id in waiting_runs.iter().chain(&slow_runs).chain(&caller_runs) {
         loop {
-            let detail = json_of(http.get(format!("{}/api/v1/executions/{id}", server.1))).await;
+            let detail = json_of(http.get(format!("{}/api/v1/executions/{id}", server.base))).await;
             if detail["status"] == "succeeded" {
                 break;
             }
@@ -305,15 +253,16 @@ async fn a_compensation_survives_sigkill(env: Vec<(&str, String)>) {
     // The hotel's first cancellation hangs: the process dies while it is in flight.
     bookings.stall("hotel-1", Duration::from_secs(3));
     let http = reqwest::Client::new();
-    let server = Server::start(&env, &http).await;
+    let server = FlowforgeProcess::start(&env, Stdio::null());
+    server.wait_ready(&http).await;
     let workflow = json_of(
-        http.post(format!("{}/api/v1/workflows", server.1))
+        http.post(format!("{}/api/v1/workflows", server.base))
             .json(&support::booking_server::trip(&base, Value::Null, false)),
     )
     .await;
     let started = json_of(http.post(format!(
         "{}/api/v1/workflows/{}/executions",
-        server.1,
+        server.base,
         workflow["id"].as_str().expect("id")
     )))
     .await;
@@ -325,10 +274,11 @@ async fn a_compensation_survives_sigkill(env: Vec<(&str, String)>) {
     }
     server.kill();
 
-    let server = Server::start(&env, &http).await;
+    let server = FlowforgeProcess::start(&env, Stdio::null());
+    server.wait_ready(&http).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     let saga = loop {
-        let saga = json_of(http.get(format!("{}/api/v1/sagas/{execution}", server.1))).await;
+        let saga = json_of(http.get(format!("{}/api/v1/sagas/{execution}", server.base))).await;
         if saga["saga"]["status"] == "compensated" {
             break saga;
         }

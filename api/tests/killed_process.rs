@@ -5,79 +5,18 @@
 mod support;
 
 use std::{
-    net::TcpListener,
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
 use flowforge_infra::test_support::{TestDatabase, TestJetStream};
 use serde_json::{json, Value};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-struct Flowforge {
-    child: Child,
-    base: String,
-}
-
-impl Flowforge {
-    fn start(env: &[(&str, String)]) -> Self {
-        let port = free_port();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_flowforge"));
-        command
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .env_remove("DATABASE_URL")
-            .env_remove("FLOWFORGE_DATA_DIR")
-            .env_remove("NATS_URL")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
-        for (key, value) in env {
-            command.env(key, value);
-        }
-        let child = command.spawn().expect("flowforge binary starts");
-        Self {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        }
-    }
-
-    async fn wait_ready(&self, http: &reqwest::Client) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(response) = http.get(format!("{}/health/ready", self.base)).send().await {
-                if response.status().is_success() {
-                    return;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("flowforge did not become ready within 30 s");
-    }
-
-    fn kill(mut self) {
-        // SIGKILL: no graceful shutdown, no flush.
-        self.child.kill().expect("kill -9");
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Flowforge {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use support::process::FlowforgeProcess;
 
 /// Returns the store's head after the restart.
 async fn acknowledged_commands_survive_sigkill(env: Vec<(&str, String)>) -> u64 {
     let http = reqwest::Client::new();
-    let server = Flowforge::start(&env);
+    let server = FlowforgeProcess::start(&env, Stdio::null());
     server.wait_ready(&http).await;
 
     // Writers keep sending commands; the process dies under them.
@@ -114,7 +53,7 @@ async fn acknowledged_commands_survive_sigkill(env: Vec<(&str, String)>) -> u64 
         "the writers got going before the kill"
     );
 
-    let server = Flowforge::start(&env);
+    let server = FlowforgeProcess::start(&env, Stdio::null());
     server.wait_ready(&http).await;
     let (_, head) = {
         let log: Value = http

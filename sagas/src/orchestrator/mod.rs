@@ -597,7 +597,7 @@ impl ExecutionOrchestrator {
                 attempt,
                 outcome = Empty,
             );
-            this.run_attempt(
+            let due = DueAttempt {
                 id,
                 work,
                 definition,
@@ -608,29 +608,27 @@ impl ExecutionOrchestrator {
                 record_start,
                 node_outputs,
                 stop,
-            )
-            .instrument(span)
-            .await;
+            };
+            this.run_attempt(due).instrument(span).await;
         });
     }
 
     /// One node attempt, due now: (record the start,) run it under its
     /// timeout, record the outcome.
-    #[allow(clippy::too_many_arguments)]
-    async fn run_attempt(
-        self: Arc<Self>,
-        id: ExecutionId,
-        work: Work,
-        definition: Node,
-        workflow_id: WorkflowId,
-        node: String,
-        attempt: u32,
-        input: Vec<Vec<flowforge_domain::execution::Item>>,
-        record_start: bool,
-        node_outputs: BTreeMap<String, Vec<Vec<flowforge_domain::execution::Item>>>,
-        stop: CancellationToken,
-    ) {
+    async fn run_attempt(self: Arc<Self>, due: DueAttempt) {
         let this = self;
+        let DueAttempt {
+            id,
+            work,
+            definition,
+            workflow_id,
+            node,
+            attempt,
+            input,
+            record_start,
+            node_outputs,
+            stop,
+        } = due;
         // A pure node runs before anything is recorded, and its start and
         // outcome are recorded together: one append instead of two.
         let definition_type = definition.node_type();
@@ -904,6 +902,24 @@ impl TermLeader for ExecutionOrchestrator {
     ) -> Result<(), SubscriptionError> {
         self.lead_one_term(source, lease).await
     }
+}
+
+/// A node attempt whose time has come, with what running it needs.
+struct DueAttempt {
+    id: ExecutionId,
+    work: Work,
+    definition: Node,
+    workflow_id: WorkflowId,
+    node: String,
+    attempt: u32,
+    input: Vec<Vec<flowforge_domain::execution::Item>>,
+    /// Whether the start is still to be recorded (not for an orphaned
+    /// attempt run again).
+    record_start: bool,
+    /// Every node's latest outputs, for expressions that read them.
+    node_outputs: BTreeMap<String, Vec<Vec<flowforge_domain::execution::Item>>>,
+    /// Cancelled when the execution ends or the term does.
+    stop: CancellationToken,
 }
 
 /// Every execution a batch of events touched, in order of first touch, with
