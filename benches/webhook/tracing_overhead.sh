@@ -32,13 +32,14 @@ done
 kill "$SINK_PID"
 wait "$SINK_PID" 2>/dev/null || true
 cat "$OUT/sink.log"
-echo "summary (executions/s, p50, p99):"
+echo "summary (executions/s, p50, p99, server CPU per execution):"
 for run in "$OUT"/*/; do
-    for result in "$run"*-c*.txt; do
+    for result in "$run"*-c[0-9]*.txt; do
         case $result in *warmup*) continue ;; esac
-        printf '%-8s %-28s %s  p50 %s  p99 %s\n' "$(basename "$run")" "$(basename "$result")" \
+        printf '%-8s %-20s %8s/s  p50 %-9s  p99 %-9s  %s ms\n' "$(basename "$run")" "$(basename "$result" .txt)" \
             "$(awk '/Requests\/sec/ {print $2}' "$result")" \
             "$(awk '$1 == "50%" {print $2}' "$result")" \
-            "$(awk '$1 == "99%" {print $2}' "$result")"
+            "$(awk '$1 == "99%" {print $2}' "$result")" \
+            "$(awk '/requests in/ {n = $1} /CPU during the run/ {cpu = $6} END {printf "%.2f", cpu * 1000 / n}' "$result")"
     done
 done
