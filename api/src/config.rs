@@ -301,3 +301,36 @@ fn parse_nats_url(value: &str) -> Result<String, String> {
         _ => Err("expected a nats://host:port URL".to_owned()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serve(args: &[&str]) -> Result<ServeArgs, clap::Error> {
+        let argv = ["flowforge", "serve"].iter().chain(args);
+        match Cli::try_parse_from(argv)?.command {
+            Command::Serve(serve) => Ok(serve),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn traces_are_off_without_an_endpoint() {
+        let args = serve(&[]).expect("defaults parse");
+        assert_eq!(args.telemetry.otlp_endpoint, None);
+        assert_eq!(args.telemetry.settings().otlp_endpoint, None);
+    }
+
+    #[test]
+    fn an_otlp_endpoint_must_be_plain_http() {
+        let args = serve(&["--otlp-endpoint", "http://collector:4318"]).expect("parses");
+        assert_eq!(
+            args.telemetry.otlp_endpoint.as_deref(),
+            Some("http://collector:4318")
+        );
+        for bad in ["https://collector:4318", "collector:4318", "http://"] {
+            let error = serve(&["--otlp-endpoint", bad]).expect_err(bad).to_string();
+            assert!(error.contains("--otlp-endpoint"), "{error}");
+        }
+    }
+}

@@ -210,7 +210,7 @@ async fn metadata_comes_from_the_request(backend: Backend) {
     };
     let correlation = "0195f3a0-0000-7000-8000-000000000001";
     let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-    let (status, body, _) = app
+    let (status, body, headers) = app
         .send(
             app.http
                 .post(app.url("/api/v1/workflows"))
@@ -221,6 +221,7 @@ async fn metadata_comes_from_the_request(backend: Backend) {
         )
         .await;
     assert_eq!(status, 201);
+    assert_eq!(headers["x-correlation-id"], correlation);
     let (_, stream) = app
         .get(&format!(
             "/api/v1/streams/workflow/{}",
@@ -236,6 +237,27 @@ async fn metadata_comes_from_the_request(backend: Backend) {
         ),
         (Some("alice"), Some(correlation), Some(traceparent))
     );
+
+    // Without one, the request gets a correlation id of its own: returned to
+    // the caller and recorded with the events.
+    let (status, body, headers) = app
+        .send(
+            app.http
+                .post(app.url("/api/v1/workflows"))
+                .header("x-correlation-id", "not-a-uuid")
+                .json(&simple_workflow("uncorrelated", &[])),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let made = headers["x-correlation-id"].to_str().expect("ASCII");
+    assert!(uuid::Uuid::parse_str(made).is_ok(), "{made}");
+    let (_, stream) = app
+        .get(&format!(
+            "/api/v1/streams/workflow/{}",
+            body["id"].as_str().expect("id")
+        ))
+        .await;
+    assert_eq!(stream["events"][0]["metadata"]["correlation_id"], made);
 }
 
 /// Every refused request gets its status and error body, and records nothing.

@@ -151,18 +151,23 @@ where
     layer
 }
 
+/// Refuses an OTLP protocol setting (traces-specific, then general) other
+/// than the one this build speaks; unset or empty means the default.
+fn check_protocol(traces: Option<String>, general: Option<String>) -> Result<(), TelemetryError> {
+    match traces.into_iter().chain(general).find(|p| !p.is_empty()) {
+        Some(protocol) if protocol != HTTP_PROTOBUF => {
+            Err(TelemetryError::UnsupportedProtocol(protocol))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// A tracer provider that batches spans to `{endpoint}/v1/traces`.
 fn tracer_provider(endpoint: &str) -> Result<SdkTracerProvider, TelemetryError> {
-    for variable in [
-        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
-        "OTEL_EXPORTER_OTLP_PROTOCOL",
-    ] {
-        if let Ok(protocol) = std::env::var(variable) {
-            if !protocol.is_empty() && protocol != HTTP_PROTOBUF {
-                return Err(TelemetryError::UnsupportedProtocol(protocol));
-            }
-        }
-    }
+    check_protocol(
+        std::env::var("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL").ok(),
+        std::env::var("OTEL_EXPORTER_OTLP_PROTOCOL").ok(),
+    )?;
     let exporter = SpanExporter::builder()
         .with_http()
         .with_endpoint(format!("{}/v1/traces", endpoint.trim_end_matches('/')))
@@ -176,4 +181,22 @@ fn tracer_provider(endpoint: &str) -> Result<SdkTracerProvider, TelemetryError> 
         .with_batch_exporter(exporter)
         .with_resource(resource.build())
         .build())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_http_protobuf_is_accepted() {
+        let set = |v: &str| Some(v.to_owned());
+        assert!(check_protocol(None, None).is_ok());
+        assert!(check_protocol(set(""), set("http/protobuf")).is_ok());
+        assert!(check_protocol(set("http/protobuf"), set("grpc")).is_ok());
+        for refused in ["grpc", "http/json"] {
+            let error = check_protocol(None, set(refused)).expect_err(refused);
+            assert!(error.to_string().contains(refused), "{error}");
+            assert!(check_protocol(set(refused), None).is_err());
+        }
+    }
 }
