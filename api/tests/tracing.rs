@@ -61,47 +61,126 @@ fn complete(spans: &[ReceivedSpan], wanted: &[&str], caller_span: &str) -> bool 
             .all(|s| s.parent_span_id == caller_span || ids.contains(s.parent_span_id.as_str()))
 }
 
-async fn one_webhook_call_is_one_trace(env: Vec<(&str, String)>, wanted_extra: &[&str]) {
-    let collector = OtlpReceiver::start().await;
-    let (service, traceparents_seen) = downstream().await;
-    let logs = tempfile::NamedTempFile::new().expect("log file");
-    let mut env = env;
-    env.extend([
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", collector.endpoint.clone()),
-        ("OTEL_BSP_SCHEDULE_DELAY", "100".to_owned()),
-        ("FLOWFORGE_LOG_FORMAT", "json".to_owned()),
-        (
-            "RUST_LOG",
-            "warn,flowforge_api::routes::request_span=debug".to_owned(),
-        ),
-    ]);
-    let server = FlowforgeProcess::start(&env, Stdio::from(logs.reopen().expect("log file")));
-    let http = reqwest::Client::new();
-    server.wait_ready(&http).await;
+/// A `flowforge serve` exporting its spans to a collector of the test's own,
+/// logging JSON lines to a file.
+struct TracedServer {
+    collector: OtlpReceiver,
+    server: FlowforgeProcess,
+    logs: tempfile::NamedTempFile,
+    http: reqwest::Client,
+}
 
-    let created: Value = http
-        .post(format!("{}/api/v1/workflows", server.base))
-        .json(&json!({"name": "traced", "nodes": [
+impl TracedServer {
+    async fn start(mut env: Vec<(&'static str, String)>) -> Self {
+        let collector = OtlpReceiver::start().await;
+        let logs = tempfile::NamedTempFile::new().expect("log file");
+        env.extend([
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", collector.endpoint.clone()),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100".to_owned()),
+            ("FLOWFORGE_LOG_FORMAT", "json".to_owned()),
+            (
+                "RUST_LOG",
+                "warn,flowforge_api::routes::request_span=debug".to_owned(),
+            ),
+        ]);
+        let server = FlowforgeProcess::start(&env, Stdio::from(logs.reopen().expect("log file")));
+        let http = reqwest::Client::new();
+        server.wait_ready(&http).await;
+        Self {
+            collector,
+            server,
+            logs,
+            http,
+        }
+    }
+
+    /// Creates and activates a workflow.
+    async fn activate(&self, definition: Value) {
+        let created: Value = self
+            .http
+            .post(format!("{}/api/v1/workflows", self.server.base))
+            .json(&definition)
+            .send()
+            .await
+            .expect("create")
+            .json()
+            .await
+            .expect("JSON");
+        let workflow = created["id"].as_str().expect("workflow id");
+        let activated = self
+            .http
+            .post(format!(
+                "{}/api/v1/workflows/{workflow}/activate",
+                self.server.base
+            ))
+            .send()
+            .await
+            .expect("activate");
+        assert_eq!(activated.status(), 200);
+    }
+
+    /// The spans of `trace_id` once `wanted` are all there as one tree under
+    /// `caller_span`; fails with everything received if they never are.
+    async fn whole_trace(
+        &self,
+        trace_id: &str,
+        caller_span: &str,
+        wanted: &[&str],
+    ) -> Vec<ReceivedSpan> {
+        let spans = self
+            .collector
+            .trace(trace_id, Duration::from_secs(20), |spans| {
+                complete(spans, wanted, caller_span)
+            })
+            .await;
+        let summary: Vec<String> = spans
+            .iter()
+            .map(|s| format!("{} {} <- {}", s.name, s.span_id, s.parent_span_id))
+            .collect();
+        if !complete(&spans, wanted, caller_span) {
+            let everything: Vec<String> = self
+                .collector
+                .spans()
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{} {} {} <- {}",
+                        s.trace_id, s.name, s.span_id, s.parent_span_id
+                    )
+                })
+                .collect();
+            let logs = std::fs::read_to_string(self.logs.path()).unwrap_or_default();
+            panic!(
+                "the trace lacks some of {wanted:?} or is not one tree:\n{}\nall spans:\n{}\nlogs:\n{logs}",
+                summary.join("\n"),
+                everything.join("\n")
+            );
+        }
+        println!(
+            "{} spans in trace {trace_id}:\n{}",
+            spans.len(),
+            summary.join("\n")
+        );
+        spans
+    }
+}
+
+async fn one_webhook_call_is_one_trace(env: Vec<(&'static str, String)>, wanted_extra: &[&str]) {
+    let traced = TracedServer::start(env).await;
+    let (service, traceparents_seen) = downstream().await;
+    traced
+        .activate(json!({"name": "traced", "nodes": [
             {"name": "Start", "type": "webhook", "parameters": {"path": "traced", "method": "POST", "response_mode": "last_node"}},
             {"name": "Double", "type": "set", "parameters": {"fields": {"twice": "{{ $json.body.n * 2 }}"}}},
             {"name": "Call", "type": "http_request", "parameters": {"method": "POST", "url": format!("{service}/echo"), "body": {"twice": "{{ $json.twice }}"}}}],
             "connections": {"Start": {"main": [[{"node": "Double"}]]}, "Double": {"main": [[{"node": "Call"}]]}}}))
-        .send()
-        .await
-        .expect("create")
-        .json()
-        .await
-        .expect("JSON");
-    let workflow = created["id"].as_str().expect("workflow id");
-    let activated = http
-        .post(format!(
-            "{}/api/v1/workflows/{workflow}/activate",
-            server.base
-        ))
-        .send()
-        .await
-        .expect("activate");
-    assert_eq!(activated.status(), 200);
+        .await;
+    let TracedServer {
+        collector,
+        server,
+        http,
+        ..
+    } = &traced;
 
     let trace_id = Uuid::new_v4().simple().to_string();
     let caller_span = "00f067aa0ba902b7";
@@ -134,38 +213,7 @@ async fn one_webhook_call_is_one_trace(env: Vec<(&str, String)>, wanted_extra: &
         "node Call",
     ];
     wanted.extend_from_slice(wanted_extra);
-    let spans = collector
-        .trace(&trace_id, Duration::from_secs(20), |spans| {
-            complete(spans, &wanted, caller_span)
-        })
-        .await;
-    let summary: Vec<String> = spans
-        .iter()
-        .map(|s| format!("{} {} <- {}", s.name, s.span_id, s.parent_span_id))
-        .collect();
-    if !complete(&spans, &wanted, caller_span) {
-        let everything: Vec<String> = collector
-            .spans()
-            .iter()
-            .map(|s| {
-                format!(
-                    "{} {} {} <- {}",
-                    s.trace_id, s.name, s.span_id, s.parent_span_id
-                )
-            })
-            .collect();
-        let logs = std::fs::read_to_string(logs.path()).unwrap_or_default();
-        panic!(
-            "the trace lacks some of {wanted:?} or is not one tree:\n{}\nall spans:\n{}\nlogs:\n{logs}",
-            summary.join("\n"),
-            everything.join("\n")
-        );
-    }
-    println!(
-        "{} spans in trace {trace_id}:\n{}",
-        spans.len(),
-        summary.join("\n")
-    );
+    let spans = traced.whole_trace(&trace_id, caller_span, &wanted).await;
 
     let server_span = spans
         .iter()
@@ -202,6 +250,7 @@ async fn one_webhook_call_is_one_trace(env: Vec<(&str, String)>, wanted_extra: &
     );
 
     // The JSON log line of the call names its trace and correlation id.
+    let TracedServer { server, logs, .. } = traced;
     server.terminate();
     let lines = std::fs::read_to_string(logs.path()).expect("logs");
     let handled: Vec<Value> = lines
@@ -251,4 +300,70 @@ async fn postgres_and_nats_one_webhook_call_is_one_trace() {
         &["bus.publish"],
     )
     .await;
+}
+
+/// A message that starts a `nats_trigger` workflow with a `traceparent`
+/// header puts the execution in the publisher's trace.
+#[tokio::test]
+async fn postgres_and_nats_a_triggering_message_continues_its_publishers_trace() {
+    let Some(db) = TestDatabase::postgres().await else {
+        return;
+    };
+    let Some(jetstream) = TestJetStream::shared() else {
+        return;
+    };
+    let traced = TracedServer::start(vec![
+        ("DATABASE_URL", db.location.clone()),
+        ("NATS_URL", jetstream.settings.url.clone()),
+        ("FLOWFORGE_NATS_STREAM", jetstream.settings.stream.clone()),
+        (
+            "FLOWFORGE_NATS_SUBJECT_PREFIX",
+            jetstream.settings.subject_prefix.clone(),
+        ),
+    ])
+    .await;
+    let subject = format!("fftest.traced.{}", Uuid::new_v4().simple());
+    traced
+        .activate(json!({"name": "from nats", "nodes": [
+            {"name": "Inbox", "type": "nats_trigger", "parameters": {"subject": subject}},
+            {"name": "Double", "type": "set", "parameters": {"fields": {"doubled": "{{ $json.payload.n * 2 }}"}}}],
+            "connections": {"Inbox": {"main": [[{"node": "Double"}]]}}}))
+        .await;
+    // Triggers subscribe within their refresh period (1 s).
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+
+    let trace_id = Uuid::new_v4().simple().to_string();
+    let publisher_span = "a3ce929d0e0e4736";
+    let client = async_nats::connect(jetstream.settings.url.as_str())
+        .await
+        .expect("connect");
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert(
+        "traceparent",
+        format!("00-{trace_id}-{publisher_span}-01").as_str(),
+    );
+    client
+        .publish_with_headers(subject.clone(), headers, r#"{"n": 21}"#.into())
+        .await
+        .expect("publish");
+    client.flush().await.expect("flush");
+
+    let spans = traced
+        .whole_trace(
+            &trace_id,
+            publisher_span,
+            &[
+                &format!("receive {subject}"),
+                "command execution",
+                "orchestrator advance",
+                "node Inbox",
+                "node Double",
+            ],
+        )
+        .await;
+    let receive = spans
+        .iter()
+        .find(|s| s.name.starts_with("receive "))
+        .expect("the receive span");
+    assert_eq!(receive.parent_span_id, publisher_span);
 }

@@ -16,11 +16,12 @@ use flowforge_infra::{
     event_store::EventMetadata,
     read_model::{active_workflows, WorkflowViewStore},
 };
+use flowforge_monitoring::trace_context::{continue_trace, trace_id_of};
 use futures::StreamExt;
 use serde_json::{Map, Value};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{info, warn, Instrument};
 use uuid::Uuid;
 
 use crate::starter::{start_execution, ExecutionStart};
@@ -117,8 +118,25 @@ impl NatsTriggers {
             info!(workflow = %trigger.workflow_id, node = trigger.node, subject = trigger.subject, "NATS trigger listening");
             while let Some(message) = messages.next().await {
                 let execution_id = ExecutionId::from_uuid(Uuid::now_v7());
+                // A publisher that traces its messages gets the execution in
+                // its trace.
+                let traceparent = message
+                    .headers
+                    .as_ref()
+                    .and_then(|h| h.get("traceparent"))
+                    .map(|v| v.as_str().to_owned())
+                    .filter(|v| trace_id_of(v).is_some());
+                let span = tracing::info_span!(
+                    "nats.receive",
+                    otel.name = format!("receive {}", trigger.subject),
+                    otel.kind = "consumer",
+                    execution_id = %execution_id,
+                    trace_id = tracing::field::Empty,
+                );
+                continue_trace(&span, traceparent.as_deref());
                 let metadata = EventMetadata {
                     actor: Some("nats-trigger".to_owned()),
+                    traceparent,
                     ..EventMetadata::default()
                 };
                 let start = ExecutionStart::new(
@@ -127,7 +145,9 @@ impl NatsTriggers {
                     Trigger::new(TriggerKind::Nats).at_node(trigger.node.clone()),
                     vec![message_item(&message)],
                 );
-                let started = start_execution(&commands, start, &metadata).await;
+                let started = start_execution(&commands, start, &metadata)
+                    .instrument(span)
+                    .await;
                 if let Err(error) = started {
                     warn!(%error, subject = trigger.subject, "a NATS message could not start its execution");
                 }

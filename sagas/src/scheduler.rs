@@ -200,7 +200,13 @@ impl Scheduler {
         self.start_tick(entry, tick, &metadata).await;
     }
 
-    /// Starts the execution of one tick; nothing happens if it exists.
+    /// Starts the execution of one tick; nothing happens if it exists. The
+    /// tick's span is the root of the execution's trace.
+    #[tracing::instrument(name = "schedule.tick", skip_all, fields(
+        otel.name = format!("schedule tick {}", entry.node),
+        workflow_id = %entry.workflow_id,
+        %tick,
+    ))]
     async fn start_tick(
         &self,
         entry: &ScheduleEntry,
