@@ -7,11 +7,11 @@
 //! event log). Redirects are followed up to [`MAX_REDIRECTS`]. Every request carries `Idempotency-Key`, stable for the
 //! attempt, so a receiver can drop a repeat after a crash.
 
-use flowforge_monitoring::trace_context::current_traceparent;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use flowforge_domain::execution::NodeError;
+use flowforge_monitoring::trace_context::current_traceparent;
 use flowforge_sagas::NodeOutcome;
 use serde_json::{json, Map, Value};
 
