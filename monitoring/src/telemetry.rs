@@ -3,6 +3,8 @@
 //! is configured, OpenTelemetry traces exported over OTLP/HTTP. Without an
 //! endpoint no tracer exists, so spans cost what `tracing` spans cost.
 
+use std::io::IsTerminal;
+
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{SpanExporter, WithExportConfig};
 use opentelemetry_sdk::{trace::SdkTracerProvider, Resource};
@@ -96,10 +98,16 @@ pub fn init(settings: &TelemetrySettings) -> Result<Telemetry, TelemetryError> {
             .with_tracked_inactivity(false)
             .with_filter(Fresh(filter_fn(is_flowforge_span)))
     });
-    let writer = if settings.log_to_stderr {
-        BoxMakeWriter::new(std::io::stderr)
+    let (writer, terminal) = if settings.log_to_stderr {
+        (
+            BoxMakeWriter::new(std::io::stderr),
+            std::io::stderr().is_terminal(),
+        )
     } else {
-        BoxMakeWriter::new(std::io::stdout)
+        (
+            BoxMakeWriter::new(std::io::stdout),
+            std::io::stdout().is_terminal(),
+        )
     };
     // Log lines follow `RUST_LOG`; FlowForge's spans are always seen, so a
     // line logged inside one finds its trace and correlation ids.
@@ -109,6 +117,7 @@ pub fn init(settings: &TelemetrySettings) -> Result<Telemetry, TelemetryError> {
     let logs = match settings.log_format {
         LogFormat::Text => tracing_subscriber::fmt::layer()
             .with_writer(writer)
+            .with_ansi(terminal)
             .with_filter(Fresh(log_filter))
             .boxed(),
         LogFormat::Json => LogFieldsLayer
