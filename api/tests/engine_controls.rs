@@ -420,7 +420,62 @@ async fn a_run_past_its_time_limit_fails_and_starts_the_error_workflow(backend: 
     assert_eq!(app.head().await, head);
 }
 
+/// A workflow that calls itself stops at the depth limit instead of starting
+/// executions forever: the deepest call fails with `sub_workflow_depth`, and
+/// every caller above it fails in turn.
+async fn a_workflow_that_calls_itself_stops_at_the_depth_limit(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let recursive = |target: &str| {
+        json!({"name": "recursive", "nodes": [
+            {"name": "Start", "type": "manual_trigger"},
+            {"name": "Again", "type": "execute_workflow", "parameters": {"workflow_id": target}}],
+            "connections": {"Start": {"main": [[{"node": "Again"}]]}}})
+    };
+    let (id, _, _) = app
+        .create_workflow(&recursive("0190f1c2-0000-7000-8000-00000000dead"))
+        .await;
+    let (status, body, _) = app
+        .send(
+            app.http
+                .put(app.url(&format!("/api/v1/workflows/{id}")))
+                .header("If-Match", "*")
+                .json(&recursive(&id)),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    let run = run_to_end(&app, &id, json!([{}])).await;
+    assert_eq!(run["status"], "failed", "{run}");
+    assert_eq!(run["failure"]["error"]["code"], "sub_workflow_failed");
+
+    let runs = executions_of(&app, &id).await;
+    let levels =
+        usize::try_from(flowforge_domain::execution::MAX_SUB_WORKFLOW_DEPTH).expect("small") + 1;
+    assert_eq!(
+        runs.len(),
+        levels,
+        "one execution per level, 0 to the limit"
+    );
+    assert!(runs.iter().all(|r| r["status"] == "failed"), "{runs:?}");
+    let mut deepest = Vec::new();
+    for summary in &runs {
+        let (_, detail) = app
+            .get(&format!(
+                "/api/v1/executions/{}",
+                summary["id"].as_str().expect("id")
+            ))
+            .await;
+        if detail["failure"]["error"]["code"] == "sub_workflow_depth" {
+            deepest.push(detail);
+        }
+    }
+    assert_eq!(deepest.len(), 1, "only the deepest call hits the limit");
+}
+
 for_each_backend!(
+    a_workflow_that_calls_itself_stops_at_the_depth_limit,
     a_sub_workflow_returns_its_output_to_the_caller,
     a_retry_reuses_what_succeeded_and_runs_from_the_failed_node,
     an_execution_streams_its_events_live,

@@ -8,6 +8,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use flowforge_domain::execution::{
     Execution, ExecutionCommand, ExecutionError, ExecutionEvent, ExecutionId, ExecutionStatus,
     Item, NodeError, NodeRunStatus, ParentExecution, RunOutcome, Trigger, TriggerKind,
+    MAX_SUB_WORKFLOW_DEPTH,
 };
 use flowforge_domain::testing::AggregateTester;
 use flowforge_domain::workflow::{RawWorkflowDefinition, WorkflowDefinition, WorkflowId};
@@ -317,6 +318,7 @@ fn request_of_a_sub_workflow_with_reused_outputs_records_both() {
     let parent = ParentExecution {
         execution_id: ExecutionId::from_uuid(Uuid::from_u128(1)),
         node: "Call".into(),
+        depth: 1,
     };
     let reuse = BTreeMap::from([("Start".to_owned(), vec![input()])]);
     let ExecutionCommand::Request {
@@ -352,6 +354,56 @@ fn request_of_a_sub_workflow_with_reused_outputs_records_both() {
             reuse,
             requested_at: t(0),
         }]);
+}
+
+/// A request at `depth` sub-workflow calls.
+fn request_at_depth(depth: u32) -> ExecutionCommand {
+    let mut command = request();
+    if let ExecutionCommand::Request {
+        trigger, parent, ..
+    } = &mut command
+    {
+        *trigger = Trigger::new(TriggerKind::SubWorkflow);
+        *parent = Some(ParentExecution {
+            execution_id: ExecutionId::from_uuid(Uuid::from_u128(1)),
+            node: "Call".into(),
+            depth,
+        });
+    }
+    command
+}
+
+#[test]
+fn a_sub_workflow_at_the_depth_limit_runs() {
+    let events = Execution::from_events(Vec::new())
+        .handle(request_at_depth(MAX_SUB_WORKFLOW_DEPTH))
+        .expect("accepted");
+    assert_eq!(events.len(), 1);
+    let execution = Execution::from_events(events);
+    assert_eq!(execution.depth(), MAX_SUB_WORKFLOW_DEPTH);
+}
+
+#[test]
+fn a_sub_workflow_past_the_depth_limit_is_refused() {
+    ExecutionTester::given_no_previous_events()
+        .when(request_at_depth(MAX_SUB_WORKFLOW_DEPTH + 1))
+        .then_expect_error(|error| {
+            *error
+                == ExecutionError::TooDeep {
+                    depth: MAX_SUB_WORKFLOW_DEPTH + 1,
+                    limit: MAX_SUB_WORKFLOW_DEPTH,
+                }
+        });
+}
+
+#[test]
+fn a_parent_recorded_before_depth_was_kept_reads_as_the_first_level() {
+    let parent: ParentExecution = serde_json::from_value(json!({
+        "execution_id": Uuid::from_u128(1),
+        "node": "Call",
+    }))
+    .expect("the old shape decodes");
+    assert_eq!(parent.depth, 1);
 }
 
 #[test]

@@ -154,6 +154,14 @@ impl StartError {
             )
         )
     }
+
+    /// Whether a sub-workflow was refused for nesting too deep.
+    pub fn too_deep(&self) -> bool {
+        matches!(
+            self,
+            Self::Execution(CommandError::Rejected(ExecutionError::TooDeep { .. }))
+        )
+    }
 }
 
 /// A trigger kind as a metric label.

@@ -50,6 +50,7 @@ impl SubWorkflowStarter {
         workflow_id: WorkflowId,
         input: Vec<Item>,
     ) -> Result<ExecutionId, StartError> {
+        let (caller, _) = self.commands.load::<Execution>(&parent.to_string()).await?;
         let child = child_execution_id(parent, node, attempt);
         let trigger = Trigger {
             kind: TriggerKind::SubWorkflow,
@@ -61,6 +62,7 @@ impl SubWorkflowStarter {
             .with_parent(ParentExecution {
                 execution_id: parent,
                 node: node.to_owned(),
+                depth: caller.depth() + 1,
             });
         let metadata = EventMetadata {
             actor: Some("execute_workflow".to_owned()),

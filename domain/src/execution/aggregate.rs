@@ -316,6 +316,12 @@ impl Execution {
         self.parent.as_ref()
     }
 
+    /// How many sub-workflow calls deep this execution runs (0 when nothing
+    /// called it).
+    pub fn depth(&self) -> u32 {
+        self.parent.as_ref().map_or(0, |p| p.depth)
+    }
+
     /// Outputs taken over from an earlier execution, by node name.
     pub fn reuse(&self) -> &BTreeMap<String, Vec<Vec<Item>>> {
         &self.reuse
@@ -751,6 +757,11 @@ pub(crate) fn max_tries(node: &Node) -> u32 {
     node.retry().map_or(1, |policy| policy.max_tries)
 }
 
+/// How many sub-workflow calls deep an execution may run. Past it, the call
+/// fails instead of starting yet another execution (a workflow that calls
+/// itself would otherwise never stop).
+pub const MAX_SUB_WORKFLOW_DEPTH: u32 = 32;
+
 /// Checks a `Request` and turns it into the event it records.
 fn requested(command: ExecutionCommand) -> Result<ExecutionEvent, ExecutionError> {
     let ExecutionCommand::Request {
@@ -767,6 +778,16 @@ fn requested(command: ExecutionCommand) -> Result<ExecutionEvent, ExecutionError
     else {
         return Err(ExecutionError::NotFound);
     };
+    if let Some(depth) = parent
+        .as_ref()
+        .map(|p| p.depth)
+        .filter(|depth| *depth > MAX_SUB_WORKFLOW_DEPTH)
+    {
+        return Err(ExecutionError::TooDeep {
+            depth,
+            limit: MAX_SUB_WORKFLOW_DEPTH,
+        });
+    }
     if let Some(node) = &trigger.node {
         match definition.node(node) {
             None => return Err(ExecutionError::UnknownNode { node: node.clone() }),

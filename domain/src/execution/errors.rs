@@ -37,6 +37,17 @@ pub enum ExecutionError {
         node: String,
     },
 
+    /// `Request` for a sub-workflow deeper than
+    /// [`MAX_SUB_WORKFLOW_DEPTH`](super::MAX_SUB_WORKFLOW_DEPTH) calls: most
+    /// likely a workflow that calls itself.
+    #[error("sub-workflows nest at most {limit} calls deep; this one would be {depth}")]
+    TooDeep {
+        /// The depth the execution would have.
+        depth: u32,
+        /// The limit.
+        limit: u32,
+    },
+
     /// `Request` names a trigger node that is not a trigger.
     #[error("node {node:?} is not a trigger node")]
     NotATrigger {

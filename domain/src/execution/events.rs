@@ -73,6 +73,15 @@ pub struct ParentExecution {
     pub execution_id: ExecutionId,
     /// Its `execute_workflow` node.
     pub node: String,
+    /// How many calls deep the new execution is: 1 for the child of an
+    /// execution nothing called. Events recorded before depth was kept read
+    /// as 1.
+    #[serde(default = "first_level")]
+    pub depth: u32,
+}
+
+fn first_level() -> u32 {
+    1
 }
 
 /// Why a node attempt (or an execution) failed.

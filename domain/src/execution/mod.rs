@@ -14,6 +14,7 @@ pub mod plan;
 
 pub use aggregate::{
     Attempt, Cancellation, Execution, ExecutionFailure, ExecutionStatus, NodeRun, NodeRunStatus,
+    MAX_SUB_WORKFLOW_DEPTH,
 };
 pub use commands::{ExecutionCommand, RunOutcome};
 pub use errors::{ExecutionError, InvalidExecutionId};

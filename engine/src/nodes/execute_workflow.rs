@@ -70,6 +70,7 @@ impl NodeBehaviour for ExecuteWorkflow {
 
 fn start_failure(workflow_id: WorkflowId, error: &StartError) -> NodeError {
     let code = match error {
+        _ if error.too_deep() => "sub_workflow_depth",
         StartError::WorkflowNotFound(_) => "workflow_not_found",
         StartError::WorkflowArchived(_) => "workflow_archived",
         StartError::Workflow(_) | StartError::Execution(_) => "sub_workflow_start",
