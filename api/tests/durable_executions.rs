@@ -18,7 +18,7 @@ use std::{
 use axum::{extract::State, http::HeaderMap, routing::post, Json, Router};
 use flowforge_infra::test_support::{TestDatabase, TestJetStream};
 use serde_json::{json, Value};
-use support::process::FlowforgeProcess;
+use support::process::{postgres_and_nats, FlowforgeProcess};
 
 /// Counts calls per route and remembers their idempotency keys.
 #[derive(Clone, Default)]
@@ -336,14 +336,5 @@ async fn postgres_and_nats_compensation_survives_sigkill() {
     let Some(jetstream) = TestJetStream::shared() else {
         return;
     };
-    a_compensation_survives_sigkill(vec![
-        ("DATABASE_URL", db.location.clone()),
-        ("NATS_URL", jetstream.settings.url.clone()),
-        ("FLOWFORGE_NATS_STREAM", jetstream.settings.stream.clone()),
-        (
-            "FLOWFORGE_NATS_SUBJECT_PREFIX",
-            jetstream.settings.subject_prefix.clone(),
-        ),
-    ])
-    .await;
+    a_compensation_survives_sigkill(postgres_and_nats(&db, &jetstream)).await;
 }

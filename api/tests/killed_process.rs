@@ -11,7 +11,7 @@ use std::{
 
 use flowforge_infra::test_support::{TestDatabase, TestJetStream};
 use serde_json::{json, Value};
-use support::process::FlowforgeProcess;
+use support::process::{postgres_and_nats, FlowforgeProcess};
 
 /// Returns the store's head after the restart.
 async fn acknowledged_commands_survive_sigkill(env: Vec<(&str, String)>) -> u64 {
@@ -205,16 +205,7 @@ async fn postgres_and_nats_sigkill_loses_no_event_and_publishes_none_twice() {
     let Some(jetstream) = TestJetStream::shared() else {
         return;
     };
-    let head = acknowledged_commands_survive_sigkill(vec![
-        ("DATABASE_URL", db.location.clone()),
-        ("NATS_URL", jetstream.settings.url.clone()),
-        ("FLOWFORGE_NATS_STREAM", jetstream.settings.stream.clone()),
-        (
-            "FLOWFORGE_NATS_SUBJECT_PREFIX",
-            jetstream.settings.subject_prefix.clone(),
-        ),
-    ])
-    .await;
+    let head = acknowledged_commands_survive_sigkill(postgres_and_nats(&db, &jetstream)).await;
     support::assert_published_once_in_order(&jetstream.settings, head).await;
     // Nothing was projected twice: the read models equal a rebuild from scratch.
     for projection in ["workflows", "audit_log"] {

@@ -19,7 +19,7 @@ use flowforge_infra::test_support::{TestDatabase, TestJetStream};
 use serde_json::{json, Value};
 use support::{
     otlp_receiver::{OtlpReceiver, ReceivedSpan},
-    process::FlowforgeProcess,
+    process::{postgres_and_nats, FlowforgeProcess},
 };
 use uuid::Uuid;
 
@@ -287,19 +287,7 @@ async fn postgres_and_nats_one_webhook_call_is_one_trace() {
     let Some(jetstream) = TestJetStream::shared() else {
         return;
     };
-    one_webhook_call_is_one_trace(
-        vec![
-            ("DATABASE_URL", db.location.clone()),
-            ("NATS_URL", jetstream.settings.url.clone()),
-            ("FLOWFORGE_NATS_STREAM", jetstream.settings.stream.clone()),
-            (
-                "FLOWFORGE_NATS_SUBJECT_PREFIX",
-                jetstream.settings.subject_prefix.clone(),
-            ),
-        ],
-        &["bus.publish"],
-    )
-    .await;
+    one_webhook_call_is_one_trace(postgres_and_nats(&db, &jetstream), &["bus.publish"]).await;
 }
 
 /// A message that starts a `nats_trigger` workflow with a `traceparent`
@@ -312,16 +300,7 @@ async fn postgres_and_nats_a_triggering_message_continues_its_publishers_trace()
     let Some(jetstream) = TestJetStream::shared() else {
         return;
     };
-    let traced = TracedServer::start(vec![
-        ("DATABASE_URL", db.location.clone()),
-        ("NATS_URL", jetstream.settings.url.clone()),
-        ("FLOWFORGE_NATS_STREAM", jetstream.settings.stream.clone()),
-        (
-            "FLOWFORGE_NATS_SUBJECT_PREFIX",
-            jetstream.settings.subject_prefix.clone(),
-        ),
-    ])
-    .await;
+    let traced = TracedServer::start(postgres_and_nats(&db, &jetstream)).await;
     let subject = format!("fftest.traced.{}", Uuid::new_v4().simple());
     traced
         .activate(json!({"name": "from nats", "nodes": [

@@ -7,6 +7,24 @@ use std::{
     time::{Duration, Instant},
 };
 
+use flowforge_infra::test_support::{TestDatabase, TestJetStream};
+
+/// The environment of a server on `db`'s database and `jetstream`'s stream.
+pub fn postgres_and_nats(
+    db: &TestDatabase,
+    jetstream: &TestJetStream,
+) -> Vec<(&'static str, String)> {
+    vec![
+        ("DATABASE_URL", db.location.clone()),
+        ("NATS_URL", jetstream.settings.url.clone()),
+        ("FLOWFORGE_NATS_STREAM", jetstream.settings.stream.clone()),
+        (
+            "FLOWFORGE_NATS_SUBJECT_PREFIX",
+            jetstream.settings.subject_prefix.clone(),
+        ),
+    ]
+}
+
 /// A free loopback port.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
