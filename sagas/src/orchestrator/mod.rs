@@ -616,7 +616,6 @@ impl ExecutionOrchestrator {
     /// One node attempt, due now: (record the start,) run it under its
     /// timeout, record the outcome.
     async fn run_attempt(self: Arc<Self>, due: DueAttempt) {
-        let this = self;
         let DueAttempt {
             id,
             work,
@@ -641,8 +640,8 @@ impl ExecutionOrchestrator {
             input: recorded_input.clone(),
             at: started_at,
         };
-        if record_start && !pure && !this.record(id, start.clone()).await {
-            this.release(&work);
+        if record_start && !pure && !self.record(id, start.clone()).await {
+            self.release(&work);
             return;
         }
         let timeout = definition.timeout_ms().map(Duration::from_millis);
@@ -657,7 +656,7 @@ impl ExecutionOrchestrator {
             now: Utc::now().to_rfc3339(),
             idempotency_key: format!("{id}:{node}:{attempt}"),
         };
-        let run = this.executor.run(request);
+        let run = self.executor.run(request);
         let run = async {
             match timeout {
                 Some(limit) => tokio::time::timeout(limit, run).await.unwrap_or_else(|_| {
@@ -709,8 +708,8 @@ impl ExecutionOrchestrator {
         let command = match outcome {
             NodeOutcome::Succeeded(outputs) if pure => run(RunOutcome::Succeeded(outputs)),
             NodeOutcome::Failed(error) if pure => run(RunOutcome::Failed(error)),
-            NodeOutcome::Wait { .. } if pure && !this.record(id, start.clone()).await => {
-                this.release(&work);
+            NodeOutcome::Wait { .. } if pure && !self.record(id, start.clone()).await => {
+                self.release(&work);
                 return;
             }
             NodeOutcome::Succeeded(outputs) => ExecutionCommand::CompleteNode {
@@ -739,8 +738,8 @@ impl ExecutionOrchestrator {
         // from a snapshot older than this outcome must not run it again.
         // If the outcome cannot be recorded, give the attempt up: it is
         // still running in the history, so it will be run again.
-        if !this.record_outcome(id, command).await {
-            this.release(&work);
+        if !self.record_outcome(id, command).await {
+            self.release(&work);
         }
     }
 
