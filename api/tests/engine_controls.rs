@@ -321,6 +321,31 @@ async fn a_concurrency_cap_queues_the_excess_in_request_order(backend: Backend) 
     for n in 0..3 {
         executions.push(start(&app, &id, json!([{ "n": n }])).await);
     }
+    // While the first runs, the last waits its turn, listed as queued.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let head = app.head().await;
+        let (_, page) = app
+            .get(&format!(
+                "/api/v1/executions?workflow_id={id}&status=queued&consistent_with={head}"
+            ))
+            .await;
+        let queued: Vec<&str> = page["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|item| item["id"].as_str())
+            .collect();
+        if queued.contains(&executions[2].as_str()) {
+            let (_, detail) = app
+                .get(&format!("/api/v1/executions/{}", executions[2]))
+                .await;
+            assert_eq!(detail["status"], "queued", "{detail}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "never listed as queued: {page}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let mut spans = Vec::new();
     for execution in &executions {
         let detail = wait_until_finished(&app, execution, Duration::from_secs(20)).await;
@@ -337,6 +362,19 @@ async fn a_concurrency_cap_queues_the_excess_in_request_order(backend: Backend) 
             pair[1].0 >= pair[0].1,
             "the next execution starts only after the previous one finished: {spans:?}"
         );
+    }
+    // Held back once each, and the first not at all.
+    for (execution, times_queued) in executions.iter().zip([0, 1, 1]) {
+        let (_, stream) = app
+            .get(&format!("/api/v1/streams/execution/{execution}"))
+            .await;
+        let queued = stream["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .filter(|e| e["event_type"] == "ExecutionQueued")
+            .count();
+        assert_eq!(queued, times_queued, "{stream}");
     }
 }
 

@@ -406,6 +406,40 @@ fn a_parent_recorded_before_depth_was_kept_reads_as_the_first_level() {
     assert_eq!(parent.depth, 1);
 }
 
+// Queue
+
+fn queued(at: i64) -> ExecutionEvent {
+    ExecutionEvent::Queued {
+        execution_id: id(),
+        queued_at: t(at),
+    }
+}
+
+#[test]
+fn queue_holds_a_requested_execution_back_once() {
+    ExecutionTester::given(vec![requested()])
+        .when(ExecutionCommand::Queue { at: t(1) })
+        .then_expect_events(vec![queued(1)]);
+    ExecutionTester::given(vec![requested(), queued(1)])
+        .when(ExecutionCommand::Queue { at: t(2) })
+        .then_expect_no_events();
+    let execution = Execution::from_events(vec![requested(), queued(1)]);
+    assert_eq!(execution.status(), ExecutionStatus::Queued);
+}
+
+#[test]
+fn queue_after_a_node_ran_records_nothing() {
+    ExecutionTester::given(vec![requested(), started("Start", 1, 1)])
+        .when(ExecutionCommand::Queue { at: t(2) })
+        .then_expect_no_events();
+}
+
+#[test]
+fn the_first_node_start_ends_the_queueing() {
+    let execution = Execution::from_events(vec![requested(), queued(1), started("Start", 1, 2)]);
+    assert_eq!(execution.status(), ExecutionStatus::Running);
+}
+
 #[test]
 fn request_again_with_the_same_content_records_nothing() {
     ExecutionTester::given(vec![requested()])

@@ -69,6 +69,7 @@ fn change(recorded: &RecordedEvent, event: ExecutionEvent) -> Option<ExecutionCh
                 position: recorded.position,
             })
         }
+        ExecutionEvent::Queued { execution_id, .. } => status(execution_id, "queued", None, None),
         ExecutionEvent::NodeWaiting { execution_id, .. } => {
             status(execution_id, "waiting", None, None)
         }

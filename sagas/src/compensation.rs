@@ -287,7 +287,9 @@ impl SagaManager {
                         .map_or_else(String::new, |c| format!("{} ({})", c.reason, c.actor)),
                     at: Utc::now(),
                 }),
-                ExecutionStatus::Running | ExecutionStatus::Waiting => None,
+                ExecutionStatus::Running | ExecutionStatus::Queued | ExecutionStatus::Waiting => {
+                    None
+                }
             };
             if let Some(command) = command {
                 self.record(id, command).await;

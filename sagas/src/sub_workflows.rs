@@ -110,6 +110,6 @@ pub fn child_outcome(node: &str, attempt: u32, child: &Execution) -> Option<Exec
             "sub_workflow_cancelled",
             format!("sub-workflow execution {child_id} was cancelled"),
         )),
-        ExecutionStatus::Running | ExecutionStatus::Waiting => None,
+        ExecutionStatus::Running | ExecutionStatus::Queued | ExecutionStatus::Waiting => None,
     }
 }

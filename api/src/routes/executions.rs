@@ -202,7 +202,7 @@ pub struct CancelRequest {
     pub reason: Option<String>,
 }
 
-/// Cancels a running or waiting execution.
+/// Cancels a running, queued or waiting execution.
 #[utoipa::path(
     post, path = "/api/v1/executions/{id}/cancel", tag = "executions",
     params(("id" = Uuid, Path, description = "Execution id")),
@@ -261,7 +261,7 @@ async fn retry_execution(
 pub struct ListParams {
     /// Only this workflow's executions.
     workflow_id: Option<Uuid>,
-    /// Only this status: running, waiting, succeeded, failed, cancelled.
+    /// Only this status: running, queued, waiting, succeeded, failed, cancelled.
     status: Option<String>,
     /// Requested at or after this time (RFC 3339).
     from: Option<chrono::DateTime<chrono::Utc>>,
@@ -285,7 +285,14 @@ pub struct ExecutionPage {
     pub next_after: Option<Uuid>,
 }
 
-const STATUSES: [&str; 5] = ["running", "waiting", "succeeded", "failed", "cancelled"];
+const STATUSES: [&str; 6] = [
+    "running",
+    "queued",
+    "waiting",
+    "succeeded",
+    "failed",
+    "cancelled",
+];
 
 /// Lists executions, filtered by workflow, status and time, in pages.
 #[utoipa::path(

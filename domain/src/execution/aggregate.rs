@@ -28,6 +28,9 @@ pub enum ExecutionStatus {
     /// execution that was never requested reports (see [`Execution::exists`]).
     #[default]
     Running,
+    /// Requested, and held back by its workflow's concurrency cap: no node
+    /// has run yet.
+    Queued,
     /// No node is running and at least one is waiting (for a time or a resume).
     Waiting,
     /// Ended: every node that was to run succeeded (or continued after failing).
@@ -39,10 +42,12 @@ pub enum ExecutionStatus {
 }
 
 impl ExecutionStatus {
-    /// The status as serialised: `running`, `waiting`, `succeeded`, `failed`, `cancelled`.
+    /// The status as serialised: `running`, `queued`, `waiting`, `succeeded`,
+    /// `failed`, `cancelled`.
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Running => "running",
+            Self::Queued => "queued",
             Self::Waiting => "waiting",
             Self::Succeeded => "succeeded",
             Self::Failed => "failed",
@@ -257,6 +262,9 @@ pub struct Execution {
     reuse: BTreeMap<String, Vec<Vec<Item>>>,
     status: ExecutionStatus,
     requested_at: Option<DateTime<Utc>>,
+    /// Held back by the concurrency cap at some point (see `ExecutionQueued`).
+    #[serde(skip)]
+    queued: bool,
     finished_at: Option<DateTime<Utc>>,
     node_runs: Vec<NodeRun>,
     #[serde(skip)]
@@ -731,7 +739,9 @@ impl Execution {
             .node_runs
             .iter()
             .any(|run| run.status == NodeRunStatus::Waiting);
-        self.status = if waiting && !running {
+        self.status = if self.queued && self.node_runs.is_empty() {
+            ExecutionStatus::Queued
+        } else if waiting && !running {
             ExecutionStatus::Waiting
         } else {
             ExecutionStatus::Running
@@ -911,6 +921,16 @@ impl Aggregate for Execution {
                     finished_at: at,
                 }])
             }
+            ExecutionCommand::Queue { at } => {
+                if self.queued || !self.node_runs.is_empty() {
+                    Ok(vec![])
+                } else {
+                    Ok(vec![ExecutionEvent::Queued {
+                        execution_id,
+                        queued_at: at,
+                    }])
+                }
+            }
             ExecutionCommand::Cancel { reason, actor, at } => Ok(vec![ExecutionEvent::Cancelled {
                 execution_id,
                 reason,
@@ -1049,6 +1069,7 @@ impl Aggregate for Execution {
                     error,
                 });
             }
+            ExecutionEvent::Queued { .. } => self.queued = true,
             ExecutionEvent::Cancelled {
                 reason,
                 actor,

@@ -145,6 +145,12 @@ pub enum ExecutionCommand {
         /// When it ended.
         at: DateTime<Utc>,
     },
+    /// Holds the execution back until its workflow's concurrency cap leaves a
+    /// slot. Records nothing once queued or once a node has run.
+    Queue {
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// Stops the execution on request.
     Cancel {
         /// Why.

@@ -268,6 +268,16 @@ pub enum ExecutionEvent {
         /// When it ended.
         finished_at: DateTime<Utc>,
     },
+    /// The execution waits for a slot: its workflow's concurrency cap is
+    /// reached. Recorded once, before any node runs; the first node start
+    /// ends the wait.
+    #[serde(rename = "ExecutionQueued")]
+    Queued {
+        /// The execution.
+        execution_id: ExecutionId,
+        /// When it was held back.
+        queued_at: DateTime<Utc>,
+    },
     /// The execution was stopped on request.
     #[serde(rename = "ExecutionCancelled")]
     Cancelled {
@@ -303,6 +313,7 @@ impl ExecutionEvent {
             | Self::NodeResumed { execution_id, .. }
             | Self::Succeeded { execution_id, .. }
             | Self::Failed { execution_id, .. }
+            | Self::Queued { execution_id, .. }
             | Self::Cancelled { execution_id, .. } => *execution_id,
         }
     }
@@ -317,6 +328,7 @@ impl ExecutionEvent {
             | Self::NodeWaiting { node, .. }
             | Self::NodeResumed { node, .. } => Some(node),
             Self::Requested { .. }
+            | Self::Queued { .. }
             | Self::Succeeded { .. }
             | Self::Failed { .. }
             | Self::Cancelled { .. } => None,
@@ -336,6 +348,7 @@ impl DomainEvent for ExecutionEvent {
             Self::NodeResumed { .. } => "NodeResumed",
             Self::Succeeded { .. } => "ExecutionSucceeded",
             Self::Failed { .. } => "ExecutionFailed",
+            Self::Queued { .. } => "ExecutionQueued",
             Self::Cancelled { .. } => "ExecutionCancelled",
         }
     }

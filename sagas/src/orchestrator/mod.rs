@@ -169,7 +169,7 @@ impl ExecutionOrchestrator {
             |e: ReadModelError| SubscriptionError::Nats(format!("executions read model: {e}"));
         let mut after = self.executions.checkpoint().await.map_err(read_model)?;
         let mut open: Vec<ExecutionId> = Vec::new();
-        for status in ["running", "waiting"] {
+        for status in ["running", "queued", "waiting"] {
             let mut page_after = None;
             loop {
                 let page = self
@@ -232,7 +232,11 @@ impl ExecutionOrchestrator {
         }
         self.arm_deadline(id, &execution);
         if !self.admit(id, &execution) {
-            debug!(%id, "queued behind the workflow's concurrency cap");
+            if execution.status() != ExecutionStatus::Queued {
+                debug!(%id, "queued behind the workflow's concurrency cap");
+                self.record(id, ExecutionCommand::Queue { at: Utc::now() })
+                    .await;
+            }
             return;
         }
         self.rerun_orphaned_attempts(id, &execution);
