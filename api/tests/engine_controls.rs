@@ -512,7 +512,47 @@ async fn a_workflow_that_calls_itself_stops_at_the_depth_limit(backend: Backend)
     assert_eq!(deepest.len(), 1, "only the deepest call hits the limit");
 }
 
+/// A queued execution outlives a restart: the new orchestrator finds it by
+/// its `queued` status and runs it once a slot frees.
+async fn a_queued_execution_runs_after_a_restart(backend: Backend) {
+    let Some(mut app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let (id, _, _) = app
+        .create_workflow(
+            &json!({"name": "one at a time", "settings": {"max_concurrent_executions": 1},
+            "nodes": [
+            {"name": "Start", "type": "manual_trigger"},
+            {"name": "Pause", "type": "wait", "parameters": {"duration_ms": 500}}],
+            "connections": {"Start": {"main": [[{"node": "Pause"}]]}}}),
+        )
+        .await;
+    let first = start(&app, &id, json!([{}])).await;
+    let second = start(&app, &id, json!([{}])).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (_, detail) = app.get(&format!("/api/v1/executions/{second}")).await;
+        let head = app.head().await;
+        let (_, page) = app
+            .get(&format!(
+                "/api/v1/executions?status=queued&consistent_with={head}"
+            ))
+            .await;
+        if detail["status"] == "queued" && page["items"].as_array().is_some_and(|i| !i.is_empty()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never queued: {detail}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    app.restart().await;
+    for execution in [&first, &second] {
+        let detail = wait_until_finished(&app, execution, Duration::from_secs(20)).await;
+        assert_eq!(detail["status"], "succeeded", "{detail}");
+    }
+}
+
 for_each_backend!(
+    a_queued_execution_runs_after_a_restart,
     a_workflow_that_calls_itself_stops_at_the_depth_limit,
     a_sub_workflow_returns_its_output_to_the_caller,
     a_retry_reuses_what_succeeded_and_runs_from_the_failed_node,
