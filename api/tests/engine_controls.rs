@@ -304,19 +304,25 @@ fn time(value: &Value) -> DateTime<Utc> {
         .unwrap_or_else(|| panic!("not a time: {value}"))
 }
 
-async fn a_concurrency_cap_queues_the_excess_in_request_order(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+/// A workflow that runs one execution at a time, each pausing `pause_ms`.
+async fn one_at_a_time(app: &TestApp, pause_ms: u64) -> String {
     let (id, _, _) = app
         .create_workflow(
             &json!({"name": "one at a time", "settings": {"max_concurrent_executions": 1},
             "nodes": [
             {"name": "Start", "type": "manual_trigger"},
-            {"name": "Pause", "type": "wait", "parameters": {"duration_ms": 300}}],
+            {"name": "Pause", "type": "wait", "parameters": {"duration_ms": pause_ms}}],
             "connections": {"Start": {"main": [[{"node": "Pause"}]]}}}),
         )
         .await;
+    id
+}
+
+async fn a_concurrency_cap_queues_the_excess_in_request_order(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let id = one_at_a_time(&app, 300).await;
     let mut executions = Vec::new();
     for n in 0..3 {
         executions.push(start(&app, &id, json!([{ "n": n }])).await);
@@ -518,15 +524,7 @@ async fn a_queued_execution_runs_after_a_restart(backend: Backend) {
     let Some(mut app) = TestApp::spawn(backend).await else {
         return;
     };
-    let (id, _, _) = app
-        .create_workflow(
-            &json!({"name": "one at a time", "settings": {"max_concurrent_executions": 1},
-            "nodes": [
-            {"name": "Start", "type": "manual_trigger"},
-            {"name": "Pause", "type": "wait", "parameters": {"duration_ms": 500}}],
-            "connections": {"Start": {"main": [[{"node": "Pause"}]]}}}),
-        )
-        .await;
+    let id = one_at_a_time(&app, 500).await;
     let first = start(&app, &id, json!([{}])).await;
     let second = start(&app, &id, json!([{}])).await;
     let deadline = Instant::now() + Duration::from_secs(5);
