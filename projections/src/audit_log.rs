@@ -4,13 +4,10 @@
 use async_trait::async_trait;
 use flowforge_infra::{
     event_store::{Position, RecordedEvent},
-    read_model::{AuditEntry, AuditLog, ReadModelError, AUDIT_PROJECTION},
+    read_model::{AuditEntry, AuditLog, AUDIT_PROJECTION},
 };
 
-use crate::{
-    batch::{unapplied, SAVE_ATTEMPTS},
-    Projection, ProjectionError,
-};
+use crate::{batch::apply_unapplied, Projection, ProjectionError};
 
 /// Keeps the audit log.
 pub struct AuditLogProjection {
@@ -35,19 +32,16 @@ impl Projection for AuditLogProjection {
     }
 
     async fn apply(&self, batch: &[RecordedEvent]) -> Result<(), ProjectionError> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let checkpoint = self.log.checkpoint().await?;
-            let events = unapplied(&self.log.target().checkpoint, batch, checkpoint)?;
-            let Some(last) = events.last() else {
-                return Ok(());
-            };
-            let entries: Vec<AuditEntry> = events.iter().map(AuditEntry::from).collect();
-            match self.log.record(&entries, checkpoint, last.position).await {
-                Err(ReadModelError::CheckpointMoved { .. }) if attempt < SAVE_ATTEMPTS => continue,
-                outcome => return Ok(outcome?),
-            }
-        }
+        let name = &self.log.target().checkpoint;
+        apply_unapplied(
+            name,
+            batch,
+            || self.log.checkpoint(),
+            |events, from, to| async move {
+                let entries: Vec<AuditEntry> = events.iter().map(AuditEntry::from).collect();
+                Ok(self.log.record(&entries, from, to).await?)
+            },
+        )
+        .await
     }
 }

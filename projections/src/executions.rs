@@ -4,20 +4,17 @@
 
 use async_trait::async_trait;
 use flowforge_domain::{
-    decode_event,
     execution::{Execution, ExecutionEvent},
     Aggregate,
 };
 use flowforge_infra::{
     event_store::{Position, RecordedEvent},
-    read_model::{
-        ExecutionChange, ExecutionView, ExecutionViews, ReadModelError, EXECUTIONS_PROJECTION,
-    },
+    read_model::{ExecutionChange, ExecutionView, ExecutionViews, EXECUTIONS_PROJECTION},
 };
 use serde_json::Value;
 
 use crate::{
-    batch::{unapplied, SAVE_ATTEMPTS},
+    batch::{apply_unapplied, decoded},
     Projection, ProjectionError,
 };
 
@@ -110,30 +107,20 @@ impl Projection for ExecutionsProjection {
     }
 
     async fn apply(&self, batch: &[RecordedEvent]) -> Result<(), ProjectionError> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let checkpoint = self.views.checkpoint().await?;
-            let events = unapplied(&self.views.target().checkpoint, batch, checkpoint)?;
-            let Some(last) = events.last() else {
-                return Ok(());
-            };
-            let mut changes = Vec::new();
-            for recorded in events
-                .iter()
-                .filter(|e| e.stream.aggregate_type() == Execution::TYPE)
-            {
-                let event = decode_event::<ExecutionEvent>(&recorded.event_type, &recorded.payload)
-                    .map_err(|source| ProjectionError::Decode {
-                        position: recorded.position,
-                        source,
-                    })?;
-                changes.extend(change(recorded, event));
-            }
-            match self.views.apply(&changes, checkpoint, last.position).await {
-                Err(ReadModelError::CheckpointMoved { .. }) if attempt < SAVE_ATTEMPTS => continue,
-                outcome => return Ok(outcome?),
-            }
-        }
+        let name = &self.views.target().checkpoint;
+        apply_unapplied(
+            name,
+            batch,
+            || self.views.checkpoint(),
+            |events, from, to| async move {
+                let mut changes = Vec::new();
+                for decoded in decoded::<ExecutionEvent>(events, Execution::TYPE) {
+                    let (recorded, event) = decoded?;
+                    changes.extend(change(recorded, event));
+                }
+                Ok(self.views.apply(&changes, from, to).await?)
+            },
+        )
+        .await
     }
 }

@@ -4,17 +4,16 @@
 
 use async_trait::async_trait;
 use flowforge_domain::{
-    decode_event,
     saga::{Saga, SagaEvent},
     Aggregate,
 };
 use flowforge_infra::{
     event_store::{Position, RecordedEvent},
-    read_model::{ReadModelError, SagaChange, SagaViews, SAGAS_PROJECTION},
+    read_model::{SagaChange, SagaViews, SAGAS_PROJECTION},
 };
 
 use crate::{
-    batch::{unapplied, SAVE_ATTEMPTS},
+    batch::{apply_unapplied, decoded},
     Projection, ProjectionError,
 };
 
@@ -102,30 +101,20 @@ impl Projection for SagasProjection {
     }
 
     async fn apply(&self, batch: &[RecordedEvent]) -> Result<(), ProjectionError> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let checkpoint = self.views.checkpoint().await?;
-            let events = unapplied(&self.views.target().checkpoint, batch, checkpoint)?;
-            let Some(last) = events.last() else {
-                return Ok(());
-            };
-            let mut changes = Vec::new();
-            for recorded in events
-                .iter()
-                .filter(|e| e.stream.aggregate_type() == Saga::TYPE)
-            {
-                let event = decode_event::<SagaEvent>(&recorded.event_type, &recorded.payload)
-                    .map_err(|source| ProjectionError::Decode {
-                        position: recorded.position,
-                        source,
-                    })?;
-                changes.extend(change(recorded, event));
-            }
-            match self.views.apply(&changes, checkpoint, last.position).await {
-                Err(ReadModelError::CheckpointMoved { .. }) if attempt < SAVE_ATTEMPTS => continue,
-                outcome => return Ok(outcome?),
-            }
-        }
+        let name = &self.views.target().checkpoint;
+        apply_unapplied(
+            name,
+            batch,
+            || self.views.checkpoint(),
+            |events, from, to| async move {
+                let mut changes = Vec::new();
+                for decoded in decoded::<SagaEvent>(events, Saga::TYPE) {
+                    let (recorded, event) = decoded?;
+                    changes.extend(change(recorded, event));
+                }
+                Ok(self.views.apply(&changes, from, to).await?)
+            },
+        )
+        .await
     }
 }

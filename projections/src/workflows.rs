@@ -14,14 +14,11 @@ use flowforge_domain::{
 };
 use flowforge_infra::{
     event_store::{Position, RecordedEvent},
-    read_model::{ReadModelError, WorkflowStatus, WorkflowView, WorkflowViewStore},
+    read_model::{WorkflowStatus, WorkflowView, WorkflowViewStore},
 };
 use uuid::Uuid;
 
-use crate::{
-    batch::{unapplied, SAVE_ATTEMPTS},
-    Projection, ProjectionError,
-};
+use crate::{batch::apply_unapplied, Projection, ProjectionError};
 
 /// Keeps the workflow read model.
 pub struct WorkflowProjection {
@@ -46,20 +43,16 @@ impl Projection for WorkflowProjection {
     }
 
     async fn apply(&self, batch: &[RecordedEvent]) -> Result<(), ProjectionError> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let checkpoint = self.views.checkpoint().await?;
-            let events = unapplied(self.name(), batch, checkpoint)?;
-            let Some(last) = events.last() else {
-                return Ok(());
-            };
-            let changed = self.fold_batch(events).await?;
-            match self.views.save(&changed, checkpoint, last.position).await {
-                Err(ReadModelError::CheckpointMoved { .. }) if attempt < SAVE_ATTEMPTS => continue,
-                outcome => return Ok(outcome?),
-            }
-        }
+        apply_unapplied(
+            self.name(),
+            batch,
+            || self.views.checkpoint(),
+            |events, from, to| async move {
+                let changed = self.fold_batch(events).await?;
+                Ok(self.views.save(&changed, from, to).await?)
+            },
+        )
+        .await
     }
 }
 
