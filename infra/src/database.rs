@@ -200,3 +200,9 @@ pub fn redact(url: &str) -> String {
         None => url.to_owned(),
     }
 }
+
+/// A position, version or count as the databases' signed 64-bit integer,
+/// saturating (no FlowForge log comes near `i64::MAX`).
+pub(crate) fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}

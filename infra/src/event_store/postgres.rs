@@ -27,6 +27,7 @@ use super::{
     AppendOutcome, EventMetadata, EventStore, EventStoreError, ExpectedVersion, NewEvent, Position,
     RecordedEvent, StreamAppended, StreamId, STREAM_NOTICES,
 };
+use crate::database::to_i64;
 
 /// Writes groups of appends in one transaction under the head row lock.
 struct PostgresGroupCommit {
@@ -207,10 +208,6 @@ fn to_u64(position: Position, value: i64, column: &str) -> Result<u64, EventStor
         position,
         reason: format!("negative {column} {value}"),
     })
-}
-
-fn to_i64(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
 }
 
 const SELECT_EVENT: &str =

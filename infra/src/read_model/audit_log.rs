@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::{checkpoint_guard, ReadModelError, ReadModelTarget};
 use crate::{
-    database::Database,
+    database::{to_i64, Database},
     event_store::{Position, RecordedEvent},
 };
 
@@ -87,10 +87,6 @@ pub struct AuditQuery {
 pub struct AuditLog {
     database: Database,
     target: ReadModelTarget,
-}
-
-fn to_i64(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
 }
 
 impl AuditLog {

@@ -9,7 +9,10 @@ use sqlx::Row;
 use uuid::Uuid;
 
 use super::{checkpoint_guard, ReadModelError, ReadModelTarget};
-use crate::{database::Database, event_store::Position};
+use crate::{
+    database::{to_i64, Database},
+    event_store::Position,
+};
 
 /// The projection's name, also its checkpoint row's name.
 pub const SAGAS_PROJECTION: &str = "sagas";
@@ -89,10 +92,6 @@ pub struct SagaQuery {
 pub struct SagaViews {
     database: Database,
     target: ReadModelTarget,
-}
-
-fn to_i64(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
 }
 
 impl SagaViews {

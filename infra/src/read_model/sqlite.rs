@@ -8,7 +8,7 @@ use super::{
     ReadModelError, ReadModelTarget, WorkflowListQuery, WorkflowStatus, WorkflowView,
     WorkflowViewStore,
 };
-use crate::event_store::Position;
+use crate::{database::to_i64, event_store::Position};
 
 /// [`WorkflowViewStore`] on SQLite; writes share the event store's single writer.
 #[derive(Debug, Clone)]
@@ -54,10 +54,6 @@ fn decode(row: &SqliteRow) -> Result<WorkflowView, ReadModelError> {
         updated_at: row.try_get("updated_at")?,
         position: row.try_get::<i64, _>("position")?.max(0) as u64,
     })
-}
-
-fn to_i64(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
 }
 
 #[async_trait]
