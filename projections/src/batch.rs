@@ -69,20 +69,26 @@ where
     }
 }
 
-/// The events of one aggregate type among `events`, decoded as `E`.
-pub(crate) fn decoded<'a, E: DomainEvent>(
-    events: &'a [RecordedEvent],
-    aggregate_type: &'a str,
-) -> impl Iterator<Item = Result<(&'a RecordedEvent, E), ProjectionError>> + 'a {
-    events
+/// What the events of one aggregate type among `events` change, each decoded
+/// as `E` and turned into at most one change by `change`.
+pub(crate) fn changes<E: DomainEvent, C>(
+    events: &[RecordedEvent],
+    aggregate_type: &str,
+    change: fn(&RecordedEvent, E) -> Option<C>,
+) -> Result<Vec<C>, ProjectionError> {
+    let mut changes = Vec::new();
+    for recorded in events
         .iter()
-        .filter(move |e| e.stream.aggregate_type() == aggregate_type)
-        .map(|recorded| {
-            decode_event::<E>(&recorded.event_type, &recorded.payload)
-                .map(|event| (recorded, event))
-                .map_err(|source| ProjectionError::Decode {
+        .filter(|e| e.stream.aggregate_type() == aggregate_type)
+    {
+        let event =
+            decode_event::<E>(&recorded.event_type, &recorded.payload).map_err(|source| {
+                ProjectionError::Decode {
                     position: recorded.position,
                     source,
-                })
-        })
+                }
+            })?;
+        changes.extend(change(recorded, event));
+    }
+    Ok(changes)
 }

@@ -14,7 +14,7 @@ use flowforge_infra::{
 use serde_json::Value;
 
 use crate::{
-    batch::{apply_unapplied, decoded},
+    batch::{apply_unapplied, changes},
     Projection, ProjectionError,
 };
 
@@ -113,11 +113,7 @@ impl Projection for ExecutionsProjection {
             batch,
             || self.views.checkpoint(),
             |events, from, to| async move {
-                let mut changes = Vec::new();
-                for decoded in decoded::<ExecutionEvent>(events, Execution::TYPE) {
-                    let (recorded, event) = decoded?;
-                    changes.extend(change(recorded, event));
-                }
+                let changes = changes::<ExecutionEvent, _>(events, Execution::TYPE, change)?;
                 Ok(self.views.apply(&changes, from, to).await?)
             },
         )

@@ -13,7 +13,7 @@ use flowforge_infra::{
 };
 
 use crate::{
-    batch::{apply_unapplied, decoded},
+    batch::{apply_unapplied, changes},
     Projection, ProjectionError,
 };
 
@@ -107,11 +107,7 @@ impl Projection for SagasProjection {
             batch,
             || self.views.checkpoint(),
             |events, from, to| async move {
-                let mut changes = Vec::new();
-                for decoded in decoded::<SagaEvent>(events, Saga::TYPE) {
-                    let (recorded, event) = decoded?;
-                    changes.extend(change(recorded, event));
-                }
+                let changes = changes::<SagaEvent, _>(events, Saga::TYPE, change)?;
                 Ok(self.views.apply(&changes, from, to).await?)
             },
         )
