@@ -217,6 +217,20 @@ impl Saga {
         }
     }
 
+    /// `step` must be the next to undo and `attempt` its next attempt.
+    fn require_next_attempt(&self, step: &str, attempt: u32) -> Result<(), SagaError> {
+        let expected = self.require_next(step)?.next_attempt();
+        if attempt == expected {
+            Ok(())
+        } else {
+            Err(SagaError::AttemptOutOfSequence {
+                step: step.to_owned(),
+                attempt,
+                expected,
+            })
+        }
+    }
+
     fn require_status(&self, status: SagaStatus, what: &'static str) -> Result<(), SagaError> {
         if !self.exists() {
             return Err(SagaError::NotFound);
@@ -298,14 +312,7 @@ impl Aggregate for Saga {
             } => {
                 self.require_status(SagaStatus::Compensating, "it is not compensating")?;
                 let id = self.execution_id.ok_or(SagaError::NotFound)?;
-                let next = self.require_next(&step)?;
-                if attempt != next.next_attempt() {
-                    return Err(SagaError::AttemptOutOfSequence {
-                        step,
-                        attempt,
-                        expected: next.next_attempt(),
-                    });
-                }
+                self.require_next_attempt(&step, attempt)?;
                 let finished = self.finished_after(&step, id, at);
                 Ok([SagaEvent::StepCompensated {
                     execution_id: id,
@@ -327,14 +334,7 @@ impl Aggregate for Saga {
             } => {
                 self.require_status(SagaStatus::Compensating, "it is not compensating")?;
                 let id = self.execution_id.ok_or(SagaError::NotFound)?;
-                let next = self.require_next(&step)?;
-                if attempt != next.next_attempt() {
-                    return Err(SagaError::AttemptOutOfSequence {
-                        step,
-                        attempt,
-                        expected: next.next_attempt(),
-                    });
-                }
+                self.require_next_attempt(&step, attempt)?;
                 let failed = SagaEvent::StepCompensationFailed {
                     execution_id: id,
                     step: step.clone(),
