@@ -133,6 +133,12 @@ pub async fn has_saga(
     Ok(state.store.stream_version(&stream).await? > 0)
 }
 
+/// An execution id from a path; a malformed one names no execution (404).
+pub fn parse_execution_id(id: &str) -> Result<ExecutionId, ApiError> {
+    id.parse()
+        .map_err(|_| ApiError::NotFound(format!("execution {id}")))
+}
+
 /// The execution as its events made it.
 pub async fn load(state: &AppState, id: ExecutionId) -> Result<Execution, ApiError> {
     Ok(load_versioned(state, id).await?.0)

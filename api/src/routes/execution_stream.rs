@@ -12,7 +12,7 @@ use axum::{
     response::sse::{Event, KeepAlive, Sse},
 };
 use flowforge_domain::{
-    execution::{Execution, ExecutionEvent, ExecutionId},
+    execution::{Execution, ExecutionEvent},
     Aggregate,
 };
 use flowforge_infra::event_store::{RecordedEvent, StreamAppended, StreamId};
@@ -50,9 +50,7 @@ async fn stream_execution(
     PathParams(id): PathParams<String>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let id: ExecutionId = id
-        .parse()
-        .map_err(|_| ApiError::NotFound(format!("execution {id}")))?;
+    let id = executions::parse_execution_id(&id)?;
     let after = match headers.get("last-event-id") {
         None => 0,
         Some(value) => value

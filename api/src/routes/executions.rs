@@ -9,7 +9,7 @@ use axum::{
     Json,
 };
 use flowforge_domain::{
-    execution::{ExecutionId, Item, Trigger, TriggerKind},
+    execution::{Item, Trigger, TriggerKind},
     workflow::WorkflowId,
 };
 use serde::{Deserialize, Serialize};
@@ -168,9 +168,7 @@ async fn get_execution(
     State(state): State<AppState>,
     PathParams(id): PathParams<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let id: ExecutionId = id
-        .parse()
-        .map_err(|_| ApiError::NotFound(format!("execution {id}")))?;
+    let id = executions::parse_execution_id(&id)?;
     let execution = executions::load(&state, id).await?;
     let saga = executions::has_saga(&state, id, &execution)
         .await?
@@ -219,9 +217,7 @@ async fn cancel_execution(
     headers: HeaderMap,
     OptionalJsonBody(body): OptionalJsonBody<CancelRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    let id: ExecutionId = id
-        .parse()
-        .map_err(|_| ApiError::NotFound(format!("execution {id}")))?;
+    let id = executions::parse_execution_id(&id)?;
     let reason = body
         .and_then(|b| b.reason)
         .unwrap_or_else(|| "cancelled by request".to_owned());
@@ -247,9 +243,7 @@ async fn retry_execution(
     PathParams(id): PathParams<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let id: ExecutionId = id
-        .parse()
-        .map_err(|_| ApiError::NotFound(format!("execution {id}")))?;
+    let id = executions::parse_execution_id(&id)?;
     let execution_id = executions::retry(&state, id, &request_metadata(&headers)).await?;
     let body = json!({"execution_id": execution_id, "retry_of": id, "status": "running"});
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
@@ -352,9 +346,7 @@ async fn resume_execution(
     headers: HeaderMap,
     OptionalJsonBody(body): OptionalJsonBody<Value>,
 ) -> Result<Json<Value>, ApiError> {
-    let id: ExecutionId = id
-        .parse()
-        .map_err(|_| ApiError::NotFound(format!("execution {id}")))?;
+    let id = executions::parse_execution_id(&id)?;
     let execution = executions::load(&state, id).await?;
     let node = execution
         .node_runs()
