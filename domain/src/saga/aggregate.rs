@@ -207,6 +207,10 @@ impl Saga {
         self.steps.iter().rev().find(|s| !s.is_settled())
     }
 
+    fn step_mut(&mut self, name: &str) -> Option<&mut SagaStep> {
+        self.steps.iter_mut().find(|s| s.step == name)
+    }
+
     fn require_next(&self, step: &str) -> Result<&SagaStep, SagaError> {
         match self.next_step() {
             Some(next) if next.step == step => Ok(next),
@@ -443,7 +447,7 @@ impl Aggregate for Saga {
                 compensated_at,
                 ..
             } => {
-                if let Some(s) = self.steps.iter_mut().find(|s| s.step == step) {
+                if let Some(s) = self.step_mut(&step) {
                     s.status = StepStatus::Compensated;
                     s.compensated_at = Some(compensated_at);
                     s.compensation_output = Some(output);
@@ -457,7 +461,7 @@ impl Aggregate for Saga {
                 failed_at,
                 ..
             } => {
-                if let Some(s) = self.steps.iter_mut().find(|s| s.step == step) {
+                if let Some(s) = self.step_mut(&step) {
                     s.status = StepStatus::Failed;
                     s.tries_this_round += 1;
                     s.failed_attempts.push(FailedAttempt {
@@ -485,7 +489,7 @@ impl Aggregate for Saga {
                 skipped_at,
                 ..
             } => {
-                if let Some(s) = self.steps.iter_mut().find(|s| s.step == step) {
+                if let Some(s) = self.step_mut(&step) {
                     s.status = StepStatus::Skipped;
                     s.compensated_at = Some(skipped_at);
                     s.skipped_by = Some(actor);
