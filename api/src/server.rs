@@ -8,7 +8,8 @@ use flowforge_commands::CommandBus;
 use flowforge_engine::{nodes::NodeRegistry, ExpressionEngine};
 use flowforge_infra::{
     bus::{
-        jetstream::{publisher::EventPublisher, JetStreamBus, JetStreamSource},
+        failover::FailoverSource,
+        jetstream::{publisher::EventPublisher, JetStreamBus},
         store_tail::StoreTailSource,
         EventSource, SubscriptionError,
     },
@@ -119,7 +120,8 @@ pub async fn start(
                 let published = publisher.published();
                 tasks.spawn(publisher.run(shutdown.clone()));
                 nats = Some(bus.clone());
-                (Arc::new(JetStreamSource::new(bus)), Some(published))
+                let source = FailoverSource::new(bus, store.clone(), STORE_POLL_INTERVAL);
+                (Arc::new(source), Some(published))
             }
             None => (
                 Arc::new(StoreTailSource::new(store.clone(), STORE_POLL_INTERVAL)),

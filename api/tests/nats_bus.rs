@@ -133,8 +133,8 @@ async fn a_stream_holding_another_log_is_refused() {
     let (status, ready) = other.get("/health/ready").await;
     assert_eq!(
         (status, ready["checks"]["publisher"]["status"].as_str()),
-        (200, Some("ok")),
-        "a publisher just behind is not stalled yet: {ready}"
+        (503, Some("ok")),
+        "the stream is refused; a publisher just behind is not stalled yet: {ready}"
     );
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (_, status) = other.get("/api/v1/projections").await;

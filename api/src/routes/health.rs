@@ -5,6 +5,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use flowforge_infra::bus::{jetstream::ownership::check_stream, SubscriptionError};
+
 use crate::state::AppState;
 
 /// The routes of this module.
@@ -31,7 +33,9 @@ pub struct HealthChecks {
     pub store: String,
     /// The store's newest position.
     pub head: Option<u64>,
-    /// `ok`, `disconnected`, or `not configured` (in-process bus).
+    /// `ok`, `not configured` (in-process bus), `disconnected; following the
+    /// store` (ready: work goes on from the store), or why the stream is
+    /// refused (not ready: it holds another store's log).
     pub nats: String,
     /// Each projection's position in this instance.
     #[schema(value_type = Object)]
@@ -74,11 +78,7 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<HealthRespons
         Ok(head) => (true, "ok".to_owned(), Some(head)),
         Err(error) => (false, error.to_string(), None),
     };
-    let (nats_ok, nats) = match &state.nats {
-        None => (true, "not configured"),
-        Some(bus) if bus.is_connected() => (true, "ok"),
-        Some(_) => (false, "disconnected"),
-    };
+    let (nats_ok, nats) = nats_check(&state).await;
     let projections = state
         .progress
         .iter()
@@ -88,14 +88,17 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<HealthRespons
         (Some(_), Some(head)) => publisher_check(&state, head).await,
         _ => None,
     };
-    let publisher_ok = publisher.as_ref().is_none_or(|p| p.status == "ok");
+    // Without NATS the instance follows the store and the publisher catches
+    // up later: only a stall while NATS is there is a fault.
+    let nats_connected = state.nats.as_ref().is_some_and(|bus| bus.is_connected());
+    let publisher_ok = !nats_connected || publisher.as_ref().is_none_or(|p| p.status == "ok");
     let ready = store_ok && nats_ok && publisher_ok;
     let body = HealthResponse {
         status: if ready { "ok" } else { "unavailable" }.to_owned(),
         checks: Some(HealthChecks {
             store,
             head,
-            nats: nats.to_owned(),
+            nats,
             projections,
             publisher,
         }),
@@ -106,6 +109,28 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<HealthRespons
         StatusCode::SERVICE_UNAVAILABLE
     };
     (status, Json(body))
+}
+
+/// How long readiness waits for NATS to say whose log its stream holds.
+const NATS_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Whether NATS is usable, and whether its stream holds this store's log: a
+/// foreign stream makes the instance unready (an operator must act); an
+/// unreachable NATS does not (every reader follows the store meanwhile).
+async fn nats_check(state: &AppState) -> (bool, String) {
+    let Some(bus) = &state.nats else {
+        return (true, "not configured".to_owned());
+    };
+    if !bus.is_connected() {
+        return (true, "disconnected; following the store".to_owned());
+    }
+    let checked = tokio::time::timeout(NATS_CHECK_TIMEOUT, check_stream(bus, &state.store)).await;
+    match checked {
+        Ok(Ok(_)) => (true, "ok".to_owned()),
+        Ok(Err(error @ SubscriptionError::ForeignStream { .. })) => (false, error.to_string()),
+        Ok(Err(error)) => (true, format!("{error}; following the store")),
+        Err(_elapsed) => (true, "not answering; following the store".to_owned()),
+    }
 }
 
 /// The publisher's stored position against the head: stalled when events

@@ -6,8 +6,10 @@
 //!
 //! Two transports implement it: [`store_tail`] reads the store itself (embedded
 //! mode, one process) and [`jetstream`] reads the events the publisher put on
-//! NATS JetStream (several instances).
+//! NATS JetStream (several instances); [`failover`] uses JetStream while it is
+//! usable and the store while it is not.
 
+pub mod failover;
 pub mod jetstream;
 pub mod store_tail;
 
@@ -27,6 +29,24 @@ pub enum SubscriptionError {
     /// A message on the bus is not a FlowForge event.
     #[error(transparent)]
     Wire(#[from] jetstream::wire::WireError),
+    /// The stream holds another store's log: none of it may be applied here.
+    #[error(
+        "NATS stream {stream} holds another store's log (its position {position} is event \
+         {on_stream}, this store's is {}): set FLOWFORGE_NATS_STREAM and \
+         FLOWFORGE_NATS_SUBJECT_PREFIX to a stream of this deployment's own, or delete the \
+         stream if its events are stale; until then this instance follows the store directly",
+        in_store.as_deref().unwrap_or("missing")
+    )]
+    ForeignStream {
+        /// The stream's name.
+        stream: String,
+        /// The position compared.
+        position: Position,
+        /// The event id the stream carries there.
+        on_stream: String,
+        /// The event id the store holds there, if any.
+        in_store: Option<String>,
+    },
     /// The bus skipped a position: resubscribe from the checkpoint.
     #[error("expected position {expected} next, the bus delivered {delivered}")]
     Gap {

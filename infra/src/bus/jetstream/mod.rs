@@ -1,20 +1,27 @@
 //! The NATS JetStream transport. The [`publisher`] copies the store's log onto
 //! a JetStream stream, one message per event, in position order; [`subscription`]
-//! reads it back through one durable consumer per subscriber. Subjects are
+//! reads it back through one durable consumer per subscriber; [`ownership`]
+//! tells whether a stream holds this store's log. Subjects are
 //! `<prefix>.<aggregate_type>.<aggregate_id>` with the prefix `flowforge.events`
 //! by default.
 
+pub mod ownership;
 pub mod publisher;
 pub mod subscription;
 pub mod wire;
 
-use std::time::Duration;
+use std::{
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
 use async_nats::jetstream::{self, stream};
-use async_trait::async_trait;
 
-use super::{EventSource, EventSubscription, SubscriptionError};
-use crate::event_store::{Position, StreamId};
+use super::SubscriptionError;
+use crate::event_store::StreamId;
 
 /// Where FlowForge's events live on NATS.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +66,7 @@ pub struct JetStreamBus {
     settings: JetStreamSettings,
     client: async_nats::Client,
     context: jetstream::Context,
+    foreign_reported: Arc<AtomicBool>,
 }
 
 impl JetStreamBus {
@@ -79,6 +87,7 @@ impl JetStreamBus {
             settings,
             client,
             context,
+            foreign_reported: Arc::default(),
         })
     }
 
@@ -117,6 +126,17 @@ impl JetStreamBus {
             .map_err(|e| SubscriptionError::Nats(format!("stream {}: {e}", self.settings.stream)))
     }
 
+    /// Logs that the stream holds another store's log: as one error saying what
+    /// to do the first time in this process, quietly after that (every reader
+    /// and the publisher find it, and keep finding it until it is fixed).
+    pub fn report_foreign_stream(&self, error: &SubscriptionError) {
+        if self.foreign_reported.swap(true, Ordering::Relaxed) {
+            tracing::debug!(%error, "refusing the NATS stream");
+        } else {
+            tracing::error!(%error, "refusing the NATS stream");
+        }
+    }
+
     /// Deletes FlowForge's stream, for tooling and tests that start over.
     pub async fn delete_stream(&self) -> Result<(), SubscriptionError> {
         self.context
@@ -124,30 +144,5 @@ impl JetStreamBus {
             .await
             .map(drop)
             .map_err(|e| SubscriptionError::Nats(e.to_string()))
-    }
-}
-
-/// [`EventSource`] over JetStream: each subscriber gets its durable consumer.
-pub struct JetStreamSource {
-    bus: JetStreamBus,
-}
-
-impl JetStreamSource {
-    /// Subscriptions on `bus`.
-    pub fn new(bus: JetStreamBus) -> Self {
-        Self { bus }
-    }
-}
-
-#[async_trait]
-impl EventSource for JetStreamSource {
-    async fn subscribe(
-        &self,
-        name: &str,
-        after: Position,
-    ) -> Result<Box<dyn EventSubscription>, SubscriptionError> {
-        Ok(Box::new(
-            subscription::JetStreamSubscription::open(&self.bus, name, after).await?,
-        ))
     }
 }

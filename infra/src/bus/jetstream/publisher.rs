@@ -23,7 +23,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::{wire, JetStreamBus};
+use super::{ownership, wire, JetStreamBus};
 use crate::{
     bus::{store_tail::StoreTail, EventSubscription, SubscriptionError},
     checkpoints::Checkpoints,
@@ -93,6 +93,10 @@ impl EventPublisher {
             };
             let pause = match outcome {
                 Ok(()) => Duration::from_secs(1),
+                Err(error @ SubscriptionError::ForeignStream { .. }) => {
+                    self.bus.report_foreign_stream(&error);
+                    MAX_BACKOFF
+                }
                 Err(error) => {
                     warn!(%error, ?backoff, "publisher interrupted; retrying");
                     let pause = backoff;
@@ -166,58 +170,25 @@ impl EventPublisher {
 
     /// The stream's last sequence and the position to publish after: the
     /// position carried by the stream's last message, or the database checkpoint
-    /// when the stream is empty (or its last message is not ours).
+    /// when the stream is empty (or its last message is not ours). A stream
+    /// holding another store's log is refused: publishing after its last
+    /// position would skip this store's events.
     async fn resume_point(
         &self,
         stream: &mut stream::Stream,
     ) -> Result<(u64, Position), SubscriptionError> {
-        let info = stream
-            .info()
-            .await
-            .map_err(|e| SubscriptionError::Nats(format!("stream info: {e}")))?;
-        let last_sequence = info.state.last_sequence;
+        let (last_sequence, published) =
+            ownership::checked_tip(&self.bus, stream, &self.store).await?;
         let checkpoint = self
             .checkpoints
             .get(PUBLISHER_NAME)
             .await
             .map_err(|e| SubscriptionError::Store(e.into()))?;
-        if last_sequence == 0 {
-            return Ok((0, checkpoint));
-        }
-        let last = stream
-            .get_raw_message(last_sequence)
-            .await
-            .map_err(|e| SubscriptionError::Nats(format!("last message: {e}")))?;
-        let published = position_header(&last.headers);
-        if let Some(published) = published {
-            // The stream must hold this store's log: the event at that position
-            // must be the one on NATS (an imported or replaced database next to
-            // an old stream would otherwise be skipped over).
-            let on_nats = last
-                .headers
-                .get("Nats-Msg-Id")
-                .map(|v| v.as_str().to_owned());
-            let in_store = self
-                .store
-                .read_all(published.saturating_sub(1), 1)
-                .await?
-                .first()
-                .map(|e| e.event_id.to_string());
-            if on_nats != in_store {
-                return Err(SubscriptionError::Nats(format!(
-                    "stream {} holds a different log (its position {published} is event {}, the store's is {}); \
-                     delete the stream or configure another with FLOWFORGE_NATS_STREAM",
-                    self.bus.settings().stream,
-                    on_nats.as_deref().unwrap_or("?"),
-                    in_store.as_deref().unwrap_or("missing"),
-                )));
-            }
-            if published > checkpoint {
-                self.checkpoints
-                    .advance(PUBLISHER_NAME, published)
-                    .await
-                    .map_err(|e| SubscriptionError::Store(e.into()))?;
-            }
+        if let Some(published) = published.filter(|&p| p > checkpoint) {
+            self.checkpoints
+                .advance(PUBLISHER_NAME, published)
+                .await
+                .map_err(|e| SubscriptionError::Store(e.into()))?;
         }
         Ok((last_sequence, published.unwrap_or(checkpoint)))
     }
