@@ -101,6 +101,9 @@ async fn main() {
         max_body_bytes: 1 << 20,
         consistency_timeout_ms: 10_000,
         publisher_stall_secs: 60,
+        max_pending_executions: 5000,
+        max_pending_per_workflow: 1000,
+        async_backlog_percent: 50,
         telemetry: TelemetryArgs {
             log_format: LogFormat::Text,
             otlp_endpoint: None,

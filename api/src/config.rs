@@ -167,6 +167,21 @@ pub struct ServeArgs {
     #[arg(long, env = "FLOWFORGE_PUBLISHER_STALL_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub publisher_stall_secs: u64,
 
+    /// Pending executions (requested, not ended, not waiting) the whole
+    /// deployment may have before starts through the API answer 503.
+    #[arg(long, env = "FLOWFORGE_MAX_PENDING_EXECUTIONS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub max_pending_executions: u64,
+
+    /// Pending executions one workflow may have before its starts answer 429.
+    #[arg(long, env = "FLOWFORGE_MAX_PENDING_PER_WORKFLOW", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub max_pending_per_workflow: u64,
+
+    /// The percentage of each backlog bound that starts nobody waits for
+    /// (webhooks answering immediately, executions started without `wait`)
+    /// may fill, keeping the rest for callers that wait for the answer.
+    #[arg(long, env = "FLOWFORGE_ASYNC_BACKLOG_PERCENT", default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=100))]
+    pub async_backlog_percent: u64,
+
     /// Logs and traces.
     #[command(flatten)]
     pub telemetry: TelemetryArgs,
@@ -204,6 +219,16 @@ impl TelemetryArgs {
 }
 
 impl ServeArgs {
+    /// The bounds of the execution backlog.
+    pub fn backlog_limits(&self) -> crate::backlog::BacklogLimits {
+        let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        crate::backlog::BacklogLimits {
+            global: size(self.max_pending_executions),
+            per_workflow: size(self.max_pending_per_workflow),
+            async_share_percent: size(self.async_backlog_percent),
+        }
+    }
+
     /// The read-your-writes wait bound.
     pub fn consistency_timeout(&self) -> Duration {
         Duration::from_millis(self.consistency_timeout_ms)

@@ -13,6 +13,8 @@ use flowforge_infra::{event_store::EventStoreError, read_model::ReadModelError};
 use serde::Serialize;
 use serde_json::{json, Value};
 use tracing::error;
+
+use crate::backlog::BacklogScope;
 use utoipa::ToSchema;
 
 /// Everything an API call can fail with.
@@ -100,6 +102,10 @@ pub enum ApiError {
         /// Where the read model is.
         current: u64,
     },
+    /// The backlog of pending executions has no room: 503 when the whole
+    /// deployment's is full, 429 when the workflow's share is.
+    #[error(transparent)]
+    BacklogFull(#[from] crate::backlog::BacklogFull),
     /// A dependency (the database) is unavailable; the cause is logged, not returned.
     #[error("a dependency is unavailable; retry shortly")]
     Unavailable(String),
@@ -208,6 +214,14 @@ impl ApiError {
                 "not_caught_up",
                 json!({ "position": position, "read_model_position": current }),
             ),
+            ApiError::BacklogFull(full) => (
+                match full.scope {
+                    BacklogScope::Global => StatusCode::SERVICE_UNAVAILABLE,
+                    BacklogScope::Workflow => StatusCode::TOO_MANY_REQUESTS,
+                },
+                "backlog_full",
+                json!({ "pending": full.pending, "limit": full.limit }),
+            ),
             ApiError::Unavailable(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable", Value::Null)
             }
@@ -262,9 +276,24 @@ impl IntoResponse for ApiError {
                 details,
             },
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if matches!(
+            status,
+            StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS
+        ) {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static(RETRY_AFTER_SECS),
+            );
+        }
+        response
     }
 }
+
+/// What a 503 or 429 tells the caller to wait before trying again, in
+/// seconds: long enough for a backlog to drain a little or a database to come
+/// back, short enough not to idle.
+const RETRY_AFTER_SECS: &str = "1";
 
 impl From<CommandError<WorkflowError>> for ApiError {
     fn from(error: CommandError<WorkflowError>) -> Self {

@@ -20,25 +20,32 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::{
+    backlog::StartMode,
     error::{command_error, ApiError},
     state::AppState,
 };
 
 /// Starts an execution of workflow `workflow_id` (its current definition) from
-/// `trigger` with `input` items. `require_active`: only for an active workflow.
+/// `trigger` with `input` items, if the backlog has room for a start in
+/// `mode`. `require_active`: only for an active workflow.
 pub async fn start(
     state: &AppState,
     workflow_id: WorkflowId,
     trigger: Trigger,
     input: Vec<Item>,
     require_active: bool,
+    mode: StartMode,
     metadata: &EventMetadata,
 ) -> Result<ExecutionId, ApiError> {
     let execution_id = ExecutionId::from_uuid(Uuid::now_v7());
+    state
+        .backlog
+        .admit(execution_id.as_uuid(), workflow_id.as_uuid(), mode)?;
     let mut start = ExecutionStart::new(execution_id, workflow_id, trigger, input);
     start.require_active = require_active;
     start_execution(&state.commands, start, metadata)
         .await
+        .inspect_err(|_| state.backlog.forget(execution_id.as_uuid()))
         .map_err(|error| match error {
             StartError::WorkflowNotFound(id) => ApiError::NotFound(format!("workflow {id}")),
             StartError::WorkflowArchived(workflow_id) => {

@@ -4,6 +4,7 @@
 //! integration tests start the very same server on a random port.
 #![forbid(unsafe_code)]
 
+pub mod backlog;
 pub mod config;
 pub mod error;
 pub mod executions;

@@ -28,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
 
 use crate::{
+    backlog::{self, Backlog},
     config::{ServeArgs, StorageArgs},
     routes,
     state::AppState,
@@ -175,6 +176,15 @@ pub async fn start(
     );
     tasks.spawn(scheduler.run());
 
+    let backlog = Arc::new(Backlog::new(args.backlog_limits()));
+    tasks.spawn(backlog::follower::follow(
+        backlog.clone(),
+        store.clone(),
+        ExecutionViews::at(database.clone(), live_execution_views()),
+        STORE_POLL_INTERVAL,
+        shutdown.clone(),
+    ));
+
     let state = AppState {
         commands: CommandBus::new(store.clone()),
         store,
@@ -186,6 +196,7 @@ pub async fn start(
         progress: Arc::new(progress),
         publisher,
         nats,
+        backlog,
         webhooks: Arc::new(crate::webhooks::WebhookRegistry::default()),
         consistency_timeout: args.consistency_timeout(),
         publisher_stall: Duration::from_secs(args.publisher_stall_secs),

@@ -37,6 +37,8 @@ pub struct AppState {
     pub publisher: Option<watch::Receiver<Position>>,
     /// The NATS connection (none without NATS), for readiness.
     pub nats: Option<JetStreamBus>,
+    /// The pending executions, which bound starts through the API.
+    pub backlog: Arc<crate::backlog::Backlog>,
     /// Which active workflow answers which webhook.
     pub webhooks: Arc<crate::webhooks::WebhookRegistry>,
     /// How long a `consistent_with` query waits before answering 503.

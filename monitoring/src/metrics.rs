@@ -55,6 +55,12 @@ pub struct Metrics {
     pub publisher_position: IntGauge,
     /// The NATS publisher's distance behind the head, set when scraped.
     pub publisher_lag: IntGauge,
+    /// Executions pending (requested, not ended, not waiting) as this
+    /// instance's door counts them.
+    pub execution_backlog: IntGauge,
+    /// Starts refused because the backlog was full, by bound
+    /// (`global_backlog`, `workflow_backlog`).
+    pub executions_refused: IntCounterVec,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -237,6 +243,23 @@ impl Metrics {
                 "flowforge_publisher_lag_events",
                 "How many events the NATS publisher is behind the head.",
             ),
+            execution_backlog: gauge(
+                r,
+                "flowforge_execution_backlog",
+                "Executions requested and not yet ended, not counting waiting ones.",
+            ),
+            executions_refused: {
+                let refused = counter(
+                    r,
+                    "flowforge_executions_refused_total",
+                    "Execution starts refused because the backlog was full, by bound.",
+                    &["reason"],
+                );
+                for reason in ["global_backlog", "workflow_backlog"] {
+                    refused.with_label_values(&[reason]).inc_by(0);
+                }
+                refused
+            },
             registry,
         }
     }
@@ -245,7 +268,7 @@ impl Metrics {
     /// that have no sample yet, and the process metrics.
     pub fn family_names(&self) -> Vec<String> {
         use prometheus::core::Collector;
-        let collectors: [&dyn Collector; 20] = [
+        let collectors: [&dyn Collector; 22] = [
             &self.http_requests,
             &self.http_duration,
             &self.commands,
@@ -266,6 +289,8 @@ impl Metrics {
             &self.head_position,
             &self.publisher_position,
             &self.publisher_lag,
+            &self.execution_backlog,
+            &self.executions_refused,
         ];
         let mut names: Vec<String> = collectors
             .iter()

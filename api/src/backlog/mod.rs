@@ -272,7 +272,10 @@ mod tests {
         let full = backlog
             .admit(Uuid::new_v4(), workflow, StartMode::FireAndForget)
             .expect_err("half of 4 is taken");
-        assert_eq!((full.scope, full.pending, full.limit), (BacklogScope::Workflow, 2, 2));
+        assert_eq!(
+            (full.scope, full.pending, full.limit),
+            (BacklogScope::Workflow, 2, 2)
+        );
         for _ in 0..2 {
             backlog
                 .admit(Uuid::new_v4(), workflow, StartMode::Waiting)
@@ -306,12 +309,16 @@ mod tests {
         let backlog = Backlog::new(LIMITS);
         let workflow = Uuid::new_v4();
         let first = Uuid::new_v4();
-        backlog.admit(first, workflow, StartMode::Waiting).expect("room");
+        backlog
+            .admit(first, workflow, StartMode::Waiting)
+            .expect("room");
         backlog.change(|p| p.waiting(first, true));
         assert_eq!(backlog.pending(), 0);
         backlog.change(|p| p.waiting(first, false));
         assert_eq!(backlog.pending(), 1);
-        backlog.admit(first, workflow, StartMode::Waiting).expect("same execution");
+        backlog
+            .admit(first, workflow, StartMode::Waiting)
+            .expect("same execution");
         assert_eq!(backlog.pending(), 1);
         backlog.change(|p| p.finished(first));
         backlog.change(|p| p.finished(first));

@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use super::request_context::request_metadata;
 use crate::{
+    backlog::StartMode,
     error::{ApiError, ErrorBody},
     executions,
     extract::{OptionalJsonBody, PathParams, QueryParams},
@@ -103,6 +104,8 @@ fn parse_items(input: Option<Vec<Value>>) -> Result<Vec<Item>, ApiError> {
         (status = 400, description = "Invalid input items", body = ErrorBody),
         (status = 404, description = "No such workflow", body = ErrorBody),
         (status = 409, description = "Archived workflow", body = ErrorBody),
+        (status = 429, description = "The workflow's backlog is full; see Retry-After", body = ErrorBody),
+        (status = 503, description = "The execution backlog is full; see Retry-After", body = ErrorBody),
     )
 )]
 async fn start_execution(
@@ -123,6 +126,11 @@ async fn start_execution(
         trigger,
         input,
         false,
+        if params.wait {
+            StartMode::Waiting
+        } else {
+            StartMode::FireAndForget
+        },
         &request_metadata(&headers),
     )
     .await?;

@@ -16,6 +16,7 @@ use serde_json::{json, Map, Value};
 
 use super::request_context::request_metadata;
 use crate::{
+    backlog::StartMode,
     error::{ApiError, ErrorBody},
     executions,
     state::AppState,
@@ -47,7 +48,9 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
         (status = 200, description = "response_mode last_node / respond_node: the workflow's answer", body = Object),
         (status = 400, description = "Malformed JSON body", body = ErrorBody),
         (status = 404, description = "No active workflow has this webhook", body = ErrorBody),
+        (status = 429, description = "The workflow's backlog is full; see Retry-After", body = ErrorBody),
         (status = 500, description = "The execution failed", body = ErrorBody),
+        (status = 503, description = "The execution backlog is full; see Retry-After", body = ErrorBody),
         (status = 504, description = "The execution did not answer in time", body = ErrorBody),
     )
 )]
@@ -70,6 +73,10 @@ pub async fn webhook(
         trigger,
         vec![item],
         true,
+        match route.response_mode {
+            ResponseMode::Immediately => StartMode::FireAndForget,
+            ResponseMode::LastNode | ResponseMode::RespondNode => StartMode::Waiting,
+        },
         &request_metadata(&headers),
     )
     .await?;

@@ -78,6 +78,9 @@ impl TestApp {
             max_body_bytes: 1024 * 1024,
             consistency_timeout_ms: 5_000,
             publisher_stall_secs: 60,
+            max_pending_executions: 5000,
+            max_pending_per_workflow: 1000,
+            async_backlog_percent: 50,
             telemetry: TelemetryArgs {
                 log_format: LogFormat::Text,
                 otlp_endpoint: None,
