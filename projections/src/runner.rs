@@ -77,6 +77,12 @@ impl ProjectionProgress {
         *self.position.borrow()
     }
 
+    /// A receiver that sees the read model's position move, for work that
+    /// should follow the read model instead of polling it.
+    pub fn changes(&self) -> watch::Receiver<Position> {
+        self.position.clone()
+    }
+
     /// Waits until the read model reflects `position`, or `timeout` passes.
     /// Returns whether it caught up.
     pub async fn wait_for(&self, position: Position, timeout: Duration) -> bool {

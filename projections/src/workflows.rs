@@ -35,7 +35,7 @@ impl WorkflowProjection {
 #[async_trait]
 impl Projection for WorkflowProjection {
     fn name(&self) -> &'static str {
-        "workflows"
+        flowforge_infra::read_model::WORKFLOWS_PROJECTION
     }
 
     async fn checkpoint(&self) -> Result<Position, ProjectionError> {

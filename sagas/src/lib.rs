@@ -11,6 +11,7 @@ mod leader;
 mod nats_trigger;
 mod node_executor;
 mod orchestrator;
+mod refresh;
 mod scheduler;
 mod spans;
 mod starter;

@@ -13,21 +13,23 @@ use flowforge_domain::{
     workflow::{NodeType, WorkflowId},
 };
 use flowforge_infra::{
-    event_store::EventMetadata,
+    event_store::{EventMetadata, Position},
     read_model::{active_workflows, WorkflowViewStore},
 };
 use flowforge_monitoring::trace_context::{continue_trace, trace_id_of};
 use futures::StreamExt;
 use serde_json::{Map, Value};
-use tokio::task::JoinHandle;
+use tokio::{sync::watch, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn, Instrument};
 use uuid::Uuid;
 
-use crate::starter::{start_execution, ExecutionStart};
+use crate::{
+    refresh::RefreshClock,
+    starter::{start_execution, ExecutionStart},
+};
 
 /// How often the set of trigger subjects is re-read.
-const REFRESH: Duration = Duration::from_secs(1);
 
 /// One `nats_trigger` node of an active workflow.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -43,6 +45,7 @@ pub struct NatsTriggers {
     commands: CommandBus,
     workflows: Arc<dyn WorkflowViewStore>,
     shutdown: CancellationToken,
+    workflow_changes: Option<watch::Receiver<Position>>,
 }
 
 impl NatsTriggers {
@@ -58,13 +61,28 @@ impl NatsTriggers {
             commands,
             workflows,
             shutdown,
+            workflow_changes: None,
         }
+    }
+
+    /// Re-reads the trigger nodes when the workflows read model moves (its
+    /// position), instead of every second; without it, polls.
+    pub fn with_workflow_changes(mut self, changes: Option<watch::Receiver<Position>>) -> Self {
+        self.workflow_changes = changes;
+        self
     }
 
     /// Follows the active workflows' trigger nodes until shutdown.
     pub async fn run(self) {
         let mut running: HashMap<TriggerNode, JoinHandle<()>> = HashMap::new();
+        let mut refresh = RefreshClock::new(self.workflow_changes.clone());
         loop {
+            if !refresh.due() {
+                tokio::select! {
+                    () = self.shutdown.cancelled() => break,
+                    () = refresh.wait(Duration::MAX) => continue,
+                }
+            }
             match active_workflows(self.workflows.as_ref()).await {
                 Ok(views) => {
                     let wanted: Vec<TriggerNode> = views
@@ -87,11 +105,10 @@ impl NatsTriggers {
                         }
                     }
                 }
-                Err(error) => warn!(%error, "cannot read NATS triggers"),
-            }
-            tokio::select! {
-                () = self.shutdown.cancelled() => break,
-                () = tokio::time::sleep(REFRESH) => {}
+                Err(error) => {
+                    warn!(%error, "cannot read NATS triggers");
+                    refresh.retry_soon();
+                }
             }
         }
         running.values().for_each(JoinHandle::abort);

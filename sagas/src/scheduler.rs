@@ -29,20 +29,22 @@ use flowforge_domain::{
     workflow::{NodeType, Workflow, WorkflowId, WorkflowStatus},
 };
 use flowforge_infra::{
-    event_store::EventMetadata,
+    event_store::{EventMetadata, Position},
     read_model::{active_workflows, WorkflowViewStore},
 };
 use serde_json::{json, Value};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 use uuid::Uuid;
 
-use crate::starter::{start_execution, ExecutionStart};
+use crate::{
+    refresh::RefreshClock,
+    starter::{start_execution, ExecutionStart},
+};
 
-/// How often due ticks are checked.
-const RESOLUTION: Duration = Duration::from_millis(100);
-/// How often the list of schedules is re-read from the workflows read model.
-const REFRESH: Duration = Duration::from_secs(1);
+/// The longest sleep between two looks at the due ticks.
+const LONGEST_SLEEP: Duration = Duration::from_secs(60);
 
 /// One schedule node of an active workflow.
 #[derive(Debug, Clone)]
@@ -74,6 +76,7 @@ pub struct Scheduler {
     commands: CommandBus,
     workflows: Arc<dyn WorkflowViewStore>,
     shutdown: CancellationToken,
+    workflow_changes: Option<watch::Receiver<Position>>,
 }
 
 impl Scheduler {
@@ -87,24 +90,34 @@ impl Scheduler {
             commands,
             workflows,
             shutdown,
+            workflow_changes: None,
         }
+    }
+
+    /// Re-reads the schedules when the workflows read model moves (its
+    /// position), instead of every second; without it, polls.
+    pub fn with_workflow_changes(mut self, changes: Option<watch::Receiver<Position>>) -> Self {
+        self.workflow_changes = changes;
+        self
     }
 
     /// Runs until shutdown.
     pub async fn run(self) {
         let mut entries: Vec<ScheduleEntry> = Vec::new();
         let mut next_tick: HashMap<ScheduleKey, DateTime<Utc>> = HashMap::new();
-        let mut refreshed: Option<tokio::time::Instant> = None;
+        let mut refresh = RefreshClock::new(self.workflow_changes.clone());
         loop {
-            if refreshed.is_none_or(|at| at.elapsed() >= REFRESH) {
+            if refresh.due() {
                 match self.schedules().await {
                     Ok(found) => entries = found,
-                    Err(error) => warn!(%error, "cannot read schedules"),
+                    Err(error) => {
+                        warn!(%error, "cannot read schedules");
+                        refresh.retry_soon();
+                    }
                 }
                 // A changed pattern or timezone is a new key: its next tick is
                 // computed afresh instead of firing once more at the old time.
                 next_tick.retain(|key, _| entries.iter().any(|e| e.key() == *key));
-                refreshed = Some(tokio::time::Instant::now());
             }
             let now = Utc::now();
             for entry in &entries {
@@ -127,9 +140,18 @@ impl Scheduler {
                     }
                 }
             }
+            // Sleep until the next tick is due, or the schedules may have changed.
+            let now = Utc::now();
+            let until_next_tick = next_tick
+                .values()
+                .min()
+                .map_or(LONGEST_SLEEP, |due| {
+                    (*due - now).to_std().unwrap_or_default() + Duration::from_millis(1)
+                })
+                .min(LONGEST_SLEEP);
             tokio::select! {
                 () = self.shutdown.cancelled() => return,
-                () = tokio::time::sleep(RESOLUTION) => {}
+                () = refresh.wait(until_next_tick) => {}
             }
         }
     }

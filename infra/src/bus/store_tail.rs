@@ -1,11 +1,12 @@
 //! The in-process transport: follows the event store itself from a position on.
-//! It wakes at once on appends made by this process and polls for appends made
-//! by others. Used in embedded mode and by tooling that reads the log directly.
+//! It wakes at once on appends the store announces (this process's, and on
+//! PostgreSQL other instances' too) and polls, slowly, as a safety net. Used
+//! in embedded mode, while NATS is away, and by tooling that reads the log.
 
 use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
-use tokio::sync::watch;
+use tokio::{sync::watch, time::Instant};
 
 use super::{EventSource, EventSubscription, SubscriptionError};
 use crate::event_store::{EventStore, Position, RecordedEvent};
@@ -19,11 +20,14 @@ pub struct StoreTail {
     after: Position,
     appended: watch::Receiver<Position>,
     poll_interval: Duration,
+    /// When the store was last read and had nothing new (none: read next time).
+    idle_since: Option<Instant>,
 }
 
 impl StoreTail {
-    /// Starts after `after`; checks the store at least every `poll_interval` for
-    /// events appended by other processes.
+    /// Starts after `after`; reads the store when the store announces an
+    /// append ([`EventStore::appended`], which covers other processes where
+    /// the store can tell) and at least every `poll_interval` otherwise.
     pub fn new(store: Arc<dyn EventStore>, after: Position, poll_interval: Duration) -> Self {
         let appended = store.appended();
         Self {
@@ -31,29 +35,48 @@ impl StoreTail {
             after,
             appended,
             poll_interval,
+            idle_since: None,
         }
+    }
+
+    /// Whether the store should be read now: an append was announced, or the
+    /// poll interval passed since the last empty read.
+    fn read_due(&self) -> bool {
+        self.appended.has_changed().unwrap_or(false)
+            || self
+                .idle_since
+                .is_none_or(|since| since.elapsed() >= self.poll_interval)
     }
 }
 
 #[async_trait]
 impl EventSubscription for StoreTail {
     async fn next_batch(&mut self, max: usize) -> Result<Vec<RecordedEvent>, SubscriptionError> {
-        let deadline = tokio::time::Instant::now() + IDLE_RETURN;
+        let deadline = Instant::now() + IDLE_RETURN;
         loop {
-            self.appended.mark_unchanged();
-            let batch = self.store.read_all(self.after, max).await?;
-            if let Some(last) = batch.last() {
-                self.after = last.position;
-                return Ok(batch);
+            if self.read_due() {
+                self.appended.mark_unchanged();
+                let batch = self.store.read_all(self.after, max).await?;
+                if let Some(last) = batch.last() {
+                    self.after = last.position;
+                    self.idle_since = None;
+                    return Ok(batch);
+                }
+                self.idle_since = Some(Instant::now());
             }
-            let now = tokio::time::Instant::now();
+            let now = Instant::now();
             if now >= deadline {
-                return Ok(batch);
+                return Ok(Vec::new());
             }
-            // Either this process appends (the watch fires) or the poll finds
-            // another process's events; a closed watch just means polling.
-            let wait = self.poll_interval.min(deadline - now);
-            let _ = tokio::time::timeout(wait, self.appended.changed()).await;
+            // Either an append is announced (the watch fires) or the poll is
+            // due; a closed watch just means polling.
+            let next_poll = self
+                .idle_since
+                .map_or(now, |since| since + self.poll_interval);
+            let wait = next_poll.min(deadline).saturating_duration_since(now);
+            if let Ok(Err(_closed)) = tokio::time::timeout(wait, self.appended.changed()).await {
+                tokio::time::sleep(wait).await;
+            }
         }
     }
 }

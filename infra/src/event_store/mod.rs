@@ -19,6 +19,7 @@ pub use model::{
 
 use async_trait::async_trait;
 use tokio::sync::{broadcast, watch};
+use tokio_util::sync::CancellationToken;
 
 /// Why an event-store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -132,6 +133,14 @@ pub trait EventStore: Send + Sync + 'static {
     /// Tells in-process followers the newest head this process committed, so they
     /// wake at once instead of waiting for their next poll.
     fn appended(&self) -> watch::Receiver<Position>;
+
+    /// Wakes this process's followers (through [`EventStore::appended`]) on
+    /// appends that other processes commit, until `shutdown`: followers then
+    /// need no tight polling to see them. A store no other process writes to
+    /// returns at once.
+    async fn follow_other_writers(&self, shutdown: CancellationToken) {
+        let _ = shutdown;
+    }
 
     /// Tells in-process followers of one stream that it grew, so a follower
     /// wakes only for its own stream (a waiting webhook, a live SSE stream)

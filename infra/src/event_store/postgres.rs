@@ -11,13 +11,19 @@
 //! group commit (`group_commit.rs`) spreads over every append waiting in this
 //! process.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, time::Duration};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::{postgres::PgRow, types::Json, PgPool, Row};
+use sqlx::{
+    postgres::{PgListener, PgRow},
+    types::Json,
+    PgPool, Row,
+};
 use tokio::sync::{broadcast, watch};
+use tokio_util::sync::CancellationToken;
+use tracing::warn;
 
 use super::{
     check_import_order,
@@ -28,6 +34,11 @@ use super::{
     RecordedEvent, StreamAppended, StreamId, STREAM_NOTICES,
 };
 use crate::database::to_i64;
+
+/// The channel a commit's new head is announced on (see migration 0006).
+const APPENDED_CHANNEL: &str = "flowforge_appended";
+/// The pause before listening again after the connection failed.
+const LISTEN_RETRY: Duration = Duration::from_secs(1);
 
 /// Writes groups of appends in one transaction under the head row lock.
 struct PostgresGroupCommit {
@@ -160,6 +171,37 @@ impl PostgresEventStore {
             appender: Appender::new(appended.clone(), streams.clone()),
             appended,
             streams,
+        }
+    }
+
+    /// Raises the `appended` watch on every head notification; returns only
+    /// when listening fails. After (re)connecting it reads the head, as
+    /// notifications sent while it was away are lost.
+    async fn listen_for_appends(&self) -> sqlx::Error {
+        let mut listener = match PgListener::connect_with(&self.pool).await {
+            Ok(listener) => listener,
+            Err(error) => return error,
+        };
+        if let Err(error) = listener.listen(APPENDED_CHANNEL).await {
+            return error;
+        }
+        self.raise_to_head().await;
+        loop {
+            match listener.try_recv().await {
+                Ok(Some(notification)) => {
+                    if let Ok(head) = notification.payload().parse::<Position>() {
+                        self.appended.send_if_modified(|h| raise_head(h, head));
+                    }
+                }
+                Ok(None) => self.raise_to_head().await,
+                Err(error) => return error,
+            }
+        }
+    }
+
+    async fn raise_to_head(&self) {
+        if let Ok(head) = self.head().await {
+            self.appended.send_if_modified(|h| raise_head(h, head));
         }
     }
 
@@ -339,6 +381,20 @@ impl EventStore for PostgresEventStore {
 
     fn appended(&self) -> watch::Receiver<Position> {
         self.appended.subscribe()
+    }
+
+    async fn follow_other_writers(&self, shutdown: CancellationToken) {
+        loop {
+            let failed = tokio::select! {
+                () = shutdown.cancelled() => return,
+                failed = self.listen_for_appends() => failed,
+            };
+            warn!(error = %failed, "cannot listen for other instances' appends; retrying");
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(LISTEN_RETRY) => {}
+            }
+        }
     }
 
     fn stream_appends(&self) -> broadcast::Receiver<StreamAppended> {

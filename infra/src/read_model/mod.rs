@@ -21,7 +21,7 @@ pub use sagas::{live_saga_views, SagaChange, SagaQuery, SagaView, SagaViews, SAG
 pub use sqlite::SqliteWorkflowViews;
 pub use workflow_views::{
     active_workflows, live_workflow_views, WorkflowListQuery, WorkflowStatus, WorkflowView,
-    WorkflowViewStore,
+    WorkflowViewStore, WORKFLOWS_PROJECTION,
 };
 
 /// Why a read-model operation failed.

@@ -125,9 +125,12 @@ pub trait WorkflowViewStore: Send + Sync + 'static {
     async fn list(&self, query: &WorkflowListQuery) -> Result<Vec<WorkflowView>, ReadModelError>;
 }
 
+/// The projection's name, also its checkpoint row's name.
+pub const WORKFLOWS_PROJECTION: &str = "workflows";
+
 /// The live read model's table and checkpoint.
 pub fn live_workflow_views() -> ReadModelTarget {
-    ReadModelTarget::new("workflow_views", "workflows")
+    ReadModelTarget::new("workflow_views", WORKFLOWS_PROJECTION)
 }
 
 /// Every active workflow, paging through the read model; for the trigger
