@@ -17,9 +17,12 @@ use flowforge_infra::{
     database::{redact, Database, DatabaseError},
     event_store::{upcasting::Upcasters, EventStore, Position},
     leadership::Leadership,
-    read_model::{live_execution_views, live_saga_views, AuditLog, ExecutionViews, SagaViews},
+    read_model::{
+        live_execution_views, live_saga_views, AuditLog, ExecutionViews, SagaViews,
+        WORKFLOWS_PROJECTION,
+    },
 };
-use flowforge_projections::{catalog, ProjectionRunner};
+use flowforge_projections::{catalog, ProjectionProgress, ProjectionRunner};
 use flowforge_sagas::{
     ExecutionOrchestrator, NatsTriggers, SagaManager, Scheduler, SubWorkflowStarter,
 };
@@ -34,8 +37,10 @@ use crate::{
     state::AppState,
 };
 
-/// How often a follower checks the store for events appended by other processes.
-const STORE_POLL_INTERVAL: Duration = Duration::from_millis(200);
+/// How often a follower of the store reads it without being told of an
+/// append: a safety net, as appends wake followers at once (other instances'
+/// too, through PostgreSQL notifications).
+const STORE_POLL_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Why FlowForge could not start.
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +109,10 @@ pub async fn start(
     let leadership = Leadership::for_database(&database);
     let checkpoints = Checkpoints::new(database.clone());
     let mut tasks = JoinSet::new();
+    {
+        let (store, shutdown) = (store.clone(), shutdown.clone());
+        tasks.spawn(async move { store.follow_other_writers(shutdown).await });
+    }
 
     let mut nats = None;
     let (source, publisher): (Arc<dyn EventSource>, Option<watch::Receiver<Position>>) =
@@ -141,6 +150,9 @@ pub async fn start(
         tasks.spawn(runner.run(source.clone(), leadership.clone(), shutdown.clone()));
     }
 
+    let workflow_changes = progress
+        .get(WORKFLOWS_PROJECTION)
+        .map(ProjectionProgress::changes);
     let mut registry = NodeRegistry::new(ExpressionEngine::new())
         .with_sub_workflows(SubWorkflowStarter::new(CommandBus::new(store.clone())));
     if let Some(bus) = &nats {
@@ -150,7 +162,8 @@ pub async fn start(
             CommandBus::new(store.clone()),
             workflow_views.clone(),
             shutdown.clone(),
-        );
+        )
+        .with_workflow_changes(workflow_changes.clone());
         tasks.spawn(triggers.run());
     }
     let executor = Arc::new(registry);
@@ -160,6 +173,7 @@ pub async fn start(
         ExecutionViews::at(database.clone(), live_execution_views()),
         shutdown.clone(),
     );
+    let resumed = orchestrator.resumed();
     tasks.spawn(orchestrator.run(source.clone(), leadership.clone()));
     let saga_manager = SagaManager::new(
         CommandBus::new(store.clone()),
@@ -173,7 +187,8 @@ pub async fn start(
         CommandBus::new(store.clone()),
         workflow_views.clone(),
         shutdown.clone(),
-    );
+    )
+    .with_workflow_changes(workflow_changes);
     tasks.spawn(scheduler.run());
 
     let backlog = Arc::new(Backlog::new(args.backlog_limits()));
@@ -197,6 +212,7 @@ pub async fn start(
         publisher,
         nats,
         backlog,
+        resumed,
         webhooks: Arc::new(crate::webhooks::WebhookRegistry::default()),
         consistency_timeout: args.consistency_timeout(),
         publisher_stall: Duration::from_secs(args.publisher_stall_secs),

@@ -39,6 +39,8 @@ pub struct AppState {
     pub nats: Option<JetStreamBus>,
     /// The pending executions, which bound starts through the API.
     pub backlog: Arc<crate::backlog::Backlog>,
+    /// Whether the executions left open by earlier processes have been resumed.
+    pub resumed: watch::Receiver<bool>,
     /// Which active workflow answers which webhook.
     pub webhooks: Arc<crate::webhooks::WebhookRegistry>,
     /// How long a `consistent_with` query waits before answering 503.

@@ -61,6 +61,9 @@ pub(crate) trait TermLeader: Send + Sync + 'static {
     /// Its leadership terms.
     fn terms(&self) -> &Terms;
 
+    /// Another instance holds the lease: this one stands by.
+    fn standing_by(&self) {}
+
     /// Forgets what an earlier term claimed: another leader may since have
     /// left it in any state.
     fn start_term(&self);
@@ -91,7 +94,10 @@ pub(crate) async fn lead_while_leader<L: TermLeader>(
                 lease.release().await;
                 outcome
             }
-            Ok(None) => Ok(()),
+            Ok(None) => {
+                leader.standing_by();
+                Ok(())
+            }
             Err(error) => Err(SubscriptionError::Nats(format!("leadership: {error}"))),
         };
         if let Err(error) = outcome {

@@ -37,6 +37,9 @@ pub struct HealthChecks {
     /// store` (ready: work goes on from the store), or why the stream is
     /// refused (not ready: it holds another store's log).
     pub nats: String,
+    /// `ok`, or `resuming` while the executions left open by earlier
+    /// processes are being taken up (not ready until then).
+    pub executions: String,
     /// Each projection's position in this instance.
     #[schema(value_type = Object)]
     pub projections: serde_json::Map<String, serde_json::Value>,
@@ -92,13 +95,15 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<HealthRespons
     // up later: only a stall while NATS is there is a fault.
     let nats_connected = state.nats.as_ref().is_some_and(|bus| bus.is_connected());
     let publisher_ok = !nats_connected || publisher.as_ref().is_none_or(|p| p.status == "ok");
-    let ready = store_ok && nats_ok && publisher_ok;
+    let resumed = *state.resumed.borrow();
+    let ready = store_ok && nats_ok && publisher_ok && resumed;
     let body = HealthResponse {
         status: if ready { "ok" } else { "unavailable" }.to_owned(),
         checks: Some(HealthChecks {
             store,
             head,
             nats,
+            executions: if resumed { "ok" } else { "resuming" }.to_owned(),
             projections,
             publisher,
         }),

@@ -167,6 +167,11 @@ impl TestApp {
 
     /// Stops the server gracefully and starts it again on the same database.
     pub async fn restart(&mut self) {
+        self.restart_after(Duration::ZERO).await;
+    }
+
+    /// Like [`restart`](Self::restart), staying down for `pause` in between.
+    pub async fn restart_after(&mut self, pause: Duration) {
         self.shutdown.cancel();
         if let Some(server) = self.server.take() {
             let addr = server.local_addr;
@@ -175,6 +180,7 @@ impl TestApp {
                 .expect("server stops within 30 s");
             self.args.listen = addr;
         }
+        tokio::time::sleep(pause).await;
         self.start().await;
     }
 

@@ -39,7 +39,7 @@ use flowforge_infra::{
     leadership::{LeaderLease, Leadership},
     read_model::{ExecutionQuery, ExecutionViews, ReadModelError},
 };
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, field::Empty, info, warn, Instrument};
 
@@ -91,6 +91,9 @@ pub struct ExecutionOrchestrator {
     /// from a queue, a parent whose child ended).
     wake: mpsc::UnboundedSender<ExecutionId>,
     woken: tokio::sync::Mutex<mpsc::UnboundedReceiver<ExecutionId>>,
+    /// Whether the open executions have been taken up (by this instance as
+    /// leader, or by another one that leads), for readiness.
+    resumed: watch::Sender<bool>,
 }
 
 impl ExecutionOrchestrator {
@@ -113,8 +116,16 @@ impl ExecutionOrchestrator {
             admission: Mutex::new(Admission::default()),
             wake,
             woken: tokio::sync::Mutex::new(woken),
+            resumed: watch::channel(false).0,
             shutdown,
         })
+    }
+
+    /// Turns true once the executions left open by earlier processes have been
+    /// resumed (by this instance, or by another that leads): until then an
+    /// instance is not ready.
+    pub fn resumed(&self) -> watch::Receiver<bool> {
+        self.resumed.subscribe()
     }
 
     /// Orchestrates while holding the lease, until shutdown.
@@ -134,6 +145,7 @@ impl ExecutionOrchestrator {
         let open = self.open_executions().await?;
         info!(open = open.len(), "resuming unfinished executions");
         self.resume_open(open).await;
+        self.resumed.send_replace(true);
         let mut lease_checked = tokio::time::Instant::now();
         loop {
             let batch = tokio::select! {
@@ -884,6 +896,10 @@ impl TermLeader for ExecutionOrchestrator {
 
     fn terms(&self) -> &Terms {
         &self.terms
+    }
+
+    fn standing_by(&self) {
+        self.resumed.send_replace(true);
     }
 
     fn start_term(&self) {
