@@ -6,6 +6,7 @@
 pub mod booking_server;
 pub mod flaky_server;
 pub mod otlp_receiver;
+pub mod private_postgres;
 pub mod process;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
