@@ -21,33 +21,85 @@ use uuid::Uuid;
 
 use crate::{
     error::{command_error, ApiError},
+    idempotency::IdempotencyKey,
     state::AppState,
 };
 
+/// An execution a start request names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Started {
+    /// The execution.
+    pub execution_id: ExecutionId,
+    /// True when an earlier request with the same idempotency key started it.
+    pub replayed: bool,
+}
+
 /// Starts an execution of workflow `workflow_id` (its current definition) from
 /// `trigger` with `input` items. `require_active`: only for an active workflow.
+/// With an idempotency key, the execution's id is derived from it, and a start
+/// that finds that execution recorded already answers with it instead.
 pub async fn start(
     state: &AppState,
     workflow_id: WorkflowId,
     trigger: Trigger,
     input: Vec<Item>,
     require_active: bool,
+    key: Option<&IdempotencyKey>,
     metadata: &EventMetadata,
-) -> Result<ExecutionId, ApiError> {
-    let execution_id = ExecutionId::from_uuid(Uuid::now_v7());
+) -> Result<Started, ApiError> {
+    let execution_id = match key {
+        Some(key) => key.execution_id(workflow_id),
+        None => ExecutionId::from_uuid(Uuid::now_v7()),
+    };
+    let replay = Started {
+        execution_id,
+        replayed: true,
+    };
+    if key.is_some() && started_before(state, execution_id, workflow_id).await? {
+        return Ok(replay);
+    }
     let mut start = ExecutionStart::new(execution_id, workflow_id, trigger, input);
     start.require_active = require_active;
-    start_execution(&state.commands, start, metadata)
+    match start_execution(&state.commands, start, metadata).await {
+        Ok(()) => Ok(Started {
+            execution_id,
+            replayed: false,
+        }),
+        // Another request with the same key won the race to record it.
+        Err(error)
+            if key.is_some()
+                && error.already_started()
+                && started_before(state, execution_id, workflow_id).await? =>
+        {
+            Ok(replay)
+        }
+        Err(error) => Err(start_error(error)),
+    }
+}
+
+/// Whether execution `id` of `workflow_id` is recorded already.
+async fn started_before(
+    state: &AppState,
+    id: ExecutionId,
+    workflow_id: WorkflowId,
+) -> Result<bool, ApiError> {
+    let (execution, _) = state
+        .commands
+        .load::<Execution>(&id.to_string())
         .await
-        .map_err(|error| match error {
-            StartError::WorkflowNotFound(id) => ApiError::NotFound(format!("workflow {id}")),
-            StartError::WorkflowArchived(workflow_id) => {
-                ApiError::Rejected(WorkflowError::Archived { workflow_id })
-            }
-            StartError::Workflow(error) => ApiError::from(error),
-            StartError::Execution(error) => execution_error(error),
-        })?;
-    Ok(execution_id)
+        .map_err(execution_error)?;
+    Ok(execution.workflow_id() == Some(workflow_id))
+}
+
+fn start_error(error: StartError) -> ApiError {
+    match error {
+        StartError::WorkflowNotFound(id) => ApiError::NotFound(format!("workflow {id}")),
+        StartError::WorkflowArchived(workflow_id) => {
+            ApiError::Rejected(WorkflowError::Archived { workflow_id })
+        }
+        StartError::Workflow(error) => ApiError::from(error),
+        StartError::Execution(error) => execution_error(error),
+    }
 }
 
 /// Starts a new execution that retries failed (or cancelled) execution `id`:
