@@ -14,6 +14,7 @@ use flowforge_domain::{
     workflow::{NodeType, WorkflowError, WorkflowId},
 };
 use flowforge_domain::{saga::Saga, Aggregate};
+use flowforge_engine::resume::token_matches;
 use flowforge_infra::event_store::{EventMetadata, StreamAppended, StreamId};
 use flowforge_sagas::{start_execution, ExecutionStart, StartError};
 use serde_json::json;
@@ -292,29 +293,45 @@ pub fn webhook_response(execution: &Execution) -> Option<Item> {
     })
 }
 
-/// Resumes `node`, waiting in execution `id`, with `item` as its output.
-pub async fn resume(
+/// Resumes the node of execution `id` that waits for a call with `token`,
+/// with `item` as its output; returns the node and the log position. The
+/// token is compared in constant time with what the execution keeps of it (a
+/// digest). A token resumes once: afterwards no node waits for it (404), and
+/// of two calls racing with it one resumes and the other is refused (409).
+/// The resumption records who called (`X-Actor`), so the audit log shows it.
+pub async fn resume_with_token(
     state: &AppState,
     id: ExecutionId,
-    node: String,
+    token: &str,
     item: Item,
     metadata: &EventMetadata,
-) -> Result<u64, ApiError> {
+) -> Result<(String, u64), ApiError> {
+    let execution = load(state, id).await?;
+    let node = execution
+        .node_runs()
+        .iter()
+        .filter(|run| run.status() == NodeRunStatus::Waiting)
+        .find(|run| {
+            run.resume_token()
+                .is_some_and(|secret| token_matches(secret, token))
+        })
+        .map(|run| run.node().to_owned())
+        .ok_or_else(|| ApiError::NotFound("a node waiting for this token".to_owned()))?;
+    let command = ExecutionCommand::ResumeWithToken {
+        node: node.clone(),
+        outputs: vec![vec![item]],
+        actor: metadata
+            .actor
+            .clone()
+            .unwrap_or_else(|| "anonymous".to_owned()),
+        at: Utc::now(),
+    };
     let outcome = state
         .commands
-        .execute::<Execution>(
-            &id.to_string(),
-            ExecutionCommand::Resume {
-                node,
-                outputs: vec![vec![item]],
-                at: Utc::now(),
-            },
-            None,
-            metadata,
-        )
+        .execute::<Execution>(&id.to_string(), command, None, metadata)
         .await
         .map_err(execution_error)?;
-    Ok(outcome.position)
+    Ok((node, outcome.position))
 }
 
 /// Cancels an execution on behalf of `actor`.

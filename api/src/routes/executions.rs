@@ -374,20 +374,14 @@ async fn resume_execution(
     OptionalJsonBody(body): OptionalJsonBody<Value>,
 ) -> Result<Json<Value>, ApiError> {
     let id = executions::parse_execution_id(&id)?;
-    let execution = executions::load(&state, id).await?;
-    let node = execution
-        .node_runs()
-        .iter()
-        .find(|run| run.resume_token() == Some(token.as_str()))
-        .map(|run| run.node().to_owned())
-        .ok_or_else(|| ApiError::NotFound("a node waiting for this token".to_owned()))?;
     let item = match body {
         Some(Value::Object(item)) => item,
         Some(other) => Item::from_iter([("data".to_owned(), other)]),
         None => Item::new(),
     };
-    let position =
-        executions::resume(&state, id, node.clone(), item, &request_metadata(&headers)).await?;
+    let (node, position) =
+        executions::resume_with_token(&state, id, &token, item, &request_metadata(&headers))
+            .await?;
     Ok(Json(
         json!({"execution_id": id, "node": node, "position": position}),
     ))
