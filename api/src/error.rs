@@ -79,6 +79,18 @@ pub enum ApiError {
     /// The execution behind a webhook did not answer in time.
     #[error("execution {0} did not answer in time; it goes on running")]
     ExecutionTimedOut(String),
+    /// Another workflow holds an overlapping webhook route.
+    #[error("webhook {method} /webhook/{path} is taken by workflow {workflow_id} ({workflow_name:?}); deactivate or change that one first")]
+    WebhookPathTaken {
+        /// The method the other workflow holds (`*` for any).
+        method: String,
+        /// The path.
+        path: String,
+        /// The workflow holding it.
+        workflow_id: String,
+        /// Its name.
+        workflow_name: String,
+    },
     /// The caller's expected version is stale.
     #[error("the resource is at version {current_version}, not {expected}")]
     VersionConflict {
@@ -153,6 +165,16 @@ impl ApiError {
                 StatusCode::CONFLICT,
                 "version_conflict",
                 json!({ "current_version": current_version }),
+            ),
+            ApiError::WebhookPathTaken {
+                method,
+                path,
+                workflow_id,
+                workflow_name,
+            } => (
+                StatusCode::CONFLICT,
+                "webhook_path_taken",
+                json!({ "method": method, "path": path, "workflow_id": workflow_id, "workflow_name": workflow_name }),
             ),
             ApiError::Rejected(rejection) => rejection_parts(rejection),
             ApiError::ExecutionRejected(rejection) => (

@@ -14,6 +14,7 @@ use flowforge_domain::{
     workflow::{NodeType, WorkflowError, WorkflowId},
 };
 use flowforge_domain::{saga::Saga, Aggregate};
+use flowforge_engine::resume::token_matches;
 use flowforge_infra::event_store::{EventMetadata, StreamAppended, StreamId};
 use flowforge_sagas::{start_execution, ExecutionStart, StartError};
 use serde_json::json;
@@ -22,12 +23,24 @@ use uuid::Uuid;
 use crate::{
     backlog::StartMode,
     error::{command_error, ApiError},
+    idempotency::IdempotencyKey,
     state::AppState,
 };
 
+/// An execution a start request names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Started {
+    /// The execution.
+    pub execution_id: ExecutionId,
+    /// True when an earlier request with the same idempotency key started it.
+    pub replayed: bool,
+}
+
 /// Starts an execution of workflow `workflow_id` (its current definition) from
 /// `trigger` with `input` items, if the backlog has room for a start in
-/// `mode`. `require_active`: only for an active workflow.
+/// `mode`. `require_active`: only for an active workflow. With an idempotency
+/// key, the execution's id is derived from it, and a start that finds that
+/// execution recorded already answers with it instead.
 pub async fn start(
     state: &AppState,
     workflow_id: WorkflowId,
@@ -35,26 +48,68 @@ pub async fn start(
     input: Vec<Item>,
     require_active: bool,
     mode: StartMode,
+    key: Option<&IdempotencyKey>,
     metadata: &EventMetadata,
-) -> Result<ExecutionId, ApiError> {
-    let execution_id = ExecutionId::from_uuid(Uuid::now_v7());
+) -> Result<Started, ApiError> {
+    let execution_id = match key {
+        Some(key) => key.execution_id(workflow_id),
+        None => ExecutionId::from_uuid(Uuid::now_v7()),
+    };
+    let replay = Started {
+        execution_id,
+        replayed: true,
+    };
+    if key.is_some() && started_before(state, execution_id, workflow_id).await? {
+        return Ok(replay);
+    }
     state
         .backlog
         .admit(execution_id.as_uuid(), workflow_id.as_uuid(), mode)?;
     let mut start = ExecutionStart::new(execution_id, workflow_id, trigger, input);
     start.require_active = require_active;
-    start_execution(&state.commands, start, metadata)
+    match start_execution(&state.commands, start, metadata).await {
+        Ok(()) => Ok(Started {
+            execution_id,
+            replayed: false,
+        }),
+        // Another request with the same key won the race to record it.
+        Err(error)
+            if key.is_some()
+                && error.already_started()
+                && started_before(state, execution_id, workflow_id).await? =>
+        {
+            Ok(replay)
+        }
+        Err(error) => {
+            state.backlog.forget(execution_id.as_uuid());
+            Err(start_error(error))
+        }
+    }
+}
+
+/// Whether execution `id` of `workflow_id` is recorded already.
+async fn started_before(
+    state: &AppState,
+    id: ExecutionId,
+    workflow_id: WorkflowId,
+) -> Result<bool, ApiError> {
+    let (execution, _) = state
+        .commands
+        .load::<Execution>(&id.to_string())
         .await
-        .inspect_err(|_| state.backlog.forget(execution_id.as_uuid()))
-        .map_err(|error| match error {
-            StartError::WorkflowNotFound(id) => ApiError::NotFound(format!("workflow {id}")),
-            StartError::WorkflowArchived(workflow_id) => {
-                ApiError::Rejected(WorkflowError::Archived { workflow_id })
-            }
-            StartError::Workflow(error) => ApiError::from(error),
-            StartError::Execution(error) => execution_error(error),
-        })?;
-    Ok(execution_id)
+        .map_err(execution_error)?;
+    Ok(execution.workflow_id() == Some(workflow_id))
+}
+
+fn start_error(error: StartError) -> ApiError {
+    match error {
+        StartError::WorkflowNotFound(id) => ApiError::NotFound(format!("workflow {id}")),
+        StartError::WorkflowArchived(workflow_id) => {
+            ApiError::Rejected(WorkflowError::Archived { workflow_id })
+        }
+        StartError::Workflow(error) => ApiError::from(error),
+        StartError::Execution(error) => execution_error(error),
+    }
 }
 
 /// Starts a new execution that retries failed (or cancelled) execution `id`:
@@ -247,29 +302,45 @@ pub fn webhook_response(execution: &Execution) -> Option<Item> {
     })
 }
 
-/// Resumes `node`, waiting in execution `id`, with `item` as its output.
-pub async fn resume(
+/// Resumes the node of execution `id` that waits for a call with `token`,
+/// with `item` as its output; returns the node and the log position. The
+/// token is compared in constant time with what the execution keeps of it (a
+/// digest). A token resumes once: afterwards no node waits for it (404), and
+/// of two calls racing with it one resumes and the other is refused (409).
+/// The resumption records who called (`X-Actor`), so the audit log shows it.
+pub async fn resume_with_token(
     state: &AppState,
     id: ExecutionId,
-    node: String,
+    token: &str,
     item: Item,
     metadata: &EventMetadata,
-) -> Result<u64, ApiError> {
+) -> Result<(String, u64), ApiError> {
+    let execution = load(state, id).await?;
+    let node = execution
+        .node_runs()
+        .iter()
+        .filter(|run| run.status() == NodeRunStatus::Waiting)
+        .find(|run| {
+            run.resume_token()
+                .is_some_and(|secret| token_matches(secret, token))
+        })
+        .map(|run| run.node().to_owned())
+        .ok_or_else(|| ApiError::NotFound("a node waiting for this token".to_owned()))?;
+    let command = ExecutionCommand::ResumeWithToken {
+        node: node.clone(),
+        outputs: vec![vec![item]],
+        actor: metadata
+            .actor
+            .clone()
+            .unwrap_or_else(|| "anonymous".to_owned()),
+        at: Utc::now(),
+    };
     let outcome = state
         .commands
-        .execute::<Execution>(
-            &id.to_string(),
-            ExecutionCommand::Resume {
-                node,
-                outputs: vec![vec![item]],
-                at: Utc::now(),
-            },
-            None,
-            metadata,
-        )
+        .execute::<Execution>(&id.to_string(), command, None, metadata)
         .await
         .map_err(execution_error)?;
-    Ok(outcome.position)
+    Ok((node, outcome.position))
 }
 
 /// Cancels an execution on behalf of `actor`.

@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 pub mod executions;
 mod extract;
+pub mod idempotency;
 mod paging;
 pub mod routes;
 pub mod server;

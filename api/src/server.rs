@@ -5,7 +5,7 @@
 use std::{collections::HashMap, net::SocketAddr, sync::Arc, time::Duration};
 
 use flowforge_commands::CommandBus;
-use flowforge_engine::{nodes::NodeRegistry, ExpressionEngine};
+use flowforge_engine::{nodes::NodeRegistry, resume::ResumeLinks, ExpressionEngine};
 use flowforge_infra::{
     bus::{
         failover::FailoverSource,
@@ -21,6 +21,7 @@ use flowforge_infra::{
         live_execution_views, live_saga_views, AuditLog, ExecutionViews, SagaViews,
         WORKFLOWS_PROJECTION,
     },
+    secrets::{SecretError, RESUME_LINK_KEY},
 };
 use flowforge_projections::{catalog, ProjectionProgress, ProjectionRunner};
 use flowforge_sagas::{
@@ -51,6 +52,9 @@ pub enum StartError {
     /// NATS could not be set up.
     #[error(transparent)]
     Bus(#[from] SubscriptionError),
+    /// The deployment's secrets could not be read or created.
+    #[error(transparent)]
+    Secret(#[from] SecretError),
     /// The listen address could not be bound.
     #[error("cannot listen on {address}")]
     Bind {
@@ -153,8 +157,10 @@ pub async fn start(
     let workflow_changes = progress
         .get(WORKFLOWS_PROJECTION)
         .map(ProjectionProgress::changes);
+    let resume_key = database.secret(RESUME_LINK_KEY).await?;
     let mut registry = NodeRegistry::new(ExpressionEngine::new())
-        .with_sub_workflows(SubWorkflowStarter::new(CommandBus::new(store.clone())));
+        .with_sub_workflows(SubWorkflowStarter::new(CommandBus::new(store.clone())))
+        .with_resume_links(ResumeLinks::new(resume_key.into_bytes()));
     if let Some(bus) = &nats {
         registry = registry.with_nats(bus.client().clone());
         let triggers = NatsTriggers::new(

@@ -16,7 +16,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use flowforge_domain::workflow::{NodeType, WorkflowId};
+use flowforge_domain::{
+    webhook_path::WebhookRoute as DeclaredRoute,
+    workflow::{NodeType, WorkflowId},
+};
 use flowforge_infra::read_model::{active_workflows, ReadModelError, WorkflowViewStore};
 
 /// How a webhook answers.
@@ -167,12 +170,10 @@ pub fn routes_of(workflow_id: WorkflowId, definition: &serde_json::Value) -> Vec
         })
         .filter_map(|node| {
             let parameters = &node["parameters"];
+            let route = DeclaredRoute::of_parameters(parameters.as_object()?)?;
             Some(WebhookRoute {
-                method: parameters["method"]
-                    .as_str()
-                    .unwrap_or("POST")
-                    .to_ascii_uppercase(),
-                path: parameters["path"].as_str()?.trim_matches('/').to_owned(),
+                method: route.method,
+                path: route.path,
                 workflow_id,
                 node: node["name"].as_str()?.to_owned(),
                 response_mode: match parameters["response_mode"].as_str() {

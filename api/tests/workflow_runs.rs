@@ -6,7 +6,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::{flaky_server::FlakyServer, Backend, TestApp};
+use support::{flaky_server::FlakyServer, inbox::Inbox, Backend, TestApp};
 
 async fn activate(app: &TestApp, id: &str) {
     let (status, body) = app
@@ -373,31 +373,33 @@ async fn a_wait_resumes_when_called(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
+    let (inbox, inbox_url) = Inbox::start().await;
     let (id, _, _) = app
         .create_workflow(&json!({"name": "approval", "nodes": [
             {"name": "Start", "type": "manual_trigger"},
+            {"name": "Ask", "type": "http_request", "parameters": {"method": "POST", "url": inbox_url, "body": {"link": "{{ $execution.resumeUrl }}"}}},
             {"name": "Approval", "type": "wait", "parameters": {"resume": "webhook"}},
             {"name": "Decide", "type": "set", "parameters": {"fields": {"approved": "{{ $json.approved }}"}}}],
-            "connections": {"Start": {"main": [[{"node": "Approval"}]]}, "Approval": {"main": [[{"node": "Decide"}]]}}}))
+            "connections": {"Start": {"main": [[{"node": "Ask"}]]}, "Ask": {"main": [[{"node": "Approval"}]]}, "Approval": {"main": [[{"node": "Decide"}]]}}}))
         .await;
     let (_, started) = app
         .post(&format!("/api/v1/workflows/{id}/executions"), &json!({}))
         .await;
     let execution = started["execution_id"].as_str().expect("id").to_owned();
+    let link = inbox.wait_for(1, Duration::from_secs(10)).await[0]["link"]
+        .as_str()
+        .expect("the workflow sent its resume link")
+        .to_owned();
+    let token = link.rsplit('/').next().expect("token").to_owned();
     let deadline = Instant::now() + Duration::from_secs(10);
-    let token = loop {
+    loop {
         let (_, detail) = app.get(&format!("/api/v1/executions/{execution}")).await;
-        let waiting = detail["nodes"].as_array().and_then(|nodes| {
-            nodes
-                .iter()
-                .find_map(|n| n["resume_token"].as_str().map(str::to_owned))
-        });
-        if let Some(token) = waiting {
-            break token;
+        if detail["status"] == "waiting" {
+            break;
         }
         assert!(Instant::now() < deadline, "never waited: {detail}");
         tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    }
     let (status, body) = app
         .post(
             &format!("/api/v1/executions/{execution}/resume/not-the-token"),

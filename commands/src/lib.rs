@@ -1,8 +1,10 @@
 //! Command handling, the write side's one path: load an aggregate from its stream,
 //! let it decide, append the events with optimistic concurrency. The API and the
-//! process managers both go through [`CommandBus`].
+//! process managers both go through [`CommandBus`]. [`workflow_lifecycle`] runs
+//! the workflow life-cycle commands that must keep webhook routes unique.
 #![forbid(unsafe_code)]
 
 mod command_bus;
+pub mod workflow_lifecycle;
 
 pub use command_bus::{CommandBus, CommandError, CommandOutcome};

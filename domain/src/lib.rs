@@ -10,6 +10,7 @@ pub mod saga;
 pub mod schedule;
 pub mod testing;
 mod uuid_id;
+pub mod webhook_path;
 pub mod workflow;
 
 pub use aggregate::{decode_event, encode_event, Aggregate, DomainEvent, EventCodecError};

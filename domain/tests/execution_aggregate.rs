@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, TimeDelta, Utc};
 use flowforge_domain::execution::{
     Execution, ExecutionCommand, ExecutionError, ExecutionEvent, ExecutionId, ExecutionStatus,
-    Item, NodeError, NodeRunStatus, ParentExecution, RunOutcome, Trigger, TriggerKind,
-    MAX_SUB_WORKFLOW_DEPTH,
+    Item, NodeError, NodeRunStatus, ParentExecution, ResumeSecret, RunOutcome, Trigger,
+    TriggerKind, MAX_SUB_WORKFLOW_DEPTH,
 };
 use flowforge_domain::testing::AggregateTester;
 use flowforge_domain::workflow::{RawWorkflowDefinition, WorkflowDefinition, WorkflowId};
@@ -147,7 +147,8 @@ fn waiting(node: &str, at: i64) -> ExecutionEvent {
         node: node.into(),
         attempt: 1,
         until: Some(t(at + 3)),
-        resume_token: Some("tok".into()),
+        resume_token: None,
+        resume_token_sha256: Some("tok".into()),
         waiting_since: t(at),
     }
 }
@@ -158,6 +159,7 @@ fn resumed(node: &str, at: i64) -> ExecutionEvent {
         node: node.into(),
         attempt: 1,
         outputs: vec![input()],
+        resumed_by: None,
         resumed_at: t(at),
     }
 }
@@ -260,7 +262,7 @@ fn wait(node: &str) -> ExecutionCommand {
     ExecutionCommand::Wait {
         node: node.into(),
         until: Some(t(6)),
-        resume_token: Some("tok".into()),
+        resume_token_sha256: Some("tok".into()),
         at: t(3),
     }
 }
@@ -966,7 +968,7 @@ fn wait_again_with_another_deadline_is_refused() {
         .when(ExecutionCommand::Wait {
             node: "Pause".into(),
             until: Some(t(60)),
-            resume_token: Some("tok".into()),
+            resume_token_sha256: Some("tok".into()),
             at: t(4),
         })
         .then_expect_error(|error| {
@@ -1009,6 +1011,86 @@ fn resume_again_records_nothing() {
     ))
     .when(resume("Pause"))
     .then_expect_no_events();
+}
+
+fn resume_with_token(node: &str) -> ExecutionCommand {
+    ExecutionCommand::ResumeWithToken {
+        node: node.into(),
+        outputs: vec![input()],
+        actor: "approver".into(),
+        at: t(6),
+    }
+}
+
+fn resumed_by_token(node: &str) -> ExecutionEvent {
+    ExecutionEvent::NodeResumed {
+        execution_id: id(),
+        node: node.into(),
+        attempt: 1,
+        outputs: vec![input()],
+        resumed_by: Some("approver".into()),
+        resumed_at: t(6),
+    }
+}
+
+#[test]
+fn a_resume_token_resumes_its_waiting_node_and_records_who() {
+    ExecutionTester::given(with(pause_running(), vec![waiting("Pause", 3)]))
+        .when(resume_with_token("Pause"))
+        .then_expect_events(vec![resumed_by_token("Pause")]);
+}
+
+#[test]
+fn a_resume_token_works_once() {
+    ExecutionTester::given(with(
+        pause_running(),
+        vec![waiting("Pause", 3), resumed_by_token("Pause")],
+    ))
+    .when(resume_with_token("Pause"))
+    .then_expect_error(|error| matches!(error, ExecutionError::NodeNotWaiting { .. }));
+    ExecutionTester::given(with(
+        pause_running(),
+        vec![waiting("Pause", 3), resumed("Pause", 6)],
+    ))
+    .when(resume_with_token("Pause"))
+    .then_expect_error(|error| matches!(error, ExecutionError::NodeNotWaiting { .. }));
+}
+
+#[test]
+fn a_node_waiting_without_a_token_is_not_resumed_by_one() {
+    let timed = ExecutionEvent::NodeWaiting {
+        execution_id: id(),
+        node: "Pause".into(),
+        attempt: 1,
+        until: Some(t(6)),
+        resume_token: None,
+        resume_token_sha256: None,
+        waiting_since: t(3),
+    };
+    ExecutionTester::given(with(pause_running(), vec![timed]))
+        .when(resume_with_token("Pause"))
+        .then_expect_error(|error| matches!(error, ExecutionError::NodeNotWaiting { .. }));
+}
+
+#[test]
+fn the_resume_secret_is_never_serialised() {
+    let execution = Execution::from_events(with(pause_running(), vec![waiting("Pause", 3)]));
+    let shown = serde_json::to_string(&execution).expect("serialises");
+    assert!(!shown.contains("tok"), "{shown}");
+    assert!(shown.contains("\"awaits_resume\":true"), "{shown}");
+}
+
+#[test]
+fn a_token_recorded_in_clear_before_digests_is_still_the_secret() {
+    let legacy: ExecutionEvent = decode_event(
+        "NodeWaiting",
+        &json!({"execution_id": id(), "node": "Pause", "attempt": 1,
+                "resume_token": "old", "waiting_since": t(3)}),
+    )
+    .expect("an old NodeWaiting decodes");
+    let execution = Execution::from_events(with(pause_running(), vec![legacy]));
+    let run = execution.node_run("Pause").expect("Pause ran");
+    assert_eq!(run.resume_token(), Some(&ResumeSecret::Clear("old".into())));
 }
 
 #[test]
@@ -1236,7 +1318,10 @@ fn status_is_waiting_while_a_node_waits_and_none_runs() {
     let run = execution.node_run("Pause").expect("Pause ran");
     assert_eq!(run.status(), NodeRunStatus::Waiting);
     assert_eq!(run.waiting_until(), Some(t(6)));
-    assert_eq!(run.resume_token(), Some("tok"));
+    assert_eq!(
+        run.resume_token(),
+        Some(&ResumeSecret::Sha256("tok".into()))
+    );
 
     let execution = Execution::from_events(with(
         pause_running(),

@@ -658,7 +658,7 @@ fn a_timed_wait_is_reported_due_and_a_resume_only_wait_is_not() {
     timed.send(ExecutionCommand::Wait {
         node: "Pause".into(),
         until: Some(t(60)),
-        resume_token: None,
+        resume_token_sha256: None,
         at: t(57),
     });
     assert_eq!(timed.execution.status(), ExecutionStatus::Waiting);
@@ -683,7 +683,7 @@ fn a_timed_wait_is_reported_due_and_a_resume_only_wait_is_not() {
     on_webhook.send(ExecutionCommand::Wait {
         node: "Pause".into(),
         until: None,
-        resume_token: Some("tok".into()),
+        resume_token_sha256: Some("tok".into()),
         at: t(57),
     });
     assert_eq!(on_webhook.decide(), vec![]);
@@ -929,4 +929,30 @@ proptest! {
             prop_assert_eq!(received, expected_items, "items into {}", node_run.node());
         }
     }
+}
+
+#[test]
+fn a_resume_link_leads_to_the_nearest_webhook_wait_downstream() {
+    let definition = definition(json!({"name": "approvals", "nodes": [
+        {"name": "Start", "type": "manual_trigger"},
+        {"name": "Mail first", "type": "noop"},
+        {"name": "First", "type": "wait", "parameters": {"resume": "webhook"}},
+        {"name": "Timer", "type": "wait", "parameters": {"duration_ms": 10}},
+        {"name": "Mail second", "type": "noop"},
+        {"name": "Second", "type": "wait", "parameters": {"resume": "webhook"}},
+        {"name": "Done", "type": "noop"}],
+     "connections": {
+        "Start": {"main": [[{"node": "Mail first"}]]},
+        "Mail first": {"main": [[{"node": "Timer"}, {"node": "First"}]]},
+        "First": {"main": [[{"node": "Mail second"}]]},
+        "Mail second": {"main": [[{"node": "Second"}]]},
+        "Second": {"main": [[{"node": "Done"}]]}}}));
+    let target = |node| flowforge_domain::execution::resume_target(&definition, node);
+    assert_eq!(target("Start"), Some("First"));
+    assert_eq!(target("Mail first"), Some("First"));
+    assert_eq!(target("First"), Some("First"), "a wait's own link");
+    assert_eq!(target("Mail second"), Some("Second"));
+    assert_eq!(target("Timer"), None, "a timed wait leads nowhere");
+    assert_eq!(target("Done"), None);
+    assert_eq!(target("Nope"), None);
 }

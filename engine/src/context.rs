@@ -29,6 +29,7 @@ pub type NodeOutputs = Vec<Vec<Item>>;
 /// | `$node["Name"].json`, `$('Name').item.json`, `.first()`, `.last()`, `.all()` | [`node_outputs`](Self::node_outputs) |
 /// | `$itemIndex` | [`item_index`](Self::item_index) |
 /// | `$execution.id`, `$workflow.id` | [`execution_id`](Self::execution_id), [`workflow_id`](Self::workflow_id) |
+/// | `$execution.resumeUrl` | [`resume_url`](Self::resume_url): the secret link that resumes the Wait node (`resume: webhook`) this node leads to |
 /// | `$now`, `$today` | [`now`](Self::now): a `Date`, supplied by the caller; the engine never reads the clock |
 /// | `$vars` | [`vars`](Self::vars) |
 /// | `$env` | [`env`](Self::env): throws `access to $env is disabled` unless the caller set it |
@@ -39,6 +40,7 @@ pub struct ExpressionContext {
     input_items: Arc<Vec<Item>>,
     node_outputs: Arc<BTreeMap<String, NodeOutputs>>,
     execution_id: Option<String>,
+    resume_url: Option<String>,
     workflow_id: Option<String>,
     now: Option<DateTime<FixedOffset>>,
     vars: Map<String, Value>,
@@ -86,6 +88,12 @@ impl ExpressionContext {
     /// Sets `$execution.id`.
     pub fn with_execution_id(mut self, id: impl Into<String>) -> Self {
         self.execution_id = Some(id.into());
+        self
+    }
+
+    /// Sets `$execution.resumeUrl`.
+    pub fn with_resume_url(mut self, url: impl Into<String>) -> Self {
+        self.resume_url = Some(url.into());
         self
     }
 
@@ -149,6 +157,11 @@ impl ExpressionContext {
     /// `$execution.id`, if set.
     pub fn execution_id(&self) -> Option<&str> {
         self.execution_id.as_deref()
+    }
+
+    /// `$execution.resumeUrl`, if set.
+    pub fn resume_url(&self) -> Option<&str> {
+        self.resume_url.as_deref()
     }
 
     /// `$workflow.id`, if set.

@@ -8,6 +8,8 @@
 //! it. Calls block the calling thread for at most the configured timeout, so
 //! async callers run them on a blocking thread (`tokio::task::spawn_blocking`).
 //! Why QuickJS and a runtime per call: `docs/adr/0003-javascript-engine.md`.
+//! [`nodes`] holds the node types; [`resume`] the secret resume links of Wait
+//! nodes.
 
 #![forbid(unsafe_code)]
 
@@ -16,6 +18,7 @@ mod context;
 mod error;
 mod expression;
 mod limits;
+pub mod resume;
 mod sandbox;
 
 use serde_json::Value;

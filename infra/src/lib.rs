@@ -1,7 +1,8 @@
 //! FlowForge's adapters to the outside world: the event store (PostgreSQL for
 //! production, an embedded SQLite file for zero-setup use), read-model storage,
 //! checkpoints, leadership leases, and the bus that carries committed events to
-//! their consumers (in process, or over NATS JetStream).
+//! their consumers (in process, or over NATS JetStream), and the secrets a
+//! deployment keeps beside (never in) its log.
 //! Everything above this crate talks to these through the traits defined here.
 #![forbid(unsafe_code)]
 
@@ -11,5 +12,6 @@ pub mod database;
 pub mod event_store;
 pub mod leadership;
 pub mod read_model;
+pub mod secrets;
 #[cfg(feature = "test-support")]
 pub mod test_support;

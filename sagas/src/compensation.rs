@@ -400,6 +400,7 @@ impl SagaManager {
                 node_outputs: BTreeMap::from([(step.step.clone(), vec![step.output.clone()])]),
                 now: Utc::now().to_rfc3339(),
                 idempotency_key: format!("saga:{id}:{}:{attempt}", step.step),
+                resume_node: None,
             };
             let span = tracing::info_span!(
                 "saga.compensate_step",

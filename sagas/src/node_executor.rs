@@ -31,6 +31,10 @@ pub struct NodeRunRequest {
     /// Stable across redeliveries of this attempt: passed to side effects
     /// (an HTTP call's `Idempotency-Key`) so they can be de-duplicated.
     pub idempotency_key: String,
+    /// The Wait node (`resume: webhook`) this node's `$execution.resumeUrl`
+    /// resumes: itself, or the nearest one downstream (see
+    /// [`resume_target`](flowforge_domain::execution::resume_target)).
+    pub resume_node: Option<String>,
 }
 
 /// How a node run ended.
@@ -44,8 +48,9 @@ pub enum NodeOutcome {
     Wait {
         /// When to wake it (none: only a resume wakes it).
         until: Option<chrono::DateTime<chrono::Utc>>,
-        /// The token a resume call must present.
-        resume_token: Option<String>,
+        /// The SHA-256 (lower-case hex) of the token a resume call must
+        /// present; the token itself is never recorded.
+        resume_token_sha256: Option<String>,
     },
 }
 

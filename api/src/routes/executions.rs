@@ -4,12 +4,12 @@ use std::time::Duration;
 
 use axum::{
     extract::State,
-    http::{HeaderMap, StatusCode},
+    http::{HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
     Json,
 };
 use flowforge_domain::{
-    execution::{Item, Trigger, TriggerKind},
+    execution::{ExecutionId, Item, Trigger, TriggerKind},
     workflow::WorkflowId,
 };
 use serde::{Deserialize, Serialize};
@@ -24,6 +24,7 @@ use crate::{
     error::{ApiError, ErrorBody},
     executions,
     extract::{OptionalJsonBody, PathParams, QueryParams},
+    idempotency::{IdempotencyKey, IDEMPOTENT_REPLAYED},
     paging::{check_status, page_limit, split_page},
     state::AppState,
 };
@@ -96,12 +97,16 @@ fn parse_items(input: Option<Vec<Value>>) -> Result<Vec<Item>, ApiError> {
 /// Runs a workflow now with the given input items.
 #[utoipa::path(
     post, path = "/api/v1/workflows/{id}/executions", tag = "executions",
-    params(("id" = Uuid, Path, description = "Workflow id"), StartParams),
+    params(
+        ("id" = Uuid, Path, description = "Workflow id"),
+        StartParams,
+        ("Idempotency-Key" = Option<String>, Header, description = "Up to 255 visible ASCII characters naming this start: a retry with the same key (for the same workflow), on any instance, starts nothing and answers with the execution the first request started (same id and status code, marked `Idempotent-Replayed: true`)"),
+    ),
     request_body = StartRequest,
     responses(
-        (status = 202, description = "Started", body = ExecutionStarted),
+        (status = 202, description = "Started (or, with a known Idempotency-Key, started before)", body = ExecutionStarted),
         (status = 200, description = "With wait=true: ended", body = ExecutionStarted),
-        (status = 400, description = "Invalid input items", body = ErrorBody),
+        (status = 400, description = "Invalid input items, or an invalid Idempotency-Key", body = ErrorBody),
         (status = 404, description = "No such workflow", body = ErrorBody),
         (status = 409, description = "Archived workflow", body = ErrorBody),
         (status = 429, description = "The workflow's backlog is full; see Retry-After", body = ErrorBody),
@@ -118,9 +123,10 @@ async fn start_execution(
     let workflow_id: WorkflowId = id
         .parse()
         .map_err(|_| ApiError::NotFound(format!("workflow {id}")))?;
+    let key = IdempotencyKey::from_headers(&headers)?;
     let input = parse_items(body.and_then(|b| b.input))?;
     let trigger = Trigger::new(TriggerKind::Manual);
-    let execution_id = executions::start(
+    let started = executions::start(
         &state,
         workflow_id,
         trigger,
@@ -131,9 +137,26 @@ async fn start_execution(
         } else {
             StartMode::FireAndForget
         },
+        key.as_ref(),
         &request_metadata(&headers),
     )
     .await?;
+    let mut response = started_response(&state, started.execution_id, &params).await?;
+    if started.replayed {
+        response
+            .headers_mut()
+            .insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+/// The answer about a started execution: at once, or (`wait=true`) when it
+/// has ended or the wait is over.
+async fn started_response(
+    state: &AppState,
+    execution_id: ExecutionId,
+    params: &StartParams,
+) -> Result<Response, ApiError> {
     if !params.wait {
         let started = ExecutionStarted {
             execution_id: execution_id.as_uuid(),
@@ -147,7 +170,7 @@ async fn start_execution(
         .timeout_ms
         .map_or(MAX_WAIT, Duration::from_millis)
         .min(MAX_WAIT);
-    let (execution, ended) = executions::wait_for_end(&state, execution_id, timeout).await?;
+    let (execution, ended) = executions::wait_for_end(state, execution_id, timeout).await?;
     let status = if ended {
         StatusCode::OK
     } else {
@@ -335,17 +358,21 @@ async fn list_executions(
 }
 
 /// Resumes a Wait node waiting for a call (`resume: webhook`). The request's
-/// JSON body becomes the node's output item.
+/// JSON body becomes the node's output item. The token is a secret no query
+/// shows: the workflow hands the link on from the nodes before the wait as
+/// `$execution.resumeUrl` (this path; prefix the server's public URL). A token
+/// resumes once, and the resumption is recorded with the caller's `X-Actor`.
 #[utoipa::path(
     post, path = "/api/v1/executions/{id}/resume/{token}", tag = "executions",
     params(
         ("id" = Uuid, Path, description = "Execution id"),
-        ("token" = String, Path, description = "The waiting node's resume token"),
+        ("token" = String, Path, description = "The waiting node's resume token, from `$execution.resumeUrl`"),
     ),
     request_body(content = Object, description = "Becomes the Wait node's output item"),
     responses(
         (status = 200, description = "Resumed", body = Object),
-        (status = 404, description = "No such execution, or no node waits for this token", body = ErrorBody),
+        (status = 404, description = "No such execution, or no node waits for this token (a wrong token, or one already used)", body = ErrorBody),
+        (status = 409, description = "Another call with this token resumed the node first", body = ErrorBody),
     )
 )]
 async fn resume_execution(
@@ -355,20 +382,14 @@ async fn resume_execution(
     OptionalJsonBody(body): OptionalJsonBody<Value>,
 ) -> Result<Json<Value>, ApiError> {
     let id = executions::parse_execution_id(&id)?;
-    let execution = executions::load(&state, id).await?;
-    let node = execution
-        .node_runs()
-        .iter()
-        .find(|run| run.resume_token() == Some(token.as_str()))
-        .map(|run| run.node().to_owned())
-        .ok_or_else(|| ApiError::NotFound("a node waiting for this token".to_owned()))?;
     let item = match body {
         Some(Value::Object(item)) => item,
         Some(other) => Item::from_iter([("data".to_owned(), other)]),
         None => Item::new(),
     };
-    let position =
-        executions::resume(&state, id, node.clone(), item, &request_metadata(&headers)).await?;
+    let (node, position) =
+        executions::resume_with_token(&state, id, &token, item, &request_metadata(&headers))
+            .await?;
     Ok(Json(
         json!({"execution_id": id, "node": node, "position": position}),
     ))

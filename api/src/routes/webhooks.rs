@@ -11,7 +11,7 @@ use axum::{
     response::{IntoResponse, Response},
     Json,
 };
-use flowforge_domain::execution::{Item, Trigger, TriggerKind};
+use flowforge_domain::execution::{ExecutionId, Item, Trigger, TriggerKind};
 use serde_json::{json, Map, Value};
 
 use super::request_context::request_metadata;
@@ -19,6 +19,7 @@ use crate::{
     backlog::StartMode,
     error::{ApiError, ErrorBody},
     executions,
+    idempotency::{IdempotencyKey, IDEMPOTENT_REPLAYED},
     state::AppState,
     webhooks::{ResponseMode, WebhookRoute},
 };
@@ -41,12 +42,15 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Starts the workflow behind a webhook (documented for POST; every method works).
 #[utoipa::path(
     post, path = "/webhook/{path}", tag = "executions",
-    params(("path" = String, Path, description = "The webhook node's path")),
+    params(
+        ("path" = String, Path, description = "The webhook node's path"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Up to 255 visible ASCII characters naming this start: a retry with the same key (for the same workflow) starts nothing and answers about the execution the first request started (marked `Idempotent-Replayed: true`), waiting for its result as the first one would"),
+    ),
     request_body(content = Object, description = "Any body; JSON is parsed, other types arrive as text"),
     responses(
         (status = 202, description = "response_mode immediately: started", body = Object),
         (status = 200, description = "response_mode last_node / respond_node: the workflow's answer", body = Object),
-        (status = 400, description = "Malformed JSON body", body = ErrorBody),
+        (status = 400, description = "Malformed JSON body, or an invalid Idempotency-Key", body = ErrorBody),
         (status = 404, description = "No active workflow has this webhook", body = ErrorBody),
         (status = 429, description = "The workflow's backlog is full; see Retry-After", body = ErrorBody),
         (status = 500, description = "The execution failed", body = ErrorBody),
@@ -65,9 +69,10 @@ pub async fn webhook(
     let route = resolve(&state, method.as_str(), &path)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("active webhook {method} /webhook/{path}")))?;
+    let key = IdempotencyKey::from_headers(&headers)?;
     let item = request_item(&method, &path, &query, &headers, &body)?;
     let trigger = Trigger::new(TriggerKind::Webhook).at_node(route.node.clone());
-    let execution_id = executions::start(
+    let started = executions::start(
         &state,
         route.workflow_id,
         trigger,
@@ -77,9 +82,25 @@ pub async fn webhook(
             ResponseMode::Immediately => StartMode::FireAndForget,
             ResponseMode::LastNode | ResponseMode::RespondNode => StartMode::Waiting,
         },
+        key.as_ref(),
         &request_metadata(&headers),
     )
     .await?;
+    let mut response = answer(&state, &route, started.execution_id).await?;
+    if started.replayed {
+        response
+            .headers_mut()
+            .insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+/// The webhook's answer about `execution_id`, as the route's response mode says.
+async fn answer(
+    state: &AppState,
+    route: &WebhookRoute,
+    execution_id: ExecutionId,
+) -> Result<Response, ApiError> {
     match route.response_mode {
         ResponseMode::Immediately => Ok((
             StatusCode::ACCEPTED,
@@ -88,7 +109,7 @@ pub async fn webhook(
             .into_response()),
         ResponseMode::LastNode => {
             let (execution, ended) =
-                executions::wait_for_end(&state, execution_id, RESPONSE_TIMEOUT).await?;
+                executions::wait_for_end(state, execution_id, RESPONSE_TIMEOUT).await?;
             if !ended {
                 return Err(ApiError::ExecutionTimedOut(execution_id.to_string()));
             }
@@ -114,7 +135,7 @@ pub async fn webhook(
         }
         ResponseMode::RespondNode => {
             let (execution, response) =
-                executions::wait_until(&state, execution_id, RESPONSE_TIMEOUT, |e| {
+                executions::wait_until(state, execution_id, RESPONSE_TIMEOUT, |e| {
                     executions::webhook_response(e).or_else(|| e.is_finished().then(Map::new))
                 })
                 .await?;

@@ -7,8 +7,10 @@ use axum::{
     Json,
 };
 use chrono::{DateTime, Utc};
-use flowforge_domain::workflow::{
-    RawWorkflowDefinition, Workflow, WorkflowCommand, WorkflowDefinition, WorkflowId,
+use flowforge_commands::workflow_lifecycle::{run_lifecycle, LifecycleError};
+use flowforge_domain::{
+    webhook_path::WebhookPathError,
+    workflow::{RawWorkflowDefinition, Workflow, WorkflowCommand, WorkflowDefinition, WorkflowId},
 };
 use flowforge_infra::{
     event_store::EventMetadata,
@@ -22,7 +24,7 @@ use uuid::Uuid;
 
 use super::request_context::request_metadata;
 use crate::{
-    error::{ApiError, ErrorBody},
+    error::{command_error, ApiError, ErrorBody},
     extract::{JsonBody, PathParams, QueryParams},
     paging::{page_limit, split_page},
     state::AppState,
@@ -251,6 +253,8 @@ fn accepted(status: StatusCode, id: WorkflowId, version: u64, position: u64) -> 
     response
 }
 
+/// Runs a command on an existing workflow through the life cycle that keeps
+/// webhook routes unique (see [`run_lifecycle`]).
 async fn run(
     state: &AppState,
     id: WorkflowId,
@@ -258,10 +262,9 @@ async fn run(
     expected: Option<u64>,
     metadata: &EventMetadata,
 ) -> Result<Response, ApiError> {
-    let outcome = state
-        .commands
-        .execute::<Workflow>(&id.to_string(), command, expected, metadata)
-        .await?;
+    let outcome = run_lifecycle(&state.commands, id, command, expected, metadata)
+        .await
+        .map_err(lifecycle_error)?;
     state.webhooks.workflow_changed(outcome.position);
     Ok(accepted(
         StatusCode::OK,
@@ -269,6 +272,27 @@ async fn run(
         outcome.stream_version,
         outcome.position,
     ))
+}
+
+/// A life-cycle refusal as an API error: a taken webhook route names its holder.
+fn lifecycle_error(error: LifecycleError) -> ApiError {
+    match error {
+        LifecycleError::Workflow(error) => error.into(),
+        LifecycleError::Path(error) => command_error(
+            error,
+            |WebhookPathError::Taken {
+                 route,
+                 workflow_id,
+                 workflow_name,
+             }| ApiError::WebhookPathTaken {
+                method: route.method,
+                path: route.path,
+                workflow_id: workflow_id.to_string(),
+                workflow_name,
+            },
+            |_, _| ApiError::Unavailable("webhook paths are too busy to claim".to_owned()),
+        ),
+    }
 }
 
 /// Runs a lifecycle command (activate, deactivate, archive) on the workflow in
@@ -397,7 +421,7 @@ async fn get_workflow(
         (status = 200, description = "Updated", body = CommandAccepted),
         (status = 400, description = "Malformed JSON or wrong shape", body = ErrorBody),
         (status = 404, description = "No such workflow", body = ErrorBody),
-        (status = 409, description = "Stale version (details.current_version) or archived", body = ErrorBody),
+        (status = 409, description = "Stale version (details.current_version), archived, or (active workflow) a webhook route another workflow holds (webhook_path_taken: details name it)", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 422, description = "Invalid workflow", body = ErrorBody),
         (status = 428, description = "No expected version given", body = ErrorBody),
@@ -426,14 +450,16 @@ async fn update_workflow(
     run(&state, id, command, expected, &request_metadata(&headers)).await
 }
 
-/// Turns a workflow's triggers on.
+/// Turns a workflow's triggers on. A webhook route (method and path) belongs
+/// to one active workflow at a time: if another workflow holds one of this
+/// workflow's routes, the answer is 409 naming it and nothing changes.
 #[utoipa::path(
     post, path = "/api/v1/workflows/{id}/activate", tag = "workflows",
     params(("id" = Uuid, Path, description = "Workflow id"), ("If-Match" = Option<String>, Header, description = "Optional: the version being changed")),
     responses(
         (status = 200, description = "Active (already active is fine)", body = CommandAccepted),
         (status = 404, description = "No such workflow", body = ErrorBody),
-        (status = 409, description = "Stale version or archived", body = ErrorBody),
+        (status = 409, description = "Stale version, archived, or a webhook route another active workflow holds (code webhook_path_taken; details: method, path, workflow_id, workflow_name); nothing changed", body = ErrorBody),
     )
 )]
 async fn activate_workflow(

@@ -5,6 +5,7 @@
 
 pub mod booking_server;
 pub mod flaky_server;
+pub mod inbox;
 pub mod otlp_receiver;
 pub mod private_postgres;
 pub mod process;

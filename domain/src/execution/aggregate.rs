@@ -20,6 +20,10 @@ use super::plan::{Finish, NodeState, Plan};
 use crate::aggregate::Aggregate;
 use crate::workflow::{Node, WorkflowDefinition, WorkflowId};
 
+mod resume;
+
+pub use resume::{resume_target, ResumeSecret};
+
 /// Where an execution stands.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -151,8 +155,12 @@ pub struct NodeRun {
     next_retry_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     waiting_until: Option<DateTime<Utc>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    resume_token: Option<String>,
+    /// A secret: never serialised (whoever reads an execution must not learn
+    /// how to resume it); `awaits_resume` says that it waits for a call.
+    #[serde(skip)]
+    resume_token: Option<ResumeSecret>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    awaits_resume: bool,
 }
 
 impl NodeRun {
@@ -164,6 +172,7 @@ impl NodeRun {
             next_retry_at: None,
             waiting_until: None,
             resume_token: None,
+            awaits_resume: false,
         }
     }
 
@@ -202,9 +211,15 @@ impl NodeRun {
         self.waiting_until
     }
 
-    /// The token a resume webhook must present, while the node waits for one.
-    pub fn resume_token(&self) -> Option<&str> {
-        self.resume_token.as_deref()
+    /// What the token of a resume call must match, while the node waits for
+    /// one (a digest of it; the token itself only in old histories).
+    pub fn resume_token(&self) -> Option<&ResumeSecret> {
+        self.resume_token.as_ref()
+    }
+
+    fn set_resume_token(&mut self, secret: Option<ResumeSecret>) {
+        self.awaits_resume = secret.is_some();
+        self.resume_token = secret;
     }
 
     fn attempt_mut(&mut self, attempt: u32, at: DateTime<Utc>) -> &mut Attempt {
@@ -604,7 +619,7 @@ impl Execution {
         execution_id: ExecutionId,
         node: String,
         until: Option<DateTime<Utc>>,
-        resume_token: Option<String>,
+        resume_token_sha256: Option<String>,
         at: DateTime<Utc>,
     ) -> Result<Vec<ExecutionEvent>, ExecutionError> {
         self.node_definition(&node)?;
@@ -617,11 +632,13 @@ impl Execution {
                 attempt: run.latest_attempt_number(),
                 node,
                 until,
-                resume_token,
+                resume_token: None,
+                resume_token_sha256: resume_token_sha256.clone(),
                 waiting_since: at,
             }]),
             NodeRunStatus::Waiting
-                if run.waiting_until == until && run.resume_token == resume_token =>
+                if run.waiting_until == until
+                    && run.resume_token == resume_token_sha256.map(ResumeSecret::Sha256) =>
             {
                 Ok(vec![])
             }
@@ -652,6 +669,7 @@ impl Execution {
                 attempt: run.latest_attempt_number(),
                 node,
                 outputs,
+                resumed_by: None,
                 resumed_at: at,
             }]),
             // The timer and the resume webhook may both fire; the first one wins.
@@ -899,12 +917,18 @@ impl Aggregate for Execution {
             ExecutionCommand::Wait {
                 node,
                 until,
-                resume_token,
+                resume_token_sha256,
                 at,
-            } => self.wait_command(execution_id, node, until, resume_token, at),
+            } => self.wait_command(execution_id, node, until, resume_token_sha256, at),
             ExecutionCommand::Resume { node, outputs, at } => {
                 self.resume_command(execution_id, node, outputs, at)
             }
+            ExecutionCommand::ResumeWithToken {
+                node,
+                outputs,
+                actor,
+                at,
+            } => self.resume_with_token_command(execution_id, node, outputs, actor, at),
             ExecutionCommand::Succeed { at } => self.succeed_command(execution_id, at),
             ExecutionCommand::Fail {
                 error,
@@ -1004,7 +1028,7 @@ impl Aggregate for Execution {
                 let run = self.run_mut(&node);
                 run.status = NodeRunStatus::Failed;
                 run.waiting_until = None;
-                run.resume_token = None;
+                run.set_resume_token(None);
                 let record = run.attempt_mut(attempt, failed_at);
                 record.error = Some(error);
                 record.finished_at = Some(failed_at);
@@ -1020,13 +1044,18 @@ impl Aggregate for Execution {
                 attempt,
                 until,
                 resume_token,
+                resume_token_sha256,
                 waiting_since,
                 ..
             } => {
                 let run = self.run_mut(&node);
                 run.status = NodeRunStatus::Waiting;
                 run.waiting_until = until;
-                run.resume_token = resume_token;
+                run.set_resume_token(
+                    resume_token_sha256
+                        .map(ResumeSecret::Sha256)
+                        .or(resume_token.map(ResumeSecret::Clear)),
+                );
                 run.attempt_mut(attempt, waiting_since).waiting_since = Some(waiting_since);
             }
             ExecutionEvent::NodeResumed {
@@ -1039,7 +1068,7 @@ impl Aggregate for Execution {
                 let run = self.run_mut(&node);
                 run.status = NodeRunStatus::Succeeded;
                 run.waiting_until = None;
-                run.resume_token = None;
+                run.set_resume_token(None);
                 let record = run.attempt_mut(attempt, resumed_at);
                 record.outputs = Some(outputs);
                 record.finished_at = Some(resumed_at);

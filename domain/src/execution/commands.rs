@@ -117,8 +117,9 @@ pub enum ExecutionCommand {
         node: String,
         /// When the wait ends by itself, if it does.
         until: Option<DateTime<Utc>>,
-        /// The token a resume webhook must present, if it may be resumed that way.
-        resume_token: Option<String>,
+        /// The SHA-256 (lower-case hex) of the token a resume call must
+        /// present, if the node may be resumed that way.
+        resume_token_sha256: Option<String>,
         /// When the wait began.
         at: DateTime<Utc>,
     },
@@ -128,6 +129,20 @@ pub enum ExecutionCommand {
         node: String,
         /// Its output items, one list per output index.
         outputs: Vec<Vec<Item>>,
+        /// When it resumed.
+        at: DateTime<Utc>,
+    },
+    /// Ends a node's wait for a resume call that presented the node's resume
+    /// token (the caller checked it). Only a node waiting for such a call
+    /// resumes, so a token works once: a second call, or one that raced the
+    /// first, is refused.
+    ResumeWithToken {
+        /// The waiting node the token belongs to.
+        node: String,
+        /// Its output items, one list per output index.
+        outputs: Vec<Vec<Item>>,
+        /// Who called (recorded with the resumption).
+        actor: String,
         /// When it resumed.
         at: DateTime<Utc>,
     },

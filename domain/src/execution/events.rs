@@ -222,9 +222,15 @@ pub enum ExecutionEvent {
         /// When the wait ends by itself, if it does.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         until: Option<DateTime<Utc>>,
-        /// The token a resume webhook must present, if it may be resumed that way.
+        /// Only in events recorded before tokens were kept secret: the token
+        /// itself, in clear. Never written any more.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         resume_token: Option<String>,
+        /// The SHA-256 (lower-case hex) of the token a resume call must
+        /// present, if the node may be resumed that way. The token itself is
+        /// never stored: the log and the bus are read by many.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume_token_sha256: Option<String>,
         /// When the wait began.
         waiting_since: DateTime<Utc>,
     },
@@ -239,6 +245,10 @@ pub enum ExecutionEvent {
         attempt: u32,
         /// The output items, one list per output index.
         outputs: Vec<Vec<Item>>,
+        /// Who resumed it with its resume token (the caller's actor); absent
+        /// when the wait ended by itself or a sub-workflow's end resumed it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resumed_by: Option<String>,
         /// When it resumed.
         resumed_at: DateTime<Utc>,
     },

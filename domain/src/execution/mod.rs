@@ -13,8 +13,8 @@ mod item;
 pub mod plan;
 
 pub use aggregate::{
-    Attempt, Cancellation, Execution, ExecutionFailure, ExecutionStatus, NodeRun, NodeRunStatus,
-    MAX_SUB_WORKFLOW_DEPTH,
+    resume_target, Attempt, Cancellation, Execution, ExecutionFailure, ExecutionStatus, NodeRun,
+    NodeRunStatus, ResumeSecret, MAX_SUB_WORKFLOW_DEPTH,
 };
 pub use commands::{ExecutionCommand, RunOutcome};
 pub use errors::{ExecutionError, InvalidExecutionId};

@@ -37,7 +37,10 @@
     const m = parse(metaText);
     g.$json = m.json;
     g.$itemIndex = m.itemIndex;
-    g.$execution = { id: m.executionId === null ? undefined : m.executionId };
+    g.$execution = {
+      id: m.executionId === null ? undefined : m.executionId,
+      resumeUrl: m.resumeUrl === null ? undefined : m.resumeUrl,
+    };
     g.$workflow = { id: m.workflowId === null ? undefined : m.workflowId };
     g.$vars = m.vars;
     g.$ = (name) => lib().node(name, m.itemIndex);

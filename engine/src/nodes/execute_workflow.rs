@@ -56,7 +56,7 @@ impl NodeBehaviour for ExecuteWorkflow {
         match started {
             Ok(_) if wait => NodeOutcome::Wait {
                 until: None,
-                resume_token: None,
+                resume_token_sha256: None,
             },
             Ok(child) => {
                 let mut item = Item::new();

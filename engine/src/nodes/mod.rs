@@ -24,7 +24,7 @@ use flowforge_domain::{
 use flowforge_sagas::{NodeExecutor, NodeOutcome, NodeRunRequest, SubWorkflowStarter};
 use serde_json::Value;
 
-use crate::{EngineError, ExpressionContext, ExpressionEngine, Item};
+use crate::{resume::ResumeLinks, EngineError, ExpressionContext, ExpressionEngine, Item};
 
 /// One node type's behaviour.
 #[async_trait]
@@ -41,9 +41,15 @@ pub struct NodeRun {
     engine: ExpressionEngine,
     http: reqwest::Client,
     base: ExpressionContext,
+    resume: Option<ResumeLinks>,
 }
 
 impl NodeRun {
+    /// How resume links are made, if this deployment makes them.
+    pub fn resume_links(&self) -> Option<&ResumeLinks> {
+        self.resume.as_ref()
+    }
+
     /// All input items, inputs concatenated in input order.
     pub fn items(&self) -> Vec<Item> {
         concat_items(&self.request.input)
@@ -106,6 +112,7 @@ pub struct NodeRegistry {
     behaviours: HashMap<NodeType, Arc<dyn NodeBehaviour>>,
     engine: ExpressionEngine,
     http: reqwest::Client,
+    resume: Option<ResumeLinks>,
 }
 
 impl NodeRegistry {
@@ -148,7 +155,16 @@ impl NodeRegistry {
             behaviours,
             engine,
             http,
+            resume: None,
         }
+    }
+
+    /// The same registry making resume links (`$execution.resumeUrl`, Wait
+    /// nodes with `resume: webhook`) with `links`; without, such a Wait node
+    /// fails.
+    pub fn with_resume_links(mut self, links: ResumeLinks) -> Self {
+        self.resume = Some(links);
+        self
     }
 
     /// The same registry with the NATS Publish node, publishing through `client`.
@@ -197,11 +213,18 @@ impl NodeExecutor for NodeRegistry {
             Ok(with_now) => with_now,
             Err(_) => base,
         };
+        let base = match (&self.resume, &request.resume_node) {
+            (Some(links), Some(node)) => {
+                base.with_resume_url(links.url(request.execution_id, node))
+            }
+            _ => base,
+        };
         let run = NodeRun {
             request,
             engine: self.engine,
             http: self.http.clone(),
             base,
+            resume: self.resume.clone(),
         };
         behaviour.run(&run).await
     }

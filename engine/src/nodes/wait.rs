@@ -1,7 +1,9 @@
 //! Wait: for `duration_ms`, until `until` (RFC 3339), or until resumed
-//! (`resume: webhook`: `POST /api/v1/executions/{id}/resume/{token}`, the token
-//! shown on the waiting node). Timed waits pass their items through; a resumed
-//! wait outputs the resume request's body.
+//! (`resume: webhook`: `POST /api/v1/executions/{id}/resume/{token}`). The
+//! token is a secret no API shows: the nodes before the wait hand the link on
+//! as `$execution.resumeUrl` (an approval e-mail, a chat message), and the
+//! wait records only the token's digest (see [`crate::resume`]). Timed waits
+//! pass their items through; a resumed wait outputs the resume request's body.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -10,6 +12,7 @@ use flowforge_sagas::NodeOutcome;
 use serde_json::Value;
 
 use super::{NodeBehaviour, NodeRun};
+use crate::resume::token_digest;
 
 /// The Wait node.
 pub struct Wait;
@@ -32,7 +35,7 @@ impl NodeBehaviour for Wait {
             return match until {
                 Some(until) => NodeOutcome::Wait {
                     until: Some(until),
-                    resume_token: None,
+                    resume_token_sha256: None,
                 },
                 None => NodeOutcome::Failed(
                     NodeError::new(format!("duration_ms {ms} is too long")).with_code("parameters"),
@@ -43,7 +46,7 @@ impl NodeBehaviour for Wait {
             return match DateTime::parse_from_rfc3339(until) {
                 Ok(until) => NodeOutcome::Wait {
                     until: Some(until.with_timezone(&Utc)),
-                    resume_token: None,
+                    resume_token_sha256: None,
                 },
                 Err(e) => NodeOutcome::Failed(
                     NodeError::new(format!("until {until:?} is not RFC 3339: {e}"))
@@ -52,10 +55,15 @@ impl NodeBehaviour for Wait {
             };
         }
         if parameters.get("resume").and_then(Value::as_str) == Some("webhook") {
+            let Some(links) = run.resume_links() else {
+                return NodeOutcome::Failed(
+                    NodeError::new("this deployment makes no resume links").with_code("internal"),
+                );
+            };
+            let token = links.token(run.request.execution_id, run.request.node.name());
             return NodeOutcome::Wait {
                 until: None,
-                // Unguessable: whoever holds it may resume the execution.
-                resume_token: Some(uuid::Uuid::new_v4().simple().to_string()),
+                resume_token_sha256: Some(token_digest(&token)),
             };
         }
         NodeOutcome::Failed(

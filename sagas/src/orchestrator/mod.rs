@@ -27,8 +27,9 @@ use chrono::{DateTime, Utc};
 use flowforge_commands::{CommandBus, CommandError};
 use flowforge_domain::{
     execution::{
-        concat_items, decide, retry_delay, Decision, Execution, ExecutionCommand, ExecutionError,
-        ExecutionEvent, ExecutionId, ExecutionStatus, Finish, NodeError, NodeRunStatus, RunOutcome,
+        concat_items, decide, resume_target, retry_delay, Decision, Execution, ExecutionCommand,
+        ExecutionError, ExecutionEvent, ExecutionId, ExecutionStatus, Finish, NodeError,
+        NodeRunStatus, RunOutcome,
     },
     workflow::{Node, NodeType, WorkflowId},
     Aggregate,
@@ -580,6 +581,10 @@ impl ExecutionOrchestrator {
         let Some(workflow_id) = execution.workflow_id() else {
             return;
         };
+        let resume_node = execution
+            .definition()
+            .and_then(|d| resume_target(d, &node))
+            .map(str::to_owned);
         let node_outputs: BTreeMap<String, Vec<Vec<_>>> = execution
             .node_runs()
             .iter()
@@ -623,6 +628,7 @@ impl ExecutionOrchestrator {
                 input,
                 record_start,
                 node_outputs,
+                resume_node,
                 stop,
             };
             this.run_attempt(due).instrument(span).await;
@@ -642,6 +648,7 @@ impl ExecutionOrchestrator {
             input,
             record_start,
             node_outputs,
+            resume_node,
             stop,
         } = due;
         // A pure node runs before anything is recorded, and its start and
@@ -671,6 +678,7 @@ impl ExecutionOrchestrator {
             node_outputs,
             now: Utc::now().to_rfc3339(),
             idempotency_key: format!("{id}:{node}:{attempt}"),
+            resume_node,
         };
         let run = self.executor.run(request);
         let run = async {
@@ -742,11 +750,11 @@ impl ExecutionOrchestrator {
             },
             NodeOutcome::Wait {
                 until,
-                resume_token,
+                resume_token_sha256,
             } => ExecutionCommand::Wait {
                 node,
                 until,
-                resume_token,
+                resume_token_sha256,
                 at,
             },
         };
@@ -937,6 +945,8 @@ struct DueAttempt {
     record_start: bool,
     /// Every node's latest outputs, for expressions that read them.
     node_outputs: BTreeMap<String, Vec<Vec<flowforge_domain::execution::Item>>>,
+    /// The Wait node this node's resume link resumes.
+    resume_node: Option<String>,
     /// Cancelled when the execution ends or the term does.
     stop: CancellationToken,
 }

@@ -1,0 +1,76 @@
+//! Resuming a Wait node with its resume token (`resume: webhook`): the token
+//! is a secret, so the execution keeps only what a presented token must match
+//! (its SHA-256), never shows it, and lets it resume the node once. Which Wait
+//! node a node's `$execution.resumeUrl` leads to is decided here too, from the
+//! graph alone, so every process derives the same link.
+
+use std::collections::{BTreeSet, VecDeque};
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::{Execution, NodeRunStatus};
+use crate::execution::{ExecutionError, ExecutionEvent, ExecutionId, Item};
+use crate::workflow::{NodeType, WorkflowDefinition};
+
+/// What the token of a resume call must match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResumeSecret {
+    /// The SHA-256 of the token, lower-case hex.
+    Sha256(String),
+    /// The token itself, from a history recorded before tokens were kept
+    /// secret.
+    Clear(String),
+}
+
+/// The Wait node (`resume: webhook`) that a resume link handed out at node
+/// `from` resumes: `from` itself if it is one, else the nearest one
+/// downstream of it (breadth first, connections in order). `None` if no such
+/// node follows.
+pub fn resume_target<'a>(definition: &'a WorkflowDefinition, from: &str) -> Option<&'a str> {
+    let start = definition.node(from)?.name();
+    let mut seen = BTreeSet::from([start]);
+    let mut queue = VecDeque::from([start]);
+    while let Some(name) = queue.pop_front() {
+        let node = definition.node(name)?;
+        let waits_for_call = node.node_type() == NodeType::Wait
+            && node.parameters().get("resume").and_then(Value::as_str) == Some("webhook");
+        if waits_for_call {
+            return Some(node.name());
+        }
+        for next in definition.successors(name) {
+            if seen.insert(next.to) {
+                queue.push_back(next.to);
+            }
+        }
+    }
+    None
+}
+
+impl Execution {
+    /// `ResumeWithToken`: only a node waiting for a resume call resumes, so
+    /// a token that was used (or whose wait ended otherwise) resumes nothing.
+    pub(super) fn resume_with_token_command(
+        &self,
+        execution_id: ExecutionId,
+        node: String,
+        outputs: Vec<Vec<Item>>,
+        actor: String,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<ExecutionEvent>, ExecutionError> {
+        Self::check_outputs(self.node_definition(&node)?, &outputs)?;
+        match self.node_run(&node) {
+            Some(run) if run.status == NodeRunStatus::Waiting && run.resume_token.is_some() => {
+                Ok(vec![ExecutionEvent::NodeResumed {
+                    execution_id,
+                    attempt: run.latest_attempt_number(),
+                    node,
+                    outputs,
+                    resumed_by: Some(actor),
+                    resumed_at: at,
+                }])
+            }
+            _ => Err(ExecutionError::NodeNotWaiting { node }),
+        }
+    }
+}
