@@ -177,8 +177,10 @@ async fn resolve(
     if let Some(route) = webhooks.find(views, method, path).await? {
         return Ok(Some(route));
     }
+    // Another request caught up a moment ago (this one waited for it to
+    // finish): its refresh may hold the route.
     let Some(_permit) = webhooks.catch_up_permit().await else {
-        return Ok(None);
+        return Ok(webhooks.find(views, method, path).await?);
     };
     let head = state.store.head().await?;
     state.consistent_with(WORKFLOWS, Some(head)).await?;
