@@ -29,8 +29,6 @@ use crate::{
     starter::{start_execution, ExecutionStart},
 };
 
-/// How often the set of trigger subjects is re-read.
-
 /// One `nats_trigger` node of an active workflow.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct TriggerNode {
