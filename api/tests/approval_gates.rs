@@ -8,28 +8,9 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::{inbox::Inbox, Backend, TestApp};
+use support::{eventually, inbox::Inbox, Backend, TestApp};
 
 const WITHIN: Duration = Duration::from_secs(15);
-
-/// Asks `check` again (every 20 ms) until it returns something, at most `within`.
-async fn eventually<T, F, Fut>(within: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        if let Some(found) = check().await {
-            return found;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "not so within {within:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 /// Start → Ask first (posts its link) → First gate → Ask second → Second gate → Done.
 fn two_gates(inbox: &str) -> Value {

@@ -6,11 +6,11 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::{extract::State, routing::post, Json, Router};
 use serde_json::{json, Value};
-use support::{Backend, TestApp};
+use support::{eventually, Backend, TestApp};
 use tokio::sync::watch;
 
 /// A local HTTP endpoint that answers only once opened.
@@ -49,20 +49,15 @@ async fn gated_workflow(app: &TestApp, name: &str, url: &str) -> String {
 
 /// Starts without waiting; returns the status, body and Retry-After.
 async fn start_async(app: &TestApp, workflow: &str) -> (u16, Value, Option<String>) {
-    let response = app
-        .http
-        .post(app.url(&format!("/api/v1/workflows/{workflow}/executions")))
-        .json(&json!({}))
-        .send()
-        .await
-        .expect("request");
-    let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
+    let path = format!("/api/v1/workflows/{workflow}/executions");
+    let (status, body, headers) = app
+        .send(app.http.post(app.url(&path)).json(&json!({})))
+        .await;
+    let retry_after = headers
         .get("retry-after")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    (status, response.json().await.expect("JSON"), retry_after)
+    (status, body, retry_after)
 }
 
 /// Starts a waiting caller in the background.
@@ -102,21 +97,16 @@ async fn metric(app: &TestApp, sample: &str) -> f64 {
 }
 
 async fn backlog_reaches(app: &TestApp, pending: f64) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while metric(app, "flowforge_execution_backlog ").await != pending {
-        assert!(
-            Instant::now() < deadline,
-            "the backlog never reached {pending}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(Duration::from_secs(60), || async {
+        (metric(app, "flowforge_execution_backlog ").await == pending).then_some(())
+    })
+    .await;
 }
 
 /// Waits until `workflow` has `expected` executions recorded (an admitted
 /// start may still be on its way to the store), and checks no more appear.
 async fn assert_executions(app: &TestApp, workflow: &str, expected: usize) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
+    eventually(Duration::from_secs(30), || async {
         let head = app.head().await;
         let (status, page) = app
             .get(&format!(
@@ -129,15 +119,9 @@ async fn assert_executions(app: &TestApp, workflow: &str, expected: usize) {
             count <= expected,
             "{count} executions of {workflow}: {page}"
         );
-        if count == expected {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{count} executions of {workflow}: {page}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        (count == expected).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

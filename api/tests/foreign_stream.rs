@@ -6,13 +6,13 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use flowforge_infra::test_support::TestJetStream;
 use serde_json::{json, Value};
 use support::{
     booking_server::{trip, BookingServer},
-    nats_bus, simple_workflow, Backend, TestApp,
+    eventually, nats_bus, simple_workflow, Backend, TestApp,
 };
 
 const SETTLE: Duration = Duration::from_secs(60);
@@ -49,27 +49,6 @@ async fn deployment_beside_another(jetstream: &TestJetStream) -> Option<(TestApp
     })
     .await?;
     Some((other, foreign))
-}
-
-/// Polls `path` until `done` holds for its body; panics after `within`.
-async fn eventually(
-    app: &TestApp,
-    path: &str,
-    within: Duration,
-    done: impl Fn(&Value) -> bool,
-) -> Value {
-    let deadline = Instant::now() + within;
-    loop {
-        let (status, body) = app.get(path).await;
-        if status == 200 && done(&body) {
-            return body;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{path} never got there: {status} {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -181,12 +160,11 @@ async fn the_saga_manager_refuses_another_log_and_compensates_its_own() {
         "{run}"
     );
     let execution = run["execution_id"].as_str().expect("id");
-    eventually(
-        &other,
-        &format!("/api/v1/sagas/{execution}"),
-        SETTLE,
-        |saga| saga["saga"]["status"] == "compensated",
-    )
+    let saga = format!("/api/v1/sagas/{execution}");
+    eventually(SETTLE, || async {
+        let (status, body) = other.get(&saga).await;
+        (status == 200 && body["saga"]["status"] == "compensated").then_some(())
+    })
     .await;
     assert_eq!(server.cancelled_ids(), ["hotel-1", "flight-1"]);
 }

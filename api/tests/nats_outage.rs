@@ -31,22 +31,8 @@ async fn executions_run_to_the_end_while_nats_is_down() {
         return;
     };
     let (workflow, _, _) = app.create_workflow(&simple_workflow("during", &[])).await;
-    let run = |app: &TestApp| {
-        let path = format!("/api/v1/workflows/{workflow}/executions?wait=true&timeout_ms=20000");
-        let (http, url) = (app.http.clone(), app.url(&path));
-        async move {
-            let response = http
-                .post(url)
-                .json(&json!({}))
-                .send()
-                .await
-                .expect("request");
-            let status = response.status().as_u16();
-            let body: serde_json::Value = response.json().await.expect("JSON");
-            (status, body)
-        }
-    };
-    let (status, body) = run(&app).await;
+    let run_path = format!("/api/v1/workflows/{workflow}/executions?wait=true&timeout_ms=20000");
+    let (status, body) = app.post(&run_path, &json!({})).await;
     assert_eq!(
         (status, body["status"].as_str()),
         (200, Some("succeeded")),
@@ -62,7 +48,7 @@ async fn executions_run_to_the_end_while_nats_is_down() {
     let until = Instant::now() + Duration::from_secs(outage);
     let mut completed = 0;
     while completed < 5 || Instant::now() < until {
-        let (status, body) = run(&app).await;
+        let (status, body) = app.post(&run_path, &json!({})).await;
         assert_eq!(
             (status, body["status"].as_str()),
             (200, Some("succeeded")),
@@ -75,7 +61,7 @@ async fn executions_run_to_the_end_while_nats_is_down() {
     assert_eq!(status, 200, "work goes on from the store: {ready}");
 
     nats.restart();
-    let (status, body) = run(&app).await;
+    let (status, body) = app.post(&run_path, &json!({})).await;
     assert_eq!(
         (status, body["status"].as_str()),
         (200, Some("succeeded")),

@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::json;
-use support::{Backend, TestApp};
+use support::{eventually, Backend, TestApp};
 
 /// Regression: readiness answered ok while the executions left open by the
 /// previous process were still being resumed. Now an instance is ready only
@@ -35,15 +35,10 @@ async fn readiness_waits_until_open_executions_are_resumed() {
         executions.push(started["execution_id"].as_str().expect("id").to_owned());
     }
     app.restart_after(Duration::from_millis(1500)).await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    loop {
-        let (status, ready) = app.get("/health/ready").await;
-        if status == 200 {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "never ready: {ready}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    eventually(Duration::from_secs(120), || async {
+        (app.get("/health/ready").await.0 == 200).then_some(())
+    })
+    .await;
     for id in &executions {
         let (_, history) = app.get(&format!("/api/v1/streams/execution/{id}")).await;
         let types: Vec<&str> = history["events"]

@@ -245,6 +245,26 @@ impl Drop for TestApp {
     }
 }
 
+/// Asks `check` again (every 20 ms) until it returns something; fails the
+/// test after `within`. The one way tests wait for something asynchronous.
+pub async fn eventually<T, F, Fut>(within: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(found) = check().await {
+            return found;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not so within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Bus settings that send this app's events to `settings`' stream.
 pub fn nats_bus(settings: &flowforge_infra::bus::jetstream::JetStreamSettings) -> BusArgs {
     BusArgs {
