@@ -15,6 +15,8 @@ use flowforge_infra::event_store::{
 use flowforge_monitoring::trace_context::current_traceparent;
 use tracing::{debug, instrument};
 
+use crate::aggregate_cache::{AggregateCache, Snapshot};
+
 /// How often a command without an expected version is decided again after a conflict.
 const MAX_ATTEMPTS: u32 = 10;
 
@@ -62,22 +64,29 @@ fn conflict_backoff(attempt: u32) -> Duration {
     Duration::from_micros(jitter_us * u64::from(attempt))
 }
 
-struct Loaded<A> {
-    state: A,
-    version: u64,
-    position: Position,
-}
-
 /// Runs commands against aggregates stored in the event store.
 #[derive(Clone)]
 pub struct CommandBus {
     store: Arc<dyn EventStore>,
+    /// Recently used aggregates (clones of the bus share it), if any.
+    cache: Option<AggregateCache>,
 }
 
 impl CommandBus {
-    /// A bus appending to `store`.
+    /// A bus appending to `store`, reading each aggregate's whole stream every
+    /// time it is loaded.
     pub fn new(store: Arc<dyn EventStore>) -> Self {
-        Self { store }
+        Self { store, cache: None }
+    }
+
+    /// A bus appending to `store` that keeps the `capacity` most recently
+    /// used aggregates in memory, so loading one again reads only the events
+    /// appended since (see [`crate::aggregate_cache`]).
+    pub fn with_cache(store: Arc<dyn EventStore>, capacity: usize) -> Self {
+        Self {
+            store,
+            cache: Some(AggregateCache::new(capacity)),
+        }
     }
 
     /// The event store this bus writes to.
@@ -92,25 +101,47 @@ impl CommandBus {
         Ok((loaded.state, loaded.version))
     }
 
+    /// The aggregate as of the stream's last event: the cached state (if
+    /// any) brought up to date with the events appended since, or the whole
+    /// stream replayed.
     async fn load_stream<A: Aggregate>(
         &self,
         stream: &StreamId,
-    ) -> Result<Loaded<A>, CommandError<A::Error>> {
+    ) -> Result<Snapshot<A>, CommandError<A::Error>> {
+        let mut loaded = self
+            .cache
+            .as_ref()
+            .and_then(|cache| cache.get::<A>(stream))
+            .unwrap_or_else(|| Snapshot {
+                state: A::default(),
+                version: 0,
+                position: 0,
+            });
         let recorded = self
             .store
-            .read_stream(stream, 0)
+            .read_stream(stream, loaded.version)
             .await
             .map_err(CommandError::Store)?;
-        let (version, position) = recorded.last().map_or((0, 0), |e| (e.version, e.position));
-        let events = recorded
-            .iter()
-            .map(|e| decode_event::<A::Event>(&e.event_type, &e.payload))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Loaded {
-            state: A::from_events(events),
-            version,
-            position,
-        })
+        let Some(last) = recorded.last() else {
+            return Ok(loaded);
+        };
+        let (version, position) = (last.version, last.position);
+        for event in &recorded {
+            loaded
+                .state
+                .apply(decode_event::<A::Event>(&event.event_type, &event.payload)?);
+        }
+        loaded.version = version;
+        loaded.position = position;
+        self.remember(stream, &loaded);
+        Ok(loaded)
+    }
+
+    /// Caches `loaded` (when this bus caches).
+    fn remember<A: Aggregate>(&self, stream: &StreamId, loaded: &Snapshot<A>) {
+        if let Some(cache) = &self.cache {
+            cache.put(stream, loaded.clone());
+        }
     }
 
     /// Handles `command` on aggregate `A` with id `id`.
@@ -188,8 +219,8 @@ impl CommandBus {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let Loaded {
-                state,
+            let Snapshot {
+                mut state,
                 version: actual,
                 position,
             } = self.load_stream::<A>(&stream).await?;
@@ -229,11 +260,22 @@ impl CommandBus {
             };
             match self.store.append(&stream, expected_now, new_events).await {
                 Ok(outcome) => {
+                    if self.cache.is_some() {
+                        for event in events {
+                            state.apply(event);
+                        }
+                        let appended = Snapshot {
+                            state,
+                            version: outcome.stream_version,
+                            position: outcome.last_position,
+                        };
+                        self.remember(&stream, &appended);
+                    }
                     return Ok(CommandOutcome {
                         stream_version: outcome.stream_version,
                         position: outcome.last_position,
                         events_recorded: count,
-                    })
+                    });
                 }
                 Err(EventStoreError::Conflict { actual, .. }) => {
                     if expected.is_some() || attempt >= MAX_ATTEMPTS {

@@ -4,6 +4,7 @@
 //! the workflow life-cycle commands that must keep webhook routes unique.
 #![forbid(unsafe_code)]
 
+mod aggregate_cache;
 mod command_bus;
 pub mod workflow_lifecycle;
 

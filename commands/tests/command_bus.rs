@@ -5,13 +5,13 @@ use std::sync::Arc;
 use flowforge_commands::{CommandBus, CommandError};
 use flowforge_domain::{Aggregate, DomainEvent};
 use flowforge_infra::{
-    event_store::{upcasting::Upcasters, EventMetadata},
+    event_store::{upcasting::Upcasters, EventMetadata, EventStore},
     test_support::TestDatabase,
 };
 use serde::{Deserialize, Serialize};
 
 /// A counter that refuses to go above its limit: enough to exercise the bus.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Counter {
     value: u32,
 }
@@ -120,6 +120,61 @@ async fn rejection_records_nothing(bus: CommandBus) {
     ));
 }
 
+/// Writers with caches of their own (as separate instances have) see each
+/// other's appends: every increment lands, and every cache ends at the truth,
+/// also after a writer without a cache appended.
+async fn cached_buses_see_each_others_appends(store: Arc<dyn EventStore>) {
+    let buses: Vec<CommandBus> = (0..4)
+        .map(|_| CommandBus::with_cache(store.clone(), 16))
+        .collect();
+    let tasks: Vec<_> = buses
+        .iter()
+        .cloned()
+        .map(|bus| {
+            tokio::spawn(async move {
+                for _ in 0..5 {
+                    bus.execute::<Counter>(
+                        "c4",
+                        CounterCommand::Increment,
+                        None,
+                        &EventMetadata::default(),
+                    )
+                    .await
+                    .expect("increment lands after retries");
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("task");
+    }
+    CommandBus::new(store.clone())
+        .execute::<Counter>(
+            "c4",
+            CounterCommand::Increment,
+            None,
+            &EventMetadata::default(),
+        )
+        .await
+        .expect("uncached increment");
+    for bus in &buses {
+        let (counter, version) = bus.load::<Counter>("c4").await.expect("load");
+        assert_eq!((counter.value, version), (21, 21));
+    }
+    let stale = buses[0]
+        .execute::<Counter>(
+            "c4",
+            CounterCommand::Increment,
+            Some(20),
+            &EventMetadata::default(),
+        )
+        .await;
+    assert!(
+        matches!(stale, Err(CommandError::Conflict { actual: 21, .. })),
+        "a cached bus still refuses a stale expected version: {stale:?}"
+    );
+}
+
 macro_rules! suite {
     ($backend:ident, $open:expr) => {
         mod $backend {
@@ -127,6 +182,38 @@ macro_rules! suite {
 
             fn bus(db: &TestDatabase) -> CommandBus {
                 CommandBus::new(Arc::clone(&db.database.event_store(Upcasters::default())))
+            }
+
+            fn cached_bus(db: &TestDatabase) -> CommandBus {
+                CommandBus::with_cache(db.database.event_store(Upcasters::default()), 16)
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn concurrent_commands_on_a_cached_bus_all_land() {
+                let Some(db) = $open else { return };
+                super::concurrent_commands_without_expected_version_all_land(cached_bus(&db)).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn a_cached_bus_refuses_a_stale_expected_version() {
+                let Some(db) = $open else { return };
+                super::stale_expected_version_is_a_conflict_and_changes_nothing(cached_bus(&db))
+                    .await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn a_cached_bus_records_nothing_on_rejection() {
+                let Some(db) = $open else { return };
+                super::rejection_records_nothing(cached_bus(&db)).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn cached_buses_see_each_others_appends() {
+                let Some(db) = $open else { return };
+                super::cached_buses_see_each_others_appends(
+                    db.database.event_store(Upcasters::default()),
+                )
+                .await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

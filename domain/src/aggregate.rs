@@ -25,7 +25,9 @@ pub trait DomainEvent:
 }
 
 /// A consistency boundary: decides on commands against the state its own events built.
-pub trait Aggregate: Default + Send + Sync {
+/// `Clone` lets the command layer keep a recently used state and bring it up
+/// to date with the events appended since, instead of replaying the stream.
+pub trait Aggregate: Default + Clone + Send + Sync + 'static {
     /// The aggregate type as it appears in stream names and NATS subjects (`workflow`).
     const TYPE: &'static str;
     /// What a caller asks this aggregate to do.

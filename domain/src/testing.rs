@@ -120,7 +120,7 @@ mod tests {
     use serde::{Deserialize, Serialize};
 
     /// A counter that refuses to go below zero: the smallest aggregate with both outcomes.
-    #[derive(Default)]
+    #[derive(Default, Clone)]
     struct Counter(u32);
 
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
