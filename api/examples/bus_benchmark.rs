@@ -104,6 +104,9 @@ async fn main() {
         max_pending_executions: 5000,
         max_pending_per_workflow: 1000,
         async_backlog_percent: 50,
+        max_concurrent_attempts: 256,
+        max_attempts_per_execution: 16,
+        shutdown_grace_secs: 30,
         telemetry: TelemetryArgs {
             log_format: LogFormat::Text,
             otlp_endpoint: None,

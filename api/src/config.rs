@@ -182,6 +182,22 @@ pub struct ServeArgs {
     #[arg(long, env = "FLOWFORGE_ASYNC_BACKLOG_PERCENT", default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=100))]
     pub async_backlog_percent: u64,
 
+    /// Node attempts this instance runs at once; free slots go round-robin
+    /// across the executions that wait for one.
+    #[arg(long, env = "FLOWFORGE_MAX_CONCURRENT_ATTEMPTS", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub max_concurrent_attempts: u64,
+
+    /// Node attempts one execution runs at once (a wide fan-out runs this
+    /// many branches at a time).
+    #[arg(long, env = "FLOWFORGE_MAX_ATTEMPTS_PER_EXECUTION", default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub max_attempts_per_execution: u64,
+
+    /// At shutdown (SIGTERM, Ctrl-C), how long node attempts already running
+    /// may take to finish and record their outcome before the instance gives
+    /// its leases up anyway (the next leader then runs them again), in seconds.
+    #[arg(long, env = "FLOWFORGE_SHUTDOWN_GRACE_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub shutdown_grace_secs: u64,
+
     /// Logs and traces.
     #[command(flatten)]
     pub telemetry: TelemetryArgs,
@@ -226,6 +242,23 @@ impl ServeArgs {
             global: size(self.max_pending_executions),
             per_workflow: size(self.max_pending_per_workflow),
             async_share_percent: size(self.async_backlog_percent),
+        }
+    }
+
+    /// How long running node attempts may take to finish at shutdown.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
+    }
+
+    /// How the orchestrator runs node attempts.
+    pub fn orchestrator_settings(&self) -> flowforge_sagas::OrchestratorSettings {
+        let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        flowforge_sagas::OrchestratorSettings {
+            attempts: flowforge_sagas::AttemptLimits {
+                total: size(self.max_concurrent_attempts),
+                per_execution: size(self.max_attempts_per_execution),
+            },
+            shutdown_grace: self.shutdown_grace(),
         }
     }
 

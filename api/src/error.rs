@@ -79,6 +79,9 @@ pub enum ApiError {
     /// The execution behind a webhook did not answer in time.
     #[error("execution {0} did not answer in time; it goes on running")]
     ExecutionTimedOut(String),
+    /// This instance shut down while the request waited for an execution.
+    #[error("this instance is shutting down before execution {0} answered; it goes on running elsewhere or after a restart: retry with the same Idempotency-Key, or read the execution")]
+    ShuttingDown(String),
     /// Another workflow holds an overlapping webhook route.
     #[error("webhook {method} /webhook/{path} is taken by workflow {workflow_id} ({workflow_name:?}); deactivate or change that one first")]
     WebhookPathTaken {
@@ -228,6 +231,11 @@ impl ApiError {
             ApiError::ExecutionTimedOut(execution_id) => (
                 StatusCode::GATEWAY_TIMEOUT,
                 "execution_timed_out",
+                json!({ "execution_id": execution_id }),
+            ),
+            ApiError::ShuttingDown(execution_id) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "shutting_down",
                 json!({ "execution_id": execution_id }),
             ),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", Value::Null),

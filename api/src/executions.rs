@@ -36,21 +36,36 @@ pub struct Started {
     pub replayed: bool,
 }
 
+/// How a start request came in: whether its caller waits for the answer, its
+/// idempotency key, and its request metadata.
+#[derive(Debug, Clone, Copy)]
+pub struct StartRequest<'a> {
+    /// What share of the backlog the start may use.
+    pub mode: StartMode,
+    /// The caller's `Idempotency-Key`, if it sent one.
+    pub key: Option<&'a IdempotencyKey>,
+    /// Who asked, for the events.
+    pub metadata: &'a EventMetadata,
+}
+
 /// Starts an execution of workflow `workflow_id` (its current definition) from
-/// `trigger` with `input` items, if the backlog has room for a start in
-/// `mode`. `require_active`: only for an active workflow. With an idempotency
-/// key, the execution's id is derived from it, and a start that finds that
-/// execution recorded already answers with it instead.
+/// `trigger` with `input` items, if the backlog has room for a start in the
+/// request's mode. `require_active`: only for an active workflow. With an
+/// idempotency key, the execution's id is derived from it, and a start that
+/// finds that execution recorded already answers with it instead.
 pub async fn start(
     state: &AppState,
     workflow_id: WorkflowId,
     trigger: Trigger,
     input: Vec<Item>,
     require_active: bool,
-    mode: StartMode,
-    key: Option<&IdempotencyKey>,
-    metadata: &EventMetadata,
+    request: StartRequest<'_>,
 ) -> Result<Started, ApiError> {
+    let StartRequest {
+        mode,
+        key,
+        metadata,
+    } = request;
     let execution_id = match key {
         Some(key) => key.execution_id(workflow_id),
         None => ExecutionId::from_uuid(Uuid::now_v7()),
@@ -236,7 +251,8 @@ pub async fn wait_until<T>(
     }
 }
 
-/// Waits until `stream` is past `version`; false if `deadline` came first.
+/// Waits until `stream` is past `version`; false if `deadline` came first,
+/// an error if this instance stopped running executions (shutdown).
 pub async fn stream_grew(
     state: &AppState,
     stream: &StreamId,
@@ -250,6 +266,9 @@ pub async fn stream_grew(
     loop {
         tokio::select! {
             () = tokio::time::sleep_until(deadline) => return Ok(false),
+            () = state.stopped.cancelled() => {
+                return Err(ApiError::ShuttingDown(stream.aggregate_id().to_owned()));
+            }
             notice = appends.recv() => match notice {
                 Ok(notice) if notice.stream == *stream && notice.version > version => return Ok(true),
                 Ok(_) => {}

@@ -29,7 +29,7 @@ use flowforge_sagas::{
 };
 use tokio::{net::TcpListener, sync::watch, task::JoinSet};
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use crate::{
     backlog::{self, Backlog},
@@ -42,6 +42,9 @@ use crate::{
 /// append: a safety net, as appends wake followers at once (other instances'
 /// too, through PostgreSQL notifications).
 const STORE_POLL_INTERVAL: Duration = Duration::from_secs(2);
+/// How many recently used aggregates the process keeps in memory, so the
+/// next step of a running execution reads only its newest events.
+const AGGREGATE_CACHE_CAPACITY: usize = 512;
 
 /// Why FlowForge could not start.
 #[derive(Debug, thiserror::Error)]
@@ -72,15 +75,43 @@ pub struct RunningServer {
     pub local_addr: SocketAddr,
     tasks: JoinSet<()>,
     database: Database,
+    shutdown: CancellationToken,
+    /// How long shutdown may take before the tasks still running are aborted.
+    stop_within: Duration,
 }
 
+/// How long shutdown may take beyond the node attempts' grace period (for
+/// the last outcomes and checkpoints to be written) before tasks are aborted.
+const SHUTDOWN_SLACK: Duration = Duration::from_secs(10);
+
 impl RunningServer {
-    /// Waits until every task has finished (after the shutdown token is cancelled),
-    /// then closes the database.
+    /// Waits until every task has finished (after the shutdown token is
+    /// cancelled; tasks still running after the grace period and some slack
+    /// are aborted), then closes the database.
     pub async fn wait(mut self) {
-        while let Some(result) = self.tasks.join_next().await {
-            if let Err(panic) = result {
-                error!(%panic, "a FlowForge task ended abnormally");
+        let mut give_up_at: Option<tokio::time::Instant> = None;
+        loop {
+            let give_up = async {
+                match give_up_at {
+                    None => self.shutdown.cancelled().await,
+                    Some(at) => tokio::time::sleep_until(at).await,
+                }
+            };
+            tokio::select! {
+                joined = self.tasks.join_next() => match joined {
+                    None => break,
+                    Some(Err(failed)) if failed.is_panic() => {
+                        error!(panic = %failed, "a FlowForge task ended abnormally");
+                    }
+                    Some(_) => {}
+                },
+                () = give_up => {
+                    if give_up_at.is_some() {
+                        warn!(left = self.tasks.len(), "shutdown took too long; stopping the remaining tasks");
+                        self.tasks.abort_all();
+                    }
+                    give_up_at = Some(tokio::time::Instant::now() + self.stop_within);
+                }
             }
         }
         self.database.close().await;
@@ -110,6 +141,7 @@ pub async fn start(
 ) -> Result<RunningServer, StartError> {
     let database = open_database(&args.storage).await?;
     let store: Arc<dyn EventStore> = database.event_store(Upcasters::default());
+    let commands = CommandBus::with_cache(store.clone(), AGGREGATE_CACHE_CAPACITY);
     let leadership = Leadership::for_database(&database);
     let checkpoints = Checkpoints::new(database.clone());
     let mut tasks = JoinSet::new();
@@ -159,13 +191,13 @@ pub async fn start(
         .map(ProjectionProgress::changes);
     let resume_key = database.secret(RESUME_LINK_KEY).await?;
     let mut registry = NodeRegistry::new(ExpressionEngine::new())
-        .with_sub_workflows(SubWorkflowStarter::new(CommandBus::new(store.clone())))
+        .with_sub_workflows(SubWorkflowStarter::new(commands.clone()))
         .with_resume_links(ResumeLinks::new(resume_key.into_bytes()));
     if let Some(bus) = &nats {
         registry = registry.with_nats(bus.client().clone());
         let triggers = NatsTriggers::new(
             bus.client().clone(),
-            CommandBus::new(store.clone()),
+            commands.clone(),
             workflow_views.clone(),
             shutdown.clone(),
         )
@@ -174,27 +206,31 @@ pub async fn start(
     }
     let executor = Arc::new(registry);
     let orchestrator = ExecutionOrchestrator::new(
-        CommandBus::new(store.clone()),
+        commands.clone(),
         executor.clone(),
         ExecutionViews::at(database.clone(), live_execution_views()),
         shutdown.clone(),
+        args.orchestrator_settings(),
     );
     let resumed = orchestrator.resumed();
-    tasks.spawn(orchestrator.run(source.clone(), leadership.clone()));
+    let stopped = CancellationToken::new();
+    {
+        let (source, leadership, stopped) = (source.clone(), leadership.clone(), stopped.clone());
+        tasks.spawn(async move {
+            orchestrator.run(source, leadership).await;
+            stopped.cancel();
+        });
+    }
     let saga_manager = SagaManager::new(
-        CommandBus::new(store.clone()),
+        commands.clone(),
         executor.clone(),
         SagaViews::at(database.clone(), live_saga_views()),
         checkpoints.clone(),
         shutdown.clone(),
     );
     tasks.spawn(saga_manager.run(source.clone(), leadership.clone()));
-    let scheduler = Scheduler::new(
-        CommandBus::new(store.clone()),
-        workflow_views.clone(),
-        shutdown.clone(),
-    )
-    .with_workflow_changes(workflow_changes);
+    let scheduler = Scheduler::new(commands.clone(), workflow_views.clone(), shutdown.clone())
+        .with_workflow_changes(workflow_changes);
     tasks.spawn(scheduler.run());
 
     let backlog = Arc::new(Backlog::new(args.backlog_limits()));
@@ -207,7 +243,7 @@ pub async fn start(
     ));
 
     let state = AppState {
-        commands: CommandBus::new(store.clone()),
+        commands: commands.clone(),
         store,
         workflows: workflow_views,
         audit_log,
@@ -223,6 +259,7 @@ pub async fn start(
         consistency_timeout: args.consistency_timeout(),
         publisher_stall: Duration::from_secs(args.publisher_stall_secs),
         publisher_seen: Arc::default(),
+        stopped,
         max_body_bytes: args.max_body_bytes,
     };
     let listener = TcpListener::bind(args.listen)
@@ -236,9 +273,10 @@ pub async fn start(
         source,
     })?;
     let app = routes::router(state);
+    let stop_serving = shutdown.clone();
     tasks.spawn(async move {
         let served = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .with_graceful_shutdown(stop_serving.cancelled_owned())
             .await;
         if let Err(error) = served {
             error!(%error, "HTTP server failed");
@@ -249,5 +287,7 @@ pub async fn start(
         local_addr,
         tasks,
         database,
+        shutdown,
+        stop_within: args.shutdown_grace() + SHUTDOWN_SLACK,
     })
 }

@@ -11,6 +11,7 @@ use flowforge_infra::{
 };
 use flowforge_projections::ProjectionProgress;
 use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 use crate::error::ApiError;
 
@@ -52,6 +53,10 @@ pub struct AppState {
     pub publisher_stall: Duration,
     /// The publisher position readiness last saw, and since when.
     pub publisher_seen: Arc<std::sync::Mutex<Option<(Position, std::time::Instant)>>>,
+    /// Cancelled at shutdown once this instance runs no more node attempts:
+    /// requests still waiting for an execution answer at once (503) instead
+    /// of holding the connection, and the process can exit.
+    pub stopped: CancellationToken,
 }
 
 impl AppState {

@@ -2,6 +2,11 @@
 //! release, and try again a second later, until shutdown. Each term has a
 //! token the term's timers and tasks stop on, so a leader that lost its lease
 //! stops its work before the next leader runs the same work again.
+//!
+//! A term is not ended by shutdown itself: at shutdown the leader first
+//! drains (lets work already running finish, within its grace period), and
+//! only then is the term ended and the lease released, so the next leader
+//! takes over at once without running the same work twice.
 
 use std::{sync::Arc, sync::Mutex, time::Duration};
 
@@ -20,10 +25,10 @@ pub(crate) struct Terms {
 }
 
 impl Terms {
-    /// Terms that all end at `shutdown`.
+    /// Terms of a leader that stops leading at `shutdown`.
     pub fn new(shutdown: CancellationToken) -> Self {
         Self {
-            current: Mutex::new(shutdown.child_token()),
+            current: Mutex::new(CancellationToken::new()),
             shutdown,
         }
     }
@@ -43,7 +48,7 @@ impl Terms {
 
     /// Ends the current term and starts a new one.
     fn begin(&self) -> CancellationToken {
-        let term = self.shutdown.child_token();
+        let term = CancellationToken::new();
         if let Ok(mut current) = self.current.lock() {
             current.cancel();
             *current = term.clone();
@@ -68,6 +73,10 @@ pub(crate) trait TermLeader: Send + Sync + 'static {
     /// left it in any state.
     fn start_term(&self);
 
+    /// At shutdown, before the term ends and the lease is released: lets the
+    /// work already running finish (within a grace period).
+    async fn drain(&self) {}
+
     /// Leads one term, until the lease is lost, something fails, or shutdown.
     async fn lead_term(
         self: Arc<Self>,
@@ -90,6 +99,9 @@ pub(crate) async fn lead_while_leader<L: TermLeader>(
                 let term = leader.terms().begin();
                 leader.start_term();
                 let outcome = leader.clone().lead_term(source.as_ref(), &mut lease).await;
+                if shutdown.is_cancelled() {
+                    leader.drain().await;
+                }
                 term.cancel();
                 lease.release().await;
                 outcome

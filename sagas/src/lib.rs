@@ -21,7 +21,9 @@ pub use compensation::{default_compensation_policy, SagaManager, SAGA_MANAGER_NA
 pub use error_workflow::{error_execution_id, failure_item, start_error_workflow};
 pub use nats_trigger::NatsTriggers;
 pub use node_executor::{NodeExecutor, NodeOutcome, NodeRunRequest};
-pub use orchestrator::{ExecutionOrchestrator, ORCHESTRATOR_NAME};
+pub use orchestrator::{
+    AttemptLimits, ExecutionOrchestrator, OrchestratorSettings, ORCHESTRATOR_NAME,
+};
 pub use scheduler::{tick_execution_id, Scheduler};
 pub use starter::{start_execution, ExecutionStart, StartError};
 pub use sub_workflows::{child_execution_id, child_outcome, SubWorkflowStarter};

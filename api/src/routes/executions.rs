@@ -132,13 +132,15 @@ async fn start_execution(
         trigger,
         input,
         false,
-        if params.wait {
-            StartMode::Waiting
-        } else {
-            StartMode::FireAndForget
+        executions::StartRequest {
+            mode: if params.wait {
+                StartMode::Waiting
+            } else {
+                StartMode::FireAndForget
+            },
+            key: key.as_ref(),
+            metadata: &request_metadata(&headers),
         },
-        key.as_ref(),
-        &request_metadata(&headers),
     )
     .await?;
     let mut response = started_response(&state, started.execution_id, &params).await?;

@@ -78,12 +78,14 @@ pub async fn webhook(
         trigger,
         vec![item],
         true,
-        match route.response_mode {
-            ResponseMode::Immediately => StartMode::FireAndForget,
-            ResponseMode::LastNode | ResponseMode::RespondNode => StartMode::Waiting,
+        executions::StartRequest {
+            mode: match route.response_mode {
+                ResponseMode::Immediately => StartMode::FireAndForget,
+                ResponseMode::LastNode | ResponseMode::RespondNode => StartMode::Waiting,
+            },
+            key: key.as_ref(),
+            metadata: &request_metadata(&headers),
         },
-        key.as_ref(),
-        &request_metadata(&headers),
     )
     .await?;
     let mut response = answer(&state, &route, started.execution_id).await?;

@@ -14,8 +14,17 @@
 //! per open execution), the concurrency cap (see [`admission`]) and the error
 //! workflow (started before a failure is recorded), and it connects
 //! sub-workflows to their callers (see [`crate::sub_workflows`]).
+//!
+//! Node attempts run in a shared pool of slots (see [`attempt_pool`]): a
+//! cap per execution and per process, free slots going round-robin across
+//! executions, so one execution's fan-out cannot starve the others.
+//!
+//! At shutdown it starts no new node attempt, lets the running ones finish
+//! and record their outcomes within a grace period, and only then gives its
+//! lease up: another instance takes over at once and runs nothing twice.
 
 mod admission;
+mod attempt_pool;
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
@@ -41,7 +50,7 @@ use flowforge_infra::{
     read_model::{ExecutionQuery, ExecutionViews, ReadModelError},
 };
 use tokio::sync::{mpsc, watch};
-use tokio_util::sync::CancellationToken;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::{debug, field::Empty, info, warn, Instrument};
 
 use crate::{
@@ -52,6 +61,27 @@ use crate::{
     NodeExecutor, NodeOutcome, NodeRunRequest,
 };
 use admission::{Admission, Candidate};
+pub use attempt_pool::AttemptLimits;
+use attempt_pool::AttemptPool;
+
+/// How the orchestrator runs node attempts.
+#[derive(Debug, Clone, Copy)]
+pub struct OrchestratorSettings {
+    /// How many node attempts may run at once.
+    pub attempts: AttemptLimits,
+    /// How long running node attempts may take to finish at shutdown before
+    /// the lease is given up anyway (the next leader runs them again).
+    pub shutdown_grace: Duration,
+}
+
+impl Default for OrchestratorSettings {
+    fn default() -> Self {
+        Self {
+            attempts: AttemptLimits::default(),
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
 
 /// The lease, and the bus consumer, of the orchestrator.
 pub const ORCHESTRATOR_NAME: &str = "orchestrator";
@@ -95,15 +125,23 @@ pub struct ExecutionOrchestrator {
     /// Whether the open executions have been taken up (by this instance as
     /// leader, or by another one that leads), for readiness.
     resumed: watch::Sender<bool>,
+    /// The node attempt tasks, waited for at shutdown.
+    attempts: TaskTracker,
+    /// The slots node attempts run in.
+    slots: AttemptPool,
+    /// How long running node attempts may take to finish at shutdown.
+    grace: Duration,
 }
 
 impl ExecutionOrchestrator {
-    /// An orchestrator recording through `commands` and running nodes with `executor`.
+    /// An orchestrator recording through `commands` and running nodes with
+    /// `executor` as `settings` say, until `shutdown`.
     pub fn new(
         commands: CommandBus,
         executor: Arc<dyn NodeExecutor>,
         executions: ExecutionViews,
         shutdown: CancellationToken,
+        settings: OrchestratorSettings,
     ) -> Arc<Self> {
         let (wake, woken) = mpsc::unbounded_channel();
         Arc::new(Self {
@@ -118,6 +156,9 @@ impl ExecutionOrchestrator {
             wake,
             woken: tokio::sync::Mutex::new(woken),
             resumed: watch::channel(false).0,
+            attempts: TaskTracker::new(),
+            slots: AttemptPool::new(settings.attempts),
+            grace: settings.shutdown_grace,
             shutdown,
         })
     }
@@ -598,7 +639,7 @@ impl ExecutionOrchestrator {
         let this = self.clone();
         let stop = self.stop_token(id);
         let caller = tracing::Span::current();
-        tokio::spawn(async move {
+        self.attempts.spawn(async move {
             let work = Work::Attempt(id, node.clone(), attempt);
             if let Some(due_at) = due_at {
                 if !this.sleep_until(due_at, &stop).await {
@@ -651,6 +692,23 @@ impl ExecutionOrchestrator {
             resume_node,
             stop,
         } = due;
+        // Wait for a slot; shutting down, no new attempt starts (the next
+        // leader runs it).
+        let _slot = tokio::select! {
+            slot = self.slots.acquire(id) => slot,
+            () = stop.cancelled() => {
+                self.release(&work);
+                return;
+            }
+            () = self.shutdown.cancelled() => {
+                self.release(&work);
+                return;
+            }
+        };
+        if self.shutdown.is_cancelled() {
+            self.release(&work);
+            return;
+        }
         // A pure node runs before anything is recorded, and its start and
         // outcome are recorded together: one append instead of two.
         let definition_type = definition.node_type();
@@ -693,8 +751,8 @@ impl ExecutionOrchestrator {
             }
         };
         let outcome = tokio::select! {
-            // The term ended (lease lost, shutdown): the attempt stays
-            // running in the history and the next leader runs it again.
+            // The term ended (lease lost, shutdown grace over): the attempt
+            // stays running in the history and the next leader runs it again.
             // Or the execution ended (cancelled, timed out): nothing to record.
             () = stop.cancelled() => return,
             outcome = run => outcome,
@@ -839,11 +897,12 @@ impl ExecutionOrchestrator {
             .unwrap_or(term)
     }
 
-    /// Sleeps until `at` (or until `stop`); true if the time came.
+    /// Sleeps until `at` (or until `stop`, or shutdown); true if the time came.
     async fn sleep_until(&self, at: DateTime<Utc>, stop: &CancellationToken) -> bool {
         let wait = (at - Utc::now()).to_std().unwrap_or_default();
         tokio::select! {
             () = stop.cancelled() => false,
+            () = self.shutdown.cancelled() => false,
             () = tokio::time::sleep(wait) => true,
         }
     }
@@ -919,6 +978,27 @@ impl TermLeader for ExecutionOrchestrator {
         }
         if let Ok(mut admission) = self.admission.lock() {
             *admission = Admission::default();
+        }
+    }
+
+    async fn drain(&self) {
+        self.attempts.close();
+        let running = self.attempts.len();
+        if running > 0 {
+            info!(
+                running,
+                grace_secs = self.grace.as_secs_f64(),
+                "letting running node attempts finish before giving the lease up"
+            );
+        }
+        if tokio::time::timeout(self.grace, self.attempts.wait())
+            .await
+            .is_err()
+        {
+            warn!(
+                abandoned = self.attempts.len(),
+                "shutdown grace period over; the next leader runs the unfinished node attempts again"
+            );
         }
     }
 
