@@ -44,8 +44,10 @@ impl Deadline {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Purpose {
     /// `{{ … }}` expressions: the language, `Date`, `RegExp`, `JSON`, `Proxy`,
-    /// `Map`/`Set`. Leaving out typed arrays, `Promise`, `WeakRef` and
-    /// `performance` makes each context about 25 µs (a third) cheaper.
+    /// `Map`/`Set`, `Promise`. Leaving out typed arrays, `WeakRef` and
+    /// `performance` makes each context cheaper. `Promise` must stay: without
+    /// it an async function or `import()` leaves objects QuickJS cannot free,
+    /// and freeing the runtime then aborts the whole process.
     Expressions,
     /// The Code node: every built-in QuickJS has. It runs once per node, so
     /// the context's cost does not matter.
@@ -89,6 +91,7 @@ impl Sandbox {
                 intrinsic::Json,
                 intrinsic::Proxy,
                 intrinsic::MapSet,
+                intrinsic::Promise,
             )>(&runtime),
             Purpose::Code => Context::full(&runtime),
         }
