@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use rquickjs::context::intrinsic;
-use rquickjs::{Context, Ctx, Exception, Function, Object, Runtime};
+use rquickjs::{Context, Ctx, Exception, Function, Object, Promise, Runtime};
 use serde::Serialize;
 
 use crate::context::{Item, NodeOutputs};
@@ -162,8 +162,9 @@ impl<'js> Session<'_, 'js> {
         })
     }
 
-    /// Runs a Code node body over `items_json`; returns the JSON text of what
-    /// it returned, or `None` when it returned nothing.
+    /// Runs a Code node body over `items_json` and waits for it to finish,
+    /// `await`s included; returns the JSON text of what it returned, or
+    /// `None` when it returned nothing.
     pub(crate) fn run_code(
         &self,
         source: &str,
@@ -171,7 +172,13 @@ impl<'js> Session<'_, 'js> {
     ) -> Result<Option<String>, EngineError> {
         self.guard(|| {
             let run_code: Function = self.entry()?.get("runCode")?;
-            run_code.call((source, items_json))
+            let finished: Promise = run_code.call((source, items_json))?;
+            // Runs QuickJS's job queue until the promise settles. Jobs are
+            // bytecode like any other, so the interrupt handler still stops
+            // them at the deadline. An empty queue under a pending promise is
+            // `WouldBlock`: the sandbox has no timers or I/O, so nothing could
+            // settle it later.
+            finished.finish()
         })
     }
 
@@ -199,6 +206,7 @@ impl<'js> Session<'_, 'js> {
             };
         }
         match error {
+            rquickjs::Error::WouldBlock => EngineError::PromiseNeverSettled,
             rquickjs::Error::Exception => {
                 let thrown = self.ctx.catch();
                 match thrown.as_object().cloned().and_then(Exception::from_object) {
