@@ -17,6 +17,7 @@ mod code;
 mod context;
 mod error;
 mod expression;
+mod imports;
 mod limits;
 pub mod resume;
 mod sandbox;

@@ -18,6 +18,7 @@ use rquickjs::{Context, Ctx, Exception, Function, Object, Promise, Runtime};
 use serde::Serialize;
 
 use crate::context::{Item, NodeOutputs};
+use crate::imports::RefuseModules;
 use crate::{EngineError, EngineLimits, ExpressionContext};
 
 const PRELUDE: &str = include_str!("js/prelude.js");
@@ -82,6 +83,11 @@ impl Sandbox {
         });
         let handler_deadline = Rc::clone(&deadline);
         runtime.set_interrupt_handler(Some(Box::new(move || handler_deadline.expired())));
+        if purpose == Purpose::Code {
+            // Without a loader `import()` never settles; with this one it is
+            // rejected when the job queue runs. Expressions never run it.
+            runtime.set_loader(RefuseModules, RefuseModules);
+        }
         let context = match purpose {
             Purpose::Expressions => Context::custom::<(
                 intrinsic::Date,

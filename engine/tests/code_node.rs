@@ -193,6 +193,22 @@ fn a_rejected_promise_fails_with_its_message() {
 }
 
 #[test]
+fn dynamic_import_fails_at_once_with_a_clear_message() {
+    let started = Instant::now();
+    let message = script_error("const m = await import('x');\nreturn items");
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert!(
+        message.contains("modules cannot be imported in the Code node"),
+        "{message}"
+    );
+    let message = script_error("return import('./lib.js').then(() => items)");
+    assert!(
+        message.contains("modules cannot be imported in the Code node"),
+        "{message}"
+    );
+}
+
+#[test]
 fn a_promise_that_never_settles_fails_instead_of_hanging() {
     let started = Instant::now();
     let result = run_with_timeout(
