@@ -1,9 +1,10 @@
 //! The Code node: user JavaScript over all of a node's input items.
 //!
-//! The script is the body of a function with `items` (`[{json: {...}}]`, as in
-//! n8n) in scope, plus the same `$` variables as expressions, with `$input`
-//! standing for the Code node's own input. It must `return` a list of items:
-//! `{json: {...}}` objects, or plain objects that are taken as the `json`.
+//! The script is the body of an async function with `items` (`[{json: {...}}]`,
+//! as in n8n) in scope, plus the same `$` variables as expressions, with
+//! `$input` standing for the Code node's own input. It may `await`; once its
+//! promise settles it must have returned a list of items: `{json: {...}}`
+//! objects, or plain objects that are taken as the `json`.
 
 use serde_json::Value;
 

@@ -15,6 +15,14 @@ pub enum EngineError {
         /// The budget that was exceeded.
         timeout: Duration,
     },
+    /// A Code node's promise was still pending when nothing was left to run
+    /// that could settle it: the sandbox has no timers or I/O, so it never
+    /// would. Reported at once rather than after waiting out the time limit.
+    #[error(
+        "the Code node's promise never settled: nothing left to run could resolve or reject it \
+         (the Code node has no timers or I/O), so it would run past any time limit"
+    )]
+    PromiseNeverSettled,
     /// The script tried to allocate past the heap cap.
     #[error("JavaScript ran out of memory (limit {limit_bytes} bytes)")]
     OutOfMemory {

@@ -17,6 +17,7 @@ mod code;
 mod context;
 mod error;
 mod expression;
+mod imports;
 mod limits;
 pub mod resume;
 mod sandbox;
@@ -112,16 +113,19 @@ impl ExpressionEngine {
         })
     }
 
-    /// Runs a Code node: `js` is a function body that sees `items`
+    /// Runs a Code node: `js` is an async function body that sees `items`
     /// (`[{json: {...}}]`, one per input item) and the `$` variables of `ctx`,
-    /// with `$input` standing for `items`. It must return an array of items,
+    /// with `$input` standing for `items`. It may `await`, and its promise is
+    /// awaited within the time limit. It must return an array of items,
     /// `{json: {...}}` or plain objects (taken as the `json`); a single object
     /// counts as one item. Returns each item's `json`.
     ///
     /// # Errors
     /// [`EngineError::InvalidCodeResult`] for a wrong return shape,
-    /// [`EngineError::Script`], [`EngineError::Timeout`] or
-    /// [`EngineError::OutOfMemory`] (with the Code node limits).
+    /// [`EngineError::Script`] for a throw or rejection (`import()` is
+    /// rejected), [`EngineError::PromiseNeverSettled`],
+    /// [`EngineError::Timeout`] or [`EngineError::OutOfMemory`] (with the
+    /// Code node limits).
     pub fn run_code(
         &self,
         js: &str,

@@ -1,6 +1,8 @@
 //! The Code node: JavaScript over all items, returning items.
 
-use flowforge_engine::{EngineError, ExpressionContext, ExpressionEngine, Item};
+use std::time::{Duration, Instant};
+
+use flowforge_engine::{EngineError, EngineLimits, ExpressionContext, ExpressionEngine, Item};
 use serde_json::{json, Value};
 
 fn item(value: Value) -> Item {
@@ -142,5 +144,95 @@ fn errors_name_the_line() {
     match run("throw new Error('bad input')") {
         Err(EngineError::Script { message }) => assert_eq!(message, "Error: bad input (line 1)"),
         other => panic!("expected a thrown error, got {other:?}"),
+    }
+}
+
+fn run_with_timeout(js: &str, timeout: Duration) -> Result<Vec<Item>, EngineError> {
+    ExpressionEngine::new()
+        .with_code_limits(EngineLimits::code().with_timeout(timeout))
+        .run_code(js, items(), &ctx())
+}
+
+fn script_error(js: &str) -> String {
+    match run(js) {
+        Err(EngineError::Script { message }) => message,
+        other => panic!("{js}: expected a script error, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_returned_promise_is_awaited_for_its_items() {
+    assert_eq!(
+        run("return Promise.resolve(items.map(i => ({ json: { v: i.json.v + 1 } })))"),
+        Ok(vec![item(json!({"v": 2})), item(json!({"v": 3}))])
+    );
+}
+
+#[test]
+fn the_body_may_await_a_promise_chain() {
+    let js = r#"
+        const step = (n) => Promise.resolve(n).then(x => x * 10);
+        const total = await step(1) + await step(2);
+        const late = await new Promise(resolve => resolve('done'));
+        return [{ json: { total, late } }];
+    "#;
+    assert_eq!(
+        run(js),
+        Ok(vec![item(json!({"total": 30, "late": "done"}))])
+    );
+}
+
+#[test]
+fn a_rejected_promise_fails_with_its_message() {
+    let message = script_error("return Promise.reject(new Error('boom'))");
+    assert!(message.starts_with("Error: boom"), "{message}");
+    let message = script_error("await Promise.reject('nope')");
+    assert!(message.contains("nope"), "{message}");
+    let message = script_error("await null;\nthrow new TypeError('late')");
+    assert_eq!(message, "TypeError: late (line 2)");
+}
+
+#[test]
+fn dynamic_import_fails_at_once_with_a_clear_message() {
+    let started = Instant::now();
+    let message = script_error("const m = await import('x');\nreturn items");
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert!(
+        message.contains("modules cannot be imported in the Code node"),
+        "{message}"
+    );
+    let message = script_error("return import('./lib.js').then(() => items)");
+    assert!(
+        message.contains("modules cannot be imported in the Code node"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_promise_that_never_settles_fails_instead_of_hanging() {
+    let started = Instant::now();
+    let result = run_with_timeout(
+        "await new Promise(() => {});\nreturn items",
+        Duration::from_secs(2),
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert_eq!(result, Err(EngineError::PromiseNeverSettled));
+}
+
+#[test]
+fn an_endless_loop_after_an_await_times_out() {
+    let timeout = Duration::from_millis(300);
+    for js in [
+        "await null;\nwhile (true) {}",
+        "for (;;) { await null }",
+        "await Promise.resolve().then(() => { for (;;) {} })",
+    ] {
+        let started = Instant::now();
+        assert_eq!(
+            run_with_timeout(js, timeout),
+            Err(EngineError::Timeout { timeout }),
+            "{js}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(2), "{js}");
     }
 }

@@ -394,3 +394,15 @@ fn evaluate_takes_a_bare_expression() {
     assert_eq!(engine.evaluate("undefined", &context()), Ok(Value::Null));
     assert_eq!(engine.evaluate("() => 1", &context()), Ok(Value::Null));
 }
+
+#[test]
+fn async_functions_and_import_in_an_expression_do_not_abort_the_process() {
+    // An expression's promise is not awaited: it reads as an empty object.
+    // Without QuickJS's `Promise` built-in, freeing the runtime afterwards
+    // failed an assertion and took the whole process down.
+    let engine = ExpressionEngine::new();
+    for expr in ["(async () => 1)()", "import('x')"] {
+        assert_eq!(engine.evaluate(expr, &context()), Ok(json!({})), "{expr}");
+    }
+    assert_eq!(engine.evaluate("$json.a", &context()), Ok(json!(4)));
+}

@@ -85,12 +85,15 @@
     return text ? asText(value) : asJson(value);
   }
 
-  // The Code node: the script is a function body over `items`; its return
-  // value goes back as JSON text, or undefined when it returned nothing.
-  function runCode(source, itemsText) {
+  // The Code node: the script is the body of an async function over `items`,
+  // as in n8n, so it may `await` and may return a promise. Rust drives the job
+  // queue until this settles to the script's return value as JSON text, or
+  // undefined when it returned nothing.
+  async function runCode(source, itemsText) {
     reset(itemsText);
-    const code = new Function("items", source);
-    const result = code(parse(itemsText).map((json) => ({ json })));
+    const AsyncFunction = Object.getPrototypeOf(runCode).constructor;
+    const code = new AsyncFunction("items", source);
+    const result = await code(parse(itemsText).map((json) => ({ json })));
     return result === undefined ? undefined : asJson(result);
   }
 

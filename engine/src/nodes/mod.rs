@@ -93,7 +93,8 @@ impl NodeRun {
 /// An engine error as a node failure with a code naming its kind.
 fn expression_error(error: EngineError) -> NodeError {
     let code = match &error {
-        EngineError::Timeout { .. } => "expression_timeout",
+        // A promise that can never settle would run past any time limit.
+        EngineError::Timeout { .. } | EngineError::PromiseNeverSettled => "expression_timeout",
         EngineError::OutOfMemory { .. } => "expression_memory",
         EngineError::Script { .. } => "expression",
         EngineError::InvalidCodeResult { .. } => "code_result",
