@@ -397,6 +397,35 @@ async fn an_append_tells_followers_of_its_stream(store: Arc<dyn EventStore>) {
     );
 }
 
+/// Regression: a tail that had just found the log idle slept through the
+/// announcement of the next append (waiting for it consumed the notice) and
+/// only read it at the next poll, so every step of an execution without NATS
+/// took the 2 s poll interval. With a poll interval of an hour, an announced
+/// append must still come out of the very next batch.
+async fn a_tail_wakes_for_an_announced_append(store: Arc<dyn EventStore>) {
+    let mut tail = StoreTail::new(store.clone(), 0, Duration::from_secs(3600));
+    assert!(tail.next_batch(10).await.expect("idle batch").is_empty());
+    for n in 1..=3 {
+        let writer = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                store
+                    .append(&stream("woken"), ExpectedVersion::Any, vec![event(n)])
+                    .await
+                    .expect("append");
+            })
+        };
+        let batch = tail.next_batch(10).await.expect("batch");
+        writer.await.expect("writer");
+        assert_eq!(
+            batch.iter().map(|e| e.version).collect::<Vec<_>>(),
+            [n],
+            "the append was read as soon as it was announced"
+        );
+    }
+}
+
 /// Regression: an append whose caller gave up (an HTTP client disconnecting
 /// drops the handler's future) could leave the SQLite writer inside its
 /// transaction, so every later append failed. Appends abandoned at every
@@ -499,6 +528,15 @@ macro_rules! conformance_suite {
             async fn abandoned_appends_leave_the_store_working() {
                 let Some(db) = $open else { return };
                 super::abandoned_appends_leave_the_store_working(
+                    db.database.event_store(Upcasters::default()),
+                )
+                .await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn a_tail_wakes_for_an_announced_append() {
+                let Some(db) = $open else { return };
+                super::a_tail_wakes_for_an_announced_append(
                     db.database.event_store(Upcasters::default()),
                 )
                 .await;

@@ -22,6 +22,9 @@ pub struct StoreTail {
     poll_interval: Duration,
     /// When the store was last read and had nothing new (none: read next time).
     idle_since: Option<Instant>,
+    /// An append was announced since the last read (`changed()` consumed the
+    /// watch's notice, so `has_changed()` no longer tells).
+    announced: bool,
 }
 
 impl StoreTail {
@@ -36,13 +39,15 @@ impl StoreTail {
             appended,
             poll_interval,
             idle_since: None,
+            announced: false,
         }
     }
 
     /// Whether the store should be read now: an append was announced, or the
     /// poll interval passed since the last empty read.
     fn read_due(&self) -> bool {
-        self.appended.has_changed().unwrap_or(false)
+        self.announced
+            || self.appended.has_changed().unwrap_or(false)
             || self
                 .idle_since
                 .is_none_or(|since| since.elapsed() >= self.poll_interval)
@@ -56,6 +61,7 @@ impl EventSubscription for StoreTail {
         loop {
             if self.read_due() {
                 self.appended.mark_unchanged();
+                self.announced = false;
                 let batch = self.store.read_all(self.after, max).await?;
                 if let Some(last) = batch.last() {
                     self.after = last.position;
@@ -74,8 +80,10 @@ impl EventSubscription for StoreTail {
                 .idle_since
                 .map_or(now, |since| since + self.poll_interval);
             let wait = next_poll.min(deadline).saturating_duration_since(now);
-            if let Ok(Err(_closed)) = tokio::time::timeout(wait, self.appended.changed()).await {
-                tokio::time::sleep(wait).await;
+            match tokio::time::timeout(wait, self.appended.changed()).await {
+                Ok(Ok(())) => self.announced = true,
+                Ok(Err(_closed)) => tokio::time::sleep(wait).await,
+                Err(_waited) => {}
             }
         }
     }
