@@ -104,6 +104,15 @@ pub enum ApiError {
         "send the version you are changing, as an If-Match header or an expected_version field"
     )]
     PreconditionRequired,
+    /// A `consistent_with` position the log has not reached: no write has
+    /// been given it yet, so waiting for it would only run out the clock.
+    #[error("position {position} is beyond the event log's head ({head}); pass a position a write returned")]
+    PositionBeyondHead {
+        /// The position asked for.
+        position: u64,
+        /// The log's newest position.
+        head: u64,
+    },
     /// The read model did not reach the requested position in time.
     #[error(
         "the read model has not reached position {position} yet (at {current}); retry shortly"
@@ -197,6 +206,11 @@ impl ApiError {
                 StatusCode::CONFLICT,
                 "not_retryable",
                 Some(json!({ "execution_id": execution_id, "status": status })),
+            ),
+            ApiError::PositionBeyondHead { position, head } => (
+                StatusCode::CONFLICT,
+                "position_beyond_head",
+                Some(json!({ "position": position, "head": head })),
             ),
             ApiError::PayloadTooLarge { limit } => (
                 StatusCode::PAYLOAD_TOO_LARGE,
