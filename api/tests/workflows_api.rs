@@ -421,20 +421,6 @@ async fn restart_loses_nothing(backend: Backend) {
     assert_ne!(second, id);
 }
 
-async fn read_your_writes_is_bounded(backend: Backend) {
-    let Some(app) = TestApp::spawn_with(backend, |args| args.consistency_timeout_ms = 300).await
-    else {
-        return;
-    };
-    let (status, body) = app.get("/api/v1/workflows?consistent_with=1000000").await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (503, Some("not_caught_up")),
-        "{body}"
-    );
-    assert_eq!(body["error"]["details"]["position"], 1_000_000);
-}
-
 async fn health_and_openapi(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
@@ -525,6 +511,5 @@ for_each_backend!(
     bad_input_is_refused_and_changes_nothing,
     invalid_workflows_name_the_node,
     restart_loses_nothing,
-    read_your_writes_is_bounded,
     health_and_openapi,
 );
