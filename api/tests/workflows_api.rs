@@ -2,9 +2,11 @@
 
 mod support;
 
+use std::time::Duration;
+
 use reqwest::header::{CONTENT_TYPE, ETAG, IF_MATCH};
 use serde_json::{json, Value};
-use support::{simple_workflow, Backend, TestApp};
+use support::{eventually, simple_workflow, Backend, TestApp};
 
 async fn create_activate_read_update_and_archive(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
@@ -429,11 +431,14 @@ async fn health_and_openapi(backend: Backend) {
         app.get("/health/live").await,
         (200, json!({"status": "ok"}))
     );
-    let (status, ready) = app.get("/health/ready").await;
-    assert_eq!(
-        (status, ready["checks"]["store"].as_str()),
-        (200, Some("ok"))
-    );
+    // Ready once the executions earlier processes left open are resumed,
+    // which on a busy machine can take a moment after the listener is up.
+    let ready = eventually(Duration::from_secs(30), || async {
+        let (status, ready) = app.get("/health/ready").await;
+        (status == 200).then_some(ready)
+    })
+    .await;
+    assert_eq!(ready["checks"]["store"], "ok", "{ready}");
 
     let (status, doc) = app.get("/api/v1/openapi.json").await;
     assert_eq!(status, 200);
