@@ -1,5 +1,5 @@
 //! The API's one error type and its one mapping to HTTP: every failure leaves as
-//! `{"error": {"code", "message", "details"}}` with the status chosen here, in a
+//! `{"error": {"code", "message", "details"?}}` with the status chosen here, in a
 //! single exhaustive match, so a new variant cannot silently become a 500.
 
 use axum::{
@@ -107,6 +107,15 @@ pub enum ApiError {
         "send the version you are changing, as an If-Match header or an expected_version field"
     )]
     PreconditionRequired,
+    /// A `consistent_with` position the log has not reached: no write has
+    /// been given it yet, so waiting for it would only run out the clock.
+    #[error("position {position} is beyond the event log's head ({head}); pass a position a write returned")]
+    PositionBeyondHead {
+        /// The position asked for.
+        position: u64,
+        /// The log's newest position.
+        head: u64,
+    },
     /// The read model did not reach the requested position in time.
     #[error(
         "the read model has not reached position {position} yet (at {current}); retry shortly"
@@ -143,31 +152,29 @@ pub struct ErrorDetail {
     pub code: &'static str,
     /// A human-readable explanation.
     pub message: String,
-    /// Structured context (the node at fault, the current version…), or null.
-    #[schema(value_type = Object)]
-    pub details: Value,
+    /// Structured context (the node at fault, the current version…); absent
+    /// when the code says it all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object, required = false)]
+    pub details: Option<Value>,
 }
 
 impl ApiError {
-    fn parts(&self) -> (StatusCode, &'static str, Value) {
+    fn parts(&self) -> (StatusCode, &'static str, Option<Value>) {
         match self {
-            ApiError::MalformedJson(_) => (StatusCode::BAD_REQUEST, "malformed_json", Value::Null),
-            ApiError::InvalidBody(_) => (StatusCode::BAD_REQUEST, "invalid_body", Value::Null),
-            ApiError::InvalidParameter(_) => {
-                (StatusCode::BAD_REQUEST, "invalid_parameter", Value::Null)
+            ApiError::MalformedJson(_) => (StatusCode::BAD_REQUEST, "malformed_json", None),
+            ApiError::InvalidBody(_) => (StatusCode::BAD_REQUEST, "invalid_body", None),
+            ApiError::InvalidParameter(_) => (StatusCode::BAD_REQUEST, "invalid_parameter", None),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", None),
+            ApiError::MethodNotAllowed => {
+                (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", None)
             }
-            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", Value::Null),
-            ApiError::MethodNotAllowed => (
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                Value::Null,
-            ),
             ApiError::VersionConflict {
                 current_version, ..
             } => (
                 StatusCode::CONFLICT,
                 "version_conflict",
-                json!({ "current_version": current_version }),
+                Some(json!({ "current_version": current_version })),
             ),
             ApiError::WebhookPathTaken {
                 method,
@@ -177,21 +184,23 @@ impl ApiError {
             } => (
                 StatusCode::CONFLICT,
                 "webhook_path_taken",
-                json!({ "method": method, "path": path, "workflow_id": workflow_id, "workflow_name": workflow_name }),
+                Some(
+                    json!({ "method": method, "path": path, "workflow_id": workflow_id, "workflow_name": workflow_name }),
+                ),
             ),
             ApiError::Rejected(rejection) => rejection_parts(rejection),
             ApiError::ExecutionRejected(rejection) => (
                 StatusCode::CONFLICT,
                 "execution_conflict",
-                json!({ "reason": rejection.to_string() }),
+                Some(json!({ "reason": rejection.to_string() })),
             ),
             ApiError::SagaRejected(flowforge_domain::saga::SagaError::NotFound) => {
-                (StatusCode::NOT_FOUND, "not_found", Value::Null)
+                (StatusCode::NOT_FOUND, "not_found", None)
             }
             ApiError::SagaRejected(rejection) => (
                 StatusCode::CONFLICT,
                 "saga_conflict",
-                json!({ "reason": rejection.to_string() }),
+                Some(json!({ "reason": rejection.to_string() })),
             ),
             ApiError::NotRetryable {
                 execution_id,
@@ -199,50 +208,55 @@ impl ApiError {
             } => (
                 StatusCode::CONFLICT,
                 "not_retryable",
-                json!({ "execution_id": execution_id, "status": status }),
+                Some(json!({ "execution_id": execution_id, "status": status })),
+            ),
+            ApiError::PositionBeyondHead { position, head } => (
+                StatusCode::CONFLICT,
+                "position_beyond_head",
+                Some(json!({ "position": position, "head": head })),
             ),
             ApiError::PayloadTooLarge { limit } => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
-                json!({ "limit_bytes": limit }),
+                Some(json!({ "limit_bytes": limit })),
             ),
             ApiError::UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
-                Value::Null,
+                None,
             ),
             ApiError::InvalidWorkflow(definition) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_workflow",
-                json!({ "node": definition.node() }),
+                Some(json!({ "node": definition.node() })),
             ),
             ApiError::PreconditionRequired => (
                 StatusCode::PRECONDITION_REQUIRED,
                 "precondition_required",
-                Value::Null,
+                None,
             ),
             ApiError::ExecutionFailed {
                 execution_id, node, ..
             } => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "execution_failed",
-                json!({ "execution_id": execution_id, "node": node }),
+                Some(json!({ "execution_id": execution_id, "node": node })),
             ),
             ApiError::ExecutionTimedOut(execution_id) => (
                 StatusCode::GATEWAY_TIMEOUT,
                 "execution_timed_out",
-                json!({ "execution_id": execution_id }),
+                Some(json!({ "execution_id": execution_id })),
             ),
             ApiError::ShuttingDown(execution_id) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "shutting_down",
-                json!({ "execution_id": execution_id }),
+                Some(json!({ "execution_id": execution_id })),
             ),
-            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", Value::Null),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", None),
             ApiError::NotCaughtUp { position, current } => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "not_caught_up",
-                json!({ "position": position, "read_model_position": current }),
+                Some(json!({ "position": position, "read_model_position": current })),
             ),
             ApiError::BacklogFull(full) => (
                 match full.scope {
@@ -250,37 +264,35 @@ impl ApiError {
                     BacklogScope::Workflow => StatusCode::TOO_MANY_REQUESTS,
                 },
                 "backlog_full",
-                json!({ "pending": full.pending, "limit": full.limit }),
+                Some(json!({ "pending": full.pending, "limit": full.limit })),
             ),
-            ApiError::Unavailable(_) => {
-                (StatusCode::SERVICE_UNAVAILABLE, "unavailable", Value::Null)
-            }
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", None),
         }
     }
 }
 
-fn rejection_parts(rejection: &WorkflowError) -> (StatusCode, &'static str, Value) {
+fn rejection_parts(rejection: &WorkflowError) -> (StatusCode, &'static str, Option<Value>) {
     match rejection {
-        WorkflowError::NotFound => (StatusCode::NOT_FOUND, "not_found", Value::Null),
+        WorkflowError::NotFound => (StatusCode::NOT_FOUND, "not_found", None),
         WorkflowError::AlreadyExists { workflow_id } => (
             StatusCode::CONFLICT,
             "already_exists",
-            json!({ "workflow_id": workflow_id }),
+            Some(json!({ "workflow_id": workflow_id })),
         ),
         WorkflowError::Archived { workflow_id } => (
             StatusCode::CONFLICT,
             "workflow_archived",
-            json!({ "workflow_id": workflow_id }),
+            Some(json!({ "workflow_id": workflow_id })),
         ),
         WorkflowError::InvalidTag { tag, .. } => (
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_tag",
-            json!({ "tag": tag }),
+            Some(json!({ "tag": tag })),
         ),
         WorkflowError::TooManyTags { count } => (
             StatusCode::UNPROCESSABLE_ENTITY,
             "too_many_tags",
-            json!({ "count": count }),
+            Some(json!({ "count": count })),
         ),
     }
 }

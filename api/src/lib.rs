@@ -10,6 +10,7 @@ pub mod error;
 pub mod executions;
 mod extract;
 pub mod idempotency;
+pub mod log_position;
 mod paging;
 pub mod routes;
 pub mod server;

@@ -1,6 +1,9 @@
 //! Keyset paging, shared by the list endpoints: the page-size check, the
-//! check of a `status` filter, and the split of the `limit + 1` rows a query
-//! fetched into the page and the key the next page starts after.
+//! check of a `status` filter (and its schema), and the split of the
+//! `limit + 1` rows a query fetched into the page and the key the next page
+//! starts after.
+
+use utoipa::openapi::{schema::Type, Object, ObjectBuilder};
 
 use crate::error::ApiError;
 
@@ -25,6 +28,16 @@ pub fn check_status(status: Option<&str>, statuses: &[&str]) -> Result<(), ApiEr
         ))),
         None => Ok(()),
     }
+}
+
+/// The schema of a `status` filter that takes one of `statuses`, so the
+/// document lists what [`check_status`] accepts, with its `description`.
+pub fn status_schema(statuses: &[&str], description: &str) -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(description))
+        .enum_values(Some(statuses.iter().copied()))
+        .build()
 }
 
 /// The first `limit` of `rows` (fetched with `limit + 1`), and the key of the

@@ -44,7 +44,8 @@ pub struct AppState {
     pub resumed: watch::Receiver<bool>,
     /// Which active workflow answers which webhook.
     pub webhooks: Arc<crate::webhooks::WebhookRegistry>,
-    /// How long a `consistent_with` query waits before answering 503.
+    /// How long a `consistent_with` query waits for a position the log has
+    /// before answering 503.
     pub consistency_timeout: Duration,
     /// The request body limit, repeated in 413 errors.
     pub max_body_bytes: u64,
@@ -60,7 +61,9 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Waits until the read model of `projection` reflects `position` (if given).
+    /// Waits until the read model of `projection` reflects `position` (if
+    /// given). A position beyond the log's head is refused at once: no write
+    /// has been given it, so no wait would see it reached.
     pub async fn consistent_with(
         &self,
         projection: &str,
@@ -72,6 +75,12 @@ impl AppState {
         let Some(progress) = self.progress.get(projection) else {
             return Err(ApiError::Internal(format!("no projection {projection}")));
         };
+        if progress.current() < position {
+            let head = self.store.head().await?;
+            if position > head {
+                return Err(ApiError::PositionBeyondHead { position, head });
+            }
+        }
         if progress.wait_for(position, self.consistency_timeout).await {
             Ok(())
         } else {

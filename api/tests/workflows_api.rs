@@ -2,9 +2,11 @@
 
 mod support;
 
+use std::time::Duration;
+
 use reqwest::header::{CONTENT_TYPE, ETAG, IF_MATCH};
 use serde_json::{json, Value};
-use support::{simple_workflow, Backend, TestApp};
+use support::{eventually, simple_workflow, Backend, TestApp};
 
 async fn create_activate_read_update_and_archive(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
@@ -421,20 +423,6 @@ async fn restart_loses_nothing(backend: Backend) {
     assert_ne!(second, id);
 }
 
-async fn read_your_writes_is_bounded(backend: Backend) {
-    let Some(app) = TestApp::spawn_with(backend, |args| args.consistency_timeout_ms = 300).await
-    else {
-        return;
-    };
-    let (status, body) = app.get("/api/v1/workflows?consistent_with=1000000").await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (503, Some("not_caught_up")),
-        "{body}"
-    );
-    assert_eq!(body["error"]["details"]["position"], 1_000_000);
-}
-
 async fn health_and_openapi(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
@@ -443,11 +431,14 @@ async fn health_and_openapi(backend: Backend) {
         app.get("/health/live").await,
         (200, json!({"status": "ok"}))
     );
-    let (status, ready) = app.get("/health/ready").await;
-    assert_eq!(
-        (status, ready["checks"]["store"].as_str()),
-        (200, Some("ok"))
-    );
+    // Ready once the executions earlier processes left open are resumed,
+    // which on a busy machine can take a moment after the listener is up.
+    let ready = eventually(Duration::from_secs(30), || async {
+        let (status, ready) = app.get("/health/ready").await;
+        (status == 200).then_some(ready)
+    })
+    .await;
+    assert_eq!(ready["checks"]["store"], "ok", "{ready}");
 
     let (status, doc) = app.get("/api/v1/openapi.json").await;
     assert_eq!(status, 200);
@@ -525,6 +516,5 @@ for_each_backend!(
     bad_input_is_refused_and_changes_nothing,
     invalid_workflows_name_the_node,
     restart_loses_nothing,
-    read_your_writes_is_bounded,
     health_and_openapi,
 );

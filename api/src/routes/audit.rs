@@ -8,9 +8,11 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
+use super::shared_responses::ConsistencyErrors;
 use crate::{
-    error::{ApiError, ErrorBody},
+    error::ApiError,
     extract::QueryParams,
+    log_position::LogPosition,
     paging::{page_limit, split_page},
     state::AppState,
 };
@@ -87,11 +89,14 @@ pub struct AuditParams {
     to: Option<DateTime<Utc>>,
     /// The `next_after` of the previous page.
     #[serde(default)]
-    after: u64,
+    #[param(schema_with = crate::log_position::after_schema)]
+    after: LogPosition,
     /// Page size, 1–1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
-    /// Wait until the audit log reflects this log position (bounded; 503 after).
-    consistent_with: Option<u64>,
+    /// Wait until the audit log reflects this log position (bounded: 503 after the consistency timeout; 409 at once for a position beyond the log's head).
+    #[param(schema_with = crate::log_position::consistent_with_schema)]
+    consistent_with: Option<LogPosition>,
 }
 
 const DEFAULT_PAGE: u32 = 100;
@@ -101,22 +106,19 @@ const MAX_PAGE: u32 = 1000;
 #[utoipa::path(get, path = "/api/v1/audit", tag = "events",
     params(AuditParams),
     responses(
+        ConsistencyErrors,
         (status = 200, description = "A page of the audit log", body = AuditPage),
-        (status = 400, description = "Bad parameter", body = ErrorBody),
-        (status = 503, description = "Not caught up in time", body = ErrorBody),
     ))]
 async fn read_audit_log(
     State(state): State<AppState>,
     QueryParams(params): QueryParams<AuditParams>,
 ) -> Result<Json<AuditPage>, ApiError> {
     let limit = page_limit(params.limit, DEFAULT_PAGE, MAX_PAGE)?;
-    if let (Some(from), Some(to)) = (params.from, params.to) {
-        if from > to {
-            return Err(ApiError::InvalidParameter("from is after to".to_owned()));
-        }
-    }
     state
-        .consistent_with(AUDIT_PROJECTION, params.consistent_with)
+        .consistent_with(
+            AUDIT_PROJECTION,
+            params.consistent_with.map(LogPosition::get),
+        )
         .await?;
     let entries = state
         .audit_log
@@ -126,7 +128,7 @@ async fn read_audit_log(
             actor: params.actor,
             from: params.from,
             to: params.to,
-            after: params.after,
+            after: params.after.get(),
             limit: limit + 1,
         })
         .await?;

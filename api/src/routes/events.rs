@@ -10,9 +10,11 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
+use super::shared_responses::ParameterErrors;
 use crate::{
     error::{ApiError, ErrorBody},
     extract::{PathParams, QueryParams},
+    log_position::LogPosition,
     state::AppState,
 };
 
@@ -97,8 +99,10 @@ pub struct LogPage {
 pub struct LogParams {
     /// Only events after this position (default 0: from the start).
     #[serde(default)]
-    after: u64,
+    #[param(schema_with = crate::log_position::after_schema)]
+    after: LogPosition,
     /// At most this many events, 1–1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
 }
 
@@ -140,8 +144,8 @@ async fn read_stream(
     get, path = "/api/v1/events", tag = "events",
     params(LogParams),
     responses(
+        ParameterErrors,
         (status = 200, description = "A page of the log", body = LogPage),
-        (status = 400, description = "Bad parameter", body = ErrorBody),
     )
 )]
 async fn read_log(
@@ -155,8 +159,8 @@ async fn read_log(
         )));
     }
     let head = state.store.head().await?;
-    let events = state.store.read_all(params.after, limit).await?;
-    let next_after = events.last().map_or(params.after, |e| e.position);
+    let events = state.store.read_all(params.after.get(), limit).await?;
+    let next_after = events.last().map_or(params.after.get(), |e| e.position);
     Ok(Json(LogPage {
         events: events.into_iter().map(EventResponse::from).collect(),
         next_after,

@@ -19,7 +19,7 @@ use flowforge_infra::event_store::{RecordedEvent, StreamAppended, StreamId};
 use futures::{stream, Stream};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::events::EventResponse;
+use super::{events::EventResponse, shared_responses::ParameterErrors};
 use crate::{error::ApiError, executions, extract::PathParams, state::AppState};
 
 /// The routes of this module.
@@ -37,11 +37,11 @@ const IDLE_RECHECK: Duration = Duration::from_secs(5);
     get, path = "/api/v1/executions/{id}/stream", tag = "executions",
     params(
         ("id" = Uuid, Path, description = "Execution id"),
-        ("Last-Event-ID" = Option<u64>, Header, description = "Resume after this stream version"),
+        ("Last-Event-ID" = Option<u64>, Header, description = "Resume after this stream version", nullable = false),
     ),
     responses(
         (status = 200, description = "text/event-stream of the execution's events", content_type = "text/event-stream", body = String),
-        (status = 400, description = "Last-Event-ID is not a version", body = crate::error::ErrorBody),
+        ParameterErrors,
         (status = 404, description = "No such execution", body = crate::error::ErrorBody),
     )
 )]

@@ -18,14 +18,18 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use super::request_context::request_metadata;
+use super::{
+    request_context::request_metadata,
+    shared_responses::{ConsistencyErrors, JsonBodyErrors},
+};
 use crate::{
     backlog::StartMode,
     error::{ApiError, ErrorBody},
     executions,
     extract::{OptionalJsonBody, PathParams, QueryParams},
     idempotency::{IdempotencyKey, IDEMPOTENT_REPLAYED},
-    paging::{check_status, page_limit, split_page},
+    log_position::LogPosition,
+    paging::{self, check_status, page_limit, split_page},
     state::AppState,
 };
 
@@ -100,13 +104,13 @@ fn parse_items(input: Option<Vec<Value>>) -> Result<Vec<Item>, ApiError> {
     params(
         ("id" = Uuid, Path, description = "Workflow id"),
         StartParams,
-        ("Idempotency-Key" = Option<String>, Header, description = "Up to 255 visible ASCII characters naming this start: a retry with the same key (for the same workflow), on any instance, starts nothing and answers with the execution the first request started (same id and status code, marked `Idempotent-Replayed: true`)"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Up to 255 visible ASCII characters naming this start: a retry with the same key (for the same workflow), on any instance, starts nothing and answers with the execution the first request started (same id and status code, marked `Idempotent-Replayed: true`)", nullable = false, pattern = r"^[!-~]([ -~]{0,253}[!-~])?$"),
     ),
     request_body = StartRequest,
     responses(
+        JsonBodyErrors,
         (status = 202, description = "Started (or, with a known Idempotency-Key, started before)", body = ExecutionStarted),
         (status = 200, description = "With wait=true: ended", body = ExecutionStarted),
-        (status = 400, description = "Invalid input items, or an invalid Idempotency-Key", body = ErrorBody),
         (status = 404, description = "No such workflow", body = ErrorBody),
         (status = 409, description = "Archived workflow", body = ErrorBody),
         (status = 429, description = "The workflow's backlog is full; see Retry-After", body = ErrorBody),
@@ -239,6 +243,7 @@ pub struct CancelRequest {
     params(("id" = Uuid, Path, description = "Execution id")),
     request_body = CancelRequest,
     responses(
+        JsonBodyErrors,
         (status = 200, description = "Cancelled", body = Object),
         (status = 404, description = "No such execution", body = ErrorBody),
         (status = 409, description = "Already finished", body = ErrorBody),
@@ -289,6 +294,7 @@ pub struct ListParams {
     /// Only this workflow's executions.
     workflow_id: Option<Uuid>,
     /// Only this status: running, queued, waiting, succeeded, failed, cancelled.
+    #[param(schema_with = status_schema)]
     status: Option<String>,
     /// Requested at or after this time (RFC 3339).
     from: Option<chrono::DateTime<chrono::Utc>>,
@@ -297,9 +303,11 @@ pub struct ListParams {
     /// The `next_after` of the previous page.
     after: Option<Uuid>,
     /// Page size, 1–500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
-    /// Wait until the list reflects this log position (bounded; 503 after).
-    consistent_with: Option<u64>,
+    /// Wait until the list reflects this log position (bounded: 503 after the consistency timeout; 409 at once for a position beyond the log's head).
+    #[param(schema_with = crate::log_position::consistent_with_schema)]
+    consistent_with: Option<LogPosition>,
 }
 
 /// A page of executions.
@@ -321,14 +329,18 @@ const STATUSES: [&str; 6] = [
     "cancelled",
 ];
 
+/// The `status` filter's schema: one of [`STATUSES`].
+fn status_schema() -> utoipa::openapi::Object {
+    paging::status_schema(&STATUSES, "Only this status.")
+}
+
 /// Lists executions, filtered by workflow, status and time, in pages.
 #[utoipa::path(
     get, path = "/api/v1/executions", tag = "executions",
     params(ListParams),
     responses(
+        ConsistencyErrors,
         (status = 200, description = "A page of executions", body = ExecutionPage),
-        (status = 400, description = "Bad parameter", body = ErrorBody),
-        (status = 503, description = "Not caught up in time", body = ErrorBody),
     )
 )]
 async fn list_executions(
@@ -340,7 +352,7 @@ async fn list_executions(
     state
         .consistent_with(
             flowforge_infra::read_model::EXECUTIONS_PROJECTION,
-            params.consistent_with,
+            params.consistent_with.map(LogPosition::get),
         )
         .await?;
     let rows = state
@@ -372,6 +384,7 @@ async fn list_executions(
     ),
     request_body(content = Object, description = "Becomes the Wait node's output item"),
     responses(
+        JsonBodyErrors,
         (status = 200, description = "Resumed", body = Object),
         (status = 404, description = "No such execution, or no node waits for this token (a wrong token, or one already used)", body = ErrorBody),
         (status = 409, description = "Another call with this token resumed the node first", body = ErrorBody),

@@ -11,7 +11,9 @@ pub mod projections;
 mod request_context;
 mod request_span;
 mod sagas;
+mod shared_responses;
 mod webhooks;
+mod workflow_schema;
 pub mod workflows;
 
 use std::sync::Arc;

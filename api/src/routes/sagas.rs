@@ -15,11 +15,15 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use super::request_context::request_metadata;
+use super::{
+    request_context::request_metadata,
+    shared_responses::{ConsistencyErrors, JsonBodyErrors},
+};
 use crate::{
     error::{command_error, ApiError, ErrorBody},
     extract::{JsonBody, PathParams, QueryParams},
-    paging::{check_status, page_limit, split_page},
+    log_position::LogPosition,
+    paging::{self, check_status, page_limit, split_page},
     state::AppState,
 };
 
@@ -34,18 +38,26 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 const STATUSES: [&str; 5] = ["open", "compensating", "parked", "compensated", "closed"];
 
+/// The `status` filter's schema: one of [`STATUSES`].
+fn status_schema() -> utoipa::openapi::Object {
+    paging::status_schema(&STATUSES, "Only sagas in this state.")
+}
+
 /// Filters and paging for the saga list.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SagaListParams {
     /// Only this state: open, compensating, parked, compensated, closed.
+    #[param(schema_with = status_schema)]
     status: Option<String>,
     /// The `next_after` of the previous page.
     after: Option<Uuid>,
     /// Page size, 1–500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
-    /// Wait until the list reflects this log position (bounded; 503 after).
-    consistent_with: Option<u64>,
+    /// Wait until the list reflects this log position (bounded: 503 after the consistency timeout; 409 at once for a position beyond the log's head).
+    #[param(schema_with = crate::log_position::consistent_with_schema)]
+    consistent_with: Option<LogPosition>,
 }
 
 /// A page of sagas.
@@ -63,9 +75,8 @@ pub struct SagaPage {
     get, path = "/api/v1/sagas", tag = "sagas",
     params(SagaListParams),
     responses(
+        ConsistencyErrors,
         (status = 200, description = "A page of sagas", body = SagaPage),
-        (status = 400, description = "Bad parameter", body = ErrorBody),
-        (status = 503, description = "Not caught up in time", body = ErrorBody),
     )
 )]
 async fn list_sagas(
@@ -75,7 +86,10 @@ async fn list_sagas(
     let limit = page_limit(params.limit, 50, 500)?;
     check_status(params.status.as_deref(), &STATUSES)?;
     state
-        .consistent_with(SAGAS_PROJECTION, params.consistent_with)
+        .consistent_with(
+            SAGAS_PROJECTION,
+            params.consistent_with.map(LogPosition::get),
+        )
         .await?;
     let rows = state
         .sagas
@@ -185,8 +199,8 @@ pub struct SkipStepRequest {
     params(("id" = Uuid, Path, description = "The saga's id")),
     request_body = SkipStepRequest,
     responses(
+        JsonBodyErrors,
         (status = 200, description = "Skipped", body = Object),
-        (status = 400, description = "Bad body", body = ErrorBody),
         (status = 404, description = "No such saga", body = ErrorBody),
         (status = 409, description = "Not parked, or not the parked step", body = ErrorBody),
     )

@@ -44,7 +44,7 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
     post, path = "/webhook/{path}", tag = "executions",
     params(
         ("path" = String, Path, description = "The webhook node's path"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Up to 255 visible ASCII characters naming this start: a retry with the same key (for the same workflow) starts nothing and answers about the execution the first request started (marked `Idempotent-Replayed: true`), waiting for its result as the first one would"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Up to 255 visible ASCII characters naming this start: a retry with the same key (for the same workflow) starts nothing and answers about the execution the first request started (marked `Idempotent-Replayed: true`), waiting for its result as the first one would", nullable = false, pattern = r"^[!-~]([ -~]{0,253}[!-~])?$"),
     ),
     request_body(content = Object, description = "Any body; JSON is parsed, other types arrive as text"),
     responses(

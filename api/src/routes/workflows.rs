@@ -22,10 +22,15 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use super::request_context::request_metadata;
+use super::{
+    request_context::request_metadata,
+    shared_responses::{ConsistencyErrors, JsonBodyErrors, ParameterErrors},
+    workflow_schema::{whole_numbers_as_integers, WorkflowRequest},
+};
 use crate::{
     error::{command_error, ApiError, ErrorBody},
     extract::{JsonBody, PathParams, QueryParams},
+    log_position::LogPosition,
     paging::{page_limit, split_page},
     state::AppState,
 };
@@ -37,28 +42,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_workflow, update_workflow, archive_workflow))
         .routes(routes!(activate_workflow))
         .routes(routes!(deactivate_workflow))
-}
-
-/// A workflow definition as JSON (n8n-shaped), plus the workflow's tags. It
-/// documents the body; handlers read it as JSON and parse the definition into
-/// the domain's validated type.
-#[derive(Debug, ToSchema)]
-pub struct WorkflowRequest {
-    /// The workflow's name.
-    pub name: String,
-    /// The nodes: `{name, type, parameters, retry, continue_on_fail, timeout_ms, compensation}`.
-    #[schema(value_type = Vec<Object>)]
-    pub nodes: Vec<Value>,
-    /// `{"Source": {"main": [[{"node": "Target"}]]}}`.
-    #[schema(value_type = Object)]
-    pub connections: Value,
-    /// Workflow-level settings.
-    #[schema(value_type = Object)]
-    pub settings: Option<Value>,
-    /// Labels for filtering.
-    pub tags: Option<Vec<String>>,
-    /// For updates: the version being changed (or send `If-Match`).
-    pub expected_version: Option<u64>,
 }
 
 /// What a command left behind.
@@ -141,17 +124,20 @@ pub struct ListParams {
     /// The `next_after` of the previous page.
     after: Option<Uuid>,
     /// Page size, 1–500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
-    /// Wait until the read model reflects this log position (bounded; 503 after).
-    consistent_with: Option<u64>,
+    /// Wait until the read model reflects this log position (bounded: 503 after the consistency timeout; 409 at once for a position beyond the log's head).
+    #[param(schema_with = crate::log_position::consistent_with_schema)]
+    consistent_with: Option<LogPosition>,
 }
 
 /// Read-your-writes for single reads.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ConsistencyParams {
-    /// Wait until the read model reflects this log position (bounded; 503 after).
-    consistent_with: Option<u64>,
+    /// Wait until the read model reflects this log position (bounded: 503 after the consistency timeout; 409 at once for a position beyond the log's head).
+    #[param(schema_with = crate::log_position::consistent_with_schema)]
+    consistent_with: Option<LogPosition>,
 }
 
 /// The projection behind these queries.
@@ -171,6 +157,7 @@ fn parse_workflow_body(body: Value) -> Result<ParsedWorkflowBody, ApiError> {
     let Value::Object(mut fields) = body else {
         return Err(ApiError::InvalidBody("expected a JSON object".to_owned()));
     };
+    whole_numbers_as_integers(&mut fields);
     let tags = take_field::<Vec<String>>(&mut fields, "tags")?;
     let expected_version = take_field::<u64>(&mut fields, "expected_version")?;
     let raw: RawWorkflowDefinition = serde_json::from_value(Value::Object(fields))
@@ -219,20 +206,50 @@ impl IfMatch {
     }
 }
 
+/// The `If-Match` header as the document states it: `*`, or a version as a
+/// strong (`"3"`) or weak (`W/"3"`) entity tag or bare (`3`).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)] // documents the header; `if_match` reads it
+struct IfMatchHeader {
+    /// The version being changed (`"3"`, `W/"3"` or `3`), or `*` for any.
+    /// Optional, except that a `PUT` needs it or `expected_version` in the body.
+    #[param(
+        rename = "If-Match",
+        required = false,
+        pattern = r#"^[ \t]*(\*|(W/)?"[0-9]+"|[0-9]+)[ \t]*$"#
+    )]
+    if_match: String,
+}
+
 fn if_match(headers: &HeaderMap) -> Result<IfMatch, ApiError> {
     let Some(value) = headers.get(header::IF_MATCH) else {
         return Ok(IfMatch::Absent);
     };
-    let text = value
+    let invalid = || {
+        ApiError::InvalidParameter(format!(
+            "If-Match {value:?} is not *, \"<version>\", W/\"<version>\" or <version>"
+        ))
+    };
+    let tag = value
         .to_str()
-        .map_err(|_| ApiError::InvalidParameter("If-Match is not text".to_owned()))?;
-    if text.trim() == "*" {
+        .map_err(|_| invalid())?
+        .trim_matches([' ', '\t']);
+    if tag == "*" {
         return Ok(IfMatch::Any);
     }
-    let trimmed = text.trim().trim_start_matches("W/").trim_matches('"');
-    trimmed.parse::<u64>().map(IfMatch::Version).map_err(|_| {
-        ApiError::InvalidParameter(format!("If-Match {text:?} is not a version number"))
-    })
+    let digits = tag
+        .strip_prefix("W/")
+        .unwrap_or(tag)
+        .strip_prefix('"')
+        .and_then(|quoted| quoted.strip_suffix('"'))
+        .unwrap_or(tag);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid());
+    }
+    // A version too large for u64 is well formed and matches no workflow: the
+    // command answers with a version conflict, as for any other stale version.
+    Ok(IfMatch::Version(digits.parse().unwrap_or(u64::MAX)))
 }
 
 fn etag(version: u64) -> HeaderValue {
@@ -313,9 +330,8 @@ async fn lifecycle(
     post, path = "/api/v1/workflows", tag = "workflows",
     request_body = WorkflowRequest,
     responses(
+        JsonBodyErrors,
         (status = 201, description = "Created", body = CommandAccepted),
-        (status = 400, description = "Malformed JSON or wrong shape", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
         (status = 422, description = "Invalid workflow (the node is named)", body = ErrorBody),
     )
 )]
@@ -354,9 +370,8 @@ async fn create_workflow(
     get, path = "/api/v1/workflows", tag = "workflows",
     params(ListParams),
     responses(
+        ConsistencyErrors,
         (status = 200, description = "A page of workflows", body = WorkflowPage),
-        (status = 400, description = "Bad parameter", body = ErrorBody),
-        (status = 503, description = "Read model not caught up in time", body = ErrorBody),
     )
 )]
 async fn list_workflows(
@@ -365,7 +380,7 @@ async fn list_workflows(
 ) -> Result<Json<WorkflowPage>, ApiError> {
     let limit = page_limit(params.limit, DEFAULT_PAGE, MAX_PAGE)?;
     state
-        .consistent_with(WORKFLOWS, params.consistent_with)
+        .consistent_with(WORKFLOWS, params.consistent_with.map(LogPosition::get))
         .await?;
     let views = state
         .workflows
@@ -387,9 +402,9 @@ async fn list_workflows(
     get, path = "/api/v1/workflows/{id}", tag = "workflows",
     params(("id" = Uuid, Path, description = "Workflow id"), ConsistencyParams),
     responses(
+        ConsistencyErrors,
         (status = 200, description = "The workflow; ETag is its version", body = WorkflowResponse),
         (status = 404, description = "No such workflow", body = ErrorBody),
-        (status = 503, description = "Read model not caught up in time", body = ErrorBody),
     )
 )]
 async fn get_workflow(
@@ -399,7 +414,7 @@ async fn get_workflow(
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
     state
-        .consistent_with(WORKFLOWS, params.consistent_with)
+        .consistent_with(WORKFLOWS, params.consistent_with.map(LogPosition::get))
         .await?;
     let view = state
         .workflows
@@ -415,14 +430,13 @@ async fn get_workflow(
 /// Replaces a workflow's definition (a new definition version), given the version being changed.
 #[utoipa::path(
     put, path = "/api/v1/workflows/{id}", tag = "workflows",
-    params(("id" = Uuid, Path, description = "Workflow id"), ("If-Match" = Option<String>, Header, description = "The version being changed, or `*` for any")),
+    params(("id" = Uuid, Path, description = "Workflow id"), IfMatchHeader),
     request_body = WorkflowRequest,
     responses(
+        JsonBodyErrors,
         (status = 200, description = "Updated", body = CommandAccepted),
-        (status = 400, description = "Malformed JSON or wrong shape", body = ErrorBody),
         (status = 404, description = "No such workflow", body = ErrorBody),
         (status = 409, description = "Stale version (details.current_version), archived, or (active workflow) a webhook route another workflow holds (webhook_path_taken: details name it)", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
         (status = 422, description = "Invalid workflow", body = ErrorBody),
         (status = 428, description = "No expected version given", body = ErrorBody),
     )
@@ -455,8 +469,9 @@ async fn update_workflow(
 /// workflow's routes, the answer is 409 naming it and nothing changes.
 #[utoipa::path(
     post, path = "/api/v1/workflows/{id}/activate", tag = "workflows",
-    params(("id" = Uuid, Path, description = "Workflow id"), ("If-Match" = Option<String>, Header, description = "Optional: the version being changed")),
+    params(("id" = Uuid, Path, description = "Workflow id"), IfMatchHeader),
     responses(
+        ParameterErrors,
         (status = 200, description = "Active (already active is fine)", body = CommandAccepted),
         (status = 404, description = "No such workflow", body = ErrorBody),
         (status = 409, description = "Stale version, archived, or a webhook route another active workflow holds (code webhook_path_taken; details: method, path, workflow_id, workflow_name); nothing changed", body = ErrorBody),
@@ -473,8 +488,9 @@ async fn activate_workflow(
 /// Turns a workflow's triggers off.
 #[utoipa::path(
     post, path = "/api/v1/workflows/{id}/deactivate", tag = "workflows",
-    params(("id" = Uuid, Path, description = "Workflow id"), ("If-Match" = Option<String>, Header, description = "Optional: the version being changed")),
+    params(("id" = Uuid, Path, description = "Workflow id"), IfMatchHeader),
     responses(
+        ParameterErrors,
         (status = 200, description = "Inactive (already inactive is fine)", body = CommandAccepted),
         (status = 404, description = "No such workflow", body = ErrorBody),
         (status = 409, description = "Stale version or archived", body = ErrorBody),
@@ -491,8 +507,9 @@ async fn deactivate_workflow(
 /// Archives a workflow: it stops, stays readable with its history, and refuses further changes.
 #[utoipa::path(
     delete, path = "/api/v1/workflows/{id}", tag = "workflows",
-    params(("id" = Uuid, Path, description = "Workflow id"), ("If-Match" = Option<String>, Header, description = "Optional: the version being changed")),
+    params(("id" = Uuid, Path, description = "Workflow id"), IfMatchHeader),
     responses(
+        ParameterErrors,
         (status = 200, description = "Archived", body = CommandAccepted),
         (status = 404, description = "No such workflow", body = ErrorBody),
         (status = 409, description = "Stale version or already archived", body = ErrorBody),
