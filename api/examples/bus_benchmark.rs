@@ -18,7 +18,7 @@ use std::{
 };
 
 use flowforge_api::{
-    config::{BusArgs, LogFormat, ServeArgs, StorageArgs, TelemetryArgs},
+    config::{BusArgs, LimitsArgs, LogFormat, ServeArgs, StorageArgs, TelemetryArgs},
     server,
 };
 use flowforge_infra::{
@@ -104,6 +104,7 @@ async fn main() {
         max_pending_executions: 5000,
         max_pending_per_workflow: 1000,
         async_backlog_percent: 50,
+        limits: LimitsArgs::default(),
         telemetry: TelemetryArgs {
             log_format: LogFormat::Text,
             otlp_endpoint: None,

@@ -13,7 +13,7 @@ pub mod process;
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use flowforge_api::{
-    config::{BusArgs, LogFormat, ServeArgs, StorageArgs, TelemetryArgs},
+    config::{BusArgs, LimitsArgs, LogFormat, ServeArgs, StorageArgs, TelemetryArgs},
     server::{self, RunningServer},
 };
 use flowforge_infra::test_support::TestDatabase;
@@ -83,6 +83,7 @@ impl TestApp {
             max_pending_executions: 5000,
             max_pending_per_workflow: 1000,
             async_backlog_percent: 50,
+            limits: LimitsArgs::default(),
             telemetry: TelemetryArgs {
                 log_format: LogFormat::Text,
                 otlp_endpoint: None,
