@@ -100,7 +100,7 @@ async fn a_workflow_with_too_many_nodes_is_refused_and_not_stored(backend: Backe
             app.http
                 .put(app.url(&format!("/api/v1/workflows/{id}")))
                 .header("If-Match", "*")
-                .json(&chain(10_000)),
+                .json(&chain(5_000)),
         )
         .await;
     assert_eq!(

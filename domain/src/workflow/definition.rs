@@ -351,7 +351,7 @@ impl WorkflowDefinition {
     }
 
     /// Checks a raw definition and returns its validated form, or the first problem
-    /// found. Checks run in a fixed order — the size in bytes, then the node count;
+    /// found. Checks run in a fixed order — the node count, then the size in bytes;
     /// the workflow name; then each node in list order (name, duplicate, type, retry,
     /// compensation); then connections by source name (fan-out, source exists, output
     /// in range, target exists); then triggers (at least one, none with an incoming
@@ -361,17 +361,17 @@ impl WorkflowDefinition {
         raw: RawWorkflowDefinition,
         limits: &WorkflowLimits,
     ) -> Result<Self, DefinitionError> {
+        if raw.nodes.len() > limits.max_nodes {
+            return Err(DefinitionError::TooManyNodes {
+                count: raw.nodes.len(),
+                limit: limits.max_nodes,
+            });
+        }
         let bytes = serialized_len(&raw);
         if bytes > limits.max_definition_bytes {
             return Err(DefinitionError::DefinitionTooLarge {
                 bytes,
                 limit: limits.max_definition_bytes,
-            });
-        }
-        if raw.nodes.len() > limits.max_nodes {
-            return Err(DefinitionError::TooManyNodes {
-                count: raw.nodes.len(),
-                limit: limits.max_nodes,
             });
         }
         if raw.name.trim().is_empty() {

@@ -9,9 +9,9 @@ use super::limits::WorkflowLimit;
 
 /// A workflow definition that cannot become a [`WorkflowDefinition`](super::WorkflowDefinition).
 ///
-/// Checks run in a fixed order (size limits, then nodes in list order, then
-/// connections by source name, then triggers, then cycles), so the same bad
-/// definition always yields the same error.
+/// Checks run in a fixed order (node count, then size in bytes, then nodes in
+/// list order, then connections by source name, then triggers, then cycles), so
+/// the same bad definition always yields the same error.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DefinitionError {
     /// The definition takes more bytes, serialised as JSON, than the limit allows.
