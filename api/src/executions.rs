@@ -41,6 +41,7 @@ pub struct Started {
 /// `mode`. `require_active`: only for an active workflow. With an idempotency
 /// key, the execution's id is derived from it, and a start that finds that
 /// execution recorded already answers with it instead.
+#[allow(clippy::too_many_arguments)]
 pub async fn start(
     state: &AppState,
     workflow_id: WorkflowId,
