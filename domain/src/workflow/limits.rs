@@ -36,15 +36,6 @@ impl WorkflowLimits {
             max_fan_out: usize::MAX,
         }
     }
-
-    /// The value of one limit.
-    pub const fn get(&self, limit: WorkflowLimit) -> usize {
-        match limit {
-            WorkflowLimit::Nodes => self.max_nodes,
-            WorkflowLimit::DefinitionBytes => self.max_definition_bytes,
-            WorkflowLimit::FanOut => self.max_fan_out,
-        }
-    }
 }
 
 impl Default for WorkflowLimits {
