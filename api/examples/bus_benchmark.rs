@@ -18,7 +18,7 @@ use std::{
 };
 
 use flowforge_api::{
-    config::{BusArgs, LogFormat, ServeArgs, StorageArgs, TelemetryArgs},
+    config::{BusArgs, LimitsArgs, LogFormat, ServeArgs, StorageArgs, TelemetryArgs},
     server,
 };
 use flowforge_infra::{
@@ -107,6 +107,7 @@ async fn main() {
         max_concurrent_attempts: 256,
         max_attempts_per_execution: 16,
         shutdown_grace_secs: 30,
+        limits: LimitsArgs::default(),
         telemetry: TelemetryArgs {
             log_format: LogFormat::Text,
             otlp_endpoint: None,

@@ -4,8 +4,14 @@
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use flowforge_domain::{
+    execution_tree::DEFAULT_MAX_DESCENDANTS,
+    workflow::{WorkflowLimit, WorkflowLimits},
+};
+use flowforge_engine::nodes::DEFAULT_MAX_ITEMS_PER_NODE;
 use flowforge_infra::bus::jetstream::JetStreamSettings;
 use flowforge_monitoring::telemetry::TelemetrySettings;
+use flowforge_sagas::{SubWorkflowLimits, DEFAULT_MAX_STARTS_PER_SEC_PER_WORKFLOW};
 
 /// The `flowforge` command line.
 #[derive(Debug, Parser)]
@@ -197,10 +203,102 @@ pub struct ServeArgs {
     /// its leases up anyway (the next leader then runs them again), in seconds.
     #[arg(long, env = "FLOWFORGE_SHUTDOWN_GRACE_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub shutdown_grace_secs: u64,
+    /// Bounds on workflow size, node output and sub-workflow starts.
+    #[command(flatten)]
+    pub limits: LimitsArgs,
 
     /// Logs and traces.
     #[command(flatten)]
     pub telemetry: TelemetryArgs,
+}
+
+/// What one workflow may hold and start: past a bound, a definition is
+/// refused (422 `workflow_too_large`), a node fails (`too_many_items`), or a
+/// sub-workflow start fails its node (`sub_workflow_descendants`,
+/// `sub_workflow_rate`).
+#[derive(Debug, Clone, Args)]
+pub struct LimitsArgs {
+    /// The most nodes a workflow definition may have.
+    #[arg(long, env = "FLOWFORGE_MAX_WORKFLOW_NODES", default_value_t = WorkflowLimits::DEFAULT_MAX_NODES as u64, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub max_workflow_nodes: u64,
+
+    /// The most bytes a workflow definition may take as compact JSON.
+    #[arg(long, env = "FLOWFORGE_MAX_WORKFLOW_BYTES", default_value_t = WorkflowLimits::DEFAULT_MAX_DEFINITION_BYTES as u64, value_parser = clap::value_parser!(u64).range(1..=1024 * 1024 * 1024))]
+    pub max_workflow_bytes: u64,
+
+    /// The most connections that may leave one node, over all its outputs.
+    #[arg(long, env = "FLOWFORGE_MAX_NODE_FANOUT", default_value_t = WorkflowLimits::DEFAULT_MAX_FAN_OUT as u64, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub max_node_fanout: u64,
+
+    /// The most items one node attempt may output, over all its outputs.
+    #[arg(long, env = "FLOWFORGE_MAX_ITEMS_PER_NODE", default_value_t = DEFAULT_MAX_ITEMS_PER_NODE as u64, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub max_items_per_node: u64,
+
+    /// The most executions that may be started under one root execution
+    /// through Execute Workflow nodes, at any depth.
+    #[arg(long, env = "FLOWFORGE_MAX_DESCENDANTS", default_value_t = DEFAULT_MAX_DESCENDANTS, value_parser = clap::value_parser!(u32).range(1..=100_000_000))]
+    pub max_descendants: u32,
+
+    /// The most sub-workflow executions one workflow may start per second
+    /// (also the burst), per instance.
+    #[arg(long, env = "FLOWFORGE_MAX_STARTS_PER_SEC_PER_WORKFLOW", default_value_t = DEFAULT_MAX_STARTS_PER_SEC_PER_WORKFLOW, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_starts_per_sec_per_workflow: u32,
+}
+
+impl Default for LimitsArgs {
+    /// The same defaults as the flags (checked by a test).
+    fn default() -> Self {
+        let workflow = WorkflowLimits::default();
+        let sub_workflows = SubWorkflowLimits::default();
+        let wide = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+        Self {
+            max_workflow_nodes: wide(workflow.max_nodes),
+            max_workflow_bytes: wide(workflow.max_definition_bytes),
+            max_node_fanout: wide(workflow.max_fan_out),
+            max_items_per_node: wide(DEFAULT_MAX_ITEMS_PER_NODE),
+            max_descendants: sub_workflows.max_descendants,
+            max_starts_per_sec_per_workflow: sub_workflows.max_starts_per_sec_per_workflow,
+        }
+    }
+}
+
+impl LimitsArgs {
+    /// The bounds a workflow definition must fit.
+    pub fn workflow_limits(&self) -> WorkflowLimits {
+        WorkflowLimits {
+            max_nodes: size(self.max_workflow_nodes),
+            max_definition_bytes: size(self.max_workflow_bytes),
+            max_fan_out: size(self.max_node_fanout),
+        }
+    }
+
+    /// The most items one node attempt may output.
+    pub fn max_items_per_node(&self) -> usize {
+        size(self.max_items_per_node)
+    }
+
+    /// The bounds on sub-workflow starts.
+    pub fn sub_workflow_limits(&self) -> SubWorkflowLimits {
+        SubWorkflowLimits {
+            max_descendants: self.max_descendants,
+            max_starts_per_sec_per_workflow: self.max_starts_per_sec_per_workflow,
+        }
+    }
+}
+
+/// The environment variable that sets `limit`, for errors that tell the user
+/// what to raise.
+pub const fn workflow_limit_setting(limit: WorkflowLimit) -> &'static str {
+    match limit {
+        WorkflowLimit::Nodes => "FLOWFORGE_MAX_WORKFLOW_NODES",
+        WorkflowLimit::DefinitionBytes => "FLOWFORGE_MAX_WORKFLOW_BYTES",
+        WorkflowLimit::FanOut => "FLOWFORGE_MAX_NODE_FANOUT",
+    }
+}
+
+/// A configured count as a size; past the platform's range it is unbounded.
+fn size(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
 }
 
 /// What the server reports about itself besides `/metrics`.
@@ -370,6 +468,31 @@ mod tests {
             Command::Serve(serve) => Ok(serve),
             other => panic!("parsed as {other:?}"),
         }
+    }
+
+    #[test]
+    fn the_limit_flags_default_to_the_documented_values() {
+        let args = serve(&[]).expect("defaults parse");
+        let defaults = LimitsArgs::default();
+        assert_eq!(args.limits.max_workflow_nodes, defaults.max_workflow_nodes);
+        assert_eq!(args.limits.max_workflow_bytes, defaults.max_workflow_bytes);
+        assert_eq!(args.limits.max_node_fanout, defaults.max_node_fanout);
+        assert_eq!(args.limits.max_items_per_node, defaults.max_items_per_node);
+        assert_eq!(args.limits.max_descendants, defaults.max_descendants);
+        assert_eq!(
+            args.limits.max_starts_per_sec_per_workflow,
+            defaults.max_starts_per_sec_per_workflow
+        );
+        assert_eq!(args.limits.workflow_limits(), WorkflowLimits::default());
+        assert_eq!(args.limits.max_descendants, 1_000);
+    }
+
+    #[test]
+    fn a_zero_limit_is_refused_naming_the_flag() {
+        let error = serve(&["--max-descendants", "0"])
+            .expect_err("0 is out of range")
+            .to_string();
+        assert!(error.contains("--max-descendants"), "{error}");
     }
 
     #[test]

@@ -8,13 +8,14 @@ use axum::{
     Json,
 };
 use flowforge_commands::CommandError;
-use flowforge_domain::workflow::{DefinitionError, WorkflowError};
+use flowforge_domain::workflow::{DefinitionError, ExceededLimit, WorkflowError};
 use flowforge_infra::{event_store::EventStoreError, read_model::ReadModelError};
 use serde::Serialize;
 use serde_json::{json, Value};
 use tracing::error;
 
 use crate::backlog::BacklogScope;
+use crate::config::workflow_limit_setting;
 use utoipa::ToSchema;
 
 /// Everything an API call can fail with.
@@ -43,7 +44,15 @@ pub enum ApiError {
     },
     /// The workflow definition failed validation.
     #[error("invalid workflow: {0}")]
-    InvalidWorkflow(#[from] DefinitionError),
+    InvalidWorkflow(DefinitionError),
+    /// The workflow definition is over a configured size limit.
+    #[error("workflow too large: {error}; raise {} to allow more", workflow_limit_setting(.exceeded.limit))]
+    WorkflowTooLarge {
+        /// What the definition went past.
+        error: DefinitionError,
+        /// The limit, the definition's value and the limit's value.
+        exceeded: ExceededLimit,
+    },
     /// No such resource.
     #[error("{0} not found")]
     NotFound(String),
@@ -230,6 +239,17 @@ impl ApiError {
                 "invalid_workflow",
                 Some(json!({ "node": definition.node() })),
             ),
+            ApiError::WorkflowTooLarge { error, exceeded } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "workflow_too_large",
+                Some(json!({
+                    "limit": exceeded.limit.as_str(),
+                    "actual": exceeded.actual,
+                    "max": exceeded.max,
+                    "setting": workflow_limit_setting(exceeded.limit),
+                    "node": error.node(),
+                })),
+            ),
             ApiError::PreconditionRequired => (
                 StatusCode::PRECONDITION_REQUIRED,
                 "precondition_required",
@@ -336,6 +356,17 @@ impl IntoResponse for ApiError {
 /// seconds: long enough for a backlog to drain a little or a database to come
 /// back, short enough not to idle.
 const RETRY_AFTER_SECS: &str = "1";
+
+impl From<DefinitionError> for ApiError {
+    /// A definition over a size limit is `workflow_too_large`, naming the
+    /// setting to raise; any other problem is `invalid_workflow`.
+    fn from(error: DefinitionError) -> Self {
+        match error.exceeded_limit() {
+            Some(exceeded) => ApiError::WorkflowTooLarge { error, exceeded },
+            None => ApiError::InvalidWorkflow(error),
+        }
+    }
+}
 
 impl From<CommandError<WorkflowError>> for ApiError {
     fn from(error: CommandError<WorkflowError>) -> Self {

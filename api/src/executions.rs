@@ -124,6 +124,11 @@ fn start_error(error: StartError) -> ApiError {
         }
         StartError::Workflow(error) => ApiError::from(error),
         StartError::Execution(error) => execution_error(error),
+        // Only sub-workflow starts are counted in a tree or rate-limited; the
+        // API starts roots.
+        unexpected @ (StartError::TooManyDescendants { .. }
+        | StartError::StartRateExceeded { .. }
+        | StartError::Tree(_)) => ApiError::Internal(unexpected.to_string()),
     }
 }
 

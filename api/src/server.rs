@@ -191,8 +191,12 @@ pub async fn start(
         .map(ProjectionProgress::changes);
     let resume_key = database.secret(RESUME_LINK_KEY).await?;
     let mut registry = NodeRegistry::new(ExpressionEngine::new())
-        .with_sub_workflows(SubWorkflowStarter::new(commands.clone()))
-        .with_resume_links(ResumeLinks::new(resume_key.into_bytes()));
+        .with_sub_workflows(SubWorkflowStarter::with_limits(
+            commands.clone(),
+            args.limits.sub_workflow_limits(),
+        ))
+        .with_resume_links(ResumeLinks::new(resume_key.into_bytes()))
+        .with_max_items_per_node(args.limits.max_items_per_node());
     if let Some(bus) = &nats {
         registry = registry.with_nats(bus.client().clone());
         let triggers = NatsTriggers::new(
@@ -261,6 +265,7 @@ pub async fn start(
         publisher_seen: Arc::default(),
         stopped,
         max_body_bytes: args.max_body_bytes,
+        workflow_limits: args.limits.workflow_limits(),
     };
     let listener = TcpListener::bind(args.listen)
         .await

@@ -49,6 +49,8 @@ pub struct AppState {
     pub consistency_timeout: Duration,
     /// The request body limit, repeated in 413 errors.
     pub max_body_bytes: u64,
+    /// The bounds a workflow definition must fit to be created or updated.
+    pub workflow_limits: flowforge_domain::workflow::WorkflowLimits,
     /// How long the publisher may stand still while events wait before
     /// readiness fails.
     pub publisher_stall: Duration,

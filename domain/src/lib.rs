@@ -6,6 +6,7 @@
 
 pub mod aggregate;
 pub mod execution;
+pub mod execution_tree;
 pub mod saga;
 pub mod schedule;
 pub mod testing;

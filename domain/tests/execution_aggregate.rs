@@ -321,6 +321,7 @@ fn request_of_a_sub_workflow_with_reused_outputs_records_both() {
         execution_id: ExecutionId::from_uuid(Uuid::from_u128(1)),
         node: "Call".into(),
         depth: 1,
+        root: Some(ExecutionId::from_uuid(Uuid::from_u128(1))),
     };
     let reuse = BTreeMap::from([("Start".to_owned(), vec![input()])]);
     let ExecutionCommand::Request {
@@ -370,6 +371,7 @@ fn request_at_depth(depth: u32) -> ExecutionCommand {
             execution_id: ExecutionId::from_uuid(Uuid::from_u128(1)),
             node: "Call".into(),
             depth,
+            root: Some(ExecutionId::from_uuid(Uuid::from_u128(7))),
         });
     }
     command
@@ -383,6 +385,39 @@ fn a_sub_workflow_at_the_depth_limit_runs() {
     assert_eq!(events.len(), 1);
     let execution = Execution::from_events(events);
     assert_eq!(execution.depth(), MAX_SUB_WORKFLOW_DEPTH);
+}
+
+#[test]
+fn an_execution_nothing_called_is_its_own_root() {
+    let execution = Execution::from_events(vec![requested()]);
+    assert_eq!(execution.root_id(), Some(id()));
+    assert_eq!(Execution::default().root_id(), None);
+}
+
+#[test]
+fn a_sub_workflow_belongs_to_its_caller_s_root() {
+    let events = Execution::from_events(Vec::new())
+        .handle(request_at_depth(3))
+        .expect("accepted");
+    let execution = Execution::from_events(events);
+    assert_eq!(
+        execution.root_id(),
+        Some(ExecutionId::from_uuid(Uuid::from_u128(7)))
+    );
+}
+
+#[test]
+fn a_sub_workflow_recorded_before_roots_were_kept_takes_its_caller_as_root() {
+    let (event_type, _, mut payload) = encode_event(&requested()).expect("encodes");
+    payload["parent"] =
+        json!({"execution_id": ExecutionId::from_uuid(Uuid::from_u128(1)), "node": "Call"});
+    let legacy: ExecutionEvent = decode_event(event_type, &payload).expect("an old event decodes");
+    let execution = Execution::from_events(vec![legacy]);
+    assert_eq!(execution.depth(), 1);
+    assert_eq!(
+        execution.root_id(),
+        Some(ExecutionId::from_uuid(Uuid::from_u128(1)))
+    );
 }
 
 #[test]

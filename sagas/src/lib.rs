@@ -14,6 +14,7 @@ mod orchestrator;
 mod refresh;
 mod scheduler;
 mod spans;
+mod start_rate;
 mod starter;
 mod sub_workflows;
 
@@ -25,5 +26,6 @@ pub use orchestrator::{
     AttemptLimits, ExecutionOrchestrator, OrchestratorSettings, ORCHESTRATOR_NAME,
 };
 pub use scheduler::{tick_execution_id, Scheduler};
+pub use start_rate::{StartRate, DEFAULT_MAX_STARTS_PER_SEC_PER_WORKFLOW};
 pub use starter::{start_execution, ExecutionStart, StartError};
-pub use sub_workflows::{child_execution_id, child_outcome, SubWorkflowStarter};
+pub use sub_workflows::{child_execution_id, child_outcome, SubWorkflowLimits, SubWorkflowStarter};

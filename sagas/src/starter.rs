@@ -11,6 +11,7 @@ use flowforge_domain::{
         Execution, ExecutionCommand, ExecutionError, ExecutionId, Item, ParentExecution, Trigger,
         TriggerKind,
     },
+    execution_tree::ExecutionTreeError,
     workflow::{NodeType, Workflow, WorkflowError, WorkflowId, WorkflowStatus},
 };
 use flowforge_infra::event_store::EventMetadata;
@@ -30,6 +31,30 @@ pub enum StartError {
     /// Recording the request failed.
     #[error(transparent)]
     Execution(#[from] CommandError<ExecutionError>),
+    /// A sub-workflow start would take the executions under one root past
+    /// the bound.
+    #[error(
+        "execution tree under root {root} reached {limit} descendants; raise FLOWFORGE_MAX_DESCENDANTS"
+    )]
+    TooManyDescendants {
+        /// The root execution of the tree.
+        root: ExecutionId,
+        /// The bound that was reached.
+        limit: u32,
+    },
+    /// The calling workflow starts sub-workflows faster than the rate allows.
+    #[error(
+        "workflow {workflow_id} starts more than {per_second} sub-workflow executions per second; raise FLOWFORGE_MAX_STARTS_PER_SEC_PER_WORKFLOW"
+    )]
+    StartRateExceeded {
+        /// The calling workflow.
+        workflow_id: WorkflowId,
+        /// The rate (and burst) per workflow.
+        per_second: u32,
+    },
+    /// Counting the start in its execution tree failed.
+    #[error(transparent)]
+    Tree(CommandError<ExecutionTreeError>),
 }
 
 /// What to start: which execution of which workflow, from what, with what.

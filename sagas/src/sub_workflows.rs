@@ -4,13 +4,23 @@
 //! attempt, so an attempt run again after a crash finds the child it already
 //! started instead of starting a second, and the orchestrator finds the child
 //! of a waiting node from the parent's history alone.
+//!
+//! Two bounds keep a workflow that starts itself (twice, without waiting) from
+//! growing forever: the executions under one root are counted in its
+//! [`ExecutionTree`] and refused past [`SubWorkflowLimits::max_descendants`],
+//! and each calling workflow's starts pass a token bucket ([`StartRate`]).
+
+use std::{sync::Arc, time::Instant};
 
 use chrono::Utc;
-use flowforge_commands::CommandBus;
+use flowforge_commands::{CommandBus, CommandError};
 use flowforge_domain::{
     execution::{
         concat_items, Execution, ExecutionCommand, ExecutionId, ExecutionStatus, Item, NodeError,
         ParentExecution, Trigger, TriggerKind,
+    },
+    execution_tree::{
+        ExecutionTree, ExecutionTreeCommand, ExecutionTreeError, DEFAULT_MAX_DESCENDANTS,
     },
     workflow::WorkflowId,
 };
@@ -18,6 +28,7 @@ use flowforge_infra::event_store::EventMetadata;
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::start_rate::{StartRate, DEFAULT_MAX_STARTS_PER_SEC_PER_WORKFLOW};
 use crate::starter::{start_execution, ExecutionStart, StartError};
 
 /// The id of the child execution that attempt `attempt` of node `node` of
@@ -27,21 +38,57 @@ pub fn child_execution_id(parent: ExecutionId, node: &str, attempt: u32) -> Exec
     ExecutionId::from_uuid(Uuid::new_v5(&parent.as_uuid(), name.as_bytes()))
 }
 
+/// The bounds on sub-workflow starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubWorkflowLimits {
+    /// The most executions that may be started under one root execution, at
+    /// any depth.
+    pub max_descendants: u32,
+    /// The most sub-workflow executions one workflow may start per second
+    /// (and in a burst).
+    pub max_starts_per_sec_per_workflow: u32,
+}
+
+impl Default for SubWorkflowLimits {
+    /// 1,000 descendants per root, 200 starts per second per workflow.
+    fn default() -> Self {
+        Self {
+            max_descendants: DEFAULT_MAX_DESCENDANTS,
+            max_starts_per_sec_per_workflow: DEFAULT_MAX_STARTS_PER_SEC_PER_WORKFLOW,
+        }
+    }
+}
+
 /// Starts the child executions of `execute_workflow` nodes.
 #[derive(Clone)]
 pub struct SubWorkflowStarter {
     commands: CommandBus,
+    max_descendants: u32,
+    start_rate: Arc<StartRate>,
 }
 
 impl SubWorkflowStarter {
-    /// A starter recording through `commands`.
+    /// A starter recording through `commands`, with the default limits.
     pub fn new(commands: CommandBus) -> Self {
-        Self { commands }
+        Self::with_limits(commands, SubWorkflowLimits::default())
+    }
+
+    /// A starter recording through `commands`, within `limits`.
+    pub fn with_limits(commands: CommandBus, limits: SubWorkflowLimits) -> Self {
+        Self {
+            commands,
+            max_descendants: limits.max_descendants,
+            start_rate: Arc::new(StartRate::new(limits.max_starts_per_sec_per_workflow)),
+        }
     }
 
     /// Starts the child of attempt `attempt` of node `node` of `parent`: workflow
     /// `workflow_id` (active or not, but not archived) with `input`. Starting it
     /// again returns the same id and records nothing.
+    ///
+    /// A new child must pass the calling workflow's start rate, then be
+    /// admitted into its root's execution tree; a child already started (an
+    /// attempt run again after a crash) passes neither again.
     pub async fn start(
         &self,
         parent: ExecutionId,
@@ -52,6 +99,20 @@ impl SubWorkflowStarter {
     ) -> Result<ExecutionId, StartError> {
         let (caller, _) = self.commands.load::<Execution>(&parent.to_string()).await?;
         let child = child_execution_id(parent, node, attempt);
+        let (existing, _) = self.commands.load::<Execution>(&child.to_string()).await?;
+        if existing.exists() {
+            return Ok(child);
+        }
+        if let Some(calling_workflow) = caller.workflow_id() {
+            if !self.start_rate.try_start(calling_workflow, Instant::now()) {
+                return Err(StartError::StartRateExceeded {
+                    workflow_id: calling_workflow,
+                    per_second: self.start_rate.per_second(),
+                });
+            }
+        }
+        let root = caller.root_id().unwrap_or(parent);
+        self.admit(root, child, parent).await?;
         let trigger = Trigger {
             kind: TriggerKind::SubWorkflow,
             node: None,
@@ -63,6 +124,7 @@ impl SubWorkflowStarter {
                 execution_id: parent,
                 node: node.to_owned(),
                 depth: caller.depth() + 1,
+                root: Some(root),
             });
         let metadata = EventMetadata {
             actor: Some("execute_workflow".to_owned()),
@@ -73,6 +135,38 @@ impl SubWorkflowStarter {
             Ok(()) => Ok(child),
             Err(error) if error.already_started() => Ok(child),
             Err(error) => Err(error),
+        }
+    }
+
+    /// Counts `child` in `root`'s execution tree, or refuses it past the bound.
+    async fn admit(
+        &self,
+        root: ExecutionId,
+        child: ExecutionId,
+        parent: ExecutionId,
+    ) -> Result<(), StartError> {
+        let command = ExecutionTreeCommand::AdmitDescendant {
+            root,
+            execution_id: child,
+            parent,
+            limit: self.max_descendants,
+        };
+        let metadata = EventMetadata {
+            actor: Some("execute_workflow".to_owned()),
+            correlation_id: Some(root.as_uuid()),
+            causation_id: Some(parent.as_uuid()),
+            ..EventMetadata::default()
+        };
+        match self
+            .commands
+            .execute::<ExecutionTree>(&root.to_string(), command, None, &metadata)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(CommandError::Rejected(ExecutionTreeError::TooManyDescendants { root, limit })) => {
+                Err(StartError::TooManyDescendants { root, limit })
+            }
+            Err(error) => Err(StartError::Tree(error)),
         }
     }
 }

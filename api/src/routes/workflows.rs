@@ -10,7 +10,10 @@ use chrono::{DateTime, Utc};
 use flowforge_commands::workflow_lifecycle::{run_lifecycle, LifecycleError};
 use flowforge_domain::{
     webhook_path::WebhookPathError,
-    workflow::{RawWorkflowDefinition, Workflow, WorkflowCommand, WorkflowDefinition, WorkflowId},
+    workflow::{
+        RawWorkflowDefinition, Workflow, WorkflowCommand, WorkflowDefinition, WorkflowId,
+        WorkflowLimits,
+    },
 };
 use flowforge_infra::{
     event_store::EventMetadata,
@@ -152,8 +155,12 @@ struct ParsedWorkflowBody {
     expected_version: Option<u64>,
 }
 
-/// Splits a request body into the definition, tags and expected version.
-fn parse_workflow_body(body: Value) -> Result<ParsedWorkflowBody, ApiError> {
+/// Splits a request body into the definition (checked against `limits`), tags
+/// and expected version.
+fn parse_workflow_body(
+    body: Value,
+    limits: &WorkflowLimits,
+) -> Result<ParsedWorkflowBody, ApiError> {
     let Value::Object(mut fields) = body else {
         return Err(ApiError::InvalidBody("expected a JSON object".to_owned()));
     };
@@ -163,7 +170,7 @@ fn parse_workflow_body(body: Value) -> Result<ParsedWorkflowBody, ApiError> {
     let raw: RawWorkflowDefinition = serde_json::from_value(Value::Object(fields))
         .map_err(|e| ApiError::InvalidBody(e.to_string()))?;
     Ok(ParsedWorkflowBody {
-        definition: WorkflowDefinition::parse(raw)?,
+        definition: WorkflowDefinition::parse_within(raw, limits)?,
         tags,
         expected_version,
     })
@@ -332,7 +339,7 @@ async fn lifecycle(
     responses(
         JsonBodyErrors,
         (status = 201, description = "Created", body = CommandAccepted),
-        (status = 422, description = "Invalid workflow (the node is named)", body = ErrorBody),
+        (status = 422, description = "Invalid workflow (the node is named), or over a size limit (workflow_too_large: details name the limit, the value and the setting to raise)", body = ErrorBody),
     )
 )]
 async fn create_workflow(
@@ -342,7 +349,7 @@ async fn create_workflow(
 ) -> Result<Response, ApiError> {
     let ParsedWorkflowBody {
         definition, tags, ..
-    } = parse_workflow_body(body)?;
+    } = parse_workflow_body(body, &state.workflow_limits)?;
     let id = WorkflowId::from_uuid(Uuid::now_v7());
     let command = WorkflowCommand::Create {
         workflow_id: id,
@@ -437,7 +444,7 @@ async fn get_workflow(
         (status = 200, description = "Updated", body = CommandAccepted),
         (status = 404, description = "No such workflow", body = ErrorBody),
         (status = 409, description = "Stale version (details.current_version), archived, or (active workflow) a webhook route another workflow holds (webhook_path_taken: details name it)", body = ErrorBody),
-        (status = 422, description = "Invalid workflow", body = ErrorBody),
+        (status = 422, description = "Invalid workflow, or over a size limit (workflow_too_large)", body = ErrorBody),
         (status = 428, description = "No expected version given", body = ErrorBody),
     )
 )]
@@ -453,7 +460,7 @@ async fn update_workflow(
         definition,
         tags,
         expected_version,
-    } = parse_workflow_body(body)?;
+    } = parse_workflow_body(body, &state.workflow_limits)?;
     let expected = match (header_version, expected_version) {
         (IfMatch::Version(version), _) => Some(version),
         (IfMatch::Any, _) => None,

@@ -13,7 +13,7 @@ pub mod process;
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use flowforge_api::{
-    config::{BusArgs, LogFormat, ServeArgs, StorageArgs, TelemetryArgs},
+    config::{BusArgs, LimitsArgs, LogFormat, ServeArgs, StorageArgs, TelemetryArgs},
     server::{self, RunningServer},
 };
 use flowforge_infra::test_support::TestDatabase;
@@ -86,6 +86,7 @@ impl TestApp {
             max_concurrent_attempts: 256,
             max_attempts_per_execution: 16,
             shutdown_grace_secs: 30,
+            limits: LimitsArgs::default(),
             telemetry: TelemetryArgs {
                 log_format: LogFormat::Text,
                 otlp_endpoint: None,

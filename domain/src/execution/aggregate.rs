@@ -345,6 +345,16 @@ impl Execution {
         self.parent.as_ref().map_or(0, |p| p.depth)
     }
 
+    /// The execution at the top of this one's call tree: itself when nothing
+    /// called it, else its caller's root (the caller itself for a child
+    /// recorded before roots were kept). `None` until requested.
+    pub fn root_id(&self) -> Option<ExecutionId> {
+        match &self.parent {
+            Some(parent) => Some(parent.root.unwrap_or(parent.execution_id)),
+            None => self.id,
+        }
+    }
+
     /// Outputs taken over from an earlier execution, by node name.
     pub fn reuse(&self) -> &BTreeMap<String, Vec<Vec<Item>>> {
         &self.reuse

@@ -78,6 +78,12 @@ pub struct ParentExecution {
     /// as 1.
     #[serde(default = "first_level")]
     pub depth: u32,
+    /// The execution at the top of the call tree, which nothing called: the
+    /// tree's descendants are counted under it. Events recorded before roots
+    /// were kept have none; their caller stands in for it (see
+    /// [`Execution::root_id`](super::Execution::root_id)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root: Option<ExecutionId>,
 }
 
 fn first_level() -> u32 {

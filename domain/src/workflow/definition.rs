@@ -1,8 +1,9 @@
 //! The workflow definition in its two forms. [`RawWorkflowDefinition`] is the
 //! n8n-shaped JSON a user sends, taken as is; [`WorkflowDefinition::parse`] turns it
-//! into a [`WorkflowDefinition`], which exists only if it is valid: known node types,
-//! unique names, connections between existing nodes and outputs, at least one
-//! trigger, no cycles. Commands and events carry only the validated form.
+//! into a [`WorkflowDefinition`], which exists only if it is valid: within the size
+//! limits ([`WorkflowLimits`]), known node types, unique names, connections between
+//! existing nodes and outputs, at least one trigger, no cycles. Commands and events
+//! carry only the validated form.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -10,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Number, Value};
 
 use super::errors::DefinitionError;
+use super::limits::{ByteCounter, WorkflowLimits};
 use super::node_type::NodeType;
 use super::settings::WorkflowSettings;
 
@@ -343,19 +345,41 @@ pub struct WorkflowDefinition {
 }
 
 impl WorkflowDefinition {
-    /// Checks a raw definition and returns its validated form, or the first problem
-    /// found. Checks run in a fixed order — the workflow name; then each node in list
-    /// order (name, duplicate, type, retry, compensation); then connections by source
-    /// name (source exists, output in range, target exists); then triggers (at least
-    /// one, none with an incoming connection); then cycles; then settings — so the same definition
-    /// always yields the same error.
+    /// [`parse_within`](Self::parse_within) the default [`WorkflowLimits`].
     pub fn parse(raw: RawWorkflowDefinition) -> Result<Self, DefinitionError> {
+        Self::parse_within(raw, &WorkflowLimits::default())
+    }
+
+    /// Checks a raw definition and returns its validated form, or the first problem
+    /// found. Checks run in a fixed order — the node count, then the size in bytes;
+    /// the workflow name; then each node in list order (name, duplicate, type, retry,
+    /// compensation); then connections by source name (fan-out, source exists, output
+    /// in range, target exists); then triggers (at least one, none with an incoming
+    /// connection); then cycles; then settings — so the same definition always yields
+    /// the same error.
+    pub fn parse_within(
+        raw: RawWorkflowDefinition,
+        limits: &WorkflowLimits,
+    ) -> Result<Self, DefinitionError> {
+        if raw.nodes.len() > limits.max_nodes {
+            return Err(DefinitionError::TooManyNodes {
+                count: raw.nodes.len(),
+                limit: limits.max_nodes,
+            });
+        }
+        let bytes = serialized_len(&raw);
+        if bytes > limits.max_definition_bytes {
+            return Err(DefinitionError::DefinitionTooLarge {
+                bytes,
+                limit: limits.max_definition_bytes,
+            });
+        }
         if raw.name.trim().is_empty() {
             return Err(DefinitionError::EmptyWorkflowName);
         }
         let nodes = parse_nodes(raw.nodes)?;
         check_compensation_references(&nodes)?;
-        let graph = Graph::build(&nodes, &raw.connections)?;
+        let graph = Graph::build(&nodes, &raw.connections, limits.max_fan_out)?;
         graph.check_triggers(&nodes)?;
         graph.check_acyclic(&nodes)?;
         WorkflowSettings::parse(&raw.settings)?;
@@ -449,6 +473,16 @@ impl TryFrom<RawWorkflowDefinition> for WorkflowDefinition {
 impl From<WorkflowDefinition> for RawWorkflowDefinition {
     fn from(definition: WorkflowDefinition) -> Self {
         definition.into_raw()
+    }
+}
+
+/// How many bytes `raw` takes as compact JSON; a definition that cannot be
+/// serialised (it always can) counts as too large to store.
+fn serialized_len(raw: &RawWorkflowDefinition) -> usize {
+    let mut counter = ByteCounter::default();
+    match serde_json::to_writer(&mut counter, raw) {
+        Ok(()) => counter.0,
+        Err(_) => usize::MAX,
     }
 }
 
@@ -628,6 +662,7 @@ impl<'a> Graph<'a> {
     fn build(
         nodes: &[Node],
         connections: &'a BTreeMap<String, NodeConnections>,
+        max_fan_out: usize,
     ) -> Result<Self, DefinitionError> {
         let index_of: HashMap<&str, usize> = nodes
             .iter()
@@ -637,6 +672,14 @@ impl<'a> Graph<'a> {
         let mut successors = vec![Vec::new(); nodes.len()];
         let mut edges = Vec::new();
         for (source, node_connections) in connections {
+            let fan_out: usize = node_connections.main.iter().map(Vec::len).sum();
+            if fan_out > max_fan_out {
+                return Err(DefinitionError::FanOutTooWide {
+                    node: source.clone(),
+                    connections: fan_out,
+                    limit: max_fan_out,
+                });
+            }
             let Some(&from) = index_of.get(source.as_str()) else {
                 return Err(DefinitionError::UnknownConnectionSource {
                     node: source.clone(),

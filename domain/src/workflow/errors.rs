@@ -5,14 +5,46 @@
 
 use super::aggregate::{MAX_TAGS, MAX_TAG_CHARS};
 use super::id::WorkflowId;
+use super::limits::WorkflowLimit;
 
 /// A workflow definition that cannot become a [`WorkflowDefinition`](super::WorkflowDefinition).
 ///
-/// Checks run in a fixed order (nodes in list order, then connections by source
-/// name, then triggers, then cycles), so the same bad definition always yields the
-/// same error.
+/// Checks run in a fixed order (node count, then size in bytes, then nodes in
+/// list order, then connections by source name, then triggers, then cycles), so
+/// the same bad definition always yields the same error.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DefinitionError {
+    /// The definition takes more bytes, serialised as JSON, than the limit allows.
+    #[error("the workflow definition takes {bytes} bytes as JSON, more than the limit of {limit}")]
+    DefinitionTooLarge {
+        /// Its size as compact JSON.
+        bytes: usize,
+        /// The limit ([`WorkflowLimits::max_definition_bytes`](super::WorkflowLimits::max_definition_bytes)).
+        limit: usize,
+    },
+
+    /// More nodes than the limit allows.
+    #[error("the workflow has {count} nodes, more than the limit of {limit}")]
+    TooManyNodes {
+        /// How many nodes it has.
+        count: usize,
+        /// The limit ([`WorkflowLimits::max_nodes`](super::WorkflowLimits::max_nodes)).
+        limit: usize,
+    },
+
+    /// More connections leave one node than the limit allows.
+    #[error(
+        "node {node:?} has {connections} outgoing connections, more than the limit of {limit}"
+    )]
+    FanOutTooWide {
+        /// The source node.
+        node: String,
+        /// How many connections leave it, over all its outputs.
+        connections: usize,
+        /// The limit ([`WorkflowLimits::max_fan_out`](super::WorkflowLimits::max_fan_out)).
+        limit: usize,
+    },
+
     /// The workflow's `name` is empty or only whitespace.
     #[error("the workflow name is empty")]
     EmptyWorkflowName,
@@ -158,13 +190,60 @@ pub enum DefinitionError {
     },
 }
 
+/// Which size limit a definition went past, by how much: see
+/// [`DefinitionError::exceeded_limit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExceededLimit {
+    /// The limit.
+    pub limit: WorkflowLimit,
+    /// The definition's value (nodes, bytes, connections out of one node).
+    pub actual: usize,
+    /// The limit's value.
+    pub max: usize,
+}
+
 impl DefinitionError {
+    /// The size limit this error is about, if it is about one: the edge tells
+    /// the user which setting to raise.
+    pub fn exceeded_limit(&self) -> Option<ExceededLimit> {
+        let (limit, actual, max) = match self {
+            Self::DefinitionTooLarge { bytes, limit } => {
+                (WorkflowLimit::DefinitionBytes, *bytes, *limit)
+            }
+            Self::TooManyNodes { count, limit } => (WorkflowLimit::Nodes, *count, *limit),
+            Self::FanOutTooWide {
+                connections, limit, ..
+            } => (WorkflowLimit::FanOut, *connections, *limit),
+            Self::EmptyWorkflowName
+            | Self::EmptyNodeName { .. }
+            | Self::DuplicateNodeName { .. }
+            | Self::UnknownNodeType { .. }
+            | Self::UnknownConnectionSource { .. }
+            | Self::UnknownConnectionTarget { .. }
+            | Self::OutputOutOfRange { .. }
+            | Self::Cycle { .. }
+            | Self::NoTrigger
+            | Self::TriggerHasIncomingConnection { .. }
+            | Self::ZeroRetryTries { .. }
+            | Self::CompensationOnTrigger { .. }
+            | Self::UnknownCompensationType { .. }
+            | Self::CompensationIsTrigger { .. }
+            | Self::NestedCompensation { .. }
+            | Self::CompensationUnknownNode { .. }
+            | Self::InvalidSetting { .. }
+            | Self::CompensationZeroRetryTries { .. } => return None,
+        };
+        Some(ExceededLimit { limit, actual, max })
+    }
+
     /// The node the error is about, for the API's error details; `None` when the
     /// error concerns the workflow as a whole or a node without a name. For a
     /// connection error this is the source node; for a cycle, its first node.
     pub fn node(&self) -> Option<&str> {
         match self {
             Self::EmptyWorkflowName
+            | Self::DefinitionTooLarge { .. }
+            | Self::TooManyNodes { .. }
             | Self::EmptyNodeName { .. }
             | Self::NoTrigger
             | Self::InvalidSetting { .. } => None,
@@ -179,7 +258,8 @@ impl DefinitionError {
             | Self::CompensationIsTrigger { node, .. }
             | Self::NestedCompensation { node }
             | Self::CompensationZeroRetryTries { node }
-            | Self::CompensationUnknownNode { node, .. } => Some(node),
+            | Self::CompensationUnknownNode { node, .. }
+            | Self::FanOutTooWide { node, .. } => Some(node),
             Self::UnknownConnectionTarget { from, .. } => Some(from),
             Self::Cycle { path } => path.first().map(String::as_str),
         }

@@ -1,8 +1,8 @@
 //! Workflows: the n8n-shaped definition model and its validation
-//! ([`RawWorkflowDefinition`] → [`WorkflowDefinition`]), the node types, and the
-//! [`Workflow`] aggregate with its commands, events and errors. The API parses
-//! user JSON into a definition here; the command layer runs the aggregate; the
-//! orchestrator walks the definition's graph.
+//! ([`RawWorkflowDefinition`] → [`WorkflowDefinition`], within [`WorkflowLimits`]),
+//! the node types, and the [`Workflow`] aggregate with its commands, events and
+//! errors. The API parses user JSON into a definition here; the command layer
+//! runs the aggregate; the orchestrator walks the definition's graph.
 
 mod aggregate;
 mod commands;
@@ -10,6 +10,7 @@ mod definition;
 mod errors;
 mod events;
 mod id;
+mod limits;
 mod node_type;
 mod settings;
 
@@ -20,10 +21,12 @@ pub use definition::{
     RetryPolicy, WorkflowDefinition,
 };
 pub use errors::{
-    DefinitionError, InvalidTagReason, InvalidWorkflowId, UnknownNodeType, WorkflowError,
+    DefinitionError, ExceededLimit, InvalidTagReason, InvalidWorkflowId, UnknownNodeType,
+    WorkflowError,
 };
 pub use events::WorkflowEvent;
 pub use id::WorkflowId;
+pub use limits::{WorkflowLimit, WorkflowLimits};
 pub use node_type::NodeType;
 pub use settings::{
     WorkflowSettings, ERROR_WORKFLOW, EXECUTION_TIMEOUT_MS, MAX_CONCURRENT_EXECUTIONS,

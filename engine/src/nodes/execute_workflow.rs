@@ -3,6 +3,9 @@
 //! input. By default it waits and outputs the sub-workflow's output items
 //! (it fails if the sub-workflow fails); with `wait: false` it outputs
 //! `{"execution_id": …}` at once and the sub-workflow runs on by itself.
+//! A start past the bounds (descendants of one root, starts per second of one
+//! workflow) fails the node with `sub_workflow_descendants` or
+//! `sub_workflow_rate`, naming the setting to raise.
 
 use async_trait::async_trait;
 use flowforge_domain::{execution::NodeError, workflow::WorkflowId};
@@ -73,9 +76,35 @@ fn start_failure(workflow_id: WorkflowId, error: &StartError) -> NodeError {
         _ if error.too_deep() => "sub_workflow_depth",
         StartError::WorkflowNotFound(_) => "workflow_not_found",
         StartError::WorkflowArchived(_) => "workflow_archived",
-        StartError::Workflow(_) | StartError::Execution(_) => "sub_workflow_start",
+        StartError::TooManyDescendants { .. } => "sub_workflow_descendants",
+        StartError::StartRateExceeded { .. } => "sub_workflow_rate",
+        StartError::Workflow(_) | StartError::Execution(_) | StartError::Tree(_) => {
+            "sub_workflow_start"
+        }
+    };
+    let details = match error {
+        StartError::TooManyDescendants { root, limit } => json!({
+            "workflow_id": workflow_id,
+            "root_execution_id": root,
+            "limit": limit,
+            "setting": "FLOWFORGE_MAX_DESCENDANTS",
+        }),
+        StartError::StartRateExceeded {
+            workflow_id: caller,
+            per_second,
+        } => json!({
+            "workflow_id": workflow_id,
+            "calling_workflow_id": caller,
+            "limit": per_second,
+            "setting": "FLOWFORGE_MAX_STARTS_PER_SEC_PER_WORKFLOW",
+        }),
+        StartError::WorkflowNotFound(_)
+        | StartError::WorkflowArchived(_)
+        | StartError::Workflow(_)
+        | StartError::Execution(_)
+        | StartError::Tree(_) => json!({"workflow_id": workflow_id}),
     };
     NodeError::new(format!("cannot start workflow {workflow_id}: {error}"))
         .with_code(code)
-        .with_details(json!({"workflow_id": workflow_id}))
+        .with_details(details)
 }

@@ -1,6 +1,7 @@
 //! The node types: one module each, behind [`NodeBehaviour`], gathered in the
 //! [`NodeRegistry`] that the orchestrator runs nodes through. A new node type
-//! is a file here plus one line in [`NodeRegistry::new`].
+//! is a file here plus one line in [`NodeRegistry::new`]. The registry also
+//! bounds what any node may output ([`NodeRegistry::with_max_items_per_node`]).
 
 mod branch;
 mod code;
@@ -108,12 +109,17 @@ fn string_parameter<'a>(parameters: &'a Value, name: &str) -> Option<&'a str> {
     parameters.get(name).and_then(Value::as_str)
 }
 
+/// The default bound on the items one node attempt may output, over all its
+/// outputs.
+pub const DEFAULT_MAX_ITEMS_PER_NODE: usize = 10_000;
+
 /// Runs nodes by type.
 pub struct NodeRegistry {
     behaviours: HashMap<NodeType, Arc<dyn NodeBehaviour>>,
     engine: ExpressionEngine,
     http: reqwest::Client,
     resume: Option<ResumeLinks>,
+    max_items: usize,
 }
 
 impl NodeRegistry {
@@ -157,7 +163,15 @@ impl NodeRegistry {
             engine,
             http,
             resume: None,
+            max_items: DEFAULT_MAX_ITEMS_PER_NODE,
         }
+    }
+
+    /// The same registry failing any node attempt that outputs more than
+    /// `max_items` items (over all its outputs) instead of recording them.
+    pub fn with_max_items_per_node(mut self, max_items: usize) -> Self {
+        self.max_items = max_items;
+        self
     }
 
     /// The same registry making resume links (`$execution.resumeUrl`, Wait
@@ -227,6 +241,69 @@ impl NodeExecutor for NodeRegistry {
             base,
             resume: self.resume.clone(),
         };
-        behaviour.run(&run).await
+        within_item_limit(behaviour.run(&run).await, self.max_items)
+    }
+}
+
+/// The outcome, or a failure if it outputs more than `max_items` items: checked
+/// here, once for every node type, before anything is recorded.
+fn within_item_limit(outcome: NodeOutcome, max_items: usize) -> NodeOutcome {
+    let NodeOutcome::Succeeded(outputs) = &outcome else {
+        return outcome;
+    };
+    let items: usize = outputs.iter().map(Vec::len).sum();
+    if items <= max_items {
+        return outcome;
+    }
+    NodeOutcome::Failed(
+        NodeError::new(format!(
+            "the node output {items} items, more than the limit of {max_items}; raise FLOWFORGE_MAX_ITEMS_PER_NODE"
+        ))
+        .with_code("too_many_items")
+        .with_details(serde_json::json!({
+            "items": items,
+            "limit": max_items,
+            "setting": "FLOWFORGE_MAX_ITEMS_PER_NODE",
+        })),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn items(count: usize) -> Vec<Item> {
+        vec![Item::new(); count]
+    }
+
+    #[test]
+    fn outputs_up_to_the_limit_pass_unchanged() {
+        let outcome = NodeOutcome::Succeeded(vec![items(2), items(1)]);
+        assert_eq!(within_item_limit(outcome.clone(), 3), outcome);
+    }
+
+    #[test]
+    fn outputs_past_the_limit_over_all_outputs_fail_the_node_naming_the_setting() {
+        let outcome = within_item_limit(NodeOutcome::Succeeded(vec![items(2), items(2)]), 3);
+        let NodeOutcome::Failed(error) = outcome else {
+            panic!("expected a failure, got {outcome:?}");
+        };
+        assert_eq!(error.code.as_deref(), Some("too_many_items"));
+        assert_eq!(
+            error.message,
+            "the node output 4 items, more than the limit of 3; raise FLOWFORGE_MAX_ITEMS_PER_NODE"
+        );
+        assert_eq!(error.details["limit"], 3);
+    }
+
+    #[test]
+    fn failures_and_waits_are_not_counted() {
+        let failed = NodeOutcome::Failed(NodeError::new("boom"));
+        assert_eq!(within_item_limit(failed.clone(), 0), failed);
+        let wait = NodeOutcome::Wait {
+            until: None,
+            resume_token_sha256: None,
+        };
+        assert_eq!(within_item_limit(wait.clone(), 0), wait);
     }
 }
