@@ -18,7 +18,8 @@ use crate::EngineError;
 pub type Item = Map<String, Value>;
 
 /// The outputs of one node run: output index → items (an If node has two).
-pub type NodeOutputs = Vec<Vec<Item>>;
+/// Shared with the execution's state rather than copied for every node run.
+pub type NodeOutputs = Arc<Vec<Vec<Item>>>;
 
 /// The data an expression or Code node can read, named as in n8n.
 ///
@@ -80,8 +81,12 @@ impl ExpressionContext {
     }
 
     /// Adds (or replaces) one node's outputs.
-    pub fn with_node_output(mut self, name: impl Into<String>, outputs: NodeOutputs) -> Self {
-        Arc::make_mut(&mut self.node_outputs).insert(name.into(), outputs);
+    pub fn with_node_output(
+        mut self,
+        name: impl Into<String>,
+        outputs: impl Into<NodeOutputs>,
+    ) -> Self {
+        Arc::make_mut(&mut self.node_outputs).insert(name.into(), outputs.into());
         self
     }
 

@@ -397,7 +397,10 @@ impl SagaManager {
                 attempt,
                 input: vec![step.output.clone()],
                 context_input: Some(step.input.clone()),
-                node_outputs: BTreeMap::from([(step.step.clone(), vec![step.output.clone()])]),
+                node_outputs: BTreeMap::from([(
+                    step.step.clone(),
+                    std::sync::Arc::new(vec![step.output.clone()]),
+                )]),
                 now: Utc::now().to_rfc3339(),
                 idempotency_key: format!("saga:{id}:{}:{attempt}", step.step),
                 resume_node: None,

@@ -6,7 +6,7 @@ use flowforge_domain::{
     execution::{ExecutionId, Item, NodeError},
     workflow::{Node, WorkflowId},
 };
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, sync::Arc};
 
 /// Everything a node run needs to know.
 #[derive(Debug, Clone)]
@@ -25,7 +25,7 @@ pub struct NodeRunRequest {
     /// the original node's output items but sees what that node received.
     pub context_input: Option<Vec<Item>>,
     /// The outputs of the nodes that already ran, by name (for `$node[…]`).
-    pub node_outputs: BTreeMap<String, Vec<Vec<Item>>>,
+    pub node_outputs: BTreeMap<String, Arc<Vec<Vec<Item>>>>,
     /// `$now` for this run (RFC 3339), fixed when the run is decided.
     pub now: String,
     /// Stable across redeliveries of this attempt: passed to side effects

@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
@@ -91,14 +92,15 @@ pub enum NodeRunStatus {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Attempt {
     attempt: u32,
-    input: Vec<Vec<Item>>,
+    /// Shared, not copied, when the state is cloned (see `Execution`).
+    input: Arc<Vec<Vec<Item>>>,
     started_at: DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
     waiting_since: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     finished_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    outputs: Option<Vec<Vec<Item>>>,
+    outputs: Option<Arc<Vec<Vec<Item>>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<NodeError>,
 }
@@ -111,7 +113,7 @@ impl Attempt {
 
     /// The input items, one list per input index.
     pub fn input(&self) -> &[Vec<Item>] {
-        &self.input
+        self.input.as_slice()
     }
 
     /// When the attempt started.
@@ -136,7 +138,13 @@ impl Attempt {
 
     /// The output items (one list per output index), if the attempt succeeded.
     pub fn outputs(&self) -> Option<&[Vec<Item>]> {
-        self.outputs.as_deref()
+        self.outputs.as_deref().map(Vec::as_slice)
+    }
+
+    /// The same outputs, shared rather than copied (for a later node's
+    /// expressions).
+    pub fn shared_outputs(&self) -> Option<&Arc<Vec<Vec<Item>>>> {
+        self.outputs.as_ref()
     }
 
     /// Why the attempt failed, if it did.
@@ -230,7 +238,7 @@ impl NodeRun {
             None => {
                 self.attempts.push(Attempt {
                     attempt,
-                    input: Vec::new(),
+                    input: Arc::default(),
                     started_at: at,
                     waiting_since: None,
                     finished_at: None,
@@ -268,7 +276,10 @@ pub struct Execution {
     id: Option<ExecutionId>,
     workflow_id: Option<WorkflowId>,
     definition_version: u32,
-    definition: Option<WorkflowDefinition>,
+    /// The pinned definition and the node items are shared between clones:
+    /// the command layer keeps recently used executions and clones them on
+    /// every load, which must not cost a copy of everything that ran.
+    definition: Option<Arc<WorkflowDefinition>>,
     trigger: Option<Trigger>,
     input: Vec<Item>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -321,7 +332,7 @@ impl Execution {
 
     /// The pinned definition; `None` until requested.
     pub fn definition(&self) -> Option<&WorkflowDefinition> {
-        self.definition.as_ref()
+        self.definition.as_deref()
     }
 
     /// What started it; `None` until requested.
@@ -439,7 +450,7 @@ impl Execution {
 
     fn node_definition(&self, node: &str) -> Result<&Node, ExecutionError> {
         self.definition
-            .as_ref()
+            .as_deref()
             .and_then(|definition| definition.node(node))
             .ok_or_else(|| ExecutionError::UnknownNode {
                 node: node.to_owned(),
@@ -746,7 +757,7 @@ impl Execution {
             execution_id,
             workflow_id: self.workflow_id?,
             definition_version: self.definition_version,
-            definition: self.definition.clone()?,
+            definition: self.definition.as_deref()?.clone(),
             trigger: self.trigger.clone()?,
             input: self.input.clone(),
             parent: self.parent.clone(),
@@ -991,7 +1002,7 @@ impl Aggregate for Execution {
                     id: Some(execution_id),
                     workflow_id: Some(workflow_id),
                     definition_version,
-                    definition: Some(definition),
+                    definition: Some(Arc::new(definition)),
                     trigger: Some(trigger),
                     input,
                     parent,
@@ -1011,7 +1022,7 @@ impl Aggregate for Execution {
                 run.status = NodeRunStatus::Running;
                 run.next_retry_at = None;
                 let record = run.attempt_mut(attempt, started_at);
-                record.input = input;
+                record.input = Arc::new(input);
                 record.started_at = started_at;
             }
             ExecutionEvent::NodeSucceeded {
@@ -1024,7 +1035,7 @@ impl Aggregate for Execution {
                 let run = self.run_mut(&node);
                 run.status = NodeRunStatus::Succeeded;
                 let record = run.attempt_mut(attempt, finished_at);
-                record.outputs = Some(outputs);
+                record.outputs = Some(Arc::new(outputs));
                 record.finished_at = Some(finished_at);
                 self.finish_order.push(node);
             }
@@ -1080,7 +1091,7 @@ impl Aggregate for Execution {
                 run.waiting_until = None;
                 run.set_resume_token(None);
                 let record = run.attempt_mut(attempt, resumed_at);
-                record.outputs = Some(outputs);
+                record.outputs = Some(Arc::new(outputs));
                 record.finished_at = Some(resumed_at);
                 self.finish_order.push(node);
             }

@@ -626,13 +626,13 @@ impl ExecutionOrchestrator {
             .definition()
             .and_then(|d| resume_target(d, &node))
             .map(str::to_owned);
-        let node_outputs: BTreeMap<String, Vec<Vec<_>>> = execution
+        let node_outputs: BTreeMap<String, _> = execution
             .node_runs()
             .iter()
             .filter_map(|run| {
                 Some((
                     run.node().to_owned(),
-                    run.latest_attempt()?.outputs()?.to_vec(),
+                    run.latest_attempt()?.shared_outputs()?.clone(),
                 ))
             })
             .collect();
@@ -1024,7 +1024,7 @@ struct DueAttempt {
     /// attempt run again).
     record_start: bool,
     /// Every node's latest outputs, for expressions that read them.
-    node_outputs: BTreeMap<String, Vec<Vec<flowforge_domain::execution::Item>>>,
+    node_outputs: BTreeMap<String, Arc<Vec<Vec<flowforge_domain::execution::Item>>>>,
     /// The Wait node this node's resume link resumes.
     resume_node: Option<String>,
     /// Cancelled when the execution ends or the term does.
