@@ -105,7 +105,7 @@ async fn main() {
         max_pending_per_workflow: 1000,
         async_backlog_percent: 50,
         max_concurrent_attempts: 256,
-        max_attempts_per_execution: 16,
+        max_attempts_per_execution: 4,
         shutdown_grace_secs: 30,
         limits: LimitsArgs::default(),
         telemetry: TelemetryArgs {

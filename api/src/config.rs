@@ -195,7 +195,7 @@ pub struct ServeArgs {
 
     /// Node attempts one execution runs at once (a wide fan-out runs this
     /// many branches at a time).
-    #[arg(long, env = "FLOWFORGE_MAX_ATTEMPTS_PER_EXECUTION", default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    #[arg(long, env = "FLOWFORGE_MAX_ATTEMPTS_PER_EXECUTION", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub max_attempts_per_execution: u64,
 
     /// At shutdown (SIGTERM, Ctrl-C), how long node attempts already running

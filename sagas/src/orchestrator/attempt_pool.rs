@@ -25,7 +25,7 @@ impl Default for AttemptLimits {
     fn default() -> Self {
         Self {
             total: 256,
-            per_execution: 16,
+            per_execution: 4,
         }
     }
 }
