@@ -70,12 +70,20 @@ async fn executions_run_to_the_end_while_nats_is_down() {
     let head = app.settled(SETTLE).await;
     assert_published_once_in_order(&jetstream.settings, head).await;
     assert_read_models_match_log(&app, head).await;
-    let (_, page) = app
-        .get(&format!(
-            "/api/v1/executions?limit=500&consistent_with={head}"
-        ))
-        .await;
-    let executions = page["items"].as_array().expect("items");
+    let mut executions = Vec::new();
+    let mut after = String::new();
+    loop {
+        let (_, page) = app
+            .get(&format!(
+                "/api/v1/executions?limit=500&consistent_with={head}{after}"
+            ))
+            .await;
+        executions.extend(page["items"].as_array().expect("items").iter().cloned());
+        match page["next_after"].as_str() {
+            Some(next) => after = format!("&after={next}"),
+            None => break,
+        }
+    }
     assert_eq!(
         executions.len(),
         completed + 2,
@@ -83,6 +91,6 @@ async fn executions_run_to_the_end_while_nats_is_down() {
     );
     assert!(
         executions.iter().all(|e| e["status"] == "succeeded"),
-        "{page}"
+        "{executions:?}"
     );
 }
