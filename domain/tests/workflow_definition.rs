@@ -192,6 +192,11 @@ fn history_is_read_back_without_revalidation() {
     let definition: WorkflowDefinition =
         serde_json::from_value(stored).expect("trusted history is not re-validated");
     assert_eq!(definition.trigger_nodes().count(), 0);
+    assert_eq!(
+        definition.node("Only").map(|node| node.name()),
+        Some("Only"),
+        "nodes read back are found by name"
+    );
 }
 
 #[test]

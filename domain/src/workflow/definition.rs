@@ -335,13 +335,38 @@ pub struct Connection<'a> {
 // would make old events unreadable the day a rule tightens, and history is never
 // edited. Untrusted input must go through `RawWorkflowDefinition` and `parse`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "StoredDefinition")]
 pub struct WorkflowDefinition {
+    name: String,
+    nodes: Vec<Node>,
+    connections: BTreeMap<String, NodeConnections>,
+    settings: Map<String, Value>,
+    /// Each node's position in `nodes`, by name: a node is looked up for
+    /// every step of a run, and a scan would make long workflows quadratic.
+    #[serde(skip)]
+    index: HashMap<String, usize>,
+}
+
+/// A definition as stored, before its node index is built.
+#[derive(Deserialize)]
+struct StoredDefinition {
     name: String,
     nodes: Vec<Node>,
     #[serde(default)]
     connections: BTreeMap<String, NodeConnections>,
     #[serde(default)]
     settings: Map<String, Value>,
+}
+
+impl From<StoredDefinition> for WorkflowDefinition {
+    fn from(stored: StoredDefinition) -> Self {
+        Self::indexed(
+            stored.name,
+            stored.nodes,
+            stored.connections,
+            stored.settings,
+        )
+    }
 }
 
 impl WorkflowDefinition {
@@ -383,12 +408,33 @@ impl WorkflowDefinition {
         graph.check_triggers(&nodes)?;
         graph.check_acyclic(&nodes)?;
         WorkflowSettings::parse(&raw.settings)?;
-        Ok(Self {
-            name: raw.name,
+        Ok(Self::indexed(
+            raw.name,
             nodes,
-            connections: raw.connections,
-            settings: raw.settings,
-        })
+            raw.connections,
+            raw.settings,
+        ))
+    }
+
+    /// The definition with its node index built.
+    fn indexed(
+        name: String,
+        nodes: Vec<Node>,
+        connections: BTreeMap<String, NodeConnections>,
+        settings: Map<String, Value>,
+    ) -> Self {
+        let index = nodes
+            .iter()
+            .enumerate()
+            .map(|(position, node)| (node.name.clone(), position))
+            .collect();
+        Self {
+            name,
+            nodes,
+            connections,
+            settings,
+            index,
+        }
     }
 
     /// The workflow's display name.
@@ -420,7 +466,9 @@ impl WorkflowDefinition {
 
     /// The node with this name, if there is one.
     pub fn node(&self, name: &str) -> Option<&Node> {
-        self.nodes.iter().find(|node| node.name == name)
+        self.index
+            .get(name)
+            .and_then(|&position| self.nodes.get(position))
     }
 
     /// The nodes that start runs, in list order; there is at least one.

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::{Execution, NodeRunStatus};
 use crate::execution::{ExecutionError, ExecutionEvent, ExecutionId, Item};
-use crate::workflow::{NodeType, WorkflowDefinition};
+use crate::workflow::{Node, NodeType, WorkflowDefinition};
 
 /// What the token of a resume call must match.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,14 +28,18 @@ pub enum ResumeSecret {
 /// downstream of it (breadth first, connections in order). `None` if no such
 /// node follows.
 pub fn resume_target<'a>(definition: &'a WorkflowDefinition, from: &str) -> Option<&'a str> {
+    // Most workflows have no such node: then no search (it runs for every
+    // node attempt, and a search downstream of every node of a long chain
+    // adds up to a cost quadratic in its length).
+    if !definition.nodes().iter().any(waits_for_call) {
+        return None;
+    }
     let start = definition.node(from)?.name();
     let mut seen = BTreeSet::from([start]);
     let mut queue = VecDeque::from([start]);
     while let Some(name) = queue.pop_front() {
         let node = definition.node(name)?;
-        let waits_for_call = node.node_type() == NodeType::Wait
-            && node.parameters().get("resume").and_then(Value::as_str) == Some("webhook");
-        if waits_for_call {
+        if waits_for_call(node) {
             return Some(node.name());
         }
         for next in definition.successors(name) {
@@ -45,6 +49,12 @@ pub fn resume_target<'a>(definition: &'a WorkflowDefinition, from: &str) -> Opti
         }
     }
     None
+}
+
+/// Whether `node` is a Wait node resumed by a call to its resume link.
+fn waits_for_call(node: &Node) -> bool {
+    node.node_type() == NodeType::Wait
+        && node.parameters().get("resume").and_then(Value::as_str) == Some("webhook")
 }
 
 impl Execution {
