@@ -6,6 +6,7 @@
 //! carry only the validated form.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Number, Value};
@@ -343,8 +344,9 @@ pub struct WorkflowDefinition {
     settings: Map<String, Value>,
     /// Each node's position in `nodes`, by name: a node is looked up for
     /// every step of a run, and a scan would make long workflows quadratic.
+    /// Shared by clones (and small inside the events that carry a definition).
     #[serde(skip)]
-    index: HashMap<String, usize>,
+    index: Arc<HashMap<String, usize>>,
 }
 
 /// A definition as stored, before its node index is built.
@@ -423,11 +425,13 @@ impl WorkflowDefinition {
         connections: BTreeMap<String, NodeConnections>,
         settings: Map<String, Value>,
     ) -> Self {
-        let index = nodes
-            .iter()
-            .enumerate()
-            .map(|(position, node)| (node.name.clone(), position))
-            .collect();
+        let index = Arc::new(
+            nodes
+                .iter()
+                .enumerate()
+                .map(|(position, node)| (node.name.clone(), position))
+                .collect(),
+        );
         Self {
             name,
             nodes,
