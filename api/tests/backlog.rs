@@ -27,13 +27,7 @@ async fn gate() -> (watch::Sender<bool>, String) {
             ),
         )
         .with_state(opened);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}/gate", listener.local_addr().expect("addr"));
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let url = format!("{}/gate", support::serve_on_loopback(app).await);
     (open, url)
 }
 

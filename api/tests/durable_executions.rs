@@ -84,13 +84,7 @@ async fn executions_survive_sigkill(env: Vec<(&str, String)>) {
         .route("/after", post(after))
         .route("/slow", post(slow))
         .with_state(recorder.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let base = support::serve_on_loopback(app).await;
     let http = reqwest::Client::new();
     let server = FlowforgeProcess::start(&env, Stdio::null());
     server.wait_ready(&http).await;

@@ -37,13 +37,7 @@ impl HeldApi {
         let app = Router::new()
             .route("/held", post(hold))
             .with_state(api.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let url = format!("http://{}/held", listener.local_addr().expect("addr"));
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let url = format!("{}/held", support::serve_on_loopback(app).await);
         (api, url)
     }
 

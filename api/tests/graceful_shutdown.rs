@@ -37,13 +37,7 @@ impl SlowApi {
         let app = Router::new()
             .route("/slow", post(answer_slowly))
             .with_state(api.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let url = format!("http://{}/slow", listener.local_addr().expect("addr"));
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let url = format!("{}/slow", support::serve_on_loopback(app).await);
         (api, url)
     }
 

@@ -51,6 +51,18 @@ async fn call_hook(app: &TestApp, path: &str, key: &str) -> (u16, Value, bool) {
 }
 
 /// The ids of every execution of workflow `id`, once the list reflects the head.
+/// Every answer is 202 and names the same execution.
+fn assert_one_execution(answers: &[(u16, Value, bool)], round: usize) {
+    let ids: std::collections::BTreeSet<&str> = answers
+        .iter()
+        .map(|(status, body, _)| {
+            assert_eq!(*status, 202, "{body}");
+            body["execution_id"].as_str().expect("id")
+        })
+        .collect();
+    assert_eq!(ids.len(), 1, "round {round}: {answers:?}");
+}
+
 async fn executions_of(app: &TestApp, id: &str) -> Vec<String> {
     let head = app.head().await;
     let (status, page) = app
@@ -172,14 +184,7 @@ async fn concurrent_starts_with_one_key_start_one_execution() {
             start(app, &id, Some(&key), "")
         });
         let answers = futures::future::join_all(starts).await;
-        let ids: std::collections::BTreeSet<String> = answers
-            .iter()
-            .map(|(status, body, _)| {
-                assert_eq!(*status, 202, "{body}");
-                body["execution_id"].as_str().expect("id").to_owned()
-            })
-            .collect();
-        assert_eq!(ids.len(), 1, "round {round}: {answers:?}");
+        assert_one_execution(&answers, round);
         let fresh = answers.iter().filter(|(_, _, replayed)| !replayed).count();
         assert_eq!(fresh, 1, "exactly one request started it: {answers:?}");
 
@@ -188,14 +193,7 @@ async fn concurrent_starts_with_one_key_start_one_execution() {
             call_hook(app, "burst", &key)
         });
         let answers = futures::future::join_all(calls).await;
-        let ids: std::collections::BTreeSet<String> = answers
-            .iter()
-            .map(|(status, body, _)| {
-                assert_eq!(*status, 202, "{body}");
-                body["execution_id"].as_str().expect("id").to_owned()
-            })
-            .collect();
-        assert_eq!(ids.len(), 1, "round {round}: {answers:?}");
+        assert_one_execution(&answers, round);
     }
     assert_eq!(executions_of(&one, &id).await.len(), 4);
     assert_eq!(executions_of(&one, &hook_id).await.len(), 4);

@@ -42,11 +42,7 @@ async fn downstream() -> (String, Arc<Mutex<Vec<String>>>) {
     let app = Router::new()
         .route("/echo", post(echo))
         .with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("address"));
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let base = support::serve_on_loopback(app).await;
     (base, seen)
 }
 

@@ -57,14 +57,16 @@ impl Aggregate for Counter {
     }
 }
 
-async fn concurrent_commands_without_expected_version_all_land(bus: CommandBus) {
-    let tasks: Vec<_> = (0..4)
-        .map(|_| {
-            let bus = bus.clone();
+/// Each bus increments counter `id` five times, all of them at once.
+async fn increment_concurrently(buses: &[CommandBus], id: &'static str) {
+    let tasks: Vec<_> = buses
+        .iter()
+        .cloned()
+        .map(|bus| {
             tokio::spawn(async move {
                 for _ in 0..5 {
                     bus.execute::<Counter>(
-                        "c1",
+                        id,
                         CounterCommand::Increment,
                         None,
                         &EventMetadata::default(),
@@ -78,6 +80,10 @@ async fn concurrent_commands_without_expected_version_all_land(bus: CommandBus) 
     for task in tasks {
         task.await.expect("task");
     }
+}
+
+async fn concurrent_commands_without_expected_version_all_land(bus: CommandBus) {
+    increment_concurrently(&vec![bus.clone(); 4], "c1").await;
     let (counter, version) = bus.load::<Counter>("c1").await.expect("load");
     assert_eq!((counter.value, version), (20, 20));
 }
@@ -127,27 +133,7 @@ async fn cached_buses_see_each_others_appends(store: Arc<dyn EventStore>) {
     let buses: Vec<CommandBus> = (0..4)
         .map(|_| CommandBus::with_cache(store.clone(), 16))
         .collect();
-    let tasks: Vec<_> = buses
-        .iter()
-        .cloned()
-        .map(|bus| {
-            tokio::spawn(async move {
-                for _ in 0..5 {
-                    bus.execute::<Counter>(
-                        "c4",
-                        CounterCommand::Increment,
-                        None,
-                        &EventMetadata::default(),
-                    )
-                    .await
-                    .expect("increment lands after retries");
-                }
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.expect("task");
-    }
+    increment_concurrently(&buses, "c4").await;
     CommandBus::new(store.clone())
         .execute::<Counter>(
             "c4",

@@ -51,13 +51,7 @@ impl BookingServer {
             .route("/book/{kind}", post(book))
             .route("/bookings/{id}", delete(cancel))
             .with_state(server.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let base = super::serve_on_loopback(app).await;
         (server, base)
     }
 

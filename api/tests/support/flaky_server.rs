@@ -27,13 +27,7 @@ impl FlakyServer {
         let app = Router::new()
             .route("/flaky", post(flaky))
             .with_state(server.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let url = format!("http://{}/flaky", listener.local_addr().expect("addr"));
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let url = format!("{}/flaky", super::serve_on_loopback(app).await);
         (server, url)
     }
 

@@ -25,13 +25,7 @@ impl Inbox {
         let app = Router::new()
             .route("/inbox", post(receive))
             .with_state(inbox.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let url = format!("http://{}/inbox", listener.local_addr().expect("addr"));
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let url = format!("{}/inbox", super::serve_on_loopback(app).await);
         (inbox, url)
     }
 

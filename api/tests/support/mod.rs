@@ -20,6 +20,20 @@ use flowforge_infra::test_support::TestDatabase;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
+/// Serves `app` on a free loopback port for as long as the test runs: a
+/// local stand-in for a third-party API. Returns its base URL
+/// (`http://127.0.0.1:<port>`).
+pub async fn serve_on_loopback(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a loopback port");
+    let base = format!("http://{}", listener.local_addr().expect("its address"));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    base
+}
+
 /// Which store a test app runs on.
 #[derive(Clone, Copy, Debug)]
 pub enum Backend {
