@@ -8,10 +8,10 @@ use flowforge_domain::{
     execution_tree::DEFAULT_MAX_DESCENDANTS,
     workflow::{WorkflowLimit, WorkflowLimits},
 };
-use flowforge_engine::nodes::DEFAULT_MAX_ITEMS_PER_NODE;
+use flowforge_engine::{SubWorkflowLimits, DEFAULT_MAX_STARTS_PER_SEC_PER_WORKFLOW};
 use flowforge_infra::bus::jetstream::JetStreamSettings;
 use flowforge_monitoring::telemetry::TelemetrySettings;
-use flowforge_sagas::{SubWorkflowLimits, DEFAULT_MAX_STARTS_PER_SEC_PER_WORKFLOW};
+use flowforge_nodes::DEFAULT_MAX_ITEMS_PER_NODE;
 
 /// The `flowforge` command line.
 #[derive(Debug, Parser)]
@@ -349,10 +349,10 @@ impl ServeArgs {
     }
 
     /// How the orchestrator runs node attempts.
-    pub fn orchestrator_settings(&self) -> flowforge_sagas::OrchestratorSettings {
+    pub fn orchestrator_settings(&self) -> flowforge_engine::OrchestratorSettings {
         let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
-        flowforge_sagas::OrchestratorSettings {
-            attempts: flowforge_sagas::AttemptLimits {
+        flowforge_engine::OrchestratorSettings {
+            attempts: flowforge_engine::AttemptLimits {
                 total: size(self.max_concurrent_attempts),
                 per_execution: size(self.max_attempts_per_execution),
             },

@@ -14,9 +14,9 @@ use flowforge_domain::{
     workflow::{NodeType, WorkflowError, WorkflowId},
 };
 use flowforge_domain::{saga::Saga, Aggregate};
-use flowforge_engine::resume::token_matches;
+use flowforge_engine::{start_execution, ExecutionStart, StartError};
 use flowforge_infra::event_store::{EventMetadata, StreamAppended, StreamId};
-use flowforge_sagas::{start_execution, ExecutionStart, StartError};
+use flowforge_nodes::resume::token_matches;
 use serde_json::json;
 use uuid::Uuid;
 

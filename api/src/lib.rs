@@ -15,4 +15,3 @@ mod paging;
 pub mod routes;
 pub mod server;
 pub mod state;
-pub mod webhooks;

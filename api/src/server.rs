@@ -5,7 +5,9 @@
 use std::{collections::HashMap, net::SocketAddr, sync::Arc, time::Duration};
 
 use flowforge_commands::CommandBus;
-use flowforge_engine::{nodes::NodeRegistry, resume::ResumeLinks, ExpressionEngine};
+use flowforge_engine::{
+    ExecutionOrchestrator, NatsPublisher, NatsTriggers, Scheduler, SubWorkflowStarter,
+};
 use flowforge_infra::{
     bus::{
         failover::FailoverSource,
@@ -23,10 +25,10 @@ use flowforge_infra::{
     },
     secrets::{SecretError, RESUME_LINK_KEY},
 };
+use flowforge_nodes::{resume::ResumeLinks, NodeRegistry};
 use flowforge_projections::{catalog, ProjectionProgress, ProjectionRunner};
-use flowforge_sagas::{
-    ExecutionOrchestrator, NatsTriggers, SagaManager, Scheduler, SubWorkflowStarter,
-};
+use flowforge_sagas::SagaManager;
+use flowforge_script::ExpressionEngine;
 use tokio::{net::TcpListener, sync::watch, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
@@ -191,14 +193,14 @@ pub async fn start(
         .map(ProjectionProgress::changes);
     let resume_key = database.secret(RESUME_LINK_KEY).await?;
     let mut registry = NodeRegistry::new(ExpressionEngine::new())
-        .with_sub_workflows(SubWorkflowStarter::with_limits(
+        .with_sub_workflows(Arc::new(SubWorkflowStarter::with_limits(
             commands.clone(),
             args.limits.sub_workflow_limits(),
-        ))
+        )))
         .with_resume_links(ResumeLinks::new(resume_key.into_bytes()))
         .with_max_items_per_node(args.limits.max_items_per_node());
     if let Some(bus) = &nats {
-        registry = registry.with_nats(bus.client().clone());
+        registry = registry.with_publisher(Arc::new(NatsPublisher::new(bus.client().clone())));
         let triggers = NatsTriggers::new(
             bus.client().clone(),
             commands.clone(),
@@ -259,7 +261,7 @@ pub async fn start(
         nats,
         backlog,
         resumed,
-        webhooks: Arc::new(crate::webhooks::WebhookRegistry::default()),
+        webhooks: Arc::new(flowforge_engine::triggers::webhooks::WebhookRegistry::default()),
         consistency_timeout: args.consistency_timeout(),
         publisher_stall: Duration::from_secs(args.publisher_stall_secs),
         publisher_seen: Arc::default(),

@@ -43,7 +43,7 @@ pub struct AppState {
     /// Whether the executions left open by earlier processes have been resumed.
     pub resumed: watch::Receiver<bool>,
     /// Which active workflow answers which webhook.
-    pub webhooks: Arc<crate::webhooks::WebhookRegistry>,
+    pub webhooks: Arc<flowforge_engine::triggers::webhooks::WebhookRegistry>,
     /// How long a `consistent_with` query waits for a position the log has
     /// before answering 503.
     pub consistency_timeout: Duration,

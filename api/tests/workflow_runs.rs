@@ -452,7 +452,7 @@ async fn a_tick_fired_but_never_started_starts_after_a_restart(backend: Backend)
     let workflow_id: WorkflowId = id.parse().expect("workflow id");
     let tick = chrono::Utc::now().with_nanosecond(0).expect("whole second")
         - chrono::TimeDelta::seconds(5);
-    let execution_id = flowforge_sagas::tick_execution_id(workflow_id, "Every year", tick);
+    let execution_id = flowforge_engine::tick_execution_id(workflow_id, "Every year", tick);
     let commands = CommandBus::new(app.database().event_store(Upcasters::default()));
     commands
         .execute::<Schedule>(

@@ -1,148 +1,35 @@
-//! FlowForge's JavaScript: n8n-style `{{ … }}` expressions in node parameters
-//! and the Code node, run in QuickJS (through `rquickjs`) with a time limit, a
-//! memory limit and a stack limit per evaluation.
+//! The workflow runtime: what turns a workflow definition and a trigger into an
+//! execution that runs node by node, durably. The orchestrator (a process
+//! manager under the `orchestrator` lease) follows execution events, asks the
+//! pure planner in `flowforge_domain` what comes next and carries it out
+//! through the node library's [`NodeExecutor`](flowforge_nodes::NodeExecutor).
 //!
-//! [`ExpressionEngine`] is the entry point: node implementations hold one
-//! (it is `Send + Sync` and cheap to clone) and call it with an
-//! [`ExpressionContext`] describing the current item and the execution around
-//! it. Calls block the calling thread for at most the configured timeout, so
-//! async callers run them on a blocking thread (`tokio::task::spawn_blocking`).
-//! Why QuickJS and a runtime per call: `docs/adr/0003-javascript-engine.md`.
-//! [`nodes`] holds the node types; [`resume`] the secret resume links of Wait
-//! nodes.
-
+//! Layout: `orchestrator` (the run loop, with admission for concurrency caps
+//! and the attempt pool), `starter` (recording an execution request),
+//! `sub_workflows` (child executions of `execute_workflow` nodes and the
+//! [`SubWorkflows`](flowforge_nodes::SubWorkflows) port), `start_rate`,
+//! `error_workflow` (the workflow that runs when another fails), `triggers`
+//! (schedules, NATS subjects, webhooks) and `nats_publisher` (the node
+//! library's message port over NATS).
 #![forbid(unsafe_code)]
 
-mod code;
-mod context;
-mod error;
-mod expression;
-mod imports;
-mod limits;
-pub mod resume;
-mod sandbox;
+mod error_workflow;
+mod nats_publisher;
+mod orchestrator;
+mod start_rate;
+mod starter;
+mod sub_workflows;
+pub mod triggers;
 
-use serde_json::Value;
-
-pub use context::{ExpressionContext, Item, NodeOutputs};
-pub use error::EngineError;
-pub use limits::EngineLimits;
-
-use expression::Evaluator;
-use sandbox::{Purpose, Sandbox, Session};
-
-/// Evaluates expressions and runs Code nodes, each call in a fresh, limited
-/// QuickJS runtime.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ExpressionEngine {
-    expression_limits: EngineLimits,
-    code_limits: EngineLimits,
-}
-
-impl ExpressionEngine {
-    /// An engine with the default limits: [`EngineLimits::expression`] for
-    /// expressions and [`EngineLimits::code`] for the Code node.
-    pub const fn new() -> Self {
-        Self {
-            expression_limits: EngineLimits::expression(),
-            code_limits: EngineLimits::code(),
-        }
-    }
-
-    /// The same engine with other limits for expressions.
-    pub const fn with_expression_limits(self, limits: EngineLimits) -> Self {
-        Self {
-            expression_limits: limits,
-            ..self
-        }
-    }
-
-    /// The same engine with other limits for the Code node.
-    pub const fn with_code_limits(self, limits: EngineLimits) -> Self {
-        Self {
-            code_limits: limits,
-            ..self
-        }
-    }
-
-    /// Limits applied to each expression.
-    pub const fn expression_limits(&self) -> EngineLimits {
-        self.expression_limits
-    }
-
-    /// Limits applied to each Code node run.
-    pub const fn code_limits(&self) -> EngineLimits {
-        self.code_limits
-    }
-
-    /// Evaluates every string in a node's `parameters`, keeping the shape of
-    /// the tree (object keys are never evaluated). A string that is exactly
-    /// one `{{ expr }}` becomes the JSON value of `expr`; text mixed with
-    /// expressions becomes a string. Parameters without any `{{ … }}` come
-    /// back unchanged without starting JavaScript. All expressions of one call
-    /// share one QuickJS context (each sees fresh copies of the `$` variables);
-    /// each gets the full expression timeout.
-    ///
-    /// # Errors
-    /// The first expression's failure: [`EngineError::Script`] naming the
-    /// parameter, [`EngineError::Timeout`] or [`EngineError::OutOfMemory`].
-    pub fn evaluate_parameters(
-        &self,
-        params: &Value,
-        ctx: &ExpressionContext,
-    ) -> Result<Value, EngineError> {
-        if !expression::has_expressions(params) {
-            return Ok(params.clone());
-        }
-        let sandbox = Sandbox::new(Purpose::Expressions, self.expression_limits, ctx)?;
-        sandbox.enter(|session| expression::evaluate_value(session, params, &mut String::new()))
-    }
-
-    /// Evaluates one JavaScript expression (without the `{{ }}`) to its JSON
-    /// value: `undefined` becomes `null`, a `Date` its ISO 8601 string.
-    /// Source that is not an expression runs as statements and yields its
-    /// completion value (`if (a) { 1 } else { 2 }`).
-    ///
-    /// # Errors
-    /// [`EngineError::Script`], [`EngineError::Timeout`] or [`EngineError::OutOfMemory`].
-    pub fn evaluate(&self, expr: &str, ctx: &ExpressionContext) -> Result<Value, EngineError> {
-        let sandbox = Sandbox::new(Purpose::Expressions, self.expression_limits, ctx)?;
-        let json = sandbox.enter(|session| session.evaluate(expr, false))?;
-        serde_json::from_str(&json).map_err(|e| EngineError::Engine {
-            message: format!("expression result is not JSON: {e}"),
-        })
-    }
-
-    /// Runs a Code node: `js` is an async function body that sees `items`
-    /// (`[{json: {...}}]`, one per input item) and the `$` variables of `ctx`,
-    /// with `$input` standing for `items`. It may `await`, and its promise is
-    /// awaited within the time limit. It must return an array of items,
-    /// `{json: {...}}` or plain objects (taken as the `json`); a single object
-    /// counts as one item. Returns each item's `json`.
-    ///
-    /// # Errors
-    /// [`EngineError::InvalidCodeResult`] for a wrong return shape,
-    /// [`EngineError::Script`] for a throw or rejection (`import()` is
-    /// rejected), [`EngineError::PromiseNeverSettled`],
-    /// [`EngineError::Timeout`] or [`EngineError::OutOfMemory`] (with the
-    /// Code node limits).
-    pub fn run_code(
-        &self,
-        js: &str,
-        items: Vec<Item>,
-        ctx: &ExpressionContext,
-    ) -> Result<Vec<Item>, EngineError> {
-        let items_json = Value::Array(items.into_iter().map(Value::Object).collect()).to_string();
-        let sandbox = Sandbox::new(Purpose::Code, self.code_limits, ctx)?;
-        let result = sandbox.enter(|session| session.run_code(js, &items_json))?;
-        code::items_from_result(result.as_deref())
-    }
-}
-
-impl Evaluator for Session<'_, '_> {
-    fn evaluate(&self, source: &str, as_text: bool) -> Result<String, EngineError> {
-        Session::evaluate(self, source, as_text)
-    }
-}
-
-pub mod nodes;
+pub use error_workflow::{error_execution_id, failure_item, start_error_workflow};
+pub use nats_publisher::NatsPublisher;
+pub use orchestrator::{
+    AttemptLimits, ExecutionOrchestrator, OrchestratorSettings, ORCHESTRATOR_NAME,
+};
+pub use start_rate::{StartRate, DEFAULT_MAX_STARTS_PER_SEC_PER_WORKFLOW};
+pub use starter::{start_execution, ExecutionStart, StartError};
+pub use sub_workflows::{child_execution_id, child_outcome, SubWorkflowLimits, SubWorkflowStarter};
+pub use triggers::{
+    nats::NatsTriggers,
+    schedule::{tick_execution_id, Scheduler},
+};

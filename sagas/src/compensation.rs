@@ -33,17 +33,14 @@ use flowforge_infra::{
     bus::{EventSource, SubscriptionError},
     checkpoints::Checkpoints,
     event_store::{EventMetadata, RecordedEvent},
-    leadership::{LeaderLease, Leadership},
+    leadership::{lead_while_leader, LeaderLease, Leadership, TermLeader, Terms},
     read_model::{SagaQuery, SagaViews},
 };
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn, Instrument};
 
-use crate::{
-    leader::{lead_while_leader, TermLeader, Terms},
-    spans::advance_span,
-    NodeExecutor, NodeOutcome, NodeRunRequest,
-};
+use flowforge_monitoring::process_spans::advance_span;
+use flowforge_nodes::{NodeExecutor, NodeOutcome, NodeRunRequest};
 
 /// The lease, checkpoint and bus consumer of the saga manager.
 pub const SAGA_MANAGER_NAME: &str = "saga_manager";
@@ -167,7 +164,15 @@ impl SagaManager {
             for (id, latest) in touched {
                 let has_compensation = self
                     .advance(id)
-                    .instrument(advance_span(SAGA_MANAGER_NAME, id, &latest.metadata))
+                    .instrument(advance_span(
+                        SAGA_MANAGER_NAME,
+                        id,
+                        latest
+                            .metadata
+                            .correlation_id
+                            .unwrap_or_else(|| id.as_uuid()),
+                        latest.metadata.traceparent.as_deref(),
+                    ))
                     .await;
                 compensable.insert(id, has_compensation);
             }

@@ -21,8 +21,8 @@ use crate::{
     executions,
     idempotency::{IdempotencyKey, IDEMPOTENT_REPLAYED},
     state::AppState,
-    webhooks::{ResponseMode, WebhookRoute},
 };
+use flowforge_engine::triggers::webhooks::{ResponseMode, WebhookRoute};
 
 /// The read model webhooks are found in.
 const WORKFLOWS: &str = "workflows";

@@ -1,0 +1,24 @@
+//! The node library: every node type FlowForge can run, behind the one port
+//! the runtime calls ([`NodeExecutor`]). It knows nothing of storage: what a
+//! node needs from the runtime (start a sub-workflow, publish a message) it
+//! asks through the traits in [`ports`], which the runtime implements. This
+//! crate must not depend on sqlx, async-nats, `flowforge-infra` or
+//! `flowforge-commands` (CI checks it with `cargo tree`).
+//!
+//! Layout: `executor` (the port: [`NodeExecutor`], [`NodeRunRequest`],
+//! [`NodeOutcome`]), `registry` (the [`NodeRegistry`] that runs a node by its
+//! type, and [`NodeBehaviour`], what one node type implements), `builtin` (one
+//! module per node type), [`ports`] (what nodes need from the runtime) and
+//! [`resume`] (the secret resume links of Wait nodes). Expressions and the
+//! Code node run in `flowforge_script`.
+#![forbid(unsafe_code)]
+
+mod builtin;
+mod executor;
+pub mod ports;
+mod registry;
+pub mod resume;
+
+pub use executor::{NodeExecutor, NodeOutcome, NodeRunRequest};
+pub use ports::{MessagePublisher, PublishError, SubWorkflows};
+pub use registry::{NodeBehaviour, NodeRegistry, NodeRun, DEFAULT_MAX_ITEMS_PER_NODE};

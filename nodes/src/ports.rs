@@ -1,0 +1,53 @@
+//! What a node may ask of the runtime around it, as traits the runtime
+//! implements: a node never reaches the event store, the bus or the command
+//! side directly, so the node library builds without them and a test can
+//! stand in for the runtime.
+
+use async_trait::async_trait;
+use flowforge_domain::{
+    execution::{ExecutionId, Item, NodeError},
+    workflow::WorkflowId,
+};
+
+/// Starts sub-workflow executions for `execute_workflow` nodes.
+#[async_trait]
+pub trait SubWorkflows: Send + Sync + 'static {
+    /// Starts the child execution of attempt `attempt` of node `node` of
+    /// `parent`: workflow `workflow_id` with `input`. Asked again for the same
+    /// attempt, it returns the same child and starts nothing. A refusal comes
+    /// back as the node error to record (with a code naming why).
+    async fn start(
+        &self,
+        parent: ExecutionId,
+        node: &str,
+        attempt: u32,
+        workflow_id: WorkflowId,
+        input: Vec<Item>,
+    ) -> Result<ExecutionId, NodeError>;
+}
+
+/// Why a message could not be published.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct PublishError {
+    message: String,
+}
+
+impl PublishError {
+    /// A publish failure described by `message`.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+        }
+    }
+}
+
+/// Publishes messages to subjects, for `nats_publish` nodes.
+#[async_trait]
+pub trait MessagePublisher: Send + Sync + 'static {
+    /// Publishes `payload` on `subject`.
+    async fn publish(&self, subject: &str, payload: Vec<u8>) -> Result<(), PublishError>;
+
+    /// Returns once everything published so far has reached the server.
+    async fn flush(&self) -> Result<(), PublishError>;
+}

@@ -1,0 +1,306 @@
+//! The node registry: the node types, each behind [`NodeBehaviour`], gathered
+//! in the [`NodeRegistry`] that the orchestrator runs nodes through. A new node
+//! type is a module in `builtin/` plus one line in [`NodeRegistry::new`]. The
+//! registry also bounds what any node may output
+//! ([`NodeRegistry::with_max_items_per_node`]).
+
+use std::{collections::HashMap, sync::Arc};
+
+use async_trait::async_trait;
+use flowforge_domain::{
+    execution::{concat_items, NodeError},
+    workflow::NodeType,
+};
+use flowforge_script::{ExpressionContext, ExpressionEngine, Item, ScriptError};
+use serde_json::Value;
+
+use crate::{
+    builtin::{
+        branch, code, execute_workflow, http_request, merge, nats_publish, passthrough,
+        respond_to_webhook, set, stop_and_error, wait,
+    },
+    resume::ResumeLinks,
+    MessagePublisher, NodeExecutor, NodeOutcome, NodeRunRequest, SubWorkflows,
+};
+
+/// One node type's behaviour.
+#[async_trait]
+pub trait NodeBehaviour: Send + Sync {
+    /// Runs one attempt of a node of this type.
+    async fn run(&self, run: &NodeRun) -> NodeOutcome;
+}
+
+/// A node attempt as its behaviour sees it: the request plus the tools to
+/// evaluate its parameters.
+pub struct NodeRun {
+    /// What the orchestrator asked for.
+    pub request: NodeRunRequest,
+    engine: ExpressionEngine,
+    http: reqwest::Client,
+    base: ExpressionContext,
+    resume: Option<ResumeLinks>,
+}
+
+impl NodeRun {
+    /// How resume links are made, if this deployment makes them.
+    pub fn resume_links(&self) -> Option<&ResumeLinks> {
+        self.resume.as_ref()
+    }
+
+    /// All input items, inputs concatenated in input order.
+    pub fn items(&self) -> Vec<Item> {
+        concat_items(&self.request.input)
+    }
+
+    /// The node's raw parameters.
+    pub fn parameters(&self) -> Value {
+        Value::Object(self.request.node.parameters().clone())
+    }
+
+    /// The node's parameters evaluated for item `index` of the input (`$json`).
+    pub async fn parameters_for(&self, index: usize, item: &Item) -> Result<Value, NodeError> {
+        let ctx = self.base.clone().with_item(index, item.clone());
+        let engine = self.engine;
+        let parameters = self.parameters();
+        tokio::task::spawn_blocking(move || engine.evaluate_parameters(&parameters, &ctx))
+            .await
+            .map_err(|e| {
+                NodeError::new(format!("evaluation task failed: {e}")).with_code("internal")
+            })?
+            .map_err(expression_error)
+    }
+
+    /// Runs JavaScript over all items (the Code node).
+    pub async fn run_code(&self, js: String) -> Result<Vec<Item>, NodeError> {
+        let ctx = self.base.clone();
+        let engine = self.engine;
+        let items = self.items();
+        tokio::task::spawn_blocking(move || engine.run_code(&js, items, &ctx))
+            .await
+            .map_err(|e| NodeError::new(format!("code task failed: {e}")).with_code("internal"))?
+            .map_err(expression_error)
+    }
+
+    /// The HTTP client nodes share.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+}
+
+/// An engine error as a node failure with a code naming its kind.
+fn expression_error(error: ScriptError) -> NodeError {
+    let code = match &error {
+        // A promise that can never settle would run past any time limit.
+        ScriptError::Timeout { .. } | ScriptError::PromiseNeverSettled => "expression_timeout",
+        ScriptError::OutOfMemory { .. } => "expression_memory",
+        ScriptError::Script { .. } => "expression",
+        ScriptError::InvalidCodeResult { .. } => "code_result",
+        ScriptError::InvalidContext { .. } | ScriptError::Engine { .. } => "engine",
+    };
+    NodeError::new(error.to_string()).with_code(code)
+}
+
+/// A parameter as a string, if present.
+pub(crate) fn string_parameter<'a>(parameters: &'a Value, name: &str) -> Option<&'a str> {
+    parameters.get(name).and_then(Value::as_str)
+}
+
+/// The default bound on the items one node attempt may output, over all its
+/// outputs.
+pub const DEFAULT_MAX_ITEMS_PER_NODE: usize = 10_000;
+
+/// Runs nodes by type.
+pub struct NodeRegistry {
+    behaviours: HashMap<NodeType, Arc<dyn NodeBehaviour>>,
+    engine: ExpressionEngine,
+    http: reqwest::Client,
+    resume: Option<ResumeLinks>,
+    max_items: usize,
+}
+
+impl NodeRegistry {
+    /// Every built-in node type, with `engine` for expressions.
+    pub fn new(engine: ExpressionEngine) -> Self {
+        let passthrough: Arc<dyn NodeBehaviour> = Arc::new(passthrough::PassThrough);
+        let mut behaviours: HashMap<NodeType, Arc<dyn NodeBehaviour>> = HashMap::new();
+        for trigger in [
+            NodeType::ManualTrigger,
+            NodeType::Webhook,
+            NodeType::Schedule,
+            NodeType::NatsTrigger,
+            NodeType::ErrorTrigger,
+            NodeType::Noop,
+        ] {
+            behaviours.insert(trigger, passthrough.clone());
+        }
+        behaviours.insert(NodeType::Set, Arc::new(set::Set));
+        behaviours.insert(NodeType::If, Arc::new(branch::If));
+        behaviours.insert(NodeType::Switch, Arc::new(branch::Switch));
+        behaviours.insert(NodeType::Merge, Arc::new(merge::Merge));
+        behaviours.insert(NodeType::Wait, Arc::new(wait::Wait));
+        behaviours.insert(NodeType::Code, Arc::new(code::Code));
+        behaviours.insert(NodeType::HttpRequest, Arc::new(http_request::HttpRequest));
+        behaviours.insert(
+            NodeType::RespondToWebhook,
+            Arc::new(respond_to_webhook::RespondToWebhook),
+        );
+        behaviours.insert(
+            NodeType::StopAndError,
+            Arc::new(stop_and_error::StopAndError),
+        );
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::limited(
+                http_request::MAX_REDIRECTS,
+            ))
+            .build()
+            .unwrap_or_default();
+        Self {
+            behaviours,
+            engine,
+            http,
+            resume: None,
+            max_items: DEFAULT_MAX_ITEMS_PER_NODE,
+        }
+    }
+
+    /// The same registry failing any node attempt that outputs more than
+    /// `max_items` items (over all its outputs) instead of recording them.
+    pub fn with_max_items_per_node(mut self, max_items: usize) -> Self {
+        self.max_items = max_items;
+        self
+    }
+
+    /// The same registry making resume links (`$execution.resumeUrl`, Wait
+    /// nodes with `resume: webhook`) with `links`; without, such a Wait node
+    /// fails.
+    pub fn with_resume_links(mut self, links: ResumeLinks) -> Self {
+        self.resume = Some(links);
+        self
+    }
+
+    /// The same registry with the NATS Publish node, publishing through
+    /// `publisher`.
+    pub fn with_publisher(mut self, publisher: Arc<dyn MessagePublisher>) -> Self {
+        self.behaviours.insert(
+            NodeType::NatsPublish,
+            Arc::new(nats_publish::NatsPublish { publisher }),
+        );
+        self
+    }
+
+    /// The same registry with the Execute Workflow node, starting
+    /// sub-workflows through `starter`.
+    pub fn with_sub_workflows(mut self, starter: Arc<dyn SubWorkflows>) -> Self {
+        self.behaviours.insert(
+            NodeType::ExecuteWorkflow,
+            Arc::new(execute_workflow::ExecuteWorkflow { starter }),
+        );
+        self
+    }
+}
+
+#[async_trait]
+impl NodeExecutor for NodeRegistry {
+    async fn run(&self, request: NodeRunRequest) -> NodeOutcome {
+        let node_type = request.node.node_type();
+        let Some(behaviour) = self.behaviours.get(&node_type).cloned() else {
+            return NodeOutcome::Failed(
+                NodeError::new(format!(
+                    "node type {node_type} cannot run in this version of FlowForge yet"
+                ))
+                .with_code("unsupported_node"),
+            );
+        };
+        let base = ExpressionContext::new(Item::new())
+            .with_input_items(
+                request
+                    .context_input
+                    .clone()
+                    .unwrap_or_else(|| concat_items(&request.input)),
+            )
+            .with_node_outputs(request.node_outputs.clone())
+            .with_execution_id(request.execution_id.to_string())
+            .with_workflow_id(request.workflow_id.to_string());
+        let base = match base.clone().with_now_rfc3339(&request.now) {
+            Ok(with_now) => with_now,
+            Err(_) => base,
+        };
+        let base = match (&self.resume, &request.resume_node) {
+            (Some(links), Some(node)) => {
+                base.with_resume_url(links.url(request.execution_id, node))
+            }
+            _ => base,
+        };
+        let run = NodeRun {
+            request,
+            engine: self.engine,
+            http: self.http.clone(),
+            base,
+            resume: self.resume.clone(),
+        };
+        within_item_limit(behaviour.run(&run).await, self.max_items)
+    }
+}
+
+/// The outcome, or a failure if it outputs more than `max_items` items: checked
+/// here, once for every node type, before anything is recorded.
+fn within_item_limit(outcome: NodeOutcome, max_items: usize) -> NodeOutcome {
+    let NodeOutcome::Succeeded(outputs) = &outcome else {
+        return outcome;
+    };
+    let items: usize = outputs.iter().map(Vec::len).sum();
+    if items <= max_items {
+        return outcome;
+    }
+    NodeOutcome::Failed(
+        NodeError::new(format!(
+            "the node output {items} items, more than the limit of {max_items}; raise FLOWFORGE_MAX_ITEMS_PER_NODE"
+        ))
+        .with_code("too_many_items")
+        .with_details(serde_json::json!({
+            "items": items,
+            "limit": max_items,
+            "setting": "FLOWFORGE_MAX_ITEMS_PER_NODE",
+        })),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn items(count: usize) -> Vec<Item> {
+        vec![Item::new(); count]
+    }
+
+    #[test]
+    fn outputs_up_to_the_limit_pass_unchanged() {
+        let outcome = NodeOutcome::Succeeded(vec![items(2), items(1)]);
+        assert_eq!(within_item_limit(outcome.clone(), 3), outcome);
+    }
+
+    #[test]
+    fn outputs_past_the_limit_over_all_outputs_fail_the_node_naming_the_setting() {
+        let outcome = within_item_limit(NodeOutcome::Succeeded(vec![items(2), items(2)]), 3);
+        let NodeOutcome::Failed(error) = outcome else {
+            panic!("expected a failure, got {outcome:?}");
+        };
+        assert_eq!(error.code.as_deref(), Some("too_many_items"));
+        assert_eq!(
+            error.message,
+            "the node output 4 items, more than the limit of 3; raise FLOWFORGE_MAX_ITEMS_PER_NODE"
+        );
+        assert_eq!(error.details["limit"], 3);
+    }
+
+    #[test]
+    fn failures_and_waits_are_not_counted() {
+        let failed = NodeOutcome::Failed(NodeError::new("boom"));
+        assert_eq!(within_item_limit(failed.clone(), 0), failed);
+        let wait = NodeOutcome::Wait {
+            until: None,
+            resume_token_sha256: None,
+        };
+        assert_eq!(within_item_limit(wait.clone(), 0), wait);
+    }
+}
