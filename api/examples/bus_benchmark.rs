@@ -146,7 +146,7 @@ async fn main() {
         head as f64 / published.as_secs_f64()
     );
     println!(
-        "projections (JetStream -> workflows + audit_log, in parallel): {:.0} events/s ({projected:.2?} from start)",
+        "projections (JetStream -> every projection, in parallel): {:.0} events/s ({projected:.2?} from start)",
         head as f64 / projected.as_secs_f64()
     );
 

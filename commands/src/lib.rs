@@ -2,6 +2,10 @@
 //! let it decide, append the events with optimistic concurrency. The API and the
 //! process managers both go through [`CommandBus`]. [`workflow_lifecycle`] runs
 //! the workflow life-cycle commands that must keep webhook routes unique.
+//!
+//! Layout: `command_bus` (load → decide → append, with conflict retries),
+//! `aggregate_cache` (recently used aggregates, so a step reads only newer
+//! events) and [`workflow_lifecycle`].
 #![forbid(unsafe_code)]
 
 mod aggregate_cache;

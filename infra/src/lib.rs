@@ -4,6 +4,13 @@
 //! their consumers (in process, or over NATS JetStream), and the secrets a
 //! deployment keeps beside (never in) its log.
 //! Everything above this crate talks to these through the traits defined here.
+//!
+//! Layout: `event_store` (the trait, PostgreSQL, SQLite, group commit,
+//! upcasting), `bus` (the in-process store tail, JetStream publisher and
+//! consumers, failover between them), `read_model` (read-model storage),
+//! `checkpoints`, `leadership` (leases and the one leadership loop),
+//! `database` (opening and migrating either database), `secrets` and, for
+//! tests, `test_support`.
 #![forbid(unsafe_code)]
 
 pub mod bus;

@@ -2,6 +2,12 @@
 //! stable name and its own checkpoint, stored in the same transaction as its
 //! rows, so a restart resumes exactly where it stopped and a redelivered event
 //! changes nothing.
+//!
+//! Layout: one module per projection (`executions`, `workflows`, `sagas`,
+//! `audit_log`), `runner` (leads a projection: lease, bus consumer, batches,
+//! checkpoint), `batch` (grouping events for one transaction), `catalog` (the
+//! projections by name, with checksums) and `rebuild` (replay into a shadow
+//! read model and swap it in).
 #![forbid(unsafe_code)]
 
 mod audit_log;
