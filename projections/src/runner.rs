@@ -2,7 +2,10 @@
 //! checkpoint, take batches from the bus, apply them, publish the new position
 //! for read-your-writes waiters. A failing batch is retried from the checkpoint
 //! after a pause. An instance without the lease follows the checkpoint the
-//! leader writes, so its queries can still wait for a position.
+//! leader writes, so its queries can still wait for a position. The lease, the
+//! retries and the pauses are the leadership loop's
+//! ([`flowforge_infra::leadership`]); this module supplies the term and the
+//! following.
 
 use std::{collections::BTreeSet, sync::Arc, time::Duration};
 
@@ -11,7 +14,9 @@ use flowforge_domain::EventCodecError;
 use flowforge_infra::{
     bus::{EventSource, SubscriptionError},
     event_store::{Position, RecordedEvent},
-    leadership::{LeaderLease, Leadership},
+    leadership::{
+        lead_while_leader, LeaderLease, Leadership, TermError, TermLeader, Terms, RETRY_PAUSE,
+    },
     read_model::ReadModelError,
 };
 use flowforge_monitoring::trace_context::continue_trace;
@@ -21,8 +26,6 @@ use tracing::{info, warn};
 
 /// How many events one batch (and one read-model transaction) holds at most.
 const BATCH_SIZE: usize = 500;
-/// The pause after a failure before resuming from the checkpoint.
-const RETRY_PAUSE: Duration = Duration::from_secs(1);
 /// How often a leader confirms its lease, and a follower tries to take it.
 const LEASE_CHECK: Duration = Duration::from_secs(2);
 /// How often a follower reads the leader's checkpoint.
@@ -37,9 +40,6 @@ pub enum ProjectionError {
     /// The bus failed.
     #[error(transparent)]
     Bus(#[from] SubscriptionError),
-    /// The database could not be asked for the lease.
-    #[error("leadership: {0}")]
-    Leadership(String),
     /// An event did not decode into its aggregate's events.
     #[error("event at position {position}: {source}")]
     Decode {
@@ -49,6 +49,20 @@ pub enum ProjectionError {
         #[source]
         source: EventCodecError,
     },
+}
+
+/// A projection's failure, as the leadership loop reports it.
+impl From<ProjectionError> for TermError {
+    fn from(error: ProjectionError) -> Self {
+        match error {
+            ProjectionError::ReadModel(error) => error.into(),
+            ProjectionError::Bus(error) => error.into(),
+            ProjectionError::Decode { position, source } => TermError::Decode {
+                position,
+                source: Box::new(source),
+            },
+        }
+    }
 }
 
 /// A read-model builder: a name, a checkpoint, and a fold over event batches.
@@ -125,30 +139,12 @@ impl ProjectionRunner {
         leadership: Leadership,
         shutdown: CancellationToken,
     ) {
-        let name = self.projection.name();
-        while !shutdown.is_cancelled() {
-            let outcome = match leadership.try_acquire(&lease_name(name)).await {
-                Ok(Some(mut lease)) => {
-                    info!(projection = name, "leading projection");
-                    let outcome = self.lead(source.as_ref(), &mut lease, &shutdown).await;
-                    lease.release().await;
-                    outcome
-                }
-                Ok(None) => self.follow_leader(&shutdown).await,
-                Err(error) => Err(ProjectionError::Leadership(error.to_string())),
-            };
-            if let Err(error) = outcome {
-                warn!(projection = name, %error, "projection failed; resuming from its checkpoint");
-                flowforge_monitoring::metrics()
-                    .projection_errors
-                    .with_label_values(&[name])
-                    .inc();
-                tokio::select! {
-                    () = shutdown.cancelled() => return,
-                    () = tokio::time::sleep(RETRY_PAUSE) => {}
-                }
-            }
-        }
+        let leader = ProjectionLeader {
+            lease: lease_name(self.projection.name()),
+            terms: Terms::new(shutdown),
+            runner: self,
+        };
+        lead_while_leader(Arc::new(leader), source, leadership).await;
     }
 
     /// Applies batches until shutdown or a lost lease (`Ok`) or a failure (`Err`).
@@ -202,6 +198,45 @@ impl ProjectionRunner {
             }
         }
         Ok(())
+    }
+}
+
+/// A running projection as a leader: its runner, lease and terms.
+struct ProjectionLeader {
+    runner: ProjectionRunner,
+    lease: String,
+    terms: Terms,
+}
+
+#[async_trait]
+impl TermLeader for ProjectionLeader {
+    fn lease(&self) -> &str {
+        &self.lease
+    }
+
+    fn terms(&self) -> &Terms {
+        &self.terms
+    }
+
+    async fn follow(&self) -> Result<(), TermError> {
+        Ok(self.runner.follow_leader(self.terms.shutdown()).await?)
+    }
+
+    async fn lead_term(
+        self: Arc<Self>,
+        source: &dyn EventSource,
+        lease: &mut LeaderLease,
+    ) -> Result<(), TermError> {
+        let shutdown = self.terms.shutdown();
+        Ok(self.runner.lead(source, lease, shutdown).await?)
+    }
+
+    fn interrupted(&self, _error: &TermError, _failures: u32) -> Duration {
+        flowforge_monitoring::metrics()
+            .projection_errors
+            .with_label_values(&[self.runner.projection.name()])
+            .inc();
+        RETRY_PAUSE
     }
 }
 

@@ -30,10 +30,10 @@ use flowforge_domain::{
     Aggregate,
 };
 use flowforge_infra::{
-    bus::{EventSource, SubscriptionError},
+    bus::EventSource,
     checkpoints::Checkpoints,
     event_store::{EventMetadata, RecordedEvent},
-    leadership::{lead_while_leader, LeaderLease, Leadership, TermLeader, Terms},
+    leadership::{lead_while_leader, LeaderLease, Leadership, TermError, TermLeader, Terms},
     read_model::{SagaQuery, SagaViews},
 };
 use tokio_util::sync::CancellationToken;
@@ -113,13 +113,13 @@ impl SagaManager {
         self: Arc<Self>,
         source: &dyn EventSource,
         lease: &mut LeaderLease,
-    ) -> Result<(), SubscriptionError> {
-        let store_error = |e| SubscriptionError::Nats(format!("checkpoint: {e}"));
+    ) -> Result<(), TermError> {
+        let checkpoint_error = |e| TermError::checkpoint(SAGA_MANAGER_NAME, e);
         let from = self
             .checkpoints
             .get(SAGA_MANAGER_NAME)
             .await
-            .map_err(store_error)?;
+            .map_err(checkpoint_error)?;
         let mut subscription = source.subscribe(SAGA_MANAGER_NAME, from).await?;
         self.resume_compensating(from).await;
         // Executions whose definition has no compensation are skipped without
@@ -182,7 +182,7 @@ impl SagaManager {
                 self.checkpoints
                     .advance(SAGA_MANAGER_NAME, last)
                     .await
-                    .map_err(store_error)?;
+                    .map_err(checkpoint_error)?;
                 checkpoint_saved = tokio::time::Instant::now();
             }
             if lease_checked.elapsed() >= LEASE_CHECK {
@@ -540,7 +540,9 @@ impl SagaManager {
 
 #[async_trait::async_trait]
 impl TermLeader for SagaManager {
-    const LEASE: &'static str = SAGA_MANAGER_NAME;
+    fn lease(&self) -> &str {
+        SAGA_MANAGER_NAME
+    }
 
     fn terms(&self) -> &Terms {
         &self.terms
@@ -556,7 +558,7 @@ impl TermLeader for SagaManager {
         self: Arc<Self>,
         source: &dyn EventSource,
         lease: &mut LeaderLease,
-    ) -> Result<(), SubscriptionError> {
+    ) -> Result<(), TermError> {
         self.lead_one_term(source, lease).await
     }
 }

@@ -44,10 +44,10 @@ use flowforge_domain::{
     Aggregate,
 };
 use flowforge_infra::{
-    bus::{EventSource, SubscriptionError},
+    bus::EventSource,
     event_store::{EventMetadata, EventStore, RecordedEvent},
-    leadership::{lead_while_leader, LeaderLease, Leadership, TermLeader, Terms},
-    read_model::{ExecutionQuery, ExecutionViews, ReadModelError},
+    leadership::{lead_while_leader, LeaderLease, Leadership, TermError, TermLeader, Terms},
+    read_model::{ExecutionQuery, ExecutionViews},
 };
 use tokio::sync::{mpsc, watch};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
@@ -179,7 +179,7 @@ impl ExecutionOrchestrator {
         self: Arc<Self>,
         source: &dyn EventSource,
         lease: &mut LeaderLease,
-    ) -> Result<(), SubscriptionError> {
+    ) -> Result<(), TermError> {
         let mut woken = self.woken.lock().await;
         while woken.try_recv().is_ok() {}
         let head = self.store.head().await?;
@@ -226,10 +226,8 @@ impl ExecutionOrchestrator {
     /// Every execution whose history has no ending yet: the executions read
     /// model's running and waiting rows, plus whatever the log holds after
     /// that read model's checkpoint.
-    async fn open_executions(&self) -> Result<Vec<ExecutionId>, SubscriptionError> {
-        let read_model =
-            |e: ReadModelError| SubscriptionError::Nats(format!("executions read model: {e}"));
-        let mut after = self.executions.checkpoint().await.map_err(read_model)?;
+    async fn open_executions(&self) -> Result<Vec<ExecutionId>, TermError> {
+        let mut after = self.executions.checkpoint().await?;
         let mut open: Vec<ExecutionId> = Vec::new();
         for status in ["running", "queued", "waiting"] {
             let mut page_after = None;
@@ -242,8 +240,7 @@ impl ExecutionOrchestrator {
                         limit: 1000,
                         ..Default::default()
                     })
-                    .await
-                    .map_err(read_model)?;
+                    .await?;
                 let Some(last) = page.last().map(|v| v.id) else {
                     break;
                 };
@@ -967,7 +964,9 @@ fn waiting_children(execution: &Execution) -> Vec<(String, u32)> {
 
 #[async_trait::async_trait]
 impl TermLeader for ExecutionOrchestrator {
-    const LEASE: &'static str = ORCHESTRATOR_NAME;
+    fn lease(&self) -> &str {
+        ORCHESTRATOR_NAME
+    }
 
     fn terms(&self) -> &Terms {
         &self.terms
@@ -1014,7 +1013,7 @@ impl TermLeader for ExecutionOrchestrator {
         self: Arc<Self>,
         source: &dyn EventSource,
         lease: &mut LeaderLease,
-    ) -> Result<(), SubscriptionError> {
+    ) -> Result<(), TermError> {
         self.lead_one_term(source, lease).await
     }
 }

@@ -4,7 +4,7 @@
 //! Exactly once per position, with several instances running, rests on two
 //! mechanisms:
 //! - *Leadership*: one instance holds the `nats-publisher` lease and publishes;
-//!   the others wait to take over.
+//!   the others wait to take over (the loop of [`crate::leadership`]).
 //! - *Expected last sequence*: every publish says which stream sequence it must
 //!   follow. If a message is lost, or a second publisher slips in (a lease lost
 //!   to a network partition), the server refuses the publish instead of storing
@@ -18,6 +18,7 @@
 use std::{sync::Arc, time::Duration};
 
 use async_nats::jetstream::{context::PublishAckFuture, message::PublishMessage, stream};
+use async_trait::async_trait;
 use flowforge_monitoring::trace_context::continue_trace;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -28,13 +29,15 @@ use crate::{
     bus::{store_tail::StoreTail, EventSubscription, SubscriptionError},
     checkpoints::Checkpoints,
     event_store::{EventStore, Position, RecordedEvent},
-    leadership::Leadership,
+    leadership::{lead_while_leader, LeaderLease, Leadership, TermError, TermLeader, Terms},
 };
 
 /// The lease and checkpoint name of the publisher.
 pub const PUBLISHER_NAME: &str = "nats-publisher";
 /// Events published per round (and per checkpoint write).
 const BATCH: usize = 256;
+/// The pause after a first failure; it doubles with each failure in a row.
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// The longest pause between attempts while NATS or the database is down.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -75,48 +78,21 @@ impl EventPublisher {
 
     /// Publishes while leader, waits while not, retries with backoff on failures.
     pub async fn run(self, shutdown: CancellationToken) {
-        let mut backoff = Duration::from_millis(100);
-        while !shutdown.is_cancelled() {
-            let lease = tokio::select! {
-                () = shutdown.cancelled() => return,
-                lease = self.leadership.try_acquire(PUBLISHER_NAME) => lease,
-            };
-            let outcome = match lease {
-                Ok(Some(mut lease)) => {
-                    info!("publishing events to NATS as leader");
-                    let outcome = self.publish_while_leader(&mut lease, &shutdown).await;
-                    lease.release().await;
-                    outcome
-                }
-                Ok(None) => Ok(()),
-                Err(error) => Err(SubscriptionError::Nats(format!("leadership: {error}"))),
-            };
-            let pause = match outcome {
-                Ok(()) => Duration::from_secs(1),
-                Err(error @ SubscriptionError::ForeignStream { .. }) => {
-                    self.bus.report_foreign_stream(&error);
-                    MAX_BACKOFF
-                }
-                Err(error) => {
-                    warn!(%error, ?backoff, "publisher interrupted; retrying");
-                    let pause = backoff;
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
-                    pause
-                }
-            };
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                () = tokio::time::sleep(pause) => {}
-            }
-        }
+        let leadership = self.leadership.clone();
+        let leader = PublishingLeader {
+            publisher: self,
+            terms: Terms::new(shutdown),
+        };
+        // The publisher reads the store itself: its terms need no bus.
+        lead_while_leader(Arc::new(leader), Arc::new(()), leadership).await;
     }
 
     /// Returns `Ok` when the lease is lost or shutdown comes, `Err` on a failure.
     async fn publish_while_leader(
         &self,
-        lease: &mut crate::leadership::LeaderLease,
+        lease: &mut LeaderLease,
         shutdown: &CancellationToken,
-    ) -> Result<(), SubscriptionError> {
+    ) -> Result<(), TermError> {
         let mut stream = self.bus.stream().await?;
         let (mut last_sequence, resume) = self.resume_point(&mut stream).await?;
         info!(resume, last_sequence, "publisher resuming");
@@ -163,7 +139,7 @@ impl EventPublisher {
             self.checkpoints
                 .advance(PUBLISHER_NAME, last)
                 .await
-                .map_err(|e| SubscriptionError::Store(e.into()))?;
+                .map_err(|e| TermError::checkpoint(PUBLISHER_NAME, e))?;
             self.published.send_replace(last);
         }
     }
@@ -176,21 +152,63 @@ impl EventPublisher {
     async fn resume_point(
         &self,
         stream: &mut stream::Stream,
-    ) -> Result<(u64, Position), SubscriptionError> {
+    ) -> Result<(u64, Position), TermError> {
+        let checkpoint_error = |e| TermError::checkpoint(PUBLISHER_NAME, e);
         let (last_sequence, published) =
             ownership::checked_tip(&self.bus, stream, &self.store).await?;
         let checkpoint = self
             .checkpoints
             .get(PUBLISHER_NAME)
             .await
-            .map_err(|e| SubscriptionError::Store(e.into()))?;
+            .map_err(checkpoint_error)?;
         if let Some(published) = published.filter(|&p| p > checkpoint) {
             self.checkpoints
                 .advance(PUBLISHER_NAME, published)
                 .await
-                .map_err(|e| SubscriptionError::Store(e.into()))?;
+                .map_err(checkpoint_error)?;
         }
         Ok((last_sequence, published.unwrap_or(checkpoint)))
+    }
+}
+
+/// A running publisher as a leader: the publisher and its terms.
+struct PublishingLeader {
+    publisher: EventPublisher,
+    terms: Terms,
+}
+
+#[async_trait]
+impl TermLeader<()> for PublishingLeader {
+    fn lease(&self) -> &str {
+        PUBLISHER_NAME
+    }
+
+    fn terms(&self) -> &Terms {
+        &self.terms
+    }
+
+    async fn lead_term(self: Arc<Self>, _: &(), lease: &mut LeaderLease) -> Result<(), TermError> {
+        let published = self
+            .publisher
+            .publish_while_leader(lease, self.terms.shutdown())
+            .await;
+        match published {
+            // Said once as an error, and by readiness until someone acts: a
+            // warning every few seconds would add nothing.
+            Err(TermError::Subscription(error @ SubscriptionError::ForeignStream { .. })) => {
+                self.publisher.bus.report_foreign_stream(&error);
+                self.terms.pause(MAX_BACKOFF).await;
+                Ok(())
+            }
+            outcome => outcome,
+        }
+    }
+
+    fn interrupted(&self, _error: &TermError, failures: u32) -> Duration {
+        let doublings = failures.saturating_sub(1).min(16);
+        FIRST_BACKOFF
+            .saturating_mul(1 << doublings)
+            .min(MAX_BACKOFF)
     }
 }
 
