@@ -2,6 +2,18 @@
 //! definition model with its validation. Everything here is pure — decisions are
 //! functions of (state, command) and (state, event) — so it is tested without a
 //! database and replayed identically by any process.
+//!
+//! Layout: [`aggregate`] is the shape every aggregate shares (`handle` decides,
+//! `apply` remembers) and the event codec. Each of the next modules is one
+//! aggregate with its commands, events and errors: [`workflow`] (with the
+//! definition model: raw form, validation, node types, limits), [`execution`]
+//! (one run of a workflow, with the [`execution::plan`] that decides its next
+//! step from its history), [`execution_tree`] (counts the sub-workflows started
+//! under a root execution), [`saga`] (records compensable steps and undoes
+//! them), [`schedule`] (one instance wins each tick) and [`webhook_path`] (one
+//! owner per webhook route). The private `uuid_id` gives the workflow and
+//! execution ids their shared shape; [`testing`] is the given/when/then harness
+//! the tests use.
 #![forbid(unsafe_code)]
 
 pub mod aggregate;

@@ -1,8 +1,11 @@
-//! Resuming a Wait node with its resume token (`resume: webhook`): the token
-//! is a secret, so the execution keeps only what a presented token must match
-//! (its SHA-256), never shows it, and lets it resume the node once. Which Wait
-//! node a node's `$execution.resumeUrl` leads to is decided here too, from the
-//! graph alone, so every process derives the same link.
+//! Waits and how they end: `Wait` pauses the running attempt until a time or a
+//! resume call (repeating it is a no-op), `Resume` ends the wait (the timer and
+//! the resume webhook may both fire; the first wins), and `ResumeWithToken`
+//! resumes a Wait node with its resume token (`resume: webhook`). The token is a
+//! secret, so the execution keeps only what a presented token must match (its
+//! SHA-256), never shows it, and lets it resume the node once. Which Wait node a
+//! node's `$execution.resumeUrl` leads to is decided here too, from the graph
+//! alone, so every process derives the same link.
 
 use std::collections::{BTreeSet, VecDeque};
 
@@ -58,6 +61,73 @@ fn waits_for_call(node: &Node) -> bool {
 }
 
 impl Execution {
+    pub(super) fn wait_command(
+        &self,
+        execution_id: ExecutionId,
+        node: String,
+        until: Option<DateTime<Utc>>,
+        resume_token_sha256: Option<String>,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<ExecutionEvent>, ExecutionError> {
+        self.node_definition(&node)?;
+        let Some(run) = self.node_run(&node) else {
+            return Err(ExecutionError::NodeNotRunning { node });
+        };
+        match run.status {
+            NodeRunStatus::Running => Ok(vec![ExecutionEvent::NodeWaiting {
+                execution_id,
+                attempt: run.latest_attempt_number(),
+                node,
+                until,
+                resume_token: None,
+                resume_token_sha256: resume_token_sha256.clone(),
+                waiting_since: at,
+            }]),
+            NodeRunStatus::Waiting
+                if run.waiting_until == until
+                    && run.resume_token == resume_token_sha256.map(ResumeSecret::Sha256) =>
+            {
+                Ok(vec![])
+            }
+            NodeRunStatus::Waiting => Err(ExecutionError::NodeWaiting { node }),
+            NodeRunStatus::Succeeded | NodeRunStatus::Failed | NodeRunStatus::RetryScheduled => {
+                Err(ExecutionError::NodeNotRunning { node })
+            }
+        }
+    }
+
+    pub(super) fn resume_command(
+        &self,
+        execution_id: ExecutionId,
+        node: String,
+        outputs: Vec<Vec<Item>>,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<ExecutionEvent>, ExecutionError> {
+        Self::check_outputs(self.node_definition(&node)?, &outputs)?;
+        let Some(run) = self.node_run(&node) else {
+            return Err(ExecutionError::NodeNotWaiting { node });
+        };
+        let resumed_before = run
+            .latest_attempt()
+            .is_some_and(|attempt| attempt.waiting_since.is_some());
+        match run.status {
+            NodeRunStatus::Waiting => Ok(vec![ExecutionEvent::NodeResumed {
+                execution_id,
+                attempt: run.latest_attempt_number(),
+                node,
+                outputs,
+                resumed_by: None,
+                resumed_at: at,
+            }]),
+            // The timer and the resume webhook may both fire; the first one wins.
+            NodeRunStatus::Succeeded if resumed_before => Ok(vec![]),
+            NodeRunStatus::Running
+            | NodeRunStatus::Succeeded
+            | NodeRunStatus::Failed
+            | NodeRunStatus::RetryScheduled => Err(ExecutionError::NodeNotWaiting { node }),
+        }
+    }
+
     /// `ResumeWithToken`: only a node waiting for a resume call resumes, so
     /// a token that was used (or whose wait ended otherwise) resumes nothing.
     pub(super) fn resume_with_token_command(

@@ -31,24 +31,28 @@
 //!   even while other branches still run (n8n stops at the first error).
 //! - The execution succeeds when every node is done or skipped; its output is the
 //!   outputs of the node that finished last in history order.
+//!
+//! Layout: `node_state` holds the rules above for one node, `retry` the wait
+//! before a retry, and this module the [`Plan`] that applies the rules in
+//! topological order and turns the result into [`Decision`]s.
+//!
+//! [`concat_items`]: crate::execution::concat_items
 
-use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 
-use super::aggregate::{max_tries, Execution, NodeRunStatus};
+use super::aggregate::Execution;
 use super::events::NodeError;
-use super::item::{concat_items, Item};
-use crate::workflow::{Backoff, Node, NodeType, RetryPolicy, WorkflowDefinition};
+use super::item::Item;
+use crate::workflow::{Node, RetryPolicy, WorkflowDefinition};
 
-/// How much of a retry wait jitter may take away: with a jitter fraction `j`, the
-/// wait is `(1 - RETRY_JITTER_SPREAD * j)` times the backoff. At one half, an
-/// exponential backoff's waits never shrink from one retry to the next.
-pub const RETRY_JITTER_SPREAD: f64 = 0.5;
+mod node_state;
+mod retry;
+
+pub use node_state::{Completion, NodeState};
+pub use retry::{retry_delay, RETRY_JITTER_SPREAD};
 
 /// One thing the orchestrator should do next.
 #[derive(Debug, Clone, PartialEq)]
@@ -118,78 +122,6 @@ pub enum Finish {
     },
 }
 
-/// How a node came to be done.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Completion {
-    /// It ran and succeeded (directly, or by resuming from a wait).
-    Ran,
-    /// Its outputs were taken over from an earlier execution.
-    Reused,
-    /// It is disabled and passed its input through.
-    Disabled,
-    /// It failed for good, but `continue_on_fail` passes its input on with the error.
-    ContinuedAfterFailure,
-}
-
-/// Where one node stands in the plan.
-#[derive(Debug, Clone, PartialEq)]
-pub enum NodeState<'a> {
-    /// Some predecessor is not settled yet.
-    Pending,
-    /// No items reach it; it will not run.
-    Skipped,
-    /// It should start, with this input (one list per input index).
-    Ready {
-        /// The input items.
-        input: Vec<Vec<Item>>,
-    },
-    /// An attempt is running.
-    Running {
-        /// The running attempt.
-        attempt: u32,
-    },
-    /// An attempt is waiting.
-    Waiting {
-        /// The waiting attempt.
-        attempt: u32,
-        /// When the wait ends by itself, if it does.
-        until: Option<DateTime<Utc>>,
-    },
-    /// An attempt failed with tries left; no retry is scheduled yet.
-    RetryNeeded {
-        /// The attempt that failed.
-        failed_attempt: u32,
-    },
-    /// The next attempt is scheduled.
-    RetryScheduled {
-        /// The scheduled attempt.
-        attempt: u32,
-        /// When it is due.
-        due_at: DateTime<Utc>,
-    },
-    /// It failed for good; the execution fails.
-    Failed {
-        /// The last attempt.
-        attempt: u32,
-        /// Its error.
-        error: &'a NodeError,
-    },
-    /// It is done; its outputs flow to its successors.
-    Done {
-        /// The outputs, one list per output index.
-        outputs: Cow<'a, [Vec<Item>]>,
-        /// How it came to be done.
-        via: Completion,
-    },
-}
-
-impl NodeState<'_> {
-    /// Whether the node needs nothing more: done or skipped.
-    pub fn is_settled(&self) -> bool {
-        matches!(self, Self::Done { .. } | Self::Skipped)
-    }
-}
-
 /// The plan of one execution: every node's [`NodeState`], in a fixed topological
 /// order (a node after its predecessors, ties broken by position in the definition).
 #[derive(Debug, Clone)]
@@ -203,38 +135,6 @@ pub struct Plan<'a> {
 /// The decisions for this execution's current history: `Plan::of(execution).decisions()`.
 pub fn decide(execution: &Execution) -> Vec<Decision> {
     Plan::of(execution).decisions()
-}
-
-/// The wait before retrying after attempt `failed_attempt` failed, or `None` when
-/// the policy's `max_tries` are used up. The backoff is `wait_ms` (fixed) or
-/// `wait_ms * 2^(failed_attempt - 1)` (exponential), capped at `max_wait_ms`; jitter
-/// then takes away up to [`RETRY_JITTER_SPREAD`] of it: `jitter_fraction` is a
-/// number in `0..=1` the caller draws (clamped; NaN counts as 0). Milliseconds, rounded.
-pub fn retry_delay(
-    policy: &RetryPolicy,
-    failed_attempt: u32,
-    jitter_fraction: f64,
-) -> Option<Duration> {
-    if failed_attempt >= policy.max_tries {
-        return None;
-    }
-    let backoff = match policy.backoff {
-        Backoff::Fixed => policy.wait_ms,
-        Backoff::Exponential => {
-            let doublings = failed_attempt.saturating_sub(1);
-            let factor = 1_u64.checked_shl(doublings).unwrap_or(u64::MAX);
-            policy.wait_ms.saturating_mul(factor)
-        }
-    };
-    let capped = policy.max_wait_ms.map_or(backoff, |max| backoff.min(max));
-    let jitter = if jitter_fraction.is_nan() {
-        0.0
-    } else {
-        jitter_fraction.clamp(0.0, 1.0)
-    };
-    // f64 has 53 bits of mantissa; a wait beyond 2^53 ms (285,000 years) rounds.
-    let millis = (capped as f64 * (1.0 - RETRY_JITTER_SPREAD * jitter)).round();
-    Some(Duration::from_millis(millis as u64))
 }
 
 /// One incoming connection of a node, by node index.
@@ -287,17 +187,17 @@ impl<'a> Plan<'a> {
         for &index in &order {
             let node = &nodes[index];
             let state = match execution.node_run(node.name()) {
-                Some(_) => state_from_run(execution, node),
+                Some(_) => node_state::state_from_run(execution, node),
                 None => {
                     let structural = if Some(index) == start {
                         NodeState::Ready {
                             input: vec![execution.input().to_vec()],
                         }
                     } else {
-                        arriving(node, &incoming[index], &states)
+                        node_state::arriving(node, &incoming[index], &states)
                     };
                     match structural {
-                        NodeState::Ready { input } => ready(execution, node, input),
+                        NodeState::Ready { input } => node_state::ready(execution, node, input),
                         other => other,
                     }
                 }
@@ -467,136 +367,4 @@ fn topological_order(count: usize, incoming: &[Vec<Edge>]) -> Vec<usize> {
         }
     }
     order
-}
-
-/// The state of a node that has a run record, from its latest attempt.
-fn state_from_run<'a>(execution: &'a Execution, node: &Node) -> NodeState<'a> {
-    let Some(run) = execution.node_run(node.name()) else {
-        return NodeState::Pending;
-    };
-    let Some(latest) = run.latest_attempt() else {
-        return NodeState::Pending;
-    };
-    let attempt = latest.attempt();
-    match run.status() {
-        NodeRunStatus::Running => NodeState::Running { attempt },
-        NodeRunStatus::Waiting => NodeState::Waiting {
-            attempt,
-            until: run.waiting_until(),
-        },
-        NodeRunStatus::Succeeded => NodeState::Done {
-            outputs: Cow::Borrowed(latest.outputs().unwrap_or_default()),
-            via: Completion::Ran,
-        },
-        NodeRunStatus::RetryScheduled => match run.next_retry_at() {
-            Some(due_at) => NodeState::RetryScheduled {
-                attempt: attempt + 1,
-                due_at,
-            },
-            None => NodeState::RetryNeeded {
-                failed_attempt: attempt,
-            },
-        },
-        NodeRunStatus::Failed if attempt < max_tries(node) => NodeState::RetryNeeded {
-            failed_attempt: attempt,
-        },
-        NodeRunStatus::Failed => match latest.error() {
-            Some(error) if node.continue_on_fail() => NodeState::Done {
-                outputs: Cow::Owned(continued_outputs(latest.input(), error)),
-                via: Completion::ContinuedAfterFailure,
-            },
-            Some(error) => NodeState::Failed { attempt, error },
-            // A failed status always comes with an error: `apply` records both.
-            None => NodeState::Pending,
-        },
-    }
-}
-
-/// What reaches a node without a run record from its settled predecessors:
-/// pending while one is not settled, else ready with the items delivered or
-/// skipped if none were.
-fn arriving<'a>(node: &Node, incoming: &[Edge], states: &[NodeState<'a>]) -> NodeState<'a> {
-    let delivered = |edge: &Edge| -> Option<&[Item]> {
-        match &states[edge.from] {
-            NodeState::Done { outputs, .. } => outputs.get(edge.output).map(Vec::as_slice),
-            _ => None,
-        }
-    };
-    let unsettled = incoming.iter().any(|edge| {
-        !matches!(
-            states[edge.from],
-            NodeState::Done { .. } | NodeState::Skipped | NodeState::Failed { .. }
-        )
-    });
-    if unsettled {
-        return NodeState::Pending;
-    }
-    let reached = |edge: &Edge| delivered(edge).is_some_and(|items| !items.is_empty());
-    if node.node_type() == NodeType::Merge {
-        let inputs = incoming
-            .iter()
-            .map(|edge| edge.input)
-            .max()
-            .map_or(0, |max| max + 1);
-        let mut lists: Vec<Vec<Item>> = vec![Vec::new(); inputs];
-        for edge in incoming {
-            if let Some(items) = delivered(edge) {
-                lists[edge.input].extend_from_slice(items);
-            }
-        }
-        let wait_all = node.parameters().get("mode").and_then(Value::as_str) == Some("wait_all");
-        let runs = if wait_all {
-            // Every connected input must have received items.
-            incoming.iter().all(|edge| !lists[edge.input].is_empty())
-        } else {
-            incoming.iter().any(reached)
-        };
-        return if runs {
-            NodeState::Ready { input: lists }
-        } else {
-            NodeState::Skipped
-        };
-    }
-    if !incoming.iter().any(reached) {
-        return NodeState::Skipped;
-    }
-    let items: Vec<Item> = incoming
-        .iter()
-        .filter_map(delivered)
-        .flatten()
-        .cloned()
-        .collect();
-    NodeState::Ready { input: vec![items] }
-}
-
-/// A node that may run and has not started: reused outputs and disabled nodes are
-/// done without running; anything else is ready.
-fn ready<'a>(execution: &'a Execution, node: &Node, input: Vec<Vec<Item>>) -> NodeState<'a> {
-    if let Some(outputs) = execution.reuse().get(node.name()) {
-        return NodeState::Done {
-            outputs: Cow::Borrowed(outputs),
-            via: Completion::Reused,
-        };
-    }
-    if node.is_disabled() {
-        return NodeState::Done {
-            outputs: Cow::Owned(vec![concat_items(&input)]),
-            via: Completion::Disabled,
-        };
-    }
-    NodeState::Ready { input }
-}
-
-/// The outputs of a `continue_on_fail` node that failed for good: its input items
-/// on output 0, each with an `error` field (one item with only `error` if none).
-fn continued_outputs(input: &[Vec<Item>], error: &NodeError) -> Vec<Vec<Item>> {
-    let error = serde_json::to_value(error).unwrap_or_else(|_| Value::from(error.message.clone()));
-    let mut items = concat_items(input);
-    if items.is_empty() {
-        items.push(Item::new());
-    }
-    for item in &mut items {
-        item.insert("error".to_owned(), error.clone());
-    }
-    vec![items]
 }
