@@ -13,10 +13,7 @@ use crate::{
     event_store::{
         postgres::PostgresEventStore, sqlite::SqliteEventStore, upcasting::Upcasters, EventStore,
     },
-    read_model::{
-        live_workflow_views, PostgresWorkflowViews, ReadModelTarget, SqliteWorkflowViews,
-        WorkflowViewStore,
-    },
+    read_model::{live_workflow_views, ReadModelTarget, WorkflowViewStore, WorkflowViews},
 };
 
 /// The file name of the embedded database inside the data directory.
@@ -157,14 +154,7 @@ impl Database {
 
     /// A workflow read model in `target` (the live one, or a rebuild's shadow).
     pub fn workflow_views_at(&self, target: ReadModelTarget) -> Arc<dyn WorkflowViewStore> {
-        match self {
-            Database::Postgres(pool) => Arc::new(PostgresWorkflowViews::new(pool.clone(), target)),
-            Database::Sqlite { writer, reader } => Arc::new(SqliteWorkflowViews::new(
-                writer.clone(),
-                reader.clone(),
-                target,
-            )),
-        }
+        Arc::new(WorkflowViews::at(self.clone(), target))
     }
 
     /// Which backend this is, for logs and health output.

@@ -4,11 +4,11 @@
 
 mod audit_log;
 mod checkpoint_guard;
+mod columns;
 mod executions;
-mod postgres;
 pub mod rebuild;
 mod sagas;
-mod sqlite;
+mod store;
 mod workflow_views;
 
 pub use audit_log::{live_audit_log, AuditEntry, AuditLog, AuditQuery, AUDIT_PROJECTION};
@@ -16,12 +16,10 @@ pub use executions::{
     live_execution_views, ExecutionChange, ExecutionQuery, ExecutionView, ExecutionViews,
     EXECUTIONS_PROJECTION,
 };
-pub use postgres::PostgresWorkflowViews;
 pub use sagas::{live_saga_views, SagaChange, SagaQuery, SagaView, SagaViews, SAGAS_PROJECTION};
-pub use sqlite::SqliteWorkflowViews;
 pub use workflow_views::{
     active_workflows, live_workflow_views, WorkflowListQuery, WorkflowStatus, WorkflowView,
-    WorkflowViewStore, WORKFLOWS_PROJECTION,
+    WorkflowViewStore, WorkflowViews, WORKFLOWS_PROJECTION,
 };
 
 /// Why a read-model operation failed.

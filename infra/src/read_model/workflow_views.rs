@@ -5,10 +5,18 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use sqlx::{postgres::PgRow, sqlite::SqliteRow, types::Json, Row};
 use uuid::Uuid;
 
-use super::{ReadModelError, ReadModelTarget};
-use crate::event_store::Position;
+use super::{
+    columns::{unsigned, uuid_text},
+    store::{ReadModelStore, Replayed},
+    ReadModelError, ReadModelTarget,
+};
+use crate::{
+    database::{to_i64, Database},
+    event_store::Position,
+};
 
 /// Where a workflow is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,7 +106,9 @@ impl WorkflowListQuery {
     }
 }
 
-/// Storage for [`WorkflowView`]s and the `workflows` projection's checkpoint.
+/// Storage for [`WorkflowView`]s and the `workflows` projection's checkpoint:
+/// the seam the trigger registries, the API and the projection hold, so a test
+/// can stand in for it. [`WorkflowViews`] keeps it in either database.
 #[async_trait]
 pub trait WorkflowViewStore: Send + Sync + 'static {
     /// How far the projection has read (0 before its first event).
@@ -155,4 +165,232 @@ pub async fn active_workflows(
         found.extend(page);
         after = Some(last);
     }
+}
+
+/// [`WorkflowViewStore`] in PostgreSQL or the embedded SQLite file.
+#[derive(Debug, Clone)]
+pub struct WorkflowViews {
+    store: ReadModelStore,
+}
+
+const COLUMNS: &str =
+    "id, name, status, tags, definition_version, version, definition, created_at, updated_at, position";
+
+impl WorkflowViews {
+    /// The workflow read model in `target` of `database`.
+    pub fn at(database: Database, target: ReadModelTarget) -> Self {
+        // `save` documents that a batch already in is a no-op, not a refusal.
+        Self {
+            store: ReadModelStore::new(database, target).on_replay(Replayed::Skip),
+        }
+    }
+
+    /// Where this read model is kept.
+    pub fn target(&self) -> &ReadModelTarget {
+        self.store.target()
+    }
+
+    fn select(&self) -> String {
+        format!("SELECT {COLUMNS} FROM {}", self.store.table())
+    }
+}
+
+#[async_trait]
+impl WorkflowViewStore for WorkflowViews {
+    async fn checkpoint(&self) -> Result<Position, ReadModelError> {
+        self.store.checkpoint().await
+    }
+
+    async fn get_many(&self, ids: &[Uuid]) -> Result<Vec<WorkflowView>, ReadModelError> {
+        let select = self.select();
+        self.store
+            .read(
+                async |pool| {
+                    let rows = sqlx::query(&format!("{select} WHERE id = ANY($1)"))
+                        .bind(ids)
+                        .fetch_all(pool)
+                        .await?;
+                    rows.iter().map(decode_postgres).collect()
+                },
+                async |pool| {
+                    let ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+                    let rows = sqlx::query(&format!(
+                        "{select} WHERE id IN (SELECT value FROM json_each(?1))"
+                    ))
+                    .bind(Json(&ids))
+                    .fetch_all(pool)
+                    .await?;
+                    rows.iter().map(decode_sqlite).collect()
+                },
+            )
+            .await
+    }
+
+    async fn save(
+        &self,
+        views: &[WorkflowView],
+        from: Position,
+        to: Position,
+    ) -> Result<(), ReadModelError> {
+        let table = self.store.table();
+        let upsert = |values: &str| {
+            format!(
+                "INSERT INTO {table} AS t ({COLUMNS}) {values} \
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, status = excluded.status, \
+                 tags = excluded.tags, definition_version = excluded.definition_version, \
+                 version = excluded.version, definition = excluded.definition, \
+                 updated_at = excluded.updated_at, position = excluded.position \
+                 WHERE t.position < excluded.position"
+            )
+        };
+        self.store
+            .write(
+                from,
+                to,
+                async |tx| {
+                    // One statement for the whole batch: rows travel as arrays.
+                    sqlx::query(&upsert(
+                        "SELECT v.id, v.name, v.status, ARRAY(SELECT jsonb_array_elements_text(v.tags)), \
+                         v.definition_version, v.version, v.definition, v.created_at, v.updated_at, v.position \
+                         FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::int[], $6::bigint[], \
+                         $7::jsonb[], $8::timestamptz[], $9::timestamptz[], $10::bigint[]) \
+                         AS v(id, name, status, tags, definition_version, version, definition, created_at, updated_at, position)",
+                    ))
+                    .bind(views.iter().map(|v| v.id).collect::<Vec<_>>())
+                    .bind(views.iter().map(|v| v.name.as_str()).collect::<Vec<_>>())
+                    .bind(views.iter().map(|v| v.status.as_str()).collect::<Vec<_>>())
+                    .bind(views.iter().map(|v| Json(&v.tags)).collect::<Vec<_>>())
+                    .bind(
+                        views
+                            .iter()
+                            .map(|v| i32::try_from(v.definition_version).unwrap_or(i32::MAX))
+                            .collect::<Vec<_>>(),
+                    )
+                    .bind(views.iter().map(|v| to_i64(v.version)).collect::<Vec<_>>())
+                    .bind(views.iter().map(|v| Json(&v.definition)).collect::<Vec<_>>())
+                    .bind(views.iter().map(|v| v.created_at).collect::<Vec<_>>())
+                    .bind(views.iter().map(|v| v.updated_at).collect::<Vec<_>>())
+                    .bind(views.iter().map(|v| to_i64(v.position)).collect::<Vec<_>>())
+                    .execute(&mut *tx)
+                    .await?;
+                    Ok(())
+                },
+                async |tx| {
+                    let upsert = upsert("VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+                    for view in views {
+                        sqlx::query(&upsert)
+                            .bind(view.id.to_string())
+                            .bind(&view.name)
+                            .bind(view.status.as_str())
+                            .bind(Json(&view.tags))
+                            .bind(i64::from(view.definition_version))
+                            .bind(to_i64(view.version))
+                            .bind(Json(&view.definition))
+                            .bind(view.created_at)
+                            .bind(view.updated_at)
+                            .bind(to_i64(view.position))
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    Ok(())
+                },
+            )
+            .await
+    }
+
+    async fn get(&self, id: Uuid) -> Result<Option<WorkflowView>, ReadModelError> {
+        let select = self.select();
+        self.store
+            .read(
+                async |pool| {
+                    let row = sqlx::query(&format!("{select} WHERE id = $1"))
+                        .bind(id)
+                        .fetch_optional(pool)
+                        .await?;
+                    row.as_ref().map(decode_postgres).transpose()
+                },
+                async |pool| {
+                    let row = sqlx::query(&format!("{select} WHERE id = ?1"))
+                        .bind(id.to_string())
+                        .fetch_optional(pool)
+                        .await?;
+                    row.as_ref().map(decode_sqlite).transpose()
+                },
+            )
+            .await
+    }
+
+    async fn list(&self, query: &WorkflowListQuery) -> Result<Vec<WorkflowView>, ReadModelError> {
+        let select = self.select();
+        self.store
+            .read(
+                async |pool| {
+                    let rows = sqlx::query(&format!(
+                        "{select} WHERE ($1::text IS NULL OR status = $1) \
+                         AND ($2 OR status <> 'archived') \
+                         AND ($3::text IS NULL OR $3 = ANY(tags)) \
+                         AND ($4::uuid IS NULL OR id > $4) \
+                         ORDER BY id LIMIT $5"
+                    ))
+                    .bind(query.status_filter())
+                    .bind(query.include_archived)
+                    .bind(query.tag.as_deref())
+                    .bind(query.after)
+                    .bind(i64::from(query.limit))
+                    .fetch_all(pool)
+                    .await?;
+                    rows.iter().map(decode_postgres).collect()
+                },
+                async |pool| {
+                    let rows = sqlx::query(&format!(
+                        "{select} AS t WHERE (?1 IS NULL OR status = ?1) \
+                         AND (?2 OR status <> 'archived') \
+                         AND (?3 IS NULL OR EXISTS (SELECT 1 FROM json_each(t.tags) WHERE value = ?3)) \
+                         AND (?4 IS NULL OR id > ?4) \
+                         ORDER BY id LIMIT ?5"
+                    ))
+                    .bind(query.status_filter())
+                    .bind(query.include_archived)
+                    .bind(query.tag.as_deref())
+                    .bind(query.after.map(|id| id.to_string()))
+                    .bind(i64::from(query.limit))
+                    .fetch_all(pool)
+                    .await?;
+                    rows.iter().map(decode_sqlite).collect()
+                },
+            )
+            .await
+    }
+}
+
+fn decode_postgres(row: &PgRow) -> Result<WorkflowView, ReadModelError> {
+    Ok(WorkflowView {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        status: WorkflowStatus::parse(row.try_get("status")?)?,
+        tags: row.try_get("tags")?,
+        definition_version: row.try_get::<i32, _>("definition_version")?.max(0) as u32,
+        version: unsigned(row.try_get("version")?),
+        definition: row.try_get::<Json<Value>, _>("definition")?.0,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        position: unsigned(row.try_get("position")?),
+    })
+}
+
+fn decode_sqlite(row: &SqliteRow) -> Result<WorkflowView, ReadModelError> {
+    Ok(WorkflowView {
+        id: uuid_text("id", row.try_get("id")?)?,
+        name: row.try_get("name")?,
+        status: WorkflowStatus::parse(row.try_get("status")?)?,
+        tags: row.try_get::<Json<Vec<String>>, _>("tags")?.0,
+        definition_version: row
+            .try_get::<i64, _>("definition_version")?
+            .clamp(0, u32::MAX.into()) as u32,
+        version: unsigned(row.try_get("version")?),
+        definition: row.try_get::<Json<Value>, _>("definition")?.0,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        position: unsigned(row.try_get("position")?),
+    })
 }
