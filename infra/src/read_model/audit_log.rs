@@ -4,10 +4,14 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
+use sqlx::{postgres::PgRow, sqlite::SqliteRow, Row};
 use uuid::Uuid;
 
-use super::{checkpoint_guard, ReadModelError, ReadModelTarget};
+use super::{
+    columns::{unsigned, uuid_text},
+    store::ReadModelStore,
+    ReadModelError, ReadModelTarget,
+};
 use crate::{
     database::{to_i64, Database},
     event_store::{Position, RecordedEvent},
@@ -85,9 +89,11 @@ pub struct AuditQuery {
 /// Storage for [`AuditEntry`]s.
 #[derive(Debug, Clone)]
 pub struct AuditLog {
-    database: Database,
-    target: ReadModelTarget,
+    store: ReadModelStore,
 }
+
+const COLUMNS: &str = "position, event_id, aggregate_type, aggregate_id, version, event_type, \
+                       tenant_id, actor, correlation_id, recorded_at";
 
 impl AuditLog {
     /// The live audit log in `database`.
@@ -97,12 +103,14 @@ impl AuditLog {
 
     /// An audit log in `target` (the live one, or a rebuild's shadow).
     pub fn at(database: Database, target: ReadModelTarget) -> Self {
-        Self { database, target }
+        Self {
+            store: ReadModelStore::new(database, target),
+        }
     }
 
     /// Where this audit log writes.
     pub fn target(&self) -> &ReadModelTarget {
-        &self.target
+        self.store.target()
     }
 
     /// Records `entries` and moves the checkpoint from `from` to `to`, in one
@@ -114,165 +122,145 @@ impl AuditLog {
         from: Position,
         to: Position,
     ) -> Result<(), ReadModelError> {
-        let insert = format!(
-            "INSERT INTO {} (position, event_id, aggregate_type, aggregate_id, version, \
-             event_type, tenant_id, actor, correlation_id, recorded_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (position) DO NOTHING",
-            self.target.table
-        );
-        let insert = insert.as_str();
-        match &self.database {
-            Database::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                checkpoint_guard::claim_postgres(&mut tx, &self.target.checkpoint, from).await?;
-                // One statement for the whole batch: rows travel as arrays.
-                sqlx::query(&format!(
-                    "INSERT INTO {} (position, event_id, aggregate_type, aggregate_id, version, \
-                     event_type, tenant_id, actor, correlation_id, recorded_at) \
-                     SELECT * FROM UNNEST($1::bigint[], $2::uuid[], $3::text[], $4::text[], \
-                     $5::bigint[], $6::text[], $7::text[], $8::text[], $9::uuid[], $10::timestamptz[]) \
-                     ON CONFLICT (position) DO NOTHING",
-                    self.target.table
-                ))
-                .bind(entries.iter().map(|e| to_i64(e.position)).collect::<Vec<_>>())
-                .bind(entries.iter().map(|e| e.event_id).collect::<Vec<_>>())
-                .bind(entries.iter().map(|e| e.aggregate_type.as_str()).collect::<Vec<_>>())
-                .bind(entries.iter().map(|e| e.aggregate_id.as_str()).collect::<Vec<_>>())
-                .bind(entries.iter().map(|e| to_i64(e.version)).collect::<Vec<_>>())
-                .bind(entries.iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>())
-                .bind(entries.iter().map(|e| e.tenant_id.as_str()).collect::<Vec<_>>())
-                .bind(entries.iter().map(|e| e.actor.as_deref()).collect::<Vec<_>>())
-                .bind(entries.iter().map(|e| e.correlation_id).collect::<Vec<_>>())
-                .bind(entries.iter().map(|e| e.recorded_at).collect::<Vec<_>>())
-                .execute(&mut *tx)
-                .await?;
-                checkpoint_guard::advance_postgres(&mut tx, &self.target.checkpoint, to).await?;
-                tx.commit().await?;
-            }
-            Database::Sqlite { writer, .. } => {
-                let mut conn = writer.acquire().await?;
-                let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
-                checkpoint_guard::claim_sqlite(&mut tx, &self.target.checkpoint, from).await?;
-                for e in entries {
-                    sqlx::query(insert)
-                        .bind(to_i64(e.position))
-                        .bind(e.event_id.to_string())
-                        .bind(&e.aggregate_type)
-                        .bind(&e.aggregate_id)
-                        .bind(to_i64(e.version))
-                        .bind(&e.event_type)
-                        .bind(&e.tenant_id)
-                        .bind(&e.actor)
-                        .bind(e.correlation_id.map(|id| id.to_string()))
-                        .bind(e.recorded_at)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                checkpoint_guard::advance_sqlite(&mut tx, &self.target.checkpoint, to).await?;
-                tx.commit().await?;
-            }
-        }
-        Ok(())
+        let table = self.store.table();
+        self.store
+            .write(
+                from,
+                to,
+                async |tx| {
+                    // One statement for the whole batch: rows travel as arrays.
+                    sqlx::query(&format!(
+                        "INSERT INTO {table} ({COLUMNS}) \
+                         SELECT * FROM UNNEST($1::bigint[], $2::uuid[], $3::text[], $4::text[], \
+                         $5::bigint[], $6::text[], $7::text[], $8::text[], $9::uuid[], $10::timestamptz[]) \
+                         ON CONFLICT (position) DO NOTHING"
+                    ))
+                    .bind(entries.iter().map(|e| to_i64(e.position)).collect::<Vec<_>>())
+                    .bind(entries.iter().map(|e| e.event_id).collect::<Vec<_>>())
+                    .bind(entries.iter().map(|e| e.aggregate_type.as_str()).collect::<Vec<_>>())
+                    .bind(entries.iter().map(|e| e.aggregate_id.as_str()).collect::<Vec<_>>())
+                    .bind(entries.iter().map(|e| to_i64(e.version)).collect::<Vec<_>>())
+                    .bind(entries.iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>())
+                    .bind(entries.iter().map(|e| e.tenant_id.as_str()).collect::<Vec<_>>())
+                    .bind(entries.iter().map(|e| e.actor.as_deref()).collect::<Vec<_>>())
+                    .bind(entries.iter().map(|e| e.correlation_id).collect::<Vec<_>>())
+                    .bind(entries.iter().map(|e| e.recorded_at).collect::<Vec<_>>())
+                    .execute(&mut *tx)
+                    .await?;
+                    Ok(())
+                },
+                async |tx| {
+                    let insert = format!(
+                        "INSERT INTO {table} ({COLUMNS}) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (position) DO NOTHING"
+                    );
+                    for e in entries {
+                        sqlx::query(&insert)
+                            .bind(to_i64(e.position))
+                            .bind(e.event_id.to_string())
+                            .bind(&e.aggregate_type)
+                            .bind(&e.aggregate_id)
+                            .bind(to_i64(e.version))
+                            .bind(&e.event_type)
+                            .bind(&e.tenant_id)
+                            .bind(&e.actor)
+                            .bind(e.correlation_id.map(|id| id.to_string()))
+                            .bind(e.recorded_at)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    Ok(())
+                },
+            )
+            .await
     }
 
     /// The position of the last event this audit log reflects.
     pub async fn checkpoint(&self) -> Result<Position, ReadModelError> {
-        checkpoint_guard::read(&self.database, &self.target.checkpoint).await
+        self.store.checkpoint().await
     }
 
     /// One page of entries matching `query`, in position order.
     pub async fn query(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, ReadModelError> {
-        let columns = format!(
-            "SELECT position, event_id, aggregate_type, aggregate_id, version, event_type, \
-             tenant_id, actor, correlation_id, recorded_at FROM {}",
-            self.target.table
-        );
-        match &self.database {
-            Database::Postgres(pool) => {
-                let rows = sqlx::query(&format!(
-                    "{columns} WHERE ($1::text IS NULL OR aggregate_type = $1) \
-                     AND ($2::text IS NULL OR aggregate_id = $2) \
-                     AND ($3::text IS NULL OR actor = $3) \
-                     AND ($4::timestamptz IS NULL OR recorded_at >= $4) \
-                     AND ($5::timestamptz IS NULL OR recorded_at < $5) \
-                     AND position > $6 ORDER BY position LIMIT $7"
-                ))
-                .bind(query.aggregate_type.as_deref())
-                .bind(query.aggregate_id.as_deref())
-                .bind(query.actor.as_deref())
-                .bind(query.from)
-                .bind(query.to)
-                .bind(to_i64(query.after))
-                .bind(i64::from(query.limit))
-                .fetch_all(pool)
-                .await?;
-                rows.iter()
-                    .map(|row| {
-                        Ok(AuditEntry {
-                            position: row.try_get::<i64, _>("position")?.max(0) as u64,
-                            event_id: row.try_get("event_id")?,
-                            aggregate_type: row.try_get("aggregate_type")?,
-                            aggregate_id: row.try_get("aggregate_id")?,
-                            version: row.try_get::<i64, _>("version")?.max(0) as u64,
-                            event_type: row.try_get("event_type")?,
-                            tenant_id: row.try_get("tenant_id")?,
-                            actor: row.try_get("actor")?,
-                            correlation_id: row.try_get("correlation_id")?,
-                            recorded_at: row.try_get("recorded_at")?,
-                        })
-                    })
-                    .collect()
-            }
-            Database::Sqlite { reader, .. } => {
-                // Timestamps are RFC 3339 text of varying precision: compare them
-                // as instants, not as strings.
-                let rows = sqlx::query(&format!(
-                    "{columns} WHERE (?1 IS NULL OR aggregate_type = ?1) \
-                     AND (?2 IS NULL OR aggregate_id = ?2) \
-                     AND (?3 IS NULL OR actor = ?3) \
-                     AND (?4 IS NULL OR julianday(recorded_at) >= julianday(?4)) \
-                     AND (?5 IS NULL OR julianday(recorded_at) < julianday(?5)) \
-                     AND position > ?6 ORDER BY position LIMIT ?7"
-                ))
-                .bind(query.aggregate_type.as_deref())
-                .bind(query.aggregate_id.as_deref())
-                .bind(query.actor.as_deref())
-                .bind(query.from)
-                .bind(query.to)
-                .bind(to_i64(query.after))
-                .bind(i64::from(query.limit))
-                .fetch_all(reader)
-                .await?;
-                rows.iter()
-                    .map(|row| {
-                        let parse = |column: &str, text: Option<String>| {
-                            text.map(|t| {
-                                Uuid::parse_str(&t).map_err(|e| {
-                                    ReadModelError::Corrupt(format!("{column} {t}: {e}"))
-                                })
-                            })
-                            .transpose()
-                        };
-                        Ok(AuditEntry {
-                            position: row.try_get::<i64, _>("position")?.max(0) as u64,
-                            event_id: parse("event_id", row.try_get("event_id")?)?.ok_or_else(
-                                || ReadModelError::Corrupt("event_id is null".into()),
-                            )?,
-                            aggregate_type: row.try_get("aggregate_type")?,
-                            aggregate_id: row.try_get("aggregate_id")?,
-                            version: row.try_get::<i64, _>("version")?.max(0) as u64,
-                            event_type: row.try_get("event_type")?,
-                            tenant_id: row.try_get("tenant_id")?,
-                            actor: row.try_get("actor")?,
-                            correlation_id: parse(
-                                "correlation_id",
-                                row.try_get("correlation_id")?,
-                            )?,
-                            recorded_at: row.try_get("recorded_at")?,
-                        })
-                    })
-                    .collect()
-            }
-        }
+        let select = format!("SELECT {COLUMNS} FROM {}", self.store.table());
+        self.store
+            .read(
+                async |pool| {
+                    let rows = sqlx::query(&format!(
+                        "{select} WHERE ($1::text IS NULL OR aggregate_type = $1) \
+                         AND ($2::text IS NULL OR aggregate_id = $2) \
+                         AND ($3::text IS NULL OR actor = $3) \
+                         AND ($4::timestamptz IS NULL OR recorded_at >= $4) \
+                         AND ($5::timestamptz IS NULL OR recorded_at < $5) \
+                         AND position > $6 ORDER BY position LIMIT $7"
+                    ))
+                    .bind(query.aggregate_type.as_deref())
+                    .bind(query.aggregate_id.as_deref())
+                    .bind(query.actor.as_deref())
+                    .bind(query.from)
+                    .bind(query.to)
+                    .bind(to_i64(query.after))
+                    .bind(i64::from(query.limit))
+                    .fetch_all(pool)
+                    .await?;
+                    rows.iter().map(decode_postgres).collect()
+                },
+                async |pool| {
+                    // Timestamps are RFC 3339 text of varying precision: compare
+                    // them as instants, not as strings.
+                    let rows = sqlx::query(&format!(
+                        "{select} WHERE (?1 IS NULL OR aggregate_type = ?1) \
+                         AND (?2 IS NULL OR aggregate_id = ?2) \
+                         AND (?3 IS NULL OR actor = ?3) \
+                         AND (?4 IS NULL OR julianday(recorded_at) >= julianday(?4)) \
+                         AND (?5 IS NULL OR julianday(recorded_at) < julianday(?5)) \
+                         AND position > ?6 ORDER BY position LIMIT ?7"
+                    ))
+                    .bind(query.aggregate_type.as_deref())
+                    .bind(query.aggregate_id.as_deref())
+                    .bind(query.actor.as_deref())
+                    .bind(query.from)
+                    .bind(query.to)
+                    .bind(to_i64(query.after))
+                    .bind(i64::from(query.limit))
+                    .fetch_all(pool)
+                    .await?;
+                    rows.iter().map(decode_sqlite).collect()
+                },
+            )
+            .await
     }
+}
+
+fn decode_postgres(row: &PgRow) -> Result<AuditEntry, ReadModelError> {
+    Ok(AuditEntry {
+        position: unsigned(row.try_get("position")?),
+        event_id: row.try_get("event_id")?,
+        aggregate_type: row.try_get("aggregate_type")?,
+        aggregate_id: row.try_get("aggregate_id")?,
+        version: unsigned(row.try_get("version")?),
+        event_type: row.try_get("event_type")?,
+        tenant_id: row.try_get("tenant_id")?,
+        actor: row.try_get("actor")?,
+        correlation_id: row.try_get("correlation_id")?,
+        recorded_at: row.try_get("recorded_at")?,
+    })
+}
+
+fn decode_sqlite(row: &SqliteRow) -> Result<AuditEntry, ReadModelError> {
+    let correlation_id: Option<&str> = row.try_get("correlation_id")?;
+    Ok(AuditEntry {
+        position: unsigned(row.try_get("position")?),
+        event_id: uuid_text("event_id", row.try_get("event_id")?)?,
+        aggregate_type: row.try_get("aggregate_type")?,
+        aggregate_id: row.try_get("aggregate_id")?,
+        version: unsigned(row.try_get("version")?),
+        event_type: row.try_get("event_type")?,
+        tenant_id: row.try_get("tenant_id")?,
+        actor: row.try_get("actor")?,
+        correlation_id: correlation_id
+            .map(|text| uuid_text("correlation_id", text))
+            .transpose()?,
+        recorded_at: row.try_get("recorded_at")?,
+    })
 }

@@ -4,10 +4,14 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
+use sqlx::{postgres::PgRow, sqlite::SqliteRow, Row};
 use uuid::Uuid;
 
-use super::{checkpoint_guard, ReadModelError, ReadModelTarget};
+use super::{
+    columns::{unsigned, uuid_text},
+    store::ReadModelStore,
+    ReadModelError, ReadModelTarget,
+};
 use crate::{
     database::{to_i64, Database},
     event_store::Position,
@@ -82,24 +86,28 @@ pub struct ExecutionQuery {
 /// Storage for [`ExecutionView`]s.
 #[derive(Debug, Clone)]
 pub struct ExecutionViews {
-    database: Database,
-    target: ReadModelTarget,
+    store: ReadModelStore,
 }
+
+const COLUMNS: &str =
+    "id, workflow_id, status, trigger, requested_at, finished_at, failed_node, position";
 
 impl ExecutionViews {
     /// The list in `target` of `database`.
     pub fn at(database: Database, target: ReadModelTarget) -> Self {
-        Self { database, target }
+        Self {
+            store: ReadModelStore::new(database, target),
+        }
     }
 
     /// Where this list is kept.
     pub fn target(&self) -> &ReadModelTarget {
-        &self.target
+        self.store.target()
     }
 
     /// The position of the last event folded in.
     pub async fn checkpoint(&self) -> Result<Position, ReadModelError> {
-        checkpoint_guard::read(&self.database, &self.target.checkpoint).await
+        self.store.checkpoint().await
     }
 
     /// Applies `changes` and moves the checkpoint from `from` to `to` in one
@@ -111,169 +119,165 @@ impl ExecutionViews {
         from: Position,
         to: Position,
     ) -> Result<(), ReadModelError> {
-        let table = &self.target.table;
+        let table = self.store.table();
         let insert = format!(
-            "INSERT INTO {table} (id, workflow_id, status, trigger, requested_at, finished_at, failed_node, position) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING"
+            "INSERT INTO {table} ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (id) DO NOTHING"
         );
         let update = format!(
             "UPDATE {table} SET status = $2, finished_at = COALESCE($3, finished_at), \
              failed_node = COALESCE($4, failed_node), position = $5 WHERE id = $1 AND position < $5"
         );
-        match &self.database {
-            Database::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                checkpoint_guard::claim_postgres(&mut tx, &self.target.checkpoint, from).await?;
-                for change in changes {
-                    match change {
-                        ExecutionChange::Requested(v) => {
-                            sqlx::query(&insert)
-                                .bind(v.id)
-                                .bind(v.workflow_id)
-                                .bind(&v.status)
-                                .bind(&v.trigger)
-                                .bind(v.requested_at)
-                                .bind(v.finished_at)
-                                .bind(&v.failed_node)
-                                .bind(to_i64(v.position))
-                                .execute(&mut *tx)
-                                .await?;
-                        }
-                        ExecutionChange::Status {
-                            id,
-                            status,
-                            finished_at,
-                            failed_node,
-                            position,
-                        } => {
-                            sqlx::query(&update)
-                                .bind(id)
-                                .bind(status)
-                                .bind(finished_at)
-                                .bind(failed_node)
-                                .bind(to_i64(*position))
-                                .execute(&mut *tx)
-                                .await?;
-                        }
-                    }
-                }
-                checkpoint_guard::advance_postgres(&mut tx, &self.target.checkpoint, to).await?;
-                tx.commit().await?;
-            }
-            Database::Sqlite { writer, .. } => {
-                let mut conn = writer.acquire().await?;
-                let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
-                checkpoint_guard::claim_sqlite(&mut tx, &self.target.checkpoint, from).await?;
-                for change in changes {
-                    match change {
-                        ExecutionChange::Requested(v) => {
-                            sqlx::query(&insert)
-                                .bind(v.id.to_string())
-                                .bind(v.workflow_id.to_string())
-                                .bind(&v.status)
-                                .bind(&v.trigger)
-                                .bind(v.requested_at)
-                                .bind(v.finished_at)
-                                .bind(&v.failed_node)
-                                .bind(to_i64(v.position))
-                                .execute(&mut *tx)
-                                .await?;
-                        }
-                        ExecutionChange::Status {
-                            id,
-                            status,
-                            finished_at,
-                            failed_node,
-                            position,
-                        } => {
-                            sqlx::query(&update)
-                                .bind(id.to_string())
-                                .bind(status)
-                                .bind(finished_at)
-                                .bind(failed_node)
-                                .bind(to_i64(*position))
-                                .execute(&mut *tx)
-                                .await?;
+        self.store
+            .write(
+                from,
+                to,
+                async |tx| {
+                    for change in changes {
+                        match change {
+                            ExecutionChange::Requested(v) => {
+                                sqlx::query(&insert)
+                                    .bind(v.id)
+                                    .bind(v.workflow_id)
+                                    .bind(&v.status)
+                                    .bind(&v.trigger)
+                                    .bind(v.requested_at)
+                                    .bind(v.finished_at)
+                                    .bind(&v.failed_node)
+                                    .bind(to_i64(v.position))
+                                    .execute(&mut *tx)
+                                    .await?;
+                            }
+                            ExecutionChange::Status {
+                                id,
+                                status,
+                                finished_at,
+                                failed_node,
+                                position,
+                            } => {
+                                sqlx::query(&update)
+                                    .bind(id)
+                                    .bind(status)
+                                    .bind(finished_at)
+                                    .bind(failed_node)
+                                    .bind(to_i64(*position))
+                                    .execute(&mut *tx)
+                                    .await?;
+                            }
                         }
                     }
-                }
-                checkpoint_guard::advance_sqlite(&mut tx, &self.target.checkpoint, to).await?;
-                tx.commit().await?;
-            }
-        }
-        Ok(())
+                    Ok(())
+                },
+                async |tx| {
+                    for change in changes {
+                        match change {
+                            ExecutionChange::Requested(v) => {
+                                sqlx::query(&insert)
+                                    .bind(v.id.to_string())
+                                    .bind(v.workflow_id.to_string())
+                                    .bind(&v.status)
+                                    .bind(&v.trigger)
+                                    .bind(v.requested_at)
+                                    .bind(v.finished_at)
+                                    .bind(&v.failed_node)
+                                    .bind(to_i64(v.position))
+                                    .execute(&mut *tx)
+                                    .await?;
+                            }
+                            ExecutionChange::Status {
+                                id,
+                                status,
+                                finished_at,
+                                failed_node,
+                                position,
+                            } => {
+                                sqlx::query(&update)
+                                    .bind(id.to_string())
+                                    .bind(status)
+                                    .bind(finished_at)
+                                    .bind(failed_node)
+                                    .bind(to_i64(*position))
+                                    .execute(&mut *tx)
+                                    .await?;
+                            }
+                        }
+                    }
+                    Ok(())
+                },
+            )
+            .await
     }
 
     /// One page of executions matching `query`, in id (time) order.
     pub async fn list(&self, query: &ExecutionQuery) -> Result<Vec<ExecutionView>, ReadModelError> {
-        let columns = format!(
-            "SELECT id, workflow_id, status, trigger, requested_at, finished_at, failed_node, position FROM {}",
-            self.target.table
-        );
-        match &self.database {
-            Database::Postgres(pool) => {
-                let rows = sqlx::query(&format!(
-                    "{columns} WHERE ($1::uuid IS NULL OR workflow_id = $1) AND ($2::text IS NULL OR status = $2) \
-                     AND ($3::timestamptz IS NULL OR requested_at >= $3) AND ($4::timestamptz IS NULL OR requested_at < $4) \
-                     AND ($5::uuid IS NULL OR id > $5) ORDER BY id LIMIT $6"
-                ))
-                .bind(query.workflow_id)
-                .bind(query.status.as_deref())
-                .bind(query.from)
-                .bind(query.to)
-                .bind(query.after)
-                .bind(i64::from(query.limit))
-                .fetch_all(pool)
-                .await?;
-                rows.iter()
-                    .map(|row| {
-                        Ok(ExecutionView {
-                            id: row.try_get("id")?,
-                            workflow_id: row.try_get("workflow_id")?,
-                            status: row.try_get("status")?,
-                            trigger: row.try_get("trigger")?,
-                            requested_at: row.try_get("requested_at")?,
-                            finished_at: row.try_get("finished_at")?,
-                            failed_node: row.try_get("failed_node")?,
-                            position: row.try_get::<i64, _>("position")?.max(0) as u64,
-                        })
-                    })
-                    .collect()
-            }
-            Database::Sqlite { reader, .. } => {
-                let rows = sqlx::query(&format!(
-                    "{columns} WHERE (?1 IS NULL OR workflow_id = ?1) AND (?2 IS NULL OR status = ?2) \
-                     AND (?3 IS NULL OR julianday(requested_at) >= julianday(?3)) \
-                     AND (?4 IS NULL OR julianday(requested_at) < julianday(?4)) \
-                     AND (?5 IS NULL OR id > ?5) ORDER BY id LIMIT ?6"
-                ))
-                .bind(query.workflow_id.map(|id| id.to_string()))
-                .bind(query.status.as_deref())
-                .bind(query.from)
-                .bind(query.to)
-                .bind(query.after.map(|id| id.to_string()))
-                .bind(i64::from(query.limit))
-                .fetch_all(reader)
-                .await?;
-                let uuid = |text: String| {
-                    Uuid::parse_str(&text)
-                        .map_err(|e| ReadModelError::Corrupt(format!("id {text}: {e}")))
-                };
-                rows.iter()
-                    .map(|row| {
-                        Ok(ExecutionView {
-                            id: uuid(row.try_get("id")?)?,
-                            workflow_id: uuid(row.try_get("workflow_id")?)?,
-                            status: row.try_get("status")?,
-                            trigger: row.try_get("trigger")?,
-                            requested_at: row.try_get("requested_at")?,
-                            finished_at: row.try_get("finished_at")?,
-                            failed_node: row.try_get("failed_node")?,
-                            position: row.try_get::<i64, _>("position")?.max(0) as u64,
-                        })
-                    })
-                    .collect()
-            }
-        }
+        let select = format!("SELECT {COLUMNS} FROM {}", self.store.table());
+        self.store
+            .read(
+                async |pool| {
+                    let rows = sqlx::query(&format!(
+                        "{select} WHERE ($1::uuid IS NULL OR workflow_id = $1) \
+                         AND ($2::text IS NULL OR status = $2) \
+                         AND ($3::timestamptz IS NULL OR requested_at >= $3) \
+                         AND ($4::timestamptz IS NULL OR requested_at < $4) \
+                         AND ($5::uuid IS NULL OR id > $5) ORDER BY id LIMIT $6"
+                    ))
+                    .bind(query.workflow_id)
+                    .bind(query.status.as_deref())
+                    .bind(query.from)
+                    .bind(query.to)
+                    .bind(query.after)
+                    .bind(i64::from(query.limit))
+                    .fetch_all(pool)
+                    .await?;
+                    rows.iter().map(decode_postgres).collect()
+                },
+                async |pool| {
+                    // Timestamps are RFC 3339 text of varying precision: compare
+                    // them as instants, not as strings.
+                    let rows = sqlx::query(&format!(
+                        "{select} WHERE (?1 IS NULL OR workflow_id = ?1) \
+                         AND (?2 IS NULL OR status = ?2) \
+                         AND (?3 IS NULL OR julianday(requested_at) >= julianday(?3)) \
+                         AND (?4 IS NULL OR julianday(requested_at) < julianday(?4)) \
+                         AND (?5 IS NULL OR id > ?5) ORDER BY id LIMIT ?6"
+                    ))
+                    .bind(query.workflow_id.map(|id| id.to_string()))
+                    .bind(query.status.as_deref())
+                    .bind(query.from)
+                    .bind(query.to)
+                    .bind(query.after.map(|id| id.to_string()))
+                    .bind(i64::from(query.limit))
+                    .fetch_all(pool)
+                    .await?;
+                    rows.iter().map(decode_sqlite).collect()
+                },
+            )
+            .await
     }
+}
+
+fn decode_postgres(row: &PgRow) -> Result<ExecutionView, ReadModelError> {
+    Ok(ExecutionView {
+        id: row.try_get("id")?,
+        workflow_id: row.try_get("workflow_id")?,
+        status: row.try_get("status")?,
+        trigger: row.try_get("trigger")?,
+        requested_at: row.try_get("requested_at")?,
+        finished_at: row.try_get("finished_at")?,
+        failed_node: row.try_get("failed_node")?,
+        position: unsigned(row.try_get("position")?),
+    })
+}
+
+fn decode_sqlite(row: &SqliteRow) -> Result<ExecutionView, ReadModelError> {
+    Ok(ExecutionView {
+        id: uuid_text("id", row.try_get("id")?)?,
+        workflow_id: uuid_text("workflow_id", row.try_get("workflow_id")?)?,
+        status: row.try_get("status")?,
+        trigger: row.try_get("trigger")?,
+        requested_at: row.try_get("requested_at")?,
+        finished_at: row.try_get("finished_at")?,
+        failed_node: row.try_get("failed_node")?,
+        position: unsigned(row.try_get("position")?),
+    })
 }

@@ -1,9 +1,15 @@
 //! Storage for read models: the tables queries read, written only by projections.
-//! Each write carries the projection's checkpoint in the same transaction, so a
-//! crash can never leave a read model ahead of or behind its checkpoint.
+//!
+//! Layout: [`store`] is the one way a read model touches its database — a write
+//! is one transaction that claims the projection's checkpoint, applies the read
+//! model's SQL and advances the checkpoint, so a crash can never leave a read
+//! model ahead of or behind its checkpoint; reads go to the reader pool.
+//! [`workflow_views`], [`executions`], [`sagas`] and [`audit_log`] each hold one
+//! read model: its rows, its queries and its SQL once per dialect. [`columns`]
+//! reads back the columns the dialects store differently, and [`rebuild`]
+//! rebuilds a read model beside the live one and swaps it in.
 
 mod audit_log;
-mod checkpoint_guard;
 mod columns;
 mod executions;
 pub mod rebuild;

@@ -5,10 +5,14 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
+use sqlx::{postgres::PgRow, sqlite::SqliteRow, Row};
 use uuid::Uuid;
 
-use super::{checkpoint_guard, ReadModelError, ReadModelTarget};
+use super::{
+    columns::{unsigned, uuid_text},
+    store::ReadModelStore,
+    ReadModelError, ReadModelTarget,
+};
 use crate::{
     database::{to_i64, Database},
     event_store::Position,
@@ -90,24 +94,28 @@ pub struct SagaQuery {
 /// Storage for [`SagaView`]s.
 #[derive(Debug, Clone)]
 pub struct SagaViews {
-    database: Database,
-    target: ReadModelTarget,
+    store: ReadModelStore,
 }
+
+const COLUMNS: &str =
+    "id, workflow_id, status, reason, parked_step, steps, opened_at, updated_at, position";
 
 impl SagaViews {
     /// The list in `target` of `database`.
     pub fn at(database: Database, target: ReadModelTarget) -> Self {
-        Self { database, target }
+        Self {
+            store: ReadModelStore::new(database, target),
+        }
     }
 
     /// Where this list is kept.
     pub fn target(&self) -> &ReadModelTarget {
-        &self.target
+        self.store.target()
     }
 
     /// The position of the last event folded in.
     pub async fn checkpoint(&self) -> Result<Position, ReadModelError> {
-        checkpoint_guard::read(&self.database, &self.target.checkpoint).await
+        self.store.checkpoint().await
     }
 
     /// Applies `changes` and moves the checkpoint from `from` to `to` in one
@@ -119,10 +127,9 @@ impl SagaViews {
         from: Position,
         to: Position,
     ) -> Result<(), ReadModelError> {
-        let table = &self.target.table;
+        let table = self.store.table();
         let step = format!(
-            "INSERT INTO {table} (id, workflow_id, status, reason, parked_step, steps, opened_at, updated_at, position) \
-             VALUES ($1, $2, 'open', NULL, NULL, 1, $3, $3, $4) \
+            "INSERT INTO {table} ({COLUMNS}) VALUES ($1, $2, 'open', NULL, NULL, 1, $3, $3, $4) \
              ON CONFLICT (id) DO UPDATE SET steps = {table}.steps + 1, updated_at = excluded.updated_at, \
              position = excluded.position WHERE {table}.position < excluded.position"
         );
@@ -130,159 +137,150 @@ impl SagaViews {
             "UPDATE {table} SET status = $2, reason = COALESCE($3, reason), parked_step = $4, \
              updated_at = $5, position = $6 WHERE id = $1 AND position < $6"
         );
-        match &self.database {
-            Database::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                checkpoint_guard::claim_postgres(&mut tx, &self.target.checkpoint, from).await?;
-                for change in changes {
-                    match change {
-                        SagaChange::StepCompleted {
-                            id,
-                            workflow_id,
-                            at,
-                            position,
-                        } => {
-                            sqlx::query(&step)
-                                .bind(id)
-                                .bind(workflow_id)
-                                .bind(at)
-                                .bind(to_i64(*position))
-                                .execute(&mut *tx)
-                                .await?;
-                        }
-                        SagaChange::Status {
-                            id,
-                            status: new_status,
-                            reason,
-                            parked_step,
-                            at,
-                            position,
-                        } => {
-                            sqlx::query(&status)
-                                .bind(id)
-                                .bind(new_status)
-                                .bind(reason)
-                                .bind(parked_step)
-                                .bind(at)
-                                .bind(to_i64(*position))
-                                .execute(&mut *tx)
-                                .await?;
-                        }
-                    }
-                }
-                checkpoint_guard::advance_postgres(&mut tx, &self.target.checkpoint, to).await?;
-                tx.commit().await?;
-            }
-            Database::Sqlite { writer, .. } => {
-                let mut conn = writer.acquire().await?;
-                let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
-                checkpoint_guard::claim_sqlite(&mut tx, &self.target.checkpoint, from).await?;
-                for change in changes {
-                    match change {
-                        SagaChange::StepCompleted {
-                            id,
-                            workflow_id,
-                            at,
-                            position,
-                        } => {
-                            sqlx::query(&step)
-                                .bind(id.to_string())
-                                .bind(workflow_id.to_string())
-                                .bind(at)
-                                .bind(to_i64(*position))
-                                .execute(&mut *tx)
-                                .await?;
-                        }
-                        SagaChange::Status {
-                            id,
-                            status: new_status,
-                            reason,
-                            parked_step,
-                            at,
-                            position,
-                        } => {
-                            sqlx::query(&status)
-                                .bind(id.to_string())
-                                .bind(new_status)
-                                .bind(reason)
-                                .bind(parked_step)
-                                .bind(at)
-                                .bind(to_i64(*position))
-                                .execute(&mut *tx)
-                                .await?;
+        self.store
+            .write(
+                from,
+                to,
+                async |tx| {
+                    for change in changes {
+                        match change {
+                            SagaChange::StepCompleted {
+                                id,
+                                workflow_id,
+                                at,
+                                position,
+                            } => {
+                                sqlx::query(&step)
+                                    .bind(id)
+                                    .bind(workflow_id)
+                                    .bind(at)
+                                    .bind(to_i64(*position))
+                                    .execute(&mut *tx)
+                                    .await?;
+                            }
+                            SagaChange::Status {
+                                id,
+                                status: new_status,
+                                reason,
+                                parked_step,
+                                at,
+                                position,
+                            } => {
+                                sqlx::query(&status)
+                                    .bind(id)
+                                    .bind(new_status)
+                                    .bind(reason)
+                                    .bind(parked_step)
+                                    .bind(at)
+                                    .bind(to_i64(*position))
+                                    .execute(&mut *tx)
+                                    .await?;
+                            }
                         }
                     }
-                }
-                checkpoint_guard::advance_sqlite(&mut tx, &self.target.checkpoint, to).await?;
-                tx.commit().await?;
-            }
-        }
-        Ok(())
+                    Ok(())
+                },
+                async |tx| {
+                    for change in changes {
+                        match change {
+                            SagaChange::StepCompleted {
+                                id,
+                                workflow_id,
+                                at,
+                                position,
+                            } => {
+                                sqlx::query(&step)
+                                    .bind(id.to_string())
+                                    .bind(workflow_id.to_string())
+                                    .bind(at)
+                                    .bind(to_i64(*position))
+                                    .execute(&mut *tx)
+                                    .await?;
+                            }
+                            SagaChange::Status {
+                                id,
+                                status: new_status,
+                                reason,
+                                parked_step,
+                                at,
+                                position,
+                            } => {
+                                sqlx::query(&status)
+                                    .bind(id.to_string())
+                                    .bind(new_status)
+                                    .bind(reason)
+                                    .bind(parked_step)
+                                    .bind(at)
+                                    .bind(to_i64(*position))
+                                    .execute(&mut *tx)
+                                    .await?;
+                            }
+                        }
+                    }
+                    Ok(())
+                },
+            )
+            .await
     }
 
     /// One page of sagas matching `query`, in id order.
     pub async fn list(&self, query: &SagaQuery) -> Result<Vec<SagaView>, ReadModelError> {
-        let columns = format!(
-            "SELECT id, workflow_id, status, reason, parked_step, steps, opened_at, updated_at, position FROM {}",
-            self.target.table
-        );
-        match &self.database {
-            Database::Postgres(pool) => {
-                let rows = sqlx::query(&format!(
-                    "{columns} WHERE ($1::text IS NULL OR status = $1) AND ($2::uuid IS NULL OR id > $2) \
-                     ORDER BY id LIMIT $3"
-                ))
-                .bind(query.status.as_deref())
-                .bind(query.after)
-                .bind(i64::from(query.limit))
-                .fetch_all(pool)
-                .await?;
-                rows.iter()
-                    .map(|row| {
-                        Ok(SagaView {
-                            id: row.try_get("id")?,
-                            workflow_id: row.try_get("workflow_id")?,
-                            status: row.try_get("status")?,
-                            reason: row.try_get("reason")?,
-                            parked_step: row.try_get("parked_step")?,
-                            steps: row.try_get::<i64, _>("steps")?.max(0) as u64,
-                            opened_at: row.try_get("opened_at")?,
-                            updated_at: row.try_get("updated_at")?,
-                            position: row.try_get::<i64, _>("position")?.max(0) as u64,
-                        })
-                    })
-                    .collect()
-            }
-            Database::Sqlite { reader, .. } => {
-                let rows = sqlx::query(&format!(
-                    "{columns} WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR id > ?2) \
-                     ORDER BY id LIMIT ?3"
-                ))
-                .bind(query.status.as_deref())
-                .bind(query.after.map(|id| id.to_string()))
-                .bind(i64::from(query.limit))
-                .fetch_all(reader)
-                .await?;
-                let uuid = |text: String| {
-                    Uuid::parse_str(&text)
-                        .map_err(|e| ReadModelError::Corrupt(format!("id {text}: {e}")))
-                };
-                rows.iter()
-                    .map(|row| {
-                        Ok(SagaView {
-                            id: uuid(row.try_get("id")?)?,
-                            workflow_id: uuid(row.try_get("workflow_id")?)?,
-                            status: row.try_get("status")?,
-                            reason: row.try_get("reason")?,
-                            parked_step: row.try_get("parked_step")?,
-                            steps: row.try_get::<i64, _>("steps")?.max(0) as u64,
-                            opened_at: row.try_get("opened_at")?,
-                            updated_at: row.try_get("updated_at")?,
-                            position: row.try_get::<i64, _>("position")?.max(0) as u64,
-                        })
-                    })
-                    .collect()
-            }
-        }
+        let select = format!("SELECT {COLUMNS} FROM {}", self.store.table());
+        self.store
+            .read(
+                async |pool| {
+                    let rows = sqlx::query(&format!(
+                        "{select} WHERE ($1::text IS NULL OR status = $1) \
+                         AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3"
+                    ))
+                    .bind(query.status.as_deref())
+                    .bind(query.after)
+                    .bind(i64::from(query.limit))
+                    .fetch_all(pool)
+                    .await?;
+                    rows.iter().map(decode_postgres).collect()
+                },
+                async |pool| {
+                    let rows = sqlx::query(&format!(
+                        "{select} WHERE (?1 IS NULL OR status = ?1) \
+                         AND (?2 IS NULL OR id > ?2) ORDER BY id LIMIT ?3"
+                    ))
+                    .bind(query.status.as_deref())
+                    .bind(query.after.map(|id| id.to_string()))
+                    .bind(i64::from(query.limit))
+                    .fetch_all(pool)
+                    .await?;
+                    rows.iter().map(decode_sqlite).collect()
+                },
+            )
+            .await
     }
+}
+
+fn decode_postgres(row: &PgRow) -> Result<SagaView, ReadModelError> {
+    Ok(SagaView {
+        id: row.try_get("id")?,
+        workflow_id: row.try_get("workflow_id")?,
+        status: row.try_get("status")?,
+        reason: row.try_get("reason")?,
+        parked_step: row.try_get("parked_step")?,
+        steps: unsigned(row.try_get("steps")?),
+        opened_at: row.try_get("opened_at")?,
+        updated_at: row.try_get("updated_at")?,
+        position: unsigned(row.try_get("position")?),
+    })
+}
+
+fn decode_sqlite(row: &SqliteRow) -> Result<SagaView, ReadModelError> {
+    Ok(SagaView {
+        id: uuid_text("id", row.try_get("id")?)?,
+        workflow_id: uuid_text("workflow_id", row.try_get("workflow_id")?)?,
+        status: row.try_get("status")?,
+        reason: row.try_get("reason")?,
+        parked_step: row.try_get("parked_step")?,
+        steps: unsigned(row.try_get("steps")?),
+        opened_at: row.try_get("opened_at")?,
+        updated_at: row.try_get("updated_at")?,
+        position: unsigned(row.try_get("position")?),
+    })
 }
