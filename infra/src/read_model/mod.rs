@@ -1,12 +1,13 @@
 //! Storage for read models: the tables queries read, written only by projections.
 //!
-//! Layout: [`store`] is the one way a read model touches its database — a write
+//! Layout: `store` is the one way a read model touches its database — a write
 //! is one transaction that claims the projection's checkpoint, applies the read
 //! model's SQL and advances the checkpoint, so a crash can never leave a read
-//! model ahead of or behind its checkpoint; reads go to the reader pool.
-//! [`workflow_views`], [`executions`], [`sagas`] and [`audit_log`] each hold one
-//! read model: its rows, its queries and its SQL once per dialect. [`columns`]
-//! reads back the columns the dialects store differently, and [`rebuild`]
+//! model ahead of or behind its checkpoint; reads go to SQLite's reader pool
+//! (or PostgreSQL's one pool).
+//! `workflow_views`, `executions`, `sagas` and `audit_log` each hold one
+//! read model: its rows, its queries and its SQL once per dialect. `columns`
+//! reads back the columns the dialects store differently, and `rebuild`
 //! rebuilds a read model beside the live one and swaps it in.
 
 mod audit_log;
