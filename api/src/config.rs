@@ -334,9 +334,9 @@ impl TelemetryArgs {
 
 impl ServeArgs {
     /// The bounds of the execution backlog.
-    pub fn backlog_limits(&self) -> crate::backlog::BacklogLimits {
+    pub fn backlog_limits(&self) -> flowforge_engine::backlog::BacklogLimits {
         let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
-        crate::backlog::BacklogLimits {
+        flowforge_engine::backlog::BacklogLimits {
             global: size(self.max_pending_executions),
             per_workflow: size(self.max_pending_per_workflow),
             async_share_percent: size(self.async_backlog_percent),

@@ -7,16 +7,27 @@ use axum::{
     response::{IntoResponse, Response},
     Json,
 };
-use flowforge_commands::CommandError;
-use flowforge_domain::workflow::{DefinitionError, ExceededLimit, WorkflowError};
+use flowforge_commands::{workflow_lifecycle::LifecycleError, CommandError};
+use flowforge_domain::{
+    execution::ExecutionError,
+    saga::SagaError,
+    webhook_path::WebhookPathError,
+    workflow::{DefinitionError, ExceededLimit, WorkflowError},
+};
+use flowforge_engine::{execution_controls::ControlError, StartError};
 use flowforge_infra::{event_store::EventStoreError, read_model::ReadModelError};
+use flowforge_sagas::SagaControlError;
 use serde::Serialize;
 use serde_json::{json, Value};
 use tracing::error;
 
-use crate::backlog::BacklogScope;
 use crate::config::workflow_limit_setting;
+use flowforge_engine::backlog::BacklogScope;
 use utoipa::ToSchema;
+
+mod codes;
+
+pub use codes::ErrorCode;
 
 /// Everything an API call can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -138,7 +149,7 @@ pub enum ApiError {
     /// The backlog of pending executions has no room: 503 when the whole
     /// deployment's is full, 429 when the workflow's share is.
     #[error(transparent)]
-    BacklogFull(#[from] crate::backlog::BacklogFull),
+    BacklogFull(#[from] flowforge_engine::backlog::BacklogFull),
     /// A dependency (the database) is unavailable; the cause is logged, not returned.
     #[error("a dependency is unavailable; retry shortly")]
     Unavailable(String),
@@ -169,20 +180,24 @@ pub struct ErrorDetail {
 }
 
 impl ApiError {
-    fn parts(&self) -> (StatusCode, &'static str, Option<Value>) {
+    fn parts(&self) -> (StatusCode, ErrorCode, Option<Value>) {
         match self {
-            ApiError::MalformedJson(_) => (StatusCode::BAD_REQUEST, "malformed_json", None),
-            ApiError::InvalidBody(_) => (StatusCode::BAD_REQUEST, "invalid_body", None),
-            ApiError::InvalidParameter(_) => (StatusCode::BAD_REQUEST, "invalid_parameter", None),
-            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", None),
-            ApiError::MethodNotAllowed => {
-                (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", None)
+            ApiError::MalformedJson(_) => (StatusCode::BAD_REQUEST, ErrorCode::MalformedJson, None),
+            ApiError::InvalidBody(_) => (StatusCode::BAD_REQUEST, ErrorCode::InvalidBody, None),
+            ApiError::InvalidParameter(_) => {
+                (StatusCode::BAD_REQUEST, ErrorCode::InvalidParameter, None)
             }
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound, None),
+            ApiError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                ErrorCode::MethodNotAllowed,
+                None,
+            ),
             ApiError::VersionConflict {
                 current_version, ..
             } => (
                 StatusCode::CONFLICT,
-                "version_conflict",
+                ErrorCode::VersionConflict,
                 Some(json!({ "current_version": current_version })),
             ),
             ApiError::WebhookPathTaken {
@@ -192,7 +207,7 @@ impl ApiError {
                 workflow_name,
             } => (
                 StatusCode::CONFLICT,
-                "webhook_path_taken",
+                ErrorCode::WebhookPathTaken,
                 Some(
                     json!({ "method": method, "path": path, "workflow_id": workflow_id, "workflow_name": workflow_name }),
                 ),
@@ -200,15 +215,15 @@ impl ApiError {
             ApiError::Rejected(rejection) => rejection_parts(rejection),
             ApiError::ExecutionRejected(rejection) => (
                 StatusCode::CONFLICT,
-                "execution_conflict",
+                ErrorCode::ExecutionConflict,
                 Some(json!({ "reason": rejection.to_string() })),
             ),
             ApiError::SagaRejected(flowforge_domain::saga::SagaError::NotFound) => {
-                (StatusCode::NOT_FOUND, "not_found", None)
+                (StatusCode::NOT_FOUND, ErrorCode::NotFound, None)
             }
             ApiError::SagaRejected(rejection) => (
                 StatusCode::CONFLICT,
-                "saga_conflict",
+                ErrorCode::SagaConflict,
                 Some(json!({ "reason": rejection.to_string() })),
             ),
             ApiError::NotRetryable {
@@ -216,32 +231,32 @@ impl ApiError {
                 status,
             } => (
                 StatusCode::CONFLICT,
-                "not_retryable",
+                ErrorCode::NotRetryable,
                 Some(json!({ "execution_id": execution_id, "status": status })),
             ),
             ApiError::PositionBeyondHead { position, head } => (
                 StatusCode::CONFLICT,
-                "position_beyond_head",
+                ErrorCode::PositionBeyondHead,
                 Some(json!({ "position": position, "head": head })),
             ),
             ApiError::PayloadTooLarge { limit } => (
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
+                ErrorCode::PayloadTooLarge,
                 Some(json!({ "limit_bytes": limit })),
             ),
             ApiError::UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
+                ErrorCode::UnsupportedMediaType,
                 None,
             ),
             ApiError::InvalidWorkflow(definition) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_workflow",
+                ErrorCode::InvalidWorkflow,
                 Some(json!({ "node": definition.node() })),
             ),
             ApiError::WorkflowTooLarge { error, exceeded } => (
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "workflow_too_large",
+                ErrorCode::WorkflowTooLarge,
                 Some(json!({
                     "limit": exceeded.limit.as_str(),
                     "actual": exceeded.actual,
@@ -252,30 +267,30 @@ impl ApiError {
             ),
             ApiError::PreconditionRequired => (
                 StatusCode::PRECONDITION_REQUIRED,
-                "precondition_required",
+                ErrorCode::PreconditionRequired,
                 None,
             ),
             ApiError::ExecutionFailed {
                 execution_id, node, ..
             } => (
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "execution_failed",
+                ErrorCode::ExecutionFailed,
                 Some(json!({ "execution_id": execution_id, "node": node })),
             ),
             ApiError::ExecutionTimedOut(execution_id) => (
                 StatusCode::GATEWAY_TIMEOUT,
-                "execution_timed_out",
+                ErrorCode::ExecutionTimedOut,
                 Some(json!({ "execution_id": execution_id })),
             ),
             ApiError::ShuttingDown(execution_id) => (
                 StatusCode::SERVICE_UNAVAILABLE,
-                "shutting_down",
+                ErrorCode::ShuttingDown,
                 Some(json!({ "execution_id": execution_id })),
             ),
-            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", None),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal, None),
             ApiError::NotCaughtUp { position, current } => (
                 StatusCode::SERVICE_UNAVAILABLE,
-                "not_caught_up",
+                ErrorCode::NotCaughtUp,
                 Some(json!({ "position": position, "read_model_position": current })),
             ),
             ApiError::BacklogFull(full) => (
@@ -283,35 +298,39 @@ impl ApiError {
                     BacklogScope::Global => StatusCode::SERVICE_UNAVAILABLE,
                     BacklogScope::Workflow => StatusCode::TOO_MANY_REQUESTS,
                 },
-                "backlog_full",
+                ErrorCode::BacklogFull,
                 Some(json!({ "pending": full.pending, "limit": full.limit })),
             ),
-            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", None),
+            ApiError::Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::Unavailable,
+                None,
+            ),
         }
     }
 }
 
-fn rejection_parts(rejection: &WorkflowError) -> (StatusCode, &'static str, Option<Value>) {
+fn rejection_parts(rejection: &WorkflowError) -> (StatusCode, ErrorCode, Option<Value>) {
     match rejection {
-        WorkflowError::NotFound => (StatusCode::NOT_FOUND, "not_found", None),
+        WorkflowError::NotFound => (StatusCode::NOT_FOUND, ErrorCode::NotFound, None),
         WorkflowError::AlreadyExists { workflow_id } => (
             StatusCode::CONFLICT,
-            "already_exists",
+            ErrorCode::AlreadyExists,
             Some(json!({ "workflow_id": workflow_id })),
         ),
         WorkflowError::Archived { workflow_id } => (
             StatusCode::CONFLICT,
-            "workflow_archived",
+            ErrorCode::WorkflowArchived,
             Some(json!({ "workflow_id": workflow_id })),
         ),
         WorkflowError::InvalidTag { tag, .. } => (
             StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_tag",
+            ErrorCode::InvalidTag,
             Some(json!({ "tag": tag })),
         ),
         WorkflowError::TooManyTags { count } => (
             StatusCode::UNPROCESSABLE_ENTITY,
-            "too_many_tags",
+            ErrorCode::TooManyTags,
             Some(json!({ "count": count })),
         ),
     }
@@ -333,7 +352,7 @@ impl IntoResponse for ApiError {
         };
         let body = ErrorBody {
             error: ErrorDetail {
-                code,
+                code: code.as_str(),
                 message,
                 details,
             },
@@ -381,11 +400,110 @@ impl From<CommandError<WorkflowError>> for ApiError {
     }
 }
 
+impl From<CommandError<ExecutionError>> for ApiError {
+    fn from(error: CommandError<ExecutionError>) -> Self {
+        command_error(
+            error,
+            |rejected| match rejected {
+                ExecutionError::NotFound => ApiError::NotFound("execution".to_owned()),
+                rejected => ApiError::ExecutionRejected(rejected),
+            },
+            |_, actual| ApiError::VersionConflict {
+                expected: "a new execution".to_owned(),
+                current_version: actual,
+            },
+        )
+    }
+}
+
+impl From<CommandError<SagaError>> for ApiError {
+    fn from(error: CommandError<SagaError>) -> Self {
+        command_error(error, ApiError::SagaRejected, |_, actual| {
+            ApiError::VersionConflict {
+                expected: "the saga's current version".to_owned(),
+                current_version: actual,
+            }
+        })
+    }
+}
+
+impl From<ControlError> for ApiError {
+    fn from(error: ControlError) -> Self {
+        match error {
+            ControlError::ExecutionNotFound(id) => ApiError::NotFound(format!("execution {id}")),
+            ControlError::NoNodeWaiting(_) => {
+                ApiError::NotFound("a node waiting for this token".to_owned())
+            }
+            ControlError::NotRetryable {
+                execution_id,
+                status,
+            } => ApiError::NotRetryable {
+                execution_id: execution_id.to_string(),
+                status,
+            },
+            no_request @ ControlError::NoRequest(_) => ApiError::Internal(no_request.to_string()),
+            ControlError::BacklogFull(full) => ApiError::BacklogFull(full),
+            ControlError::Start(start) => start.into(),
+            ControlError::Command(command) => command.into(),
+            ControlError::Store(store) => store.into(),
+        }
+    }
+}
+
+impl From<StartError> for ApiError {
+    fn from(error: StartError) -> Self {
+        match error {
+            StartError::WorkflowNotFound(id) => ApiError::NotFound(format!("workflow {id}")),
+            StartError::WorkflowArchived(workflow_id) => {
+                ApiError::Rejected(WorkflowError::Archived { workflow_id })
+            }
+            StartError::Workflow(error) => error.into(),
+            StartError::Execution(error) => error.into(),
+            // Only sub-workflow starts are counted in a tree or rate-limited;
+            // the API starts roots.
+            unexpected @ (StartError::TooManyDescendants { .. }
+            | StartError::StartRateExceeded { .. }
+            | StartError::Tree(_)) => ApiError::Internal(unexpected.to_string()),
+        }
+    }
+}
+
+impl From<LifecycleError> for ApiError {
+    fn from(error: LifecycleError) -> Self {
+        match error {
+            LifecycleError::Workflow(error) => error.into(),
+            LifecycleError::Path(error) => command_error(
+                error,
+                |WebhookPathError::Taken {
+                     route,
+                     workflow_id,
+                     workflow_name,
+                 }| ApiError::WebhookPathTaken {
+                    method: route.method,
+                    path: route.path,
+                    workflow_id: workflow_id.to_string(),
+                    workflow_name,
+                },
+                |_, _| ApiError::Unavailable("webhook paths are too busy to claim".to_owned()),
+            ),
+        }
+    }
+}
+
+impl From<SagaControlError> for ApiError {
+    fn from(error: SagaControlError) -> Self {
+        match error {
+            SagaControlError::SagaNotFound(id) => ApiError::NotFound(format!("saga {id}")),
+            SagaControlError::Command(command) => command.into(),
+        }
+    }
+}
+
 /// Maps a command-bus failure: the failures every aggregate shares (a bad
 /// id, an undecodable event, the store) in one place, the aggregate's own
 /// refusal through `rejected`, and a version conflict through `conflict`
 /// (given the expected version and the actual one).
-pub fn command_error<E: std::error::Error + 'static>(
+fn command_error<E: std::error::Error + 'static>(
     error: CommandError<E>,
     rejected: impl FnOnce(E) -> ApiError,
     conflict: impl FnOnce(flowforge_infra::event_store::ExpectedVersion, u64) -> ApiError,

@@ -2,12 +2,20 @@
 //! server that wires the event store, the projections and the routes together.
 //! The `flowforge` binary (`src/main.rs`) is a thin CLI over this library, so
 //! integration tests start the very same server on a random port.
+//!
+//! Layout: `routes` (one module per resource, the OpenAPI document),
+//! `extract` (JSON bodies, path and query parameters, with this API's
+//! errors), `error` (the one mapping of every failure to a status and code),
+//! `execution_watch` (reading an execution and waiting on it for a caller),
+//! `idempotency`, `log_position` and `paging` (request parameters),
+//! `config` (command-line and environment settings), `state` (what handlers
+//! share), `server` (the process wiring, step by step) and `cli` (the
+//! commands beside `serve`, in the binary).
 #![forbid(unsafe_code)]
 
-pub mod backlog;
 pub mod config;
 pub mod error;
-pub mod executions;
+pub mod execution_watch;
 mod extract;
 pub mod idempotency;
 pub mod log_position;

@@ -6,6 +6,8 @@ use std::{collections::HashMap, net::SocketAddr, sync::Arc, time::Duration};
 
 use flowforge_commands::CommandBus;
 use flowforge_engine::{
+    backlog::{follower, Backlog},
+    triggers::webhooks::WebhookRegistry,
     ExecutionOrchestrator, NatsPublisher, NatsTriggers, Scheduler, SubWorkflowStarter,
 };
 use flowforge_infra::{
@@ -34,7 +36,6 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use crate::{
-    backlog::{self, Backlog},
     config::{ServeArgs, StorageArgs},
     routes,
     state::AppState,
@@ -136,58 +137,142 @@ pub async fn open_database(storage: &StorageArgs) -> Result<Database, DatabaseEr
     Ok(database)
 }
 
-/// Starts FlowForge; it runs until `shutdown` is cancelled.
+/// Starts FlowForge; it runs until `shutdown` is cancelled. Each step is
+/// one of the functions below, in the order the process needs them.
 pub async fn start(
     args: &ServeArgs,
     shutdown: CancellationToken,
 ) -> Result<RunningServer, StartError> {
+    let mut process = open_write_side(args, shutdown).await?;
+    let feed = start_event_feed(&mut process, args).await?;
+    let progress = start_projections(&mut process, &feed);
+    let runtime = start_process_managers(&mut process, args, &feed, &progress).await?;
+    let backlog = start_backlog(&mut process, args);
+    let state = app_state(&process, args, feed, progress, runtime, backlog);
+    serve(process, args, state).await
+}
+
+/// What every later step shares: the write side, the process's tasks and
+/// its shutdown token.
+struct Process {
+    database: Database,
+    store: Arc<dyn EventStore>,
+    commands: CommandBus,
+    leadership: Leadership,
+    checkpoints: Checkpoints,
+    tasks: JoinSet<()>,
+    shutdown: CancellationToken,
+}
+
+/// Where the readers of the log get events from: NATS JetStream (with the
+/// publisher that feeds it, falling back to the store), or the store itself.
+struct EventFeed {
+    source: Arc<dyn EventSource>,
+    publisher: Option<watch::Receiver<Position>>,
+    nats: Option<JetStreamBus>,
+}
+
+/// What the process managers tell the API: whether executions left open
+/// have been resumed, and when this instance runs no more node attempts.
+struct Runtime {
+    resumed: watch::Receiver<bool>,
+    stopped: CancellationToken,
+}
+
+/// Opens and migrates the database, builds the event store and the command
+/// bus over it, and follows other writers' appends.
+async fn open_write_side(
+    args: &ServeArgs,
+    shutdown: CancellationToken,
+) -> Result<Process, StartError> {
     let database = open_database(&args.storage).await?;
     let store: Arc<dyn EventStore> = database.event_store(Upcasters::default());
-    let commands = CommandBus::with_cache(store.clone(), AGGREGATE_CACHE_CAPACITY);
-    let leadership = Leadership::for_database(&database);
-    let checkpoints = Checkpoints::new(database.clone());
     let mut tasks = JoinSet::new();
     {
         let (store, shutdown) = (store.clone(), shutdown.clone());
         tasks.spawn(async move { store.follow_other_writers(shutdown).await });
     }
+    Ok(Process {
+        commands: CommandBus::with_cache(store.clone(), AGGREGATE_CACHE_CAPACITY),
+        leadership: Leadership::for_database(&database),
+        checkpoints: Checkpoints::new(database.clone()),
+        database,
+        store,
+        tasks,
+        shutdown,
+    })
+}
 
-    let mut nats = None;
-    let (source, publisher): (Arc<dyn EventSource>, Option<watch::Receiver<Position>>) =
-        match args.bus.jetstream() {
-            Some(settings) => {
-                info!(url = %settings.url, stream = %settings.stream, "using NATS JetStream");
-                let bus = JetStreamBus::connect(settings).await?;
-                let publisher = EventPublisher::new(
-                    store.clone(),
-                    bus.clone(),
-                    checkpoints.clone(),
-                    leadership.clone(),
-                    STORE_POLL_INTERVAL,
-                );
-                let published = publisher.published();
-                tasks.spawn(publisher.run(shutdown.clone()));
-                nats = Some(bus.clone());
-                let source = FailoverSource::new(bus, store.clone(), STORE_POLL_INTERVAL);
-                (Arc::new(source), Some(published))
-            }
-            None => (
-                Arc::new(StoreTailSource::new(store.clone(), STORE_POLL_INTERVAL)),
-                None,
-            ),
-        };
+/// Connects to NATS and starts the publisher when NATS is configured;
+/// otherwise readers tail the store.
+async fn start_event_feed(
+    process: &mut Process,
+    args: &ServeArgs,
+) -> Result<EventFeed, StartError> {
+    let Some(settings) = args.bus.jetstream() else {
+        let tail = StoreTailSource::new(process.store.clone(), STORE_POLL_INTERVAL);
+        return Ok(EventFeed {
+            source: Arc::new(tail),
+            publisher: None,
+            nats: None,
+        });
+    };
+    info!(url = %settings.url, stream = %settings.stream, "using NATS JetStream");
+    let bus = JetStreamBus::connect(settings).await?;
+    let publisher = EventPublisher::new(
+        process.store.clone(),
+        bus.clone(),
+        process.checkpoints.clone(),
+        process.leadership.clone(),
+        STORE_POLL_INTERVAL,
+    );
+    let published = publisher.published();
+    process.tasks.spawn(publisher.run(process.shutdown.clone()));
+    let source = FailoverSource::new(bus.clone(), process.store.clone(), STORE_POLL_INTERVAL);
+    Ok(EventFeed {
+        source: Arc::new(source),
+        publisher: Some(published),
+        nats: Some(bus),
+    })
+}
 
-    let workflow_views = database.workflow_views();
-    let audit_log = AuditLog::new(database.clone());
-    let projections = catalog::live_projections(&database);
+/// Starts every live projection; returns each one's progress by name.
+fn start_projections(
+    process: &mut Process,
+    feed: &EventFeed,
+) -> HashMap<&'static str, ProjectionProgress> {
     let mut progress = HashMap::new();
-    for projection in projections {
+    for projection in catalog::live_projections(&process.database) {
         let name = projection.name();
         let runner = ProjectionRunner::new(projection);
         progress.insert(name, runner.progress());
-        tasks.spawn(runner.run(source.clone(), leadership.clone(), shutdown.clone()));
+        process.tasks.spawn(runner.run(
+            feed.source.clone(),
+            process.leadership.clone(),
+            process.shutdown.clone(),
+        ));
     }
+    progress
+}
 
+/// Builds the node library and starts what runs workflows: the NATS
+/// triggers, the orchestrator, the saga manager and the scheduler.
+async fn start_process_managers(
+    process: &mut Process,
+    args: &ServeArgs,
+    feed: &EventFeed,
+    progress: &HashMap<&'static str, ProjectionProgress>,
+) -> Result<Runtime, StartError> {
+    let Process {
+        database,
+        commands,
+        leadership,
+        checkpoints,
+        tasks,
+        shutdown,
+        ..
+    } = process;
+    let workflow_views = database.workflow_views();
     let workflow_changes = progress
         .get(WORKFLOWS_PROJECTION)
         .map(ProjectionProgress::changes);
@@ -199,7 +284,7 @@ pub async fn start(
         )))
         .with_resume_links(ResumeLinks::new(resume_key.into_bytes()))
         .with_max_items_per_node(args.limits.max_items_per_node());
-    if let Some(bus) = &nats {
+    if let Some(bus) = &feed.nats {
         registry = registry.with_publisher(Arc::new(NatsPublisher::new(bus.client().clone())));
         let triggers = NatsTriggers::new(
             bus.client().clone(),
@@ -221,7 +306,8 @@ pub async fn start(
     let resumed = orchestrator.resumed();
     let stopped = CancellationToken::new();
     {
-        let (source, leadership, stopped) = (source.clone(), leadership.clone(), stopped.clone());
+        let (source, leadership, stopped) =
+            (feed.source.clone(), leadership.clone(), stopped.clone());
         tasks.spawn(async move {
             orchestrator.run(source, leadership).await;
             stopped.cancel();
@@ -229,59 +315,79 @@ pub async fn start(
     }
     let saga_manager = SagaManager::new(
         commands.clone(),
-        executor.clone(),
+        executor,
         SagaViews::at(database.clone(), live_saga_views()),
         checkpoints.clone(),
         shutdown.clone(),
     );
-    tasks.spawn(saga_manager.run(source.clone(), leadership.clone()));
-    let scheduler = Scheduler::new(commands.clone(), workflow_views.clone(), shutdown.clone())
+    tasks.spawn(saga_manager.run(feed.source.clone(), leadership.clone()));
+    let scheduler = Scheduler::new(commands.clone(), workflow_views, shutdown.clone())
         .with_workflow_changes(workflow_changes);
     tasks.spawn(scheduler.run());
+    Ok(Runtime { resumed, stopped })
+}
 
+/// The bound on pending executions, kept current from the log.
+fn start_backlog(process: &mut Process, args: &ServeArgs) -> Arc<Backlog> {
     let backlog = Arc::new(Backlog::new(args.backlog_limits()));
-    tasks.spawn(backlog::follower::follow(
+    process.tasks.spawn(follower::follow(
         backlog.clone(),
-        store.clone(),
-        ExecutionViews::at(database.clone(), live_execution_views()),
+        process.store.clone(),
+        ExecutionViews::at(process.database.clone(), live_execution_views()),
         STORE_POLL_INTERVAL,
-        shutdown.clone(),
+        process.shutdown.clone(),
     ));
+    backlog
+}
 
-    let state = AppState {
-        commands: commands.clone(),
-        store,
-        workflows: workflow_views,
-        audit_log,
+/// What every handler receives.
+fn app_state(
+    process: &Process,
+    args: &ServeArgs,
+    feed: EventFeed,
+    progress: HashMap<&'static str, ProjectionProgress>,
+    runtime: Runtime,
+    backlog: Arc<Backlog>,
+) -> AppState {
+    let database = &process.database;
+    AppState {
+        commands: process.commands.clone(),
+        store: process.store.clone(),
+        workflows: database.workflow_views(),
+        audit_log: AuditLog::new(database.clone()),
         executions: ExecutionViews::at(database.clone(), live_execution_views()),
         sagas: SagaViews::at(database.clone(), live_saga_views()),
-        checkpoints,
+        checkpoints: process.checkpoints.clone(),
         progress: Arc::new(progress),
-        publisher,
-        nats,
+        publisher: feed.publisher,
+        nats: feed.nats,
         backlog,
-        resumed,
-        webhooks: Arc::new(flowforge_engine::triggers::webhooks::WebhookRegistry::default()),
+        resumed: runtime.resumed,
+        webhooks: Arc::new(WebhookRegistry::default()),
         consistency_timeout: args.consistency_timeout(),
         publisher_stall: Duration::from_secs(args.publisher_stall_secs),
         publisher_seen: Arc::default(),
-        stopped,
+        stopped: runtime.stopped,
         max_body_bytes: args.max_body_bytes,
         workflow_limits: args.limits.workflow_limits(),
-    };
-    let listener = TcpListener::bind(args.listen)
-        .await
-        .map_err(|source| StartError::Bind {
-            address: args.listen,
-            source,
-        })?;
-    let local_addr = listener.local_addr().map_err(|source| StartError::Bind {
+    }
+}
+
+/// Binds the listen address and serves the routes until shutdown.
+async fn serve(
+    mut process: Process,
+    args: &ServeArgs,
+    state: AppState,
+) -> Result<RunningServer, StartError> {
+    let bind_error = |source| StartError::Bind {
         address: args.listen,
         source,
-    })?;
+    };
+    let listener = TcpListener::bind(args.listen).await.map_err(bind_error)?;
+    let local_addr = listener.local_addr().map_err(bind_error)?;
     let app = routes::router(state);
-    let stop_serving = shutdown.clone();
-    tasks.spawn(async move {
+    let stop_serving = process.shutdown.clone();
+    process.tasks.spawn(async move {
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(stop_serving.cancelled_owned())
             .await;
@@ -289,12 +395,12 @@ pub async fn start(
             error!(%error, "HTTP server failed");
         }
     });
-    info!(%local_addr, backend = database.backend_name(), "FlowForge is listening");
+    info!(%local_addr, backend = process.database.backend_name(), "FlowForge is listening");
     Ok(RunningServer {
         local_addr,
-        tasks,
-        database,
-        shutdown,
+        tasks: process.tasks,
+        database: process.database,
+        shutdown: process.shutdown,
         stop_within: args.shutdown_grace() + SHUTDOWN_SLACK,
     })
 }

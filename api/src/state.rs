@@ -3,11 +3,12 @@
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use flowforge_commands::CommandBus;
+use flowforge_engine::triggers::webhooks::WorkflowCatchUp;
 use flowforge_infra::{
     bus::jetstream::JetStreamBus,
     checkpoints::Checkpoints,
     event_store::{EventStore, Position},
-    read_model::{AuditLog, ExecutionViews, SagaViews, WorkflowViewStore},
+    read_model::{AuditLog, ExecutionViews, SagaViews, WorkflowViewStore, WORKFLOWS_PROJECTION},
 };
 use flowforge_projections::ProjectionProgress;
 use tokio::sync::watch;
@@ -39,7 +40,7 @@ pub struct AppState {
     /// The NATS connection (none without NATS), for readiness.
     pub nats: Option<JetStreamBus>,
     /// The pending executions, which bound starts through the API.
-    pub backlog: Arc<crate::backlog::Backlog>,
+    pub backlog: Arc<flowforge_engine::backlog::Backlog>,
     /// Whether the executions left open by earlier processes have been resumed.
     pub resumed: watch::Receiver<bool>,
     /// Which active workflow answers which webhook.
@@ -91,5 +92,20 @@ impl AppState {
                 current: progress.current(),
             })
         }
+    }
+}
+
+/// Webhook routing catches the workflows read model up through this
+/// instance's projection progress and the log's head.
+impl WorkflowCatchUp for AppState {
+    type Error = ApiError;
+
+    async fn head(&self) -> Result<u64, ApiError> {
+        Ok(self.store.head().await?)
+    }
+
+    async fn reach(&self, position: u64) -> Result<(), ApiError> {
+        self.consistent_with(WORKFLOWS_PROJECTION, Some(position))
+            .await
     }
 }

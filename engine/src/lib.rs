@@ -5,15 +5,20 @@
 //! through the node library's [`NodeExecutor`](flowforge_nodes::NodeExecutor).
 //!
 //! Layout: `orchestrator` (the run loop, with admission for concurrency caps
-//! and the attempt pool), `starter` (recording an execution request),
-//! `sub_workflows` (child executions of `execute_workflow` nodes and the
+//! and the attempt pool), `execution_controls` (the use cases callers drive:
+//! start on request, retry, resume a waiting node, cancel), `backlog` (the
+//! bound on pending executions those starts pass through), `starter`
+//! (recording an execution request), `sub_workflows` (child executions of
+//! `execute_workflow` nodes and the
 //! [`SubWorkflows`](flowforge_nodes::SubWorkflows) port), `start_rate`,
 //! `error_workflow` (the workflow that runs when another fails), `triggers`
 //! (schedules, NATS subjects, webhooks) and `nats_publisher` (the node
 //! library's message port over NATS).
 #![forbid(unsafe_code)]
 
+pub mod backlog;
 mod error_workflow;
+pub mod execution_controls;
 mod nats_publisher;
 mod orchestrator;
 mod start_rate;

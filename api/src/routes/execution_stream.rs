@@ -20,7 +20,7 @@ use futures::{stream, Stream};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{events::EventResponse, shared_responses::ParameterErrors};
-use crate::{error::ApiError, executions, extract::PathParams, state::AppState};
+use crate::{error::ApiError, execution_watch, extract::PathParams, state::AppState};
 
 /// The routes of this module.
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -50,7 +50,7 @@ async fn stream_execution(
     PathParams(id): PathParams<String>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let id = executions::parse_execution_id(&id)?;
+    let id = execution_watch::parse_execution_id(&id)?;
     let after = match headers.get("last-event-id") {
         None => 0,
         Some(value) => value
@@ -61,7 +61,7 @@ async fn stream_execution(
                 ApiError::InvalidParameter("Last-Event-ID must be a stream version".to_owned())
             })?,
     };
-    let execution = executions::load(&state, id).await?;
+    let execution = execution_watch::load(&state, id).await?;
     let stream_id = StreamId::new(Execution::TYPE, id.to_string())
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     // A client reconnecting after the final event gets an empty stream that
@@ -108,7 +108,7 @@ impl Follower {
                     // Wakes for this stream only; a quiet stream gets a
                     // keep-alive from axum meanwhile.
                     let until = tokio::time::Instant::now() + IDLE_RECHECK;
-                    let grew = executions::stream_grew(
+                    let grew = execution_watch::stream_grew(
                         &self.state,
                         &self.stream,
                         self.after,

@@ -12,6 +12,10 @@ use flowforge_domain::{
     execution::{ExecutionId, Item, Trigger, TriggerKind},
     workflow::WorkflowId,
 };
+use flowforge_engine::{
+    backlog::StartMode,
+    execution_controls::{cancel, resume_with_token, retry, start_requested, RequestedStart},
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::{IntoParams, ToSchema};
@@ -23,9 +27,8 @@ use super::{
     shared_responses::{ConsistencyErrors, JsonBodyErrors},
 };
 use crate::{
-    backlog::StartMode,
     error::{ApiError, ErrorBody},
-    executions,
+    execution_watch,
     extract::{OptionalJsonBody, PathParams, QueryParams},
     idempotency::{IdempotencyKey, IDEMPOTENT_REPLAYED},
     log_position::LogPosition,
@@ -130,23 +133,21 @@ async fn start_execution(
     let key = IdempotencyKey::from_headers(&headers)?;
     let input = parse_items(body.and_then(|b| b.input))?;
     let trigger = Trigger::new(TriggerKind::Manual);
-    let started = executions::start(
-        &state,
+    let metadata = request_metadata(&headers);
+    let request = RequestedStart {
         workflow_id,
         trigger,
         input,
-        false,
-        executions::StartRequest {
-            mode: if params.wait {
-                StartMode::Waiting
-            } else {
-                StartMode::FireAndForget
-            },
-            key: key.as_ref(),
-            metadata: &request_metadata(&headers),
+        require_active: false,
+        mode: if params.wait {
+            StartMode::Waiting
+        } else {
+            StartMode::FireAndForget
         },
-    )
-    .await?;
+        idempotent_id: key.map(|key| key.execution_id(workflow_id)),
+        metadata: &metadata,
+    };
+    let started = start_requested(&state.commands, &state.backlog, request).await?;
     let mut response = started_response(&state, started.execution_id, &params).await?;
     if started.replayed {
         response
@@ -176,7 +177,7 @@ async fn started_response(
         .timeout_ms
         .map_or(MAX_WAIT, Duration::from_millis)
         .min(MAX_WAIT);
-    let (execution, ended) = executions::wait_for_end(state, execution_id, timeout).await?;
+    let (execution, ended) = execution_watch::wait_for_end(state, execution_id, timeout).await?;
     let status = if ended {
         StatusCode::OK
     } else {
@@ -205,9 +206,9 @@ async fn get_execution(
     State(state): State<AppState>,
     PathParams(id): PathParams<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let id = executions::parse_execution_id(&id)?;
-    let execution = executions::load(&state, id).await?;
-    let saga = executions::has_saga(&state, id, &execution)
+    let id = execution_watch::parse_execution_id(&id)?;
+    let execution = execution_watch::load(&state, id).await?;
+    let saga = execution_watch::has_saga(&state, id, &execution)
         .await?
         .then(|| format!("/api/v1/sagas/{id}"));
     Ok(Json(json!({
@@ -255,11 +256,11 @@ async fn cancel_execution(
     headers: HeaderMap,
     OptionalJsonBody(body): OptionalJsonBody<CancelRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    let id = executions::parse_execution_id(&id)?;
+    let id = execution_watch::parse_execution_id(&id)?;
     let reason = body
         .and_then(|b| b.reason)
         .unwrap_or_else(|| "cancelled by request".to_owned());
-    let position = executions::cancel(&state, id, reason, &request_metadata(&headers)).await?;
+    let position = cancel(&state.commands, id, reason, &request_metadata(&headers)).await?;
     Ok(Json(
         json!({"execution_id": id, "status": "cancelled", "position": position}),
     ))
@@ -281,8 +282,8 @@ async fn retry_execution(
     PathParams(id): PathParams<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let id = executions::parse_execution_id(&id)?;
-    let execution_id = executions::retry(&state, id, &request_metadata(&headers)).await?;
+    let id = execution_watch::parse_execution_id(&id)?;
+    let execution_id = retry(&state.commands, id, &request_metadata(&headers)).await?;
     let body = json!({"execution_id": execution_id, "retry_of": id, "status": "running"});
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
 }
@@ -396,15 +397,14 @@ async fn resume_execution(
     headers: HeaderMap,
     OptionalJsonBody(body): OptionalJsonBody<Value>,
 ) -> Result<Json<Value>, ApiError> {
-    let id = executions::parse_execution_id(&id)?;
+    let id = execution_watch::parse_execution_id(&id)?;
     let item = match body {
         Some(Value::Object(item)) => item,
         Some(other) => Item::from_iter([("data".to_owned(), other)]),
         None => Item::new(),
     };
-    let (node, position) =
-        executions::resume_with_token(&state, id, &token, item, &request_metadata(&headers))
-            .await?;
+    let metadata = request_metadata(&headers);
+    let (node, position) = resume_with_token(&state.commands, id, &token, item, &metadata).await?;
     Ok(Json(
         json!({"execution_id": id, "node": node, "position": position}),
     ))

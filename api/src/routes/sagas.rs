@@ -2,13 +2,9 @@
 //! controls — resume a parked saga, or mark its parked step compensated by hand.
 
 use axum::{extract::State, http::HeaderMap, Json};
-use chrono::Utc;
-use flowforge_commands::CommandError;
-use flowforge_domain::{
-    execution::ExecutionId,
-    saga::{Saga, SagaCommand, SagaError},
-};
+use flowforge_domain::{execution::ExecutionId, saga::Saga};
 use flowforge_infra::read_model::{SagaQuery, SAGAS_PROJECTION};
+use flowforge_sagas::{load_saga, resume_parked, skip_parked_step};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::{IntoParams, ToSchema};
@@ -20,7 +16,7 @@ use super::{
     shared_responses::{ConsistencyErrors, JsonBodyErrors},
 };
 use crate::{
-    error::{command_error, ApiError, ErrorBody},
+    error::{ApiError, ErrorBody},
     extract::{JsonBody, PathParams, QueryParams},
     log_position::LogPosition,
     paging::{self, check_status, page_limit, split_page},
@@ -110,16 +106,7 @@ fn parse_id(id: &str) -> Result<ExecutionId, ApiError> {
 }
 
 async fn load(state: &AppState, id: ExecutionId) -> Result<(Saga, u64), ApiError> {
-    let (saga, version) = state
-        .commands
-        .load::<Saga>(&id.to_string())
-        .await
-        .map_err(saga_error)?;
-    if saga.exists() {
-        Ok((saga, version))
-    } else {
-        Err(ApiError::NotFound(format!("saga {id}")))
-    }
+    Ok(load_saga(&state.commands, id).await?)
 }
 
 fn view(id: ExecutionId, saga: &Saga, version: u64) -> Value {
@@ -169,17 +156,8 @@ async fn retry_saga(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id)?;
-    load(&state, id).await?;
-    let metadata = request_metadata(&headers);
-    let actor = metadata
-        .actor
-        .clone()
-        .unwrap_or_else(|| "anonymous".to_owned());
-    let command = SagaCommand::Resume {
-        actor,
-        at: Utc::now(),
-    };
-    execute(&state, id, command, &headers).await
+    let position = resume_parked(&state.commands, id, &request_metadata(&headers)).await?;
+    answer(&state, id, position).await
 }
 
 /// Which step an operator marks compensated, and why.
@@ -212,43 +190,15 @@ async fn skip_step(
     JsonBody(body): JsonBody<SkipStepRequest>,
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id)?;
-    load(&state, id).await?;
-    let actor = request_metadata(&headers)
-        .actor
-        .unwrap_or_else(|| "anonymous".to_owned());
-    let command = SagaCommand::SkipStep {
-        step: body.step,
-        actor,
-        reason: body
-            .reason
-            .unwrap_or_else(|| "compensated by hand".to_owned()),
-        at: Utc::now(),
-    };
-    execute(&state, id, command, &headers).await
+    let metadata = request_metadata(&headers);
+    let position = skip_parked_step(&state.commands, id, body.step, body.reason, &metadata).await?;
+    answer(&state, id, position).await
 }
 
-async fn execute(
-    state: &AppState,
-    id: ExecutionId,
-    command: SagaCommand,
-    headers: &HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    let outcome = state
-        .commands
-        .execute::<Saga>(&id.to_string(), command, None, &request_metadata(headers))
-        .await
-        .map_err(saga_error)?;
+/// The saga as a control left it, with the control's log position.
+async fn answer(state: &AppState, id: ExecutionId, position: u64) -> Result<Json<Value>, ApiError> {
     let (saga, version) = load(state, id).await?;
     let mut body = view(id, &saga, version);
-    body["position"] = json!(outcome.position);
+    body["position"] = json!(position);
     Ok(Json(body))
-}
-
-fn saga_error(error: CommandError<SagaError>) -> ApiError {
-    command_error(error, ApiError::SagaRejected, |_, actual| {
-        ApiError::VersionConflict {
-            expected: "the saga's current version".to_owned(),
-            current_version: actual,
-        }
-    })
 }

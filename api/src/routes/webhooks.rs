@@ -16,16 +16,17 @@ use serde_json::{json, Map, Value};
 
 use super::request_context::request_metadata;
 use crate::{
-    backlog::StartMode,
     error::{ApiError, ErrorBody},
-    executions,
+    execution_watch,
     idempotency::{IdempotencyKey, IDEMPOTENT_REPLAYED},
     state::AppState,
 };
-use flowforge_engine::triggers::webhooks::{ResponseMode, WebhookRoute};
+use flowforge_engine::{
+    backlog::StartMode,
+    execution_controls::{start_requested, RequestedStart},
+    triggers::webhooks::{ResponseMode, WebhookRoute},
+};
 
-/// The read model webhooks are found in.
-const WORKFLOWS: &str = "workflows";
 /// Headers a Respond to Webhook node may not set.
 const FRAMING_HEADERS: [&str; 7] = [
     "content-length",
@@ -66,28 +67,28 @@ pub async fn webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let route = resolve(&state, method.as_str(), &path)
+    let route = state
+        .webhooks
+        .route(state.workflows.as_ref(), &state, method.as_str(), &path)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("active webhook {method} /webhook/{path}")))?;
     let key = IdempotencyKey::from_headers(&headers)?;
     let item = request_item(&method, &path, &query, &headers, &body)?;
     let trigger = Trigger::new(TriggerKind::Webhook).at_node(route.node.clone());
-    let started = executions::start(
-        &state,
-        route.workflow_id,
+    let metadata = request_metadata(&headers);
+    let request = RequestedStart {
+        workflow_id: route.workflow_id,
         trigger,
-        vec![item],
-        true,
-        executions::StartRequest {
-            mode: match route.response_mode {
-                ResponseMode::Immediately => StartMode::FireAndForget,
-                ResponseMode::LastNode | ResponseMode::RespondNode => StartMode::Waiting,
-            },
-            key: key.as_ref(),
-            metadata: &request_metadata(&headers),
+        input: vec![item],
+        require_active: true,
+        mode: match route.response_mode {
+            ResponseMode::Immediately => StartMode::FireAndForget,
+            ResponseMode::LastNode | ResponseMode::RespondNode => StartMode::Waiting,
         },
-    )
-    .await?;
+        idempotent_id: key.map(|key| key.execution_id(route.workflow_id)),
+        metadata: &metadata,
+    };
+    let started = start_requested(&state.commands, &state.backlog, request).await?;
     let mut response = answer(&state, &route, started.execution_id).await?;
     if started.replayed {
         response
@@ -111,7 +112,7 @@ async fn answer(
             .into_response()),
         ResponseMode::LastNode => {
             let (execution, ended) =
-                executions::wait_for_end(state, execution_id, RESPONSE_TIMEOUT).await?;
+                execution_watch::wait_for_end(state, execution_id, RESPONSE_TIMEOUT).await?;
             if !ended {
                 return Err(ApiError::ExecutionTimedOut(execution_id.to_string()));
             }
@@ -137,8 +138,8 @@ async fn answer(
         }
         ResponseMode::RespondNode => {
             let (execution, response) =
-                executions::wait_until(state, execution_id, RESPONSE_TIMEOUT, |e| {
-                    executions::webhook_response(e).or_else(|| e.is_finished().then(Map::new))
+                execution_watch::wait_until(state, execution_id, RESPONSE_TIMEOUT, |e| {
+                    execution_watch::webhook_response(e).or_else(|| e.is_finished().then(Map::new))
                 })
                 .await?;
             match response {
@@ -160,34 +161,6 @@ async fn answer(
             }
         }
     }
-}
-
-/// The active webhook for `method` and `path`. A workflow changed through this
-/// instance is seen at once; one changed elsewhere a moment ago is found by a
-/// (rate-limited) catch-up with the log's head.
-async fn resolve(
-    state: &AppState,
-    method: &str,
-    path: &str,
-) -> Result<Option<WebhookRoute>, ApiError> {
-    let webhooks = &state.webhooks;
-    let views = state.workflows.as_ref();
-    if let Some(position) = webhooks.pending_change() {
-        state.consistent_with(WORKFLOWS, Some(position)).await?;
-        webhooks.refresh_covering(views, position).await?;
-    }
-    if let Some(route) = webhooks.find(views, method, path).await? {
-        return Ok(Some(route));
-    }
-    // Another request caught up a moment ago (this one waited for it to
-    // finish): its refresh may hold the route.
-    let Some(_permit) = webhooks.catch_up_permit().await else {
-        return Ok(webhooks.find(views, method, path).await?);
-    };
-    let head = state.store.head().await?;
-    state.consistent_with(WORKFLOWS, Some(head)).await?;
-    webhooks.refresh_covering(views, head).await?;
-    Ok(webhooks.find(views, method, path).await?)
 }
 
 /// The first item of a webhook execution: `{method, path, headers, query, body}`.

@@ -7,17 +7,14 @@ use axum::{
     Json,
 };
 use chrono::{DateTime, Utc};
-use flowforge_commands::workflow_lifecycle::{run_lifecycle, LifecycleError};
-use flowforge_domain::{
-    webhook_path::WebhookPathError,
-    workflow::{
-        RawWorkflowDefinition, Workflow, WorkflowCommand, WorkflowDefinition, WorkflowId,
-        WorkflowLimits,
-    },
+use flowforge_commands::workflow_lifecycle::run_lifecycle;
+use flowforge_domain::workflow::{
+    RawWorkflowDefinition, Workflow, WorkflowCommand, WorkflowDefinition, WorkflowId,
+    WorkflowLimits,
 };
 use flowforge_infra::{
     event_store::EventMetadata,
-    read_model::{WorkflowListQuery, WorkflowStatus, WorkflowView},
+    read_model::{WorkflowListQuery, WorkflowStatus, WorkflowView, WORKFLOWS_PROJECTION},
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -31,7 +28,7 @@ use super::{
     workflow_schema::{whole_numbers_as_integers, WorkflowRequest},
 };
 use crate::{
-    error::{command_error, ApiError, ErrorBody},
+    error::{ApiError, ErrorBody},
     extract::{JsonBody, PathParams, QueryParams},
     log_position::LogPosition,
     paging::{page_limit, split_page},
@@ -144,7 +141,7 @@ pub struct ConsistencyParams {
 }
 
 /// The projection behind these queries.
-const WORKFLOWS: &str = "workflows";
+const WORKFLOWS: &str = WORKFLOWS_PROJECTION;
 const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 500;
 
@@ -286,9 +283,7 @@ async fn run(
     expected: Option<u64>,
     metadata: &EventMetadata,
 ) -> Result<Response, ApiError> {
-    let outcome = run_lifecycle(&state.commands, id, command, expected, metadata)
-        .await
-        .map_err(lifecycle_error)?;
+    let outcome = run_lifecycle(&state.commands, id, command, expected, metadata).await?;
     state.webhooks.workflow_changed(outcome.position);
     Ok(accepted(
         StatusCode::OK,
@@ -299,26 +294,6 @@ async fn run(
 }
 
 /// A life-cycle refusal as an API error: a taken webhook route names its holder.
-fn lifecycle_error(error: LifecycleError) -> ApiError {
-    match error {
-        LifecycleError::Workflow(error) => error.into(),
-        LifecycleError::Path(error) => command_error(
-            error,
-            |WebhookPathError::Taken {
-                 route,
-                 workflow_id,
-                 workflow_name,
-             }| ApiError::WebhookPathTaken {
-                method: route.method,
-                path: route.path,
-                workflow_id: workflow_id.to_string(),
-                workflow_name,
-            },
-            |_, _| ApiError::Unavailable("webhook paths are too busy to claim".to_owned()),
-        ),
-    }
-}
-
 /// Runs a lifecycle command (activate, deactivate, archive) on the workflow in
 /// the path, with the optional `If-Match` version.
 async fn lifecycle(

@@ -9,6 +9,7 @@
 //! match is confirmed against the workflow's own stream before it runs.
 
 use std::{
+    future::Future,
     sync::{
         atomic::{AtomicU64, Ordering},
         RwLock,
@@ -74,15 +75,57 @@ impl Default for WebhookRegistry {
     }
 }
 
+/// How routing catches the workflows read model up with changes: the edge
+/// that serves webhooks knows its read model's progress and the log's head.
+pub trait WorkflowCatchUp {
+    /// What catching up fails with (a read-model failure among them).
+    type Error: From<ReadModelError>;
+    /// The event log's newest position.
+    fn head(&self) -> impl Future<Output = Result<u64, Self::Error>> + Send;
+    /// Waits until the workflows read model reflects `position`.
+    fn reach(&self, position: u64) -> impl Future<Output = Result<(), Self::Error>> + Send;
+}
+
 /// Permission to catch up after a miss, held for the catch-up's length.
-pub struct CatchUpPermit<'a> {
+struct CatchUpPermit<'a> {
     _held: tokio::sync::MutexGuard<'a, Option<Instant>>,
 }
 
 impl WebhookRegistry {
+    /// The active webhook for `method` and `path`. A workflow changed through
+    /// this instance is seen at once; one changed elsewhere a moment ago is
+    /// found by a (rate-limited) catch-up with the log's head.
+    ///
+    /// # Errors
+    /// What reading the routes or catching up fails with.
+    pub async fn route<C: WorkflowCatchUp + Sync>(
+        &self,
+        views: &dyn WorkflowViewStore,
+        catch_up: &C,
+        method: &str,
+        path: &str,
+    ) -> Result<Option<WebhookRoute>, C::Error> {
+        if let Some(position) = self.pending_change() {
+            catch_up.reach(position).await?;
+            self.refresh_covering(views, position).await?;
+        }
+        if let Some(route) = self.find(views, method, path).await? {
+            return Ok(Some(route));
+        }
+        // Another request caught up a moment ago (this one waited for it to
+        // finish): its refresh may hold the route.
+        let Some(_permit) = self.catch_up_permit().await else {
+            return Ok(self.find(views, method, path).await?);
+        };
+        let head = catch_up.head().await?;
+        catch_up.reach(head).await?;
+        self.refresh_covering(views, head).await?;
+        Ok(self.find(views, method, path).await?)
+    }
+
     /// The route for `method` and `path` in the cache (re-read if older than
     /// a second), if an active workflow has one.
-    pub async fn find(
+    async fn find(
         &self,
         views: &dyn WorkflowViewStore,
         method: &str,
@@ -101,14 +144,14 @@ impl WebhookRegistry {
 
     /// The position of a change through this instance that the cache does not
     /// reflect yet, if there is one.
-    pub fn pending_change(&self) -> Option<u64> {
+    fn pending_change(&self) -> Option<u64> {
         let changed = self.changed.load(Ordering::SeqCst);
         (changed > self.covered.load(Ordering::SeqCst)).then_some(changed)
     }
 
     /// Permission for a miss to catch up, or `None` if another did within
     /// [`MIN_CATCH_UP`] (waiting for one in progress first).
-    pub async fn catch_up_permit(&self) -> Option<CatchUpPermit<'_>> {
+    async fn catch_up_permit(&self) -> Option<CatchUpPermit<'_>> {
         let mut last = self.last_catch_up.lock().await;
         if last.is_some_and(|at| at.elapsed() < MIN_CATCH_UP) {
             return None;
@@ -118,7 +161,7 @@ impl WebhookRegistry {
     }
 
     /// Re-reads the routes from a read model that has reached `position`.
-    pub async fn refresh_covering(
+    async fn refresh_covering(
         &self,
         views: &dyn WorkflowViewStore,
         position: u64,
