@@ -50,7 +50,7 @@ pub async fn resume_parked(
     metadata: &EventMetadata,
 ) -> Result<u64, SagaControlError> {
     let command = SagaCommand::Resume {
-        actor: actor(metadata),
+        actor: metadata.actor_or_anonymous(),
         at: Utc::now(),
     };
     execute(commands, id, command, metadata).await
@@ -71,7 +71,7 @@ pub async fn skip_parked_step(
 ) -> Result<u64, SagaControlError> {
     let command = SagaCommand::SkipStep {
         step,
-        actor: actor(metadata),
+        actor: metadata.actor_or_anonymous(),
         reason: reason.unwrap_or_else(|| "compensated by hand".to_owned()),
         at: Utc::now(),
     };
@@ -89,11 +89,4 @@ async fn execute(
         .execute::<Saga>(&id.to_string(), command, None, metadata)
         .await?;
     Ok(outcome.position)
-}
-
-fn actor(metadata: &EventMetadata) -> String {
-    metadata
-        .actor
-        .clone()
-        .unwrap_or_else(|| "anonymous".to_owned())
 }

@@ -3,7 +3,7 @@
 //! tenant is the default one.
 
 use axum::http::HeaderMap;
-use flowforge_infra::event_store::EventMetadata;
+use flowforge_infra::event_store::{EventMetadata, ANONYMOUS_ACTOR};
 use flowforge_monitoring::trace_context::trace_id_of;
 use uuid::Uuid;
 
@@ -24,7 +24,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// The metadata for events caused by a request with these headers.
 pub fn request_metadata(headers: &HeaderMap) -> EventMetadata {
     EventMetadata {
-        actor: Some(header(headers, ACTOR).unwrap_or("anonymous").to_owned()),
+        actor: Some(header(headers, ACTOR).unwrap_or(ANONYMOUS_ACTOR).to_owned()),
         correlation_id: Some(
             header(headers, CORRELATION_ID)
                 .and_then(|v| Uuid::parse_str(v).ok())

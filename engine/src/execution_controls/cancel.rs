@@ -5,7 +5,7 @@ use flowforge_commands::CommandBus;
 use flowforge_domain::execution::{Execution, ExecutionCommand, ExecutionId};
 use flowforge_infra::event_store::EventMetadata;
 
-use super::{actor, load_execution, ControlError};
+use super::{load_execution, ControlError};
 
 /// Cancels execution `id` for the request's actor, with `reason`; returns
 /// the log position of the cancellation.
@@ -22,7 +22,7 @@ pub async fn cancel(
     load_execution(commands, id).await?;
     let command = ExecutionCommand::Cancel {
         reason,
-        actor: actor(metadata),
+        actor: metadata.actor_or_anonymous(),
         at: Utc::now(),
     };
     let outcome = commands

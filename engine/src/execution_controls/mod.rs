@@ -15,7 +15,7 @@ mod retry;
 
 use flowforge_commands::{CommandBus, CommandError};
 use flowforge_domain::execution::{Execution, ExecutionError, ExecutionId};
-use flowforge_infra::event_store::{EventMetadata, EventStoreError};
+use flowforge_infra::event_store::EventStoreError;
 
 use crate::{backlog::BacklogFull, starter::StartError};
 
@@ -75,12 +75,4 @@ pub async fn load_execution(
     } else {
         Err(ControlError::ExecutionNotFound(id))
     }
-}
-
-/// Who a control acts for: the request's actor, or `anonymous`.
-fn actor(metadata: &EventMetadata) -> String {
-    metadata
-        .actor
-        .clone()
-        .unwrap_or_else(|| "anonymous".to_owned())
 }

@@ -7,7 +7,7 @@ use flowforge_domain::execution::{Execution, ExecutionCommand, ExecutionId, Item
 use flowforge_infra::event_store::EventMetadata;
 use flowforge_nodes::resume::token_matches;
 
-use super::{actor, load_execution, ControlError};
+use super::{load_execution, ControlError};
 
 /// Resumes the node of execution `id` that waits for a call with `token`,
 /// with `item` as its output; returns the node and the log position. The
@@ -40,7 +40,7 @@ pub async fn resume_with_token(
     let command = ExecutionCommand::ResumeWithToken {
         node: node.clone(),
         outputs: vec![vec![item]],
-        actor: actor(metadata),
+        actor: metadata.actor_or_anonymous(),
         at: Utc::now(),
     };
     let outcome = commands

@@ -14,7 +14,7 @@ pub mod upcasting;
 
 pub use model::{
     AppendOutcome, EventMetadata, ExpectedVersion, NewEvent, Position, RecordedEvent, StreamId,
-    StreamIdError, DEFAULT_TENANT,
+    StreamIdError, ANONYMOUS_ACTOR, DEFAULT_TENANT,
 };
 
 use async_trait::async_trait;

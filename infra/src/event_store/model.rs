@@ -144,6 +144,20 @@ impl Default for EventMetadata {
     }
 }
 
+/// The name a command records for whoever caused it when no actor is known.
+pub const ANONYMOUS_ACTOR: &str = "anonymous";
+
+impl EventMetadata {
+    /// The actor to record in a command that names who acted (a cancel, a
+    /// resumption, an operator's saga control): the known one, or
+    /// [`ANONYMOUS_ACTOR`].
+    pub fn actor_or_anonymous(&self) -> String {
+        self.actor
+            .clone()
+            .unwrap_or_else(|| ANONYMOUS_ACTOR.to_owned())
+    }
+}
+
 /// An event about to be appended.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewEvent {
