@@ -13,6 +13,7 @@
 //! library's message port over NATS).
 #![forbid(unsafe_code)]
 
+mod clock;
 mod error_workflow;
 mod nats_publisher;
 mod orchestrator;
@@ -21,6 +22,7 @@ mod starter;
 mod sub_workflows;
 pub mod triggers;
 
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use error_workflow::{error_execution_id, failure_item, start_error_workflow};
 pub use nats_publisher::NatsPublisher;
 pub use orchestrator::{

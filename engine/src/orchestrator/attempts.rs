@@ -5,7 +5,7 @@
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use flowforge_commands::CommandError;
 use flowforge_domain::{
     execution::{
@@ -164,7 +164,7 @@ impl ExecutionOrchestrator {
         // outcome are recorded together: one append instead of two.
         let definition_type = definition.node_type();
         let pure = record_start && definition_type.is_pure();
-        let started_at = Utc::now();
+        let started_at = self.clock.now();
         let recorded_input = input.clone();
         let start = ExecutionCommand::StartNode {
             node: node.clone(),
@@ -185,19 +185,30 @@ impl ExecutionOrchestrator {
             input,
             context_input: None,
             node_outputs,
-            now: Utc::now().to_rfc3339(),
+            now: self.clock.now().to_rfc3339(),
             idempotency_key: format!("{id}:{node}:{attempt}"),
             resume_node,
         };
         let run = self.executor.run(request);
         let run = async {
             match timeout {
-                Some(limit) => tokio::time::timeout(limit, run).await.unwrap_or_else(|_| {
-                    NodeOutcome::Failed(
-                        NodeError::new(format!("node timed out after {} ms", limit.as_millis()))
+                Some(limit) => {
+                    let due = TimeDelta::from_std(limit)
+                        .ok()
+                        .and_then(|limit| self.clock.now().checked_add_signed(limit))
+                        .unwrap_or(DateTime::<Utc>::MAX_UTC);
+                    tokio::select! {
+                        biased;
+                        outcome = run => outcome,
+                        () = self.clock.sleep_until(due) => NodeOutcome::Failed(
+                            NodeError::new(format!(
+                                "node timed out after {} ms",
+                                limit.as_millis()
+                            ))
                             .with_code("timeout"),
-                    )
-                }),
+                        ),
+                    }
+                }
                 None => run.await,
             }
         };
@@ -208,7 +219,7 @@ impl ExecutionOrchestrator {
             () = stop.cancelled() => return,
             outcome = run => outcome,
         };
-        let at = Utc::now();
+        let at = self.clock.now();
         let node_type = [definition_type.as_str()];
         let metrics = flowforge_monitoring::metrics();
         let label = match &outcome {

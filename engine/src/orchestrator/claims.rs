@@ -31,11 +31,10 @@ impl ExecutionOrchestrator {
 
     /// Sleeps until `at` (or until `stop`, or shutdown); true if the time came.
     pub(super) async fn sleep_until(&self, at: DateTime<Utc>, stop: &CancellationToken) -> bool {
-        let wait = (at - Utc::now()).to_std().unwrap_or_default();
         tokio::select! {
             () = stop.cancelled() => false,
             () = self.shutdown.cancelled() => false,
-            () = tokio::time::sleep(wait) => true,
+            () = self.clock.sleep_until(at) => true,
         }
     }
 

@@ -6,8 +6,6 @@
 
 use std::{sync::Arc, time::Duration};
 
-use chrono::Utc;
-
 use flowforge_domain::execution::{
     Execution, ExecutionCommand, ExecutionId, ExecutionStatus, NodeError, NodeRunStatus,
 };
@@ -77,7 +75,7 @@ impl ExecutionOrchestrator {
                 let command = ExecutionCommand::Cancel {
                     reason: format!("its calling execution {id} ended"),
                     actor: "system".to_owned(),
-                    at: Utc::now(),
+                    at: self.clock.now(),
                 };
                 self.record(child, command).await;
             }
@@ -203,7 +201,7 @@ impl ExecutionOrchestrator {
         let command = ExecutionCommand::Fail {
             error,
             failed_node,
-            at: Utc::now(),
+            at: self.clock.now(),
         };
         self.record(id, command).await;
     }

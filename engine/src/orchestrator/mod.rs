@@ -19,6 +19,10 @@
 //! cap per execution and per process, free slots going round-robin across
 //! executions, so one execution's fan-out cannot starve the others.
 //!
+//! Every time it records or waits for (retry backoff, timed waits, time
+//! limits, node timeouts) comes from its [`Clock`]: the system clock, or a
+//! manual one in tests.
+//!
 //! At shutdown it starts no new node attempt, lets the running ones finish
 //! and record their outcomes within a grace period, and only then gives its
 //! lease up: another instance takes over at once and runs nothing twice.
@@ -42,7 +46,6 @@ use std::{
     time::Duration,
 };
 
-use chrono::Utc;
 use flowforge_commands::CommandBus;
 use flowforge_domain::execution::{
     concat_items, decide, retry_delay, Decision, Execution, ExecutionCommand, ExecutionId,
@@ -59,6 +62,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::{debug, warn};
 
+use crate::clock::{Clock, SystemClock};
 use admission::Admission;
 pub use attempt_pool::AttemptLimits;
 use attempt_pool::AttemptPool;
@@ -126,6 +130,8 @@ pub struct ExecutionOrchestrator {
     slots: AttemptPool,
     /// How long running node attempts may take to finish at shutdown.
     grace: Duration,
+    /// Where it reads the time and waits for a time to come.
+    clock: Arc<dyn Clock>,
 }
 
 impl ExecutionOrchestrator {
@@ -154,8 +160,21 @@ impl ExecutionOrchestrator {
             attempts: TaskTracker::new(),
             slots: AttemptPool::new(settings.attempts),
             grace: settings.shutdown_grace,
+            clock: Arc::new(SystemClock),
             shutdown,
         })
+    }
+
+    /// The same orchestrator reading the time from `clock` (the system clock
+    /// by default): retry backoff, timed waits, time limits and node timeouts
+    /// follow it. Call it right after [`new`](Self::new), before the
+    /// orchestrator is shared; once it is, the clock stays as it was.
+    pub fn with_clock(mut self: Arc<Self>, clock: Arc<dyn Clock>) -> Arc<Self> {
+        match Arc::get_mut(&mut self) {
+            Some(this) => this.clock = clock,
+            None => warn!("the orchestrator is already shared; its clock stays as it was"),
+        }
+        self
     }
 
     /// Turns true once the executions left open by earlier processes have been
@@ -190,8 +209,13 @@ impl ExecutionOrchestrator {
         if !self.admit(id, &execution) {
             if execution.status() != ExecutionStatus::Queued {
                 debug!(%id, "queued behind the workflow's concurrency cap");
-                self.record(id, ExecutionCommand::Queue { at: Utc::now() })
-                    .await;
+                self.record(
+                    id,
+                    ExecutionCommand::Queue {
+                        at: self.clock.now(),
+                    },
+                )
+                .await;
             }
             return;
         }
@@ -252,7 +276,7 @@ impl ExecutionOrchestrator {
                     node,
                     next_attempt,
                     wait_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
-                    at: Utc::now(),
+                    at: self.clock.now(),
                 };
                 self.record(id, command).await;
             }
@@ -275,7 +299,7 @@ impl ExecutionOrchestrator {
                             let command = ExecutionCommand::Resume {
                                 node,
                                 outputs: vec![input],
-                                at: Utc::now(),
+                                at: this.clock.now(),
                             };
                             this.record(id, command).await;
                         } else {
@@ -285,8 +309,13 @@ impl ExecutionOrchestrator {
                 }
             }
             Decision::Finish(Finish::Succeeded { .. }) => {
-                self.record(id, ExecutionCommand::Succeed { at: Utc::now() })
-                    .await;
+                self.record(
+                    id,
+                    ExecutionCommand::Succeed {
+                        at: self.clock.now(),
+                    },
+                )
+                .await;
             }
             Decision::Finish(Finish::Failed { node, error }) => {
                 self.fail(id, execution, error, Some(node)).await;
