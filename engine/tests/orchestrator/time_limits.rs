@@ -8,7 +8,7 @@ use flowforge_domain::execution::ExecutionStatus;
 use serde_json::json;
 use tokio::sync::Semaphore;
 
-use crate::helpers::{definition, workflow_id, Step, TestStore};
+use crate::helpers::{definition, eventually_called, workflow_id, Step, TestStore};
 
 #[tokio::test]
 async fn an_execution_past_its_time_limit_fails() {
@@ -28,7 +28,7 @@ async fn an_execution_past_its_time_limit_fails() {
     }));
     let _orchestrator = store.start_orchestrator().await;
     let id = store.request(workflow_id(), &workflow).await;
-    crate::helpers::eventually_called(&store, "Slow").await;
+    eventually_called(&store, "Slow").await;
     store.sleepers_become(1).await;
 
     // When the clock passes the limit
@@ -58,7 +58,7 @@ async fn a_node_past_its_timeout_fails_its_attempt() {
     }));
     let _orchestrator = store.start_orchestrator().await;
     let id = store.request(workflow_id(), &workflow).await;
-    crate::helpers::eventually_called(&store, "Slow").await;
+    eventually_called(&store, "Slow").await;
     store.sleepers_become(1).await;
 
     // When the clock passes the timeout
