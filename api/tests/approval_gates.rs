@@ -41,7 +41,7 @@ async fn start(app: &TestApp, workflow: &str) -> String {
 }
 
 async fn waiting_at(app: &TestApp, execution: &str, node: &str) -> Value {
-    eventually(WITHIN, || async {
+    eventually(WITHIN, "the approval gate waits", || async {
         let (_, detail) = app.get(&format!("/api/v1/executions/{execution}")).await;
         let waits = detail["nodes"]
             .as_array()?
@@ -133,7 +133,7 @@ async fn a_resume_token_is_a_secret_that_works_once(backend: Backend) {
 
     let (status, body) = resume(&app, &second, "bob").await;
     assert_eq!(status, 200, "{body}");
-    let detail = eventually(WITHIN, || async {
+    let detail = eventually(WITHIN, "the approved execution succeeds", || async {
         let (_, detail) = app.get(&format!("/api/v1/executions/{execution}")).await;
         (detail["status"] == "succeeded").then_some(detail)
     })

@@ -91,16 +91,19 @@ async fn metric(app: &TestApp, sample: &str) -> f64 {
 }
 
 async fn backlog_reaches(app: &TestApp, pending: f64) {
-    eventually(Duration::from_secs(60), || async {
-        (metric(app, "flowforge_execution_backlog ").await == pending).then_some(())
-    })
+    eventually(
+        Duration::from_secs(60),
+        "the backlog gauge shows every pending execution",
+        || async { (metric(app, "flowforge_execution_backlog ").await == pending).then_some(()) },
+    )
     .await;
 }
 
 /// Waits until `workflow` has `expected` executions recorded (an admitted
 /// start may still be on its way to the store), and checks no more appear.
 async fn assert_executions(app: &TestApp, workflow: &str, expected: usize) {
-    eventually(Duration::from_secs(30), || async {
+    let what = format!("{expected} executions of {workflow}");
+    eventually(Duration::from_secs(30), &what, || async {
         let head = app.head().await;
         let (status, page) = app
             .get(&format!(

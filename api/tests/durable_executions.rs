@@ -12,13 +12,16 @@ use std::{
     collections::HashMap,
     process::Stdio,
     sync::{Arc, Mutex},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use axum::{extract::State, http::HeaderMap, routing::post, Json, Router};
 use flowforge_infra::test_support::{TestDatabase, TestJetStream};
 use serde_json::{json, Value};
-use support::process::{postgres_and_nats, FlowforgeProcess};
+use support::{
+    eventually,
+    process::{postgres_and_nats, FlowforgeProcess},
+};
 
 /// Counts calls per route and remembers their idempotency keys.
 #[derive(Clone, Default)]
@@ -138,22 +141,20 @@ async fn executions_survive_sigkill(env: Vec<(&str, String)>) {
     }
     // Every one of them (and each caller's child) has called `before` and
     // sits in the Wait node; each caller waits for its child.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let mut all_waiting = recorder.keys("before").len() == 23;
-        for id in waiting_runs.iter().chain(&caller_runs) {
-            let detail = json_of(http.get(format!("{}/api/v1/executions/{id}", server.base))).await;
-            all_waiting &= detail["status"] == "waiting";
-        }
-        if all_waiting {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "executions did not reach the Wait node"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(
+        Duration::from_secs(30),
+        "executions reach the Wait node",
+        || async {
+            let mut all_waiting = recorder.keys("before").len() == 23;
+            for id in waiting_runs.iter().chain(&caller_runs) {
+                let detail =
+                    json_of(http.get(format!("{}/api/v1/executions/{id}", server.base))).await;
+                all_waiting &= detail["status"] == "waiting";
+            }
+            all_waiting
+        },
+    )
+    .await;
     let mut slow_runs = Vec::new();
     for _ in 0..5 {
         let started = json_of(http.post(format!(
@@ -170,11 +171,10 @@ async fn executions_survive_sigkill(env: Vec<(&str, String)>) {
         );
     }
     // Mid-call: the slow requests have reached the server, none has answered.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while recorder.keys("slow").len() < 5 {
-        assert!(Instant::now() < deadline, "slow calls did not start");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(Duration::from_secs(10), "slow calls start", || async {
+        recorder.keys("slow").len() >= 5
+    })
+    .await;
     server.kill();
     assert_eq!(
         recorder.keys("after").len(),
@@ -184,20 +184,21 @@ async fn executions_survive_sigkill(env: Vec<(&str, String)>) {
 
     let server = FlowforgeProcess::start(&env, Stdio::null());
     server.wait_ready(&http).await;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    for id in waiting_runs.iter().chain(&slow_runs).chain(&caller_runs) {
-        loop {
-            let detail = json_of(http.get(format!("{}/api/v1/executions/{id}", server.base))).await;
-            if detail["status"] == "succeeded" {
-                break;
+    eventually(
+        Duration::from_secs(60),
+        "every execution finishes",
+        || async {
+            for id in waiting_runs.iter().chain(&slow_runs).chain(&caller_runs) {
+                let detail =
+                    json_of(http.get(format!("{}/api/v1/executions/{id}", server.base))).await;
+                if detail["status"] != "succeeded" {
+                    return false;
+                }
             }
-            assert!(
-                Instant::now() < deadline,
-                "execution {id} did not finish: {detail}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
+            true
+        },
+    )
+    .await;
     assert_eq!(
         recorder.keys("before").len(),
         23,
@@ -261,24 +262,23 @@ async fn a_compensation_survives_sigkill(env: Vec<(&str, String)>) {
     )))
     .await;
     let execution = started["execution_id"].as_str().expect("id").to_owned();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while bookings.cancelled_ids().is_empty() {
-        assert!(Instant::now() < deadline, "compensation never started");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(Duration::from_secs(30), "compensation starts", || async {
+        !bookings.cancelled_ids().is_empty()
+    })
+    .await;
     server.kill();
 
     let server = FlowforgeProcess::start(&env, Stdio::null());
     server.wait_ready(&http).await;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let saga = loop {
-        let saga = json_of(http.get(format!("{}/api/v1/sagas/{execution}", server.base))).await;
-        if saga["saga"]["status"] == "compensated" {
-            break saga;
-        }
-        assert!(Instant::now() < deadline, "saga did not finish: {saga}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let saga = eventually(
+        Duration::from_secs(60),
+        "the saga is compensated",
+        || async {
+            let saga = json_of(http.get(format!("{}/api/v1/sagas/{execution}", server.base))).await;
+            (saga["saga"]["status"] == "compensated").then_some(saga)
+        },
+    )
+    .await;
     let cancellations = bookings.cancellations();
     let keys_of = |id: &str| -> std::collections::HashSet<String> {
         cancellations

@@ -8,20 +8,19 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-use support::{flaky_server::FlakyServer, Backend, TestApp};
+use support::{eventually, flaky_server::FlakyServer, Backend, TestApp};
 
 /// Polls an execution until its status is final; panics after `within`.
 async fn wait_until_finished(app: &TestApp, execution: &str, within: Duration) -> Value {
-    let deadline = Instant::now() + within;
-    loop {
+    let what = format!("execution {execution} finishes");
+    eventually(within, &what, || async {
         let (status, detail) = app.get(&format!("/api/v1/executions/{execution}")).await;
         assert_eq!(status, 200, "{detail}");
-        if ["succeeded", "failed", "cancelled"].contains(&detail["status"].as_str().unwrap_or("")) {
-            return detail;
-        }
-        assert!(Instant::now() < deadline, "never finished: {detail}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        ["succeeded", "failed", "cancelled"]
+            .contains(&detail["status"].as_str().unwrap_or(""))
+            .then_some(detail)
+    })
+    .await
 }
 
 async fn start(app: &TestApp, workflow: &str, input: Value) -> String {
@@ -328,30 +327,29 @@ async fn a_concurrency_cap_queues_the_excess_in_request_order(backend: Backend) 
         executions.push(start(&app, &id, json!([{ "n": n }])).await);
     }
     // While the first runs, the last waits its turn, listed as queued.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let head = app.head().await;
-        let (_, page) = app
-            .get(&format!(
-                "/api/v1/executions?workflow_id={id}&status=queued&consistent_with={head}"
-            ))
-            .await;
-        let queued: Vec<&str> = page["items"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|item| item["id"].as_str())
-            .collect();
-        if queued.contains(&executions[2].as_str()) {
-            let (_, detail) = app
-                .get(&format!("/api/v1/executions/{}", executions[2]))
+    eventually(
+        Duration::from_secs(5),
+        "the last is listed as queued",
+        || async {
+            let head = app.head().await;
+            let (_, page) = app
+                .get(&format!(
+                    "/api/v1/executions?workflow_id={id}&status=queued&consistent_with={head}"
+                ))
                 .await;
-            assert_eq!(detail["status"], "queued", "{detail}");
-            break;
-        }
-        assert!(Instant::now() < deadline, "never listed as queued: {page}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+            page["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|item| item["id"].as_str())
+                .any(|queued| queued == executions[2])
+        },
+    )
+    .await;
+    let (_, detail) = app
+        .get(&format!("/api/v1/executions/{}", executions[2]))
+        .await;
+    assert_eq!(detail["status"], "queued", "{detail}");
     let mut spans = Vec::new();
     for execution in &executions {
         let detail = wait_until_finished(&app, execution, Duration::from_secs(20)).await;
@@ -419,19 +417,17 @@ async fn a_run_past_its_time_limit_fails_and_starts_the_error_workflow(backend: 
     );
     let failed = run["execution_id"].as_str().expect("id");
 
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let handled = loop {
-        let runs = executions_of(&app, &handler).await;
-        if let Some(done) = runs.iter().find(|r| r["status"] == "succeeded") {
+    let handled = eventually(
+        Duration::from_secs(20),
+        "the error workflow runs",
+        || async {
+            let runs = executions_of(&app, &handler).await;
+            let done = runs.iter().find(|r| r["status"] == "succeeded")?;
             assert_eq!(runs.len(), 1, "one error run per failure: {runs:?}");
-            break done["id"].as_str().expect("id").to_owned();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the error workflow never ran: {runs:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+            Some(done["id"].as_str().expect("id").to_owned())
+        },
+    )
+    .await;
     let (_, detail) = app.get(&format!("/api/v1/executions/{handled}")).await;
     assert_eq!(detail["trigger"]["kind"], "error_workflow", "{detail}");
     assert_eq!(detail["trigger"]["node"], "Failed", "{detail}");
@@ -527,8 +523,7 @@ async fn a_queued_execution_runs_after_a_restart(backend: Backend) {
     let id = one_at_a_time(&app, 500).await;
     let first = start(&app, &id, json!([{}])).await;
     let second = start(&app, &id, json!([{}])).await;
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
+    eventually(Duration::from_secs(5), "the second is queued", || async {
         let (_, detail) = app.get(&format!("/api/v1/executions/{second}")).await;
         let head = app.head().await;
         let (_, page) = app
@@ -536,12 +531,9 @@ async fn a_queued_execution_runs_after_a_restart(backend: Backend) {
                 "/api/v1/executions?status=queued&consistent_with={head}"
             ))
             .await;
-        if detail["status"] == "queued" && page["items"].as_array().is_some_and(|i| !i.is_empty()) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "never queued: {detail}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        detail["status"] == "queued" && page["items"].as_array().is_some_and(|i| !i.is_empty())
+    })
+    .await;
     app.restart().await;
     for execution in [&first, &second] {
         let detail = wait_until_finished(&app, execution, Duration::from_secs(20)).await;

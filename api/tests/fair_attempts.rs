@@ -89,7 +89,7 @@ async fn fan_out_does_not_starve_another_execution(backend: Backend) {
         .post(&format!("/api/v1/workflows/{wide}/executions"), &json!({}))
         .await;
     assert_eq!(status, 202, "{wide_run}");
-    eventually(Duration::from_secs(20), || async {
+    eventually(Duration::from_secs(20), "two calls arrive", || async {
         (api.arrivals().len() == 2).then_some(())
     })
     .await;
@@ -103,11 +103,15 @@ async fn fan_out_does_not_starve_another_execution(backend: Backend) {
     for released in 1..=total {
         api.release.add_permits(1);
         let refilled = 2.min(total - released);
-        eventually(Duration::from_secs(20), || async {
-            (api.held.load(Ordering::SeqCst) == refilled
-                && api.arrivals().len() == (released + refilled).min(total))
-            .then_some(())
-        })
+        eventually(
+            Duration::from_secs(20),
+            "the released slots are refilled",
+            || async {
+                (api.held.load(Ordering::SeqCst) == refilled
+                    && api.arrivals().len() == (released + refilled).min(total))
+                .then_some(())
+            },
+        )
         .await;
     }
 
@@ -127,10 +131,14 @@ async fn fan_out_does_not_starve_another_execution(backend: Backend) {
     );
     for run in [&wide_run, &other_run] {
         let id = run["execution_id"].as_str().expect("id");
-        eventually(Duration::from_secs(20), || async {
-            let (_, detail) = app.get(&format!("/api/v1/executions/{id}")).await;
-            (detail["status"] == "succeeded").then_some(())
-        })
+        eventually(
+            Duration::from_secs(20),
+            "the execution succeeds",
+            || async {
+                let (_, detail) = app.get(&format!("/api/v1/executions/{id}")).await;
+                (detail["status"] == "succeeded").then_some(())
+            },
+        )
         .await;
     }
 }

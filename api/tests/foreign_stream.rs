@@ -161,7 +161,7 @@ async fn the_saga_manager_refuses_another_log_and_compensates_its_own() {
     );
     let execution = run["execution_id"].as_str().expect("id");
     let saga = format!("/api/v1/sagas/{execution}");
-    eventually(SETTLE, || async {
+    eventually(SETTLE, "the saga is compensated", || async {
         let (status, body) = other.get(&saga).await;
         (status == 200 && body["saga"]["status"] == "compensated").then_some(())
     })

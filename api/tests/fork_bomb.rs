@@ -70,10 +70,14 @@ async fn a_workflow_that_starts_itself_twice_stops_at_the_descendant_bound(backe
 
     // Every start comes from a running execution, so once all of them have
     // finished (in a list consistent with the whole log) nothing can follow.
-    let runs = eventually(Duration::from_secs(60), || async {
-        let runs = executions_of(&app, &id).await;
-        runs.iter().all(finished).then_some(runs)
-    })
+    let runs = eventually(
+        Duration::from_secs(60),
+        "every execution of the fork bomb finishes",
+        || async {
+            let runs = executions_of(&app, &id).await;
+            runs.iter().all(finished).then_some(runs)
+        },
+    )
     .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let later = executions_of(&app, &id).await;
@@ -176,7 +180,7 @@ async fn sub_workflow_starts_past_the_rate_fail_their_node(backend: Backend) {
             .is_some_and(|m| m.contains("FLOWFORGE_MAX_STARTS_PER_SEC_PER_WORKFLOW")),
         "{run}"
     );
-    let children = eventually(Duration::from_secs(10), || async {
+    let children = eventually(Duration::from_secs(10), "every child finishes", || async {
         let children = executions_of(&app, &child).await;
         children.iter().all(finished).then_some(children)
     })

@@ -127,7 +127,7 @@ async fn sigterm_lets_the_running_node_finish_once_and_hands_over_at_once() {
         ));
         tokio::spawn(json_of(request))
     };
-    eventually(Duration::from_secs(20), || async {
+    eventually(Duration::from_secs(20), "the call arrives", || async {
         (api.calls().len() == 1).then_some(())
     })
     .await;
@@ -160,10 +160,14 @@ async fn sigterm_lets_the_running_node_finish_once_and_hands_over_at_once() {
 
     // The standby takes the lease over at once and finishes the execution
     // from the recorded outcome: the call is not made a second time.
-    let finished = eventually(Duration::from_secs(10), || async {
-        let detail = execution_status(&http, &standby.base, &execution).await;
-        (detail["status"] == "succeeded").then_some(detail)
-    })
+    let finished = eventually(
+        Duration::from_secs(10),
+        "the standby finishes the execution",
+        || async {
+            let detail = execution_status(&http, &standby.base, &execution).await;
+            (detail["status"] == "succeeded").then_some(detail)
+        },
+    )
     .await;
     assert!(
         exited_at.elapsed() < Duration::from_secs(10),
@@ -195,7 +199,7 @@ async fn a_call_longer_than_the_grace_period_does_not_hold_shutdown_up() {
     .await;
     assert_eq!(status, 202, "{started}");
     let execution = started["execution_id"].as_str().expect("id").to_owned();
-    eventually(Duration::from_secs(20), || async {
+    eventually(Duration::from_secs(20), "the call arrives", || async {
         (api.calls().len() == 1).then_some(())
     })
     .await;
@@ -212,10 +216,14 @@ async fn a_call_longer_than_the_grace_period_does_not_hold_shutdown_up() {
     );
 
     // The abandoned attempt is run again by the next leader (at least once).
-    eventually(Duration::from_secs(30), || async {
-        let detail = execution_status(&http, &standby.base, &execution).await;
-        (detail["status"] == "succeeded").then_some(())
-    })
+    eventually(
+        Duration::from_secs(30),
+        "the standby finishes the execution",
+        || async {
+            let detail = execution_status(&http, &standby.base, &execution).await;
+            (detail["status"] == "succeeded").then_some(())
+        },
+    )
     .await;
     assert_eq!(api.calls().len(), 2, "the cut-off call was made again");
 }

@@ -6,12 +6,15 @@ mod support;
 
 use std::{
     process::{Command, Stdio},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use flowforge_infra::test_support::{TestDatabase, TestJetStream};
 use serde_json::{json, Value};
-use support::process::{postgres_and_nats, FlowforgeProcess};
+use support::{
+    eventually,
+    process::{postgres_and_nats, FlowforgeProcess},
+};
 
 /// Returns the store's head after the restart.
 async fn acknowledged_commands_survive_sigkill(env: Vec<(&str, String)>) -> u64 {
@@ -43,7 +46,13 @@ async fn acknowledged_commands_survive_sigkill(env: Vec<(&str, String)>) -> u64 
             })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Killed once the writers are well under way, not after a fixed time.
+    eventually(
+        Duration::from_secs(30),
+        "the writers have recorded 100 events",
+        || async { store_head(&http, &server.base).await >= 100 },
+    )
+    .await;
     server.kill();
     for writer in writers {
         acknowledged.extend(writer.await.expect("writer"));
@@ -158,25 +167,35 @@ async fn acknowledged_commands_survive_sigkill(env: Vec<(&str, String)>) -> u64 
 
 /// Waits until the publisher (when there is one) has published up to `head`.
 async fn wait_published(http: &reqwest::Client, base: &str, head: u64) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let status: Value = http
-            .get(format!("{base}/api/v1/projections"))
-            .send()
-            .await
-            .expect("projections")
-            .json()
-            .await
-            .expect("json");
-        if status["publisher"].is_null() || status["publisher"]["position"] == head {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "publisher did not catch up: {status}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(
+        Duration::from_secs(60),
+        "the publisher catches up",
+        || async {
+            let status: Value = http
+                .get(format!("{base}/api/v1/projections"))
+                .send()
+                .await
+                .expect("projections")
+                .json()
+                .await
+                .expect("json");
+            status["publisher"].is_null() || status["publisher"]["position"] == head
+        },
+    )
+    .await;
+}
+
+/// The store's head as the server reports it (0 while it cannot answer).
+async fn store_head(http: &reqwest::Client, base: &str) -> u64 {
+    let Ok(response) = http
+        .get(format!("{base}/api/v1/events?limit=1"))
+        .send()
+        .await
+    else {
+        return 0;
+    };
+    let body: Value = response.json().await.unwrap_or_default();
+    body["head"].as_u64().unwrap_or(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

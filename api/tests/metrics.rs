@@ -7,12 +7,12 @@ mod support;
 use std::{
     io::Write,
     process::{Command, Stdio},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use flowforge_infra::test_support::services_required;
 use serde_json::{json, Value};
-use support::{Backend, TestApp};
+use support::{eventually, Backend, TestApp};
 
 /// The value of the sample `name{labels}` (labels as they print, in order),
 /// if the exposition has it.
@@ -82,28 +82,19 @@ async fn metrics_cover_requests_commands_store_executions_and_nodes(backend: Bac
     assert_eq!(run["status"], "failed", "{run}");
 
     // The orchestrator counts an ending once it has seen it.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let text = loop {
-        let text = scrape(&app).await;
-        if sample(
-            &text,
-            r#"flowforge_executions_finished_total{status="failed"}"#,
-        )
-        .is_some()
-            && sample(
-                &text,
-                r#"flowforge_executions_finished_total{status="succeeded"}"#,
-            )
-            .is_some()
-        {
-            break text;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no finished executions counted:\n{text}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let text = eventually(
+        Duration::from_secs(10),
+        "finished executions are counted",
+        || async {
+            let text = scrape(&app).await;
+            let counted = |status: &str| {
+                let name = format!("flowforge_executions_finished_total{{status=\"{status}\"}}");
+                sample(&text, &name).is_some()
+            };
+            (counted("failed") && counted("succeeded")).then_some(text)
+        },
+    )
+    .await;
     let at_least_one = [
         r#"flowforge_http_requests_total{method="POST",route="/webhook/{*path}",status="200"}"#,
         r#"flowforge_http_requests_total{method="PUT",route="/api/v1/workflows/{id}",status="409"}"#,

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use support::{
-    assert_read_models_match_log, private_postgres::PrivatePostgres, simple_workflow, Backend,
-    TestApp,
+    assert_read_models_match_log, eventually, private_postgres::PrivatePostgres, simple_workflow,
+    Backend, TestApp,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -105,16 +105,12 @@ async fn a_database_outage_answers_503_and_recovers_without_restart() {
         );
     }
     // The same process serves again: commands, executions, read models.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
+    let run = eventually(Duration::from_secs(60), "a run is served again", || async {
         let (status, run) = app.post(&run_path, &json!({})).await;
-        if status == 200 {
-            assert_eq!(run["status"], "succeeded", "{run}");
-            break;
-        }
-        assert!(Instant::now() < deadline, "never recovered: {status} {run}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+        (status == 200).then_some(run)
+    })
+    .await;
+    assert_eq!(run["status"], "succeeded", "{run}");
     let head = app.settled(Duration::from_secs(60)).await;
     assert_read_models_match_log(&app, head).await;
     let (status, ready) = app.get("/health/ready").await;

@@ -35,9 +35,11 @@ async fn readiness_waits_until_open_executions_are_resumed() {
         executions.push(started["execution_id"].as_str().expect("id").to_owned());
     }
     app.restart_after(Duration::from_millis(1500)).await;
-    eventually(Duration::from_secs(120), || async {
-        (app.get("/health/ready").await.0 == 200).then_some(())
-    })
+    eventually(
+        Duration::from_secs(120),
+        "the restarted instance is ready",
+        || async { (app.get("/health/ready").await.0 == 200).then_some(()) },
+    )
     .await;
     for id in &executions {
         let (_, history) = app.get(&format!("/api/v1/streams/execution/{id}")).await;

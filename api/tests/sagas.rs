@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use support::{
     booking_server::{trip, BookingServer},
-    Backend, TestApp,
+    eventually, Backend, TestApp,
 };
 
 async fn run_failing(app: &TestApp, workflow: &str) -> String {
@@ -35,18 +35,12 @@ async fn run_failing(app: &TestApp, workflow: &str) -> String {
 
 /// Polls a saga until it is in `status`; panics after `within`.
 async fn saga_in(app: &TestApp, id: &str, status: &str, within: Duration) -> Value {
-    let deadline = Instant::now() + within;
-    loop {
+    let what = format!("saga {id} becomes {status}");
+    eventually(within, &what, || async {
         let (code, saga) = app.get(&format!("/api/v1/sagas/{id}")).await;
-        if code == 200 && saga["saga"]["status"] == status {
-            return saga;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "saga never became {status}: {code} {saga}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        (code == 200 && saga["saga"]["status"] == status).then_some(saga)
+    })
+    .await
 }
 
 fn step<'a>(saga: &'a Value, name: &str) -> &'a Value {
@@ -273,18 +267,15 @@ async fn a_cancelled_execution_undoes_what_completed(backend: Backend) {
         )
         .await;
     let execution = started["execution_id"].as_str().expect("id").to_owned();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let (_, detail) = app.get(&format!("/api/v1/executions/{execution}")).await;
-        if detail["status"] == "waiting" {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "never reached the pause: {detail}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(
+        Duration::from_secs(20),
+        "the run reaches the pause",
+        || async {
+            let (_, detail) = app.get(&format!("/api/v1/executions/{execution}")).await;
+            detail["status"] == "waiting"
+        },
+    )
+    .await;
     let (status, body) = app
         .post(
             &format!("/api/v1/executions/{execution}/cancel"),

@@ -6,7 +6,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::{flaky_server::FlakyServer, inbox::Inbox, Backend, TestApp};
+use support::{eventually, flaky_server::FlakyServer, inbox::Inbox, Backend, TestApp};
 
 async fn activate(app: &TestApp, id: &str) {
     let (status, body) = app
@@ -226,15 +226,11 @@ async fn cancel_stops_a_waiting_execution(backend: Backend) {
         .await;
     assert_eq!(status, 202);
     let execution = started["execution_id"].as_str().expect("id");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    eventually(Duration::from_secs(10), "the execution waits", || async {
         let (_, detail) = app.get(&format!("/api/v1/executions/{execution}")).await;
-        if detail["status"] == "waiting" {
-            break;
-        }
-        assert!(Instant::now() < deadline, "never waited: {detail}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        detail["status"] == "waiting"
+    })
+    .await;
     let (status, body) = app
         .post(
             &format!("/api/v1/executions/{execution}/cancel"),
@@ -391,15 +387,11 @@ async fn a_wait_resumes_when_called(backend: Backend) {
         .expect("the workflow sent its resume link")
         .to_owned();
     let token = link.rsplit('/').next().expect("token").to_owned();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    eventually(Duration::from_secs(10), "the execution waits", || async {
         let (_, detail) = app.get(&format!("/api/v1/executions/{execution}")).await;
-        if detail["status"] == "waiting" {
-            break;
-        }
-        assert!(Instant::now() < deadline, "never waited: {detail}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        detail["status"] == "waiting"
+    })
+    .await;
     let (status, body) = app
         .post(
             &format!("/api/v1/executions/{execution}/resume/not-the-token"),
@@ -417,16 +409,16 @@ async fn a_wait_resumes_when_called(backend: Backend) {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let (_, detail) = app.get(&format!("/api/v1/executions/{execution}")).await;
-        if detail["status"] == "succeeded" {
-            assert_eq!(detail["output"], json!([[{"approved": true}]]));
-            break;
-        }
-        assert!(Instant::now() < deadline, "never finished: {detail}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let detail = eventually(
+        Duration::from_secs(10),
+        "the execution succeeds",
+        || async {
+            let (_, detail) = app.get(&format!("/api/v1/executions/{execution}")).await;
+            (detail["status"] == "succeeded").then_some(detail)
+        },
+    )
+    .await;
+    assert_eq!(detail["output"], json!([[{"approved": true}]]));
 }
 
 /// Regression: a scheduler that recorded a tick and died before starting its
@@ -470,21 +462,17 @@ async fn a_tick_fired_but_never_started_starts_after_a_restart(backend: Backend)
         .expect("the tick is recorded, as by a scheduler about to die");
     app.restart().await;
 
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    let detail = eventually(Duration::from_secs(20), "the lost tick starts", || async {
         let (status, detail) = app.get(&format!("/api/v1/executions/{execution_id}")).await;
-        if status == 200 {
-            assert_eq!(detail["trigger"]["kind"], "schedule", "{detail}");
-            assert_eq!(
-                detail["input"][0]["timestamp"],
-                tick.to_rfc3339(),
-                "{detail}"
-            );
-            break;
-        }
-        assert!(Instant::now() < deadline, "the lost tick never started");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        (status == 200).then_some(detail)
+    })
+    .await;
+    assert_eq!(detail["trigger"]["kind"], "schedule", "{detail}");
+    assert_eq!(
+        detail["input"][0]["timestamp"],
+        tick.to_rfc3339(),
+        "{detail}"
+    );
     let head = app.head().await;
     let (_, page) = app
         .get(&format!(
@@ -517,26 +505,22 @@ async fn a_changed_cron_pattern_takes_effect_at_once(backend: Backend) {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let head = app.head().await;
-        let (_, page) = app
-            .get(&format!(
-                "/api/v1/executions?workflow_id={id}&consistent_with={head}"
-            ))
-            .await;
-        if page["items"]
-            .as_array()
-            .is_some_and(|items| !items.is_empty())
-        {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the every-second pattern never fired"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(
+        Duration::from_secs(10),
+        "the every-second pattern fires",
+        || async {
+            let head = app.head().await;
+            let (_, page) = app
+                .get(&format!(
+                    "/api/v1/executions?workflow_id={id}&consistent_with={head}"
+                ))
+                .await;
+            page["items"]
+                .as_array()
+                .is_some_and(|items| !items.is_empty())
+        },
+    )
+    .await;
 }
 
 for_each_backend!(

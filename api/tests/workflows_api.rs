@@ -433,7 +433,7 @@ async fn health_and_openapi(backend: Backend) {
     );
     // Ready once the executions earlier processes left open are resumed,
     // which on a busy machine can take a moment after the listener is up.
-    let ready = eventually(Duration::from_secs(30), || async {
+    let ready = eventually(Duration::from_secs(30), "the instance is ready", || async {
         let (status, ready) = app.get("/health/ready").await;
         (status == 200).then_some(ready)
     })

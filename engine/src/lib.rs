@@ -12,11 +12,13 @@
 //! `execute_workflow` nodes and the
 //! [`SubWorkflows`](flowforge_nodes::SubWorkflows) port), `start_rate`,
 //! `error_workflow` (the workflow that runs when another fails), `triggers`
-//! (schedules, NATS subjects, webhooks) and `nats_publisher` (the node
-//! library's message port over NATS).
+//! (schedules, NATS subjects, webhooks), `nats_publisher` (the node
+//! library's message port over NATS) and `clock` (the time the orchestrator
+//! reads and sleeps on, which tests drive by hand).
 #![forbid(unsafe_code)]
 
 pub mod backlog;
+mod clock;
 mod error_workflow;
 pub mod execution_controls;
 mod nats_publisher;
@@ -26,6 +28,7 @@ mod starter;
 mod sub_workflows;
 pub mod triggers;
 
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use error_workflow::{error_execution_id, failure_item, start_error_workflow};
 pub use nats_publisher::NatsPublisher;
 pub use orchestrator::{

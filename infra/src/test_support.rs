@@ -4,8 +4,11 @@
 //! A test that needs PostgreSQL skips itself, saying why, when the server cannot
 //! be reached — unless `FLOWFORGE_REQUIRE_SERVICES=1` (set by CI), where an
 //! unreachable server fails the test instead.
+//!
+//! [`eventually`] waits for something a test can observe, instead of a poll
+//! loop or a fixed sleep.
 
-use std::path::PathBuf;
+use std::{future::Future, path::PathBuf, time::Duration};
 
 use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
@@ -295,5 +298,57 @@ impl Drop for TestJetStream {
             }
         })
         .join();
+    }
+}
+
+/// How often [`eventually`] checks its condition.
+const EVENTUALLY_POLL: Duration = Duration::from_millis(10);
+
+/// What an [`eventually`] condition answers: `bool` (true when met) or
+/// `Option<T>` (`Some` when met, with a value for the test to use).
+pub trait Met {
+    /// What the condition yields once met.
+    type Value;
+
+    /// The value, if the condition is met.
+    fn met(self) -> Option<Self::Value>;
+}
+
+impl Met for bool {
+    type Value = ();
+
+    fn met(self) -> Option<()> {
+        self.then_some(())
+    }
+}
+
+impl<T> Met for Option<T> {
+    type Value = T;
+
+    fn met(self) -> Option<T> {
+        self
+    }
+}
+
+/// Checks `condition` every few milliseconds until it is met and returns what
+/// it yielded; panics, naming `what` and the time waited, if it is not met
+/// within `within`.
+pub async fn eventually<F, Fut, M>(within: Duration, what: &str, mut condition: F) -> M::Value
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = M>,
+    M: Met,
+{
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(value) = condition().await.met() {
+            return value;
+        }
+        let waited = started.elapsed();
+        assert!(
+            waited < within,
+            "not within {within:?} (waited {waited:?}): {what}"
+        );
+        tokio::time::sleep(EVENTUALLY_POLL).await;
     }
 }

@@ -150,26 +150,23 @@ impl TestApp {
     /// Waits until the publisher (if any) and every projection have reached the
     /// store's head, and returns the head; fails the test after `within`.
     pub async fn settled(&self, within: Duration) -> u64 {
-        let deadline = tokio::time::Instant::now() + within;
-        loop {
-            let (status, body) = self.get("/api/v1/projections").await;
-            assert_eq!(status, 200, "{body}");
-            let head = body["head"].as_u64().expect("head");
-            let publisher_done = body["publisher"].is_null() || body["publisher"]["lag"] == 0;
-            let projections_done = body["projections"]
-                .as_array()
-                .expect("projections")
-                .iter()
-                .all(|p| p["lag"] == 0);
-            if publisher_done && projections_done {
-                return head;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "not settled within {within:?}: {body}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        eventually(
+            within,
+            "the publisher and every projection reach the head",
+            || async {
+                let (status, body) = self.get("/api/v1/projections").await;
+                assert_eq!(status, 200, "{body}");
+                let head = body["head"].as_u64().expect("head");
+                let publisher_done = body["publisher"].is_null() || body["publisher"]["lag"] == 0;
+                let projections_done = body["projections"]
+                    .as_array()
+                    .expect("projections")
+                    .iter()
+                    .all(|p| p["lag"] == 0);
+                (publisher_done && projections_done).then_some(head)
+            },
+        )
+        .await
     }
 
     async fn start(&mut self) {
@@ -263,25 +260,10 @@ impl Drop for TestApp {
     }
 }
 
-/// Asks `check` again (every 20 ms) until it returns something; fails the
-/// test after `within`. The one way tests wait for something asynchronous.
-pub async fn eventually<T, F, Fut>(within: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        if let Some(found) = check().await {
-            return found;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "not so within {within:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+/// The one way tests wait for something asynchronous (see
+/// [`flowforge_infra::test_support::eventually`]).
+#[allow(unused_imports)]
+pub use flowforge_infra::test_support::eventually;
 
 /// Bus settings that send this app's events to `settings`' stream.
 pub fn nats_bus(settings: &flowforge_infra::bus::jetstream::JetStreamSettings) -> BusArgs {

@@ -67,16 +67,17 @@ impl FlowforgeProcess {
 
     /// Waits until `/health/ready` answers 200 (at most 30 s).
     pub async fn wait_ready(&self, http: &reqwest::Client) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(response) = http.get(format!("{}/health/ready", self.base)).send().await {
-                if response.status().is_success() {
-                    return;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("flowforge did not become ready within 30 s");
+        super::eventually(
+            Duration::from_secs(30),
+            "flowforge becomes ready",
+            || async {
+                http.get(format!("{}/health/ready", self.base))
+                    .send()
+                    .await
+                    .is_ok_and(|response| response.status().is_success())
+            },
+        )
+        .await;
     }
 
     /// SIGKILL: no graceful shutdown, no flush.

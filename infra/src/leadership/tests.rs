@@ -7,11 +7,14 @@ use std::{
 };
 
 use async_trait::async_trait;
-use tokio::{task::JoinHandle, time::Instant};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::{lead_while_leader, LeaderLease, Leadership, TermError, TermLeader, Terms};
-use crate::{database::Database, test_support::TestDatabase};
+use crate::{
+    database::Database,
+    test_support::{eventually, TestDatabase},
+};
 
 const WITHIN: Duration = Duration::from_secs(10);
 /// How often the scripted leader confirms its lease while leading.
@@ -150,20 +153,11 @@ impl TermLeader<()> for Scripted {
     }
 }
 
-/// Waits until `condition` holds; fails the test, saying `what`, after `within`.
-async fn eventually(within: Duration, what: &str, condition: impl Fn() -> bool) {
-    let deadline = Instant::now() + within;
-    while !condition() {
-        assert!(Instant::now() < deadline, "not within {within:?}: {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 #[tokio::test]
 async fn a_single_process_leads_and_drains_before_its_term_ends() {
     let leader = Scripted::new("solo", 0, Leadership::SingleProcess);
     let task = leader.spawn(Leadership::SingleProcess);
-    eventually(WITHIN, "leading", || leader.terms_led() == 1).await;
+    eventually(WITHIN, "leading", || async { leader.terms_led() == 1 }).await;
 
     leader.shut_down(task).await;
 
@@ -188,7 +182,7 @@ async fn a_single_process_leads_and_drains_before_its_term_ends() {
 async fn a_failing_term_is_retried_in_a_new_term() {
     let leader = Scripted::new("flaky", 2, Leadership::SingleProcess);
     let task = leader.spawn(Leadership::SingleProcess);
-    eventually(WITHIN, "a third term", || leader.terms_led() == 3).await;
+    eventually(WITHIN, "a third term", || async { leader.terms_led() == 3 }).await;
 
     leader.shut_down(task).await;
 
@@ -226,16 +220,22 @@ async fn the_second_instance_stands_by_until_the_first_drains_and_releases() {
     let first = Scripted::new("contested", 0, two.clone());
     let second = Scripted::new("contested", 0, one.clone());
     let first_task = first.spawn(one);
-    eventually(WITHIN, "the first leads", || first.terms_led() == 1).await;
+    eventually(WITHIN, "the first leads", || async {
+        first.terms_led() == 1
+    })
+    .await;
     let second_task = second.spawn(two);
-    eventually(WITHIN, "the second stands by twice", || {
+    eventually(WITHIN, "the second stands by twice", || async {
         second.count(|s| *s == Step::StoodBy) >= 2
     })
     .await;
     assert_eq!(second.terms_led(), 0, "only one instance leads");
 
     first.shut_down(first_task).await;
-    eventually(WITHIN, "the second takes over", || second.terms_led() == 1).await;
+    eventually(WITHIN, "the second takes over", || async {
+        second.terms_led() == 1
+    })
+    .await;
 
     assert_eq!(
         first.steps(),
@@ -260,16 +260,22 @@ async fn the_second_instance_takes_over_from_a_killed_leader() {
     let first = Scripted::new("killed", 0, two.clone());
     let second = Scripted::new("killed", 0, one.clone());
     let first_task = first.spawn(one);
-    eventually(WITHIN, "the first leads", || first.terms_led() == 1).await;
+    eventually(WITHIN, "the first leads", || async {
+        first.terms_led() == 1
+    })
+    .await;
     let second_task = second.spawn(two);
-    eventually(WITHIN, "the second stands by", || {
+    eventually(WITHIN, "the second stands by", || async {
         second.count(|s| *s == Step::StoodBy) >= 1
     })
     .await;
 
     // Dropped mid-term, as a killed process is: its lease's connection closes.
     first_task.abort();
-    eventually(WITHIN, "the second takes over", || second.terms_led() == 1).await;
+    eventually(WITHIN, "the second takes over", || async {
+        second.terms_led() == 1
+    })
+    .await;
 
     second.shut_down(second_task).await;
 }
@@ -283,7 +289,10 @@ async fn a_leader_whose_lease_is_taken_away_ends_its_term_and_someone_leads_agai
     let first = Scripted::new("partitioned", 0, two.clone());
     let second = Scripted::new("partitioned", 0, one.clone());
     let first_task = first.spawn(one);
-    eventually(WITHIN, "the first leads", || first.terms_led() == 1).await;
+    eventually(WITHIN, "the first leads", || async {
+        first.terms_led() == 1
+    })
+    .await;
     let second_task = second.spawn(two);
 
     let Database::Postgres(pool) = &db.database else {
@@ -299,7 +308,7 @@ async fn a_leader_whose_lease_is_taken_away_ends_its_term_and_someone_leads_agai
     .execute(pool)
     .await
     .expect("end the lease's session");
-    eventually(WITHIN, "the first notices", || {
+    eventually(WITHIN, "the first notices", || async {
         first.count(|s| *s == Step::LostLease) == 1
     })
     .await;
@@ -307,9 +316,11 @@ async fn a_leader_whose_lease_is_taken_away_ends_its_term_and_someone_leads_agai
         first.term_tokens()[0].is_cancelled(),
         "the lost term is ended"
     );
-    eventually(WITHIN, "a new term, on one instance or the other", || {
-        first.terms_led() + second.terms_led() == 2
-    })
+    eventually(
+        WITHIN,
+        "a new term, on one instance or the other",
+        || async { first.terms_led() + second.terms_led() == 2 },
+    )
     .await;
 
     first.shut_down(first_task).await;
