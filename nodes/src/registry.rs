@@ -11,6 +11,7 @@ use flowforge_domain::{
     execution::{concat_items, NodeError},
     workflow::NodeType,
 };
+use flowforge_outbound::{TlsTrust, TrustError};
 use flowforge_script::{ExpressionContext, ExpressionEngine, Item, ScriptError};
 use serde_json::Value;
 
@@ -105,6 +106,15 @@ pub(crate) fn string_parameter<'a>(parameters: &'a Value, name: &str) -> Option<
     parameters.get(name).and_then(Value::as_str)
 }
 
+/// The HTTP client of the HTTP Request node: TLS verified against `trust`,
+/// a bounded number of redirects.
+fn http_client(trust: &TlsTrust) -> Result<reqwest::Client, TrustError> {
+    let builder = reqwest::Client::builder().redirect(reqwest::redirect::Policy::limited(
+        http_request::MAX_REDIRECTS,
+    ));
+    trust.http_client(builder)
+}
+
 /// The default bound on the items one node attempt may output, over all its
 /// outputs.
 pub const DEFAULT_MAX_ITEMS_PER_NODE: usize = 10_000;
@@ -148,19 +158,25 @@ impl NodeRegistry {
             NodeType::StopAndError,
             Arc::new(stop_and_error::StopAndError),
         );
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::limited(
-                http_request::MAX_REDIRECTS,
-            ))
-            .build()
-            .unwrap_or_default();
         Self {
             behaviours,
             engine,
-            http,
+            // The public roots always make a client; a default client (which
+            // trusts no root) is only a fallback for the impossible case.
+            http: http_client(&TlsTrust::public_roots()).unwrap_or_default(),
             resume: None,
             max_items: DEFAULT_MAX_ITEMS_PER_NODE,
         }
+    }
+
+    /// The same registry making outbound HTTP calls that trust `trust` (the
+    /// public roots plus the configured CA bundle).
+    ///
+    /// # Errors
+    /// [`TrustError`] when the client cannot be built on that trust.
+    pub fn with_tls_trust(mut self, trust: &TlsTrust) -> Result<Self, TrustError> {
+        self.http = http_client(trust)?;
+        Ok(self)
     }
 
     /// The same registry failing any node attempt that outputs more than

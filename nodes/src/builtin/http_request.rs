@@ -13,6 +13,7 @@ use crate::NodeOutcome;
 use async_trait::async_trait;
 use flowforge_domain::execution::NodeError;
 use flowforge_monitoring::trace_context::current_traceparent;
+use flowforge_outbound::tls_failure;
 use serde_json::{json, Map, Value};
 
 use crate::{NodeBehaviour, NodeRun};
@@ -114,14 +115,7 @@ async fn request(
             }
         };
     }
-    let response = builder.send().await.map_err(|e| {
-        let code = if e.is_timeout() {
-            "http_timeout"
-        } else {
-            "http_connection"
-        };
-        NodeError::new(format!("request to {url} failed: {e}")).with_code(code)
-    })?;
+    let response = builder.send().await.map_err(|e| request_error(&e, url))?;
     let status = response.status();
     let limit = p
         .get("max_response_bytes")
@@ -163,6 +157,25 @@ async fn request(
 
 /// Reads the response body, refusing one longer than `limit` bytes as soon as
 /// its length (declared or read so far) passes it.
+/// A request that got no response: a TLS failure says what to fix (code
+/// `tls_error`), a timeout is `http_timeout`, anything else
+/// `http_connection`.
+fn request_error(error: &reqwest::Error, url: &str) -> NodeError {
+    if let Some(failure) = tls_failure(error) {
+        let host = error
+            .url()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_else(|| url.to_owned());
+        return NodeError::new(failure.describe(&host)).with_code("tls_error");
+    }
+    let code = if error.is_timeout() {
+        "http_timeout"
+    } else {
+        "http_connection"
+    };
+    NodeError::new(format!("request to {url} failed: {error}")).with_code(code)
+}
+
 async fn read_body(
     mut response: reqwest::Response,
     url: &str,
