@@ -3,10 +3,11 @@
 //! is configured, OpenTelemetry traces exported over OTLP/HTTP. Without an
 //! endpoint no tracer exists, so spans cost what `tracing` spans cost.
 
-use std::io::IsTerminal;
+use std::{io::IsTerminal, time::Duration};
 
+use flowforge_outbound::TlsTrust;
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_otlp::{SpanExporter, WithExportConfig};
+use opentelemetry_otlp::{SpanExporter, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::{trace::SdkTracerProvider, Resource};
 use tracing_subscriber::{
     filter::{filter_fn, FilterExt},
@@ -42,9 +43,11 @@ pub struct TelemetrySettings {
     pub default_filter: String,
     /// Logs go to stderr (a tool whose stdout is its output) instead of stdout.
     pub log_to_stderr: bool,
-    /// The OTLP/HTTP collector's base URL (`http://host:4318`); traces go to
-    /// its `/v1/traces`. `None` exports nothing.
+    /// The OTLP/HTTP collector's base URL (`http://host:4318`, or
+    /// `https://…`); traces go to its `/v1/traces`. `None` exports nothing.
     pub otlp_endpoint: Option<String>,
+    /// What an `https://` collector's certificate is verified against.
+    pub tls_trust: TlsTrust,
 }
 
 /// Why telemetry could not be set up.
@@ -90,7 +93,7 @@ pub fn init(settings: &TelemetrySettings) -> Result<Telemetry, TelemetryError> {
     let tracer_provider = settings
         .otlp_endpoint
         .as_deref()
-        .map(tracer_provider)
+        .map(|endpoint| tracer_provider(endpoint, &settings.tls_trust))
         .transpose()?;
     let traces = tracer_provider.as_ref().map(|provider| {
         tracing_opentelemetry::layer()
@@ -172,13 +175,14 @@ fn check_protocol(traces: Option<String>, general: Option<String>) -> Result<(),
 }
 
 /// A tracer provider that batches spans to `{endpoint}/v1/traces`.
-fn tracer_provider(endpoint: &str) -> Result<SdkTracerProvider, TelemetryError> {
+fn tracer_provider(endpoint: &str, trust: &TlsTrust) -> Result<SdkTracerProvider, TelemetryError> {
     check_protocol(
         std::env::var("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL").ok(),
         std::env::var("OTEL_EXPORTER_OTLP_PROTOCOL").ok(),
     )?;
     let exporter = SpanExporter::builder()
         .with_http()
+        .with_http_client(otlp_http_client(trust)?)
         .with_endpoint(format!("{}/v1/traces", endpoint.trim_end_matches('/')))
         .build()
         .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
@@ -192,9 +196,54 @@ fn tracer_provider(endpoint: &str) -> Result<SdkTracerProvider, TelemetryError> 
         .build())
 }
 
+/// The blocking HTTP client spans are exported with: TLS verified against
+/// `trust`, the OTLP timeout from the environment. reqwest's blocking client
+/// runs a runtime of its own, so it is built off the caller's (possibly
+/// async) thread, as the OTLP crate builds its default one.
+fn otlp_http_client(trust: &TlsTrust) -> Result<otlp_reqwest::blocking::Client, TelemetryError> {
+    let tls = trust
+        .client_config()
+        .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
+    let timeout = otlp_timeout(
+        std::env::var("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT").ok(),
+        std::env::var("OTEL_EXPORTER_OTLP_TIMEOUT").ok(),
+    );
+    std::thread::spawn(move || {
+        otlp_reqwest::blocking::Client::builder()
+            .timeout(timeout)
+            .tls_backend_preconfigured(tls)
+            .build()
+    })
+    .join()
+    .map_err(|_| TelemetryError::Exporter("building the OTLP HTTP client panicked".to_owned()))?
+    .map_err(|e| TelemetryError::Exporter(e.to_string()))
+}
+
+/// The export timeout: the traces-specific setting, then the general one
+/// (milliseconds), else the OTLP default of 10 s.
+fn otlp_timeout(traces: Option<String>, general: Option<String>) -> Duration {
+    traces
+        .into_iter()
+        .chain(general)
+        .find_map(|ms| ms.trim().parse().ok())
+        .map_or(Duration::from_secs(10), Duration::from_millis)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_traces_timeout_wins_over_the_general_one_and_ten_seconds_is_the_default() {
+        let ms = |v: &str| Some(v.to_owned());
+        assert_eq!(
+            otlp_timeout(ms("250"), ms("900")),
+            Duration::from_millis(250)
+        );
+        assert_eq!(otlp_timeout(None, ms("900")), Duration::from_millis(900));
+        assert_eq!(otlp_timeout(ms("soon"), None), Duration::from_secs(10));
+        assert_eq!(otlp_timeout(None, None), Duration::from_secs(10));
+    }
 
     #[test]
     fn only_http_protobuf_is_accepted() {
