@@ -18,7 +18,7 @@ use std::{
 };
 
 use flowforge_api::{
-    config::{BusArgs, LimitsArgs, LogFormat, ServeArgs, StorageArgs, TelemetryArgs},
+    config::{BusArgs, LimitsArgs, LogFormat, ServeArgs, StorageArgs, TelemetryArgs, TlsArgs},
     server,
 };
 use flowforge_infra::{
@@ -108,6 +108,7 @@ async fn main() {
         max_attempts_per_execution: 4,
         shutdown_grace_secs: 30,
         limits: LimitsArgs::default(),
+        tls: TlsArgs::default(),
         telemetry: TelemetryArgs {
             log_format: LogFormat::Text,
             otlp_endpoint: None,

@@ -1,7 +1,11 @@
 //! One typed configuration, from flags and environment variables, validated once
 //! at start. A bad value stops the process with one line naming the setting.
 
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use flowforge_domain::{
@@ -12,6 +16,7 @@ use flowforge_engine::{SubWorkflowLimits, DEFAULT_MAX_STARTS_PER_SEC_PER_WORKFLO
 use flowforge_infra::bus::jetstream::JetStreamSettings;
 use flowforge_monitoring::telemetry::TelemetrySettings;
 use flowforge_nodes::DEFAULT_MAX_ITEMS_PER_NODE;
+use flowforge_outbound::{TlsTrust, TrustError};
 
 /// The `flowforge` command line.
 #[derive(Debug, Parser)]
@@ -30,7 +35,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the API, the projections and everything else in one process.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Create or upgrade the database schema, then exit.
     Migrate(StorageArgs),
     /// Inspect and rebuild read models.
@@ -207,6 +212,10 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub limits: LimitsArgs,
 
+    /// TLS: serving HTTPS, and what outbound connections trust.
+    #[command(flatten)]
+    pub tls: TlsArgs,
+
     /// Logs and traces.
     #[command(flatten)]
     pub telemetry: TelemetryArgs,
@@ -301,6 +310,47 @@ fn size(n: u64) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
 }
 
+/// TLS on both sides: the certificate `serve` terminates HTTPS with (when
+/// given), and the extra CA bundle every outbound connection trusts beside
+/// the public webpki roots.
+#[derive(Debug, Clone, Default, Args)]
+pub struct TlsArgs {
+    /// PEM file of the certificate chain to serve HTTPS with (leaf first).
+    /// Re-read on SIGHUP and when the file changes; with it, every response
+    /// carries `Strict-Transport-Security`.
+    #[arg(long, env = "FLOWFORGE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM file of the private key (PKCS#8, PKCS#1 or SEC1) of `--tls-cert`.
+    #[arg(long, env = "FLOWFORGE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// PEM bundle of CA certificates that outbound TLS (the HTTP Request
+    /// node, OTLP export) trusts in addition to the public webpki roots, for
+    /// services behind a private CA.
+    #[arg(long, env = "FLOWFORGE_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    /// What outbound TLS trusts: the public roots, plus `--ca-file`.
+    ///
+    /// # Errors
+    /// [`TrustError`] when the CA file cannot be read or holds no usable
+    /// certificate.
+    pub fn outbound_trust(&self) -> Result<TlsTrust, TrustError> {
+        match &self.ca_file {
+            Some(path) => TlsTrust::with_ca_file(path),
+            None => Ok(TlsTrust::public_roots()),
+        }
+    }
+
+    /// The certificate and key files to serve HTTPS with, if both are set.
+    pub fn server_files(&self) -> Option<(&Path, &Path)> {
+        Some((self.tls_cert.as_deref()?, self.tls_key.as_deref()?))
+    }
+}
+
 /// What the server reports about itself besides `/metrics`.
 #[derive(Debug, Clone, Args)]
 pub struct TelemetryArgs {
@@ -309,7 +359,8 @@ pub struct TelemetryArgs {
     #[arg(long, env = "FLOWFORGE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
-    /// Base URL of an OTLP/HTTP collector (`http://localhost:4318`): traces are
+    /// Base URL of an OTLP/HTTP collector (`http://localhost:4318`, or
+    /// `https://…`, verified against the public roots and `--ca-file`): traces are
     /// exported to its `/v1/traces` as protobuf. Without it no traces are
     /// recorded. `OTEL_SERVICE_NAME`, `OTEL_TRACES_SAMPLER` and the
     /// `OTEL_BSP_*` batch settings are honoured.
@@ -318,9 +369,11 @@ pub struct TelemetryArgs {
 }
 
 impl TelemetryArgs {
-    /// The settings for [`flowforge_monitoring::telemetry::init`].
-    pub fn settings(&self) -> TelemetrySettings {
+    /// The settings for [`flowforge_monitoring::telemetry::init`], with an
+    /// `https://` collector verified against `tls_trust`.
+    pub fn settings(&self, tls_trust: TlsTrust) -> TelemetrySettings {
         TelemetrySettings {
+            tls_trust,
             log_format: match self.log_format {
                 LogFormat::Text => flowforge_monitoring::telemetry::LogFormat::Text,
                 LogFormat::Json => flowforge_monitoring::telemetry::LogFormat::Json,
@@ -442,9 +495,12 @@ fn parse_database_url(value: &str) -> Result<String, String> {
 /// An OTLP collector's URL; plain HTTP only (a collector beside the server
 /// or a sidecar), since the exporter is built without TLS.
 fn parse_http_url(value: &str) -> Result<String, String> {
-    match value.strip_prefix("http://") {
+    match value
+        .strip_prefix("http://")
+        .or_else(|| value.strip_prefix("https://"))
+    {
         Some(host) if !host.is_empty() => Ok(value.to_owned()),
-        _ => Err("expected an http://host:port URL (TLS is not built in)".to_owned()),
+        _ => Err("expected an http://host:port or https://host:port URL".to_owned()),
     }
 }
 
@@ -465,7 +521,7 @@ mod tests {
     fn serve(args: &[&str]) -> Result<ServeArgs, clap::Error> {
         let argv = ["flowforge", "serve"].iter().chain(args);
         match Cli::try_parse_from(argv)?.command {
-            Command::Serve(serve) => Ok(serve),
+            Command::Serve(serve) => Ok(*serve),
             other => panic!("parsed as {other:?}"),
         }
     }
@@ -488,6 +544,14 @@ mod tests {
     }
 
     #[test]
+    fn a_certificate_needs_its_key_and_the_key_its_certificate() {
+        assert!(serve(&["--tls-cert", "cert.pem"]).is_err());
+        assert!(serve(&["--tls-key", "key.pem"]).is_err());
+        let args = serve(&["--tls-cert", "cert.pem", "--tls-key", "key.pem"]).expect("a pair");
+        assert!(args.tls.server_files().is_some());
+    }
+
+    #[test]
     fn a_zero_limit_is_refused_naming_the_flag() {
         let error = serve(&["--max-descendants", "0"])
             .expect_err("0 is out of range")
@@ -499,17 +563,21 @@ mod tests {
     fn traces_are_off_without_an_endpoint() {
         let args = serve(&[]).expect("defaults parse");
         assert_eq!(args.telemetry.otlp_endpoint, None);
-        assert_eq!(args.telemetry.settings().otlp_endpoint, None);
+        assert_eq!(
+            args.telemetry
+                .settings(TlsTrust::public_roots())
+                .otlp_endpoint,
+            None
+        );
     }
 
     #[test]
-    fn an_otlp_endpoint_must_be_plain_http() {
-        let args = serve(&["--otlp-endpoint", "http://collector:4318"]).expect("parses");
-        assert_eq!(
-            args.telemetry.otlp_endpoint.as_deref(),
-            Some("http://collector:4318")
-        );
-        for bad in ["https://collector:4318", "collector:4318", "http://"] {
+    fn an_otlp_endpoint_is_an_http_or_https_url() {
+        for good in ["http://collector:4318", "https://collector:4318"] {
+            let args = serve(&["--otlp-endpoint", good]).expect(good);
+            assert_eq!(args.telemetry.otlp_endpoint.as_deref(), Some(good));
+        }
+        for bad in ["collector:4318", "http://", "ftp://collector"] {
             let error = serve(&["--otlp-endpoint", bad]).expect_err(bad).to_string();
             assert!(error.contains("--otlp-endpoint"), "{error}");
         }

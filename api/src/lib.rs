@@ -9,7 +9,8 @@
 //! `execution_watch` (reading an execution and waiting on it for a caller),
 //! `idempotency`, `log_position` and `paging` (request parameters),
 //! `config` (command-line and environment settings), `state` (what handlers
-//! share), `server` (the process wiring, step by step) and `cli` (the
+//! share), `server` (the process wiring, step by step), `tls` (serving
+//! HTTPS with a certificate that reloads) and `cli` (the
 //! commands beside `serve`, in the binary).
 #![forbid(unsafe_code)]
 
@@ -23,3 +24,4 @@ mod paging;
 pub mod routes;
 pub mod server;
 pub mod state;
+pub mod tls;

@@ -7,10 +7,11 @@ mod cli;
 
 use clap::Parser;
 use flowforge_api::{
-    config::{Cli, Command, StorageArgs},
+    config::{Cli, Command, ServeArgs, StorageArgs},
     server,
 };
 use flowforge_monitoring::telemetry::{self, LogFormat, Telemetry, TelemetrySettings};
+use flowforge_outbound::TlsTrust;
 use tokio_util::sync::CancellationToken;
 
 /// Runs a tool with its logs on stderr at `warn`, so its stdout stays its own.
@@ -22,6 +23,7 @@ async fn with_tool_logging(
         default_filter: "warn".to_owned(),
         log_to_stderr: true,
         otlp_endpoint: None,
+        tls_trust: TlsTrust::public_roots(),
     })?;
     tool.await
 }
@@ -65,11 +67,18 @@ async fn shutdown_signal(token: CancellationToken) {
     token.cancel();
 }
 
+/// Logs and traces for `serve`; an `https://` collector is verified against
+/// the same trust as every other outbound connection.
+fn serve_telemetry(args: &ServeArgs) -> anyhow::Result<Telemetry> {
+    let trust = args.tls.outbound_trust()?;
+    Ok(telemetry::init(&args.telemetry.settings(trust))?)
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => match telemetry::init(&args.telemetry.settings()) {
+        Command::Serve(args) => match serve_telemetry(&args) {
             Ok(telemetry) => {
                 let token = CancellationToken::new();
                 let served = match server::start(&args, token.clone()).await {
@@ -83,7 +92,7 @@ async fn main() -> std::process::ExitCode {
                 shutdown_telemetry(telemetry).await;
                 served
             }
-            Err(error) => Err(anyhow::Error::new(error)),
+            Err(error) => Err(error),
         },
         Command::Projections(command) => with_tool_logging(cli::projections(command)).await,
         Command::Events(command) => with_tool_logging(cli::events(command)).await,

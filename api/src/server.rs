@@ -28,6 +28,7 @@ use flowforge_infra::{
     secrets::{SecretError, RESUME_LINK_KEY},
 };
 use flowforge_nodes::{resume::ResumeLinks, NodeRegistry};
+use flowforge_outbound::{TlsTrust, TrustError};
 use flowforge_projections::{catalog, ProjectionProgress, ProjectionRunner};
 use flowforge_sagas::SagaManager;
 use flowforge_script::ExpressionEngine;
@@ -39,6 +40,7 @@ use crate::{
     config::{ServeArgs, StorageArgs},
     routes,
     state::AppState,
+    tls::{ServerTls, ServerTlsError},
 };
 
 /// How often a follower of the store reads it without being told of an
@@ -61,6 +63,12 @@ pub enum StartError {
     /// The deployment's secrets could not be read or created.
     #[error(transparent)]
     Secret(#[from] SecretError),
+    /// The CA bundle for outbound TLS (`--ca-file`) is unusable.
+    #[error(transparent)]
+    OutboundTrust(#[from] TrustError),
+    /// The certificate or key to serve HTTPS with is unusable.
+    #[error(transparent)]
+    ServerTls(#[from] ServerTlsError),
     /// The listen address could not be bound.
     #[error("cannot listen on {address}")]
     Bind {
@@ -143,13 +151,18 @@ pub async fn start(
     args: &ServeArgs,
     shutdown: CancellationToken,
 ) -> Result<RunningServer, StartError> {
+    let trust = args.tls.outbound_trust()?;
+    let server_tls = match args.tls.server_files() {
+        Some((cert, key)) => Some(ServerTls::load(cert, key)?),
+        None => None,
+    };
     let mut process = open_write_side(args, shutdown).await?;
     let feed = start_event_feed(&mut process, args).await?;
     let progress = start_projections(&mut process, &feed);
-    let runtime = start_process_managers(&mut process, args, &feed, &progress).await?;
+    let runtime = start_process_managers(&mut process, args, &trust, &feed, &progress).await?;
     let backlog = start_backlog(&mut process, args);
     let state = app_state(&process, args, feed, progress, runtime, backlog);
-    serve(process, args, state).await
+    serve(process, args, server_tls, state).await
 }
 
 /// What every later step shares: the write side, the process's tasks and
@@ -260,6 +273,7 @@ fn start_projections(
 async fn start_process_managers(
     process: &mut Process,
     args: &ServeArgs,
+    trust: &TlsTrust,
     feed: &EventFeed,
     progress: &HashMap<&'static str, ProjectionProgress>,
 ) -> Result<Runtime, StartError> {
@@ -283,7 +297,11 @@ async fn start_process_managers(
             args.limits.sub_workflow_limits(),
         )))
         .with_resume_links(ResumeLinks::new(resume_key.into_bytes()))
-        .with_max_items_per_node(args.limits.max_items_per_node());
+        .with_max_items_per_node(args.limits.max_items_per_node())
+        .with_tls_trust(trust)?;
+    if let Some(ca) = trust.ca_source() {
+        info!(%ca, roots = trust.extra_roots(), "outbound TLS also trusts a CA bundle");
+    }
     if let Some(bus) = &feed.nats {
         registry = registry.with_publisher(Arc::new(NatsPublisher::new(bus.client().clone())));
         let triggers = NatsTriggers::new(
@@ -373,10 +391,12 @@ fn app_state(
     }
 }
 
-/// Binds the listen address and serves the routes until shutdown.
+/// Binds the listen address and serves the routes until shutdown, over
+/// HTTPS when a certificate is configured.
 async fn serve(
     mut process: Process,
     args: &ServeArgs,
+    tls: Option<ServerTls>,
     state: AppState,
 ) -> Result<RunningServer, StartError> {
     let bind_error = |source| StartError::Bind {
@@ -387,14 +407,40 @@ async fn serve(
     let local_addr = listener.local_addr().map_err(bind_error)?;
     let app = routes::router(state);
     let stop_serving = process.shutdown.clone();
-    process.tasks.spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(stop_serving.cancelled_owned())
-            .await;
-        if let Err(error) = served {
-            error!(%error, "HTTP server failed");
+    match tls {
+        None => {
+            process.tasks.spawn(async move {
+                let served = axum::serve(listener, app)
+                    .with_graceful_shutdown(stop_serving.cancelled_owned())
+                    .await;
+                if let Err(error) = served {
+                    error!(%error, "HTTP server failed");
+                }
+            });
         }
-    });
+        Some(tls) => {
+            let app = app.layer(axum::middleware::map_response(
+                crate::tls::strict_transport_security,
+            ));
+            let listener = listener.into_std().map_err(bind_error)?;
+            let server =
+                axum_server::from_tcp_rustls(listener, tls.config()).map_err(bind_error)?;
+            let handle = axum_server::Handle::new();
+            process.tasks.spawn(tls.watch(stop_serving.clone()));
+            {
+                let handle = handle.clone();
+                process.tasks.spawn(async move {
+                    stop_serving.cancelled().await;
+                    handle.graceful_shutdown(None);
+                });
+            }
+            process.tasks.spawn(async move {
+                if let Err(error) = server.handle(handle).serve(app.into_make_service()).await {
+                    error!(%error, "HTTPS server failed");
+                }
+            });
+        }
+    }
     info!(%local_addr, backend = process.database.backend_name(), "FlowForge is listening");
     Ok(RunningServer {
         local_addr,

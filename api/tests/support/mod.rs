@@ -7,13 +7,14 @@ pub mod booking_server;
 pub mod flaky_server;
 pub mod inbox;
 pub mod otlp_receiver;
+pub mod pki;
 pub mod private_postgres;
 pub mod process;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use flowforge_api::{
-    config::{BusArgs, LimitsArgs, LogFormat, ServeArgs, StorageArgs, TelemetryArgs},
+    config::{BusArgs, LimitsArgs, LogFormat, ServeArgs, StorageArgs, TelemetryArgs, TlsArgs},
     server::{self, RunningServer},
 };
 use flowforge_infra::test_support::TestDatabase;
@@ -101,6 +102,7 @@ impl TestApp {
             max_attempts_per_execution: 4,
             shutdown_grace_secs: 30,
             limits: LimitsArgs::default(),
+            tls: TlsArgs::default(),
             telemetry: TelemetryArgs {
                 log_format: LogFormat::Text,
                 otlp_endpoint: None,

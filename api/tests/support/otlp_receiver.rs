@@ -51,16 +51,37 @@ impl OtlpReceiver {
     /// Listens on a free loopback port.
     pub async fn start() -> Self {
         let received: Received = Arc::default();
-        let app = Router::new()
-            .route("/v1/traces", post(export))
-            .layer(DefaultBodyLimit::disable())
-            .with_state(received.clone());
+        let app = collector(received.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let endpoint = format!("http://{}", listener.local_addr().expect("address"));
         let task = tokio::spawn(async move {
             axum::serve(listener, app).await.expect("collector serves");
+        });
+        Self {
+            endpoint,
+            received,
+            task,
+        }
+    }
+
+    /// Listens on a free loopback port over HTTPS, with a certificate for
+    /// 127.0.0.1 from `ca`.
+    pub async fn start_tls(ca: &super::pki::TestCa, dir: &std::path::Path) -> Self {
+        let received: Received = Arc::default();
+        let (cert, key) = ca.issue(&["127.0.0.1"]).write_to(dir);
+        let tls = flowforge_api::tls::ServerTls::load(&cert, &key).expect("collector certificate");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("non-blocking");
+        let endpoint = format!("https://{}", listener.local_addr().expect("address"));
+        let server = axum_server::from_tcp_rustls(listener, tls.config()).expect("server");
+        let app = collector(received.clone());
+        let task = tokio::spawn(async move {
+            server
+                .serve(app.into_make_service())
+                .await
+                .expect("collector serves");
         });
         Self {
             endpoint,
@@ -94,6 +115,14 @@ impl OtlpReceiver {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+}
+
+/// The collector's routes, keeping spans in `received`.
+fn collector(received: Received) -> Router {
+    Router::new()
+        .route("/v1/traces", post(export))
+        .layer(DefaultBodyLimit::disable())
+        .with_state(received)
 }
 
 impl Drop for OtlpReceiver {

@@ -20,6 +20,42 @@ impl PrivatePostgres {
     /// Initialises and starts a server; `None` (with a message) when the
     /// binaries are missing and services are not required.
     pub fn start() -> Option<Self> {
+        let server = Self::initialised()?;
+        server.start_again();
+        Some(server)
+    }
+
+    /// Like [`start`](Self::start), serving TLS with a certificate for
+    /// 127.0.0.1 and `localhost` from `ca`, and refusing TCP connections
+    /// without TLS.
+    pub fn start_with_tls(ca: &super::pki::TestCa) -> Option<Self> {
+        let server = Self::initialised()?;
+        let pgdata = PathBuf::from(server.pgdata());
+        let leaf = ca.issue(&["127.0.0.1", "localhost"]);
+        std::fs::write(pgdata.join("server.crt"), &leaf.cert_pem).expect("write certificate");
+        std::fs::write(pgdata.join("server.key"), &leaf.key_pem).expect("write key");
+        let mut conf = std::fs::read_to_string(pgdata.join("postgresql.conf")).expect("read conf");
+        conf.push_str("\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
+        std::fs::write(pgdata.join("postgresql.conf"), conf).expect("write conf");
+        std::fs::write(
+            pgdata.join("pg_hba.conf"),
+            "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostnossl all all 127.0.0.1/32 reject\n",
+        )
+        .expect("write pg_hba.conf");
+        for file in ["server.crt", "server.key", "postgresql.conf", "pg_hba.conf"] {
+            chown_to_postgres(&pgdata.join(file));
+        }
+        std::fs::set_permissions(
+            pgdata.join("server.key"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .expect("key permissions");
+        server.start_again();
+        Some(server)
+    }
+
+    /// An initialised, not yet started server.
+    fn initialised() -> Option<Self> {
         let Some(bin) = std::fs::read_dir("/usr/lib/postgresql")
             .ok()
             .and_then(|versions| {
@@ -57,7 +93,6 @@ impl PrivatePostgres {
                 "UTF8",
             ],
         );
-        server.start_again();
         Some(server)
     }
 
