@@ -279,7 +279,48 @@ async fn well_formed_queries_and_bodies_are_read(backend: Backend) {
     }
 }
 
+/// Every answer is marked as data for browsers; a webhook's answer, which a
+/// workflow shapes, gets no content security policy of the API's.
+async fn every_answer_carries_the_security_headers(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let (id, _, _) = app
+        .create_workflow(&json!({"name": "hook", "nodes": [
+            {"name": "In", "type": "webhook", "parameters": {"path": "headers", "method": "POST", "response_mode": "immediately"}}],
+            "connections": {}}))
+        .await;
+    let (status, body) = app
+        .post(&format!("/api/v1/workflows/{id}/activate"), &Value::Null)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    for (path, api) in [
+        ("/health/live", true),
+        ("/api/v1/no-such-route", true),
+        ("/api/v1/workflows", true),
+        ("/webhook/headers", false),
+    ] {
+        let request = if api {
+            app.http.get(app.url(path))
+        } else {
+            app.http.post(app.url(path)).json(&json!({}))
+        };
+        let (status, _, headers) = app.send(request).await;
+        assert!(status < 500, "{path}: {status}");
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
+        assert_eq!(
+            headers
+                .get("content-security-policy")
+                .map(|v| v.to_str().unwrap_or_default()),
+            api.then_some("default-src 'none'; frame-ancestors 'none'"),
+            "{path}"
+        );
+    }
+}
+
 for_each_backend!(
+    every_answer_carries_the_security_headers,
     errors_without_details_have_no_details_key,
     a_body_not_declared_as_json_is_415_as_documented,
     page_limits_are_what_the_document_says,

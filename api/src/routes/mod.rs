@@ -11,6 +11,7 @@ pub mod projections;
 mod request_context;
 mod request_span;
 mod sagas;
+mod security_headers;
 mod shared_responses;
 mod webhooks;
 mod workflow_schema;
@@ -58,6 +59,9 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::NotFound("route".to_owned()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn(
+            security_headers::add_security_headers,
+        ))
         .with_state(state)
 }
 
