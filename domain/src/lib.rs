@@ -10,8 +10,9 @@
 //! (one run of a workflow, with the [`execution::plan`] that decides its next
 //! step from its history), [`execution_tree`] (counts the sub-workflows started
 //! under a root execution), [`saga`] (records compensable steps and undoes
-//! them), [`schedule`] (one instance wins each tick) and [`webhook_path`] (one
-//! owner per webhook route). The private `uuid_id` gives the workflow and
+//! them), [`schedule`] (one instance wins each tick), [`webhook_path`] (one
+//! owner per webhook route) and [`user`] (an account, its sessions and their
+//! rotating refresh tokens). The private `uuid_id` gives the workflow and
 //! execution ids their shared shape; [`testing`] is the given/when/then harness
 //! the tests use.
 #![forbid(unsafe_code)]
@@ -22,6 +23,7 @@ pub mod execution_tree;
 pub mod saga;
 pub mod schedule;
 pub mod testing;
+pub mod user;
 mod uuid_id;
 pub mod webhook_path;
 pub mod workflow;

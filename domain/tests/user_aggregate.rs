@@ -1,0 +1,366 @@
+//! Given/when/then tests of the User aggregate: registration, sign-in
+//! failures and the lock they lead to, sessions whose refresh tokens rotate
+//! on every use (and are revoked whole when a rotated token comes back),
+//! signing out, and a password change ending every other session.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use flowforge_domain::{
+    user::{
+        SessionEndReason, SessionId, User, UserCommand, UserError, UserEvent, UserId, LOCKOUT,
+        MAX_FAILED_SIGN_INS,
+    },
+    Aggregate, AggregateTester,
+};
+use proptest::prelude::*;
+use uuid::Uuid;
+
+fn at(second: i64) -> DateTime<Utc> {
+    DateTime::<Utc>::UNIX_EPOCH + TimeDelta::seconds(second)
+}
+
+fn user_id() -> UserId {
+    UserId::from_uuid(Uuid::from_u128(1))
+}
+
+fn session(n: u128) -> SessionId {
+    SessionId::from_uuid(Uuid::from_u128(100 + n))
+}
+
+fn registered() -> UserEvent {
+    UserEvent::Registered {
+        user_id: user_id(),
+        email: "ada@example.com".to_owned(),
+        name: "Ada".to_owned(),
+        password_hash: "$argon2id$v=19$first".to_owned(),
+        at: at(0),
+    }
+}
+
+fn started(n: u128, token: &str) -> UserEvent {
+    UserEvent::SessionStarted {
+        session_id: session(n),
+        refresh_token_hash: token.to_owned(),
+        expires_at: at(10_000),
+        source: None,
+        at: at(1),
+    }
+}
+
+fn failed(consecutive: u32, second: i64) -> UserEvent {
+    UserEvent::SignInFailed {
+        source: Some("10.0.0.9".to_owned()),
+        consecutive,
+        locked_until: None,
+        at: at(second),
+    }
+}
+
+fn rotate(n: u128, presented: &str, new: &str, second: i64) -> UserCommand {
+    UserCommand::RotateRefreshToken {
+        session_id: session(n),
+        presented_hash: presented.to_owned(),
+        new_hash: new.to_owned(),
+        expires_at: at(20_000),
+        at: at(second),
+    }
+}
+
+mod registration {
+    use super::*;
+
+    #[test]
+    fn an_account_is_registered_with_its_address_lower_cased() {
+        AggregateTester::<User>::given_no_previous_events()
+            .when(UserCommand::Register {
+                user_id: user_id(),
+                email: "  Ada@Example.COM ".to_owned(),
+                name: " Ada ".to_owned(),
+                password_hash: "$argon2id$v=19$first".to_owned(),
+                at: at(0),
+            })
+            .then_expect_events(vec![registered()]);
+    }
+
+    #[test]
+    fn registering_twice_is_refused() {
+        AggregateTester::<User>::given(vec![registered()])
+            .when(UserCommand::Register {
+                user_id: user_id(),
+                email: "ada@example.com".to_owned(),
+                name: "Ada".to_owned(),
+                password_hash: "x".to_owned(),
+                at: at(2),
+            })
+            .then_expect_error(|e| *e == UserError::AlreadyRegistered);
+    }
+
+    #[test]
+    fn addresses_and_names_that_are_not_are_refused() {
+        for email in [
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "a da@example.com",
+            "a@b@c.com",
+        ] {
+            AggregateTester::<User>::given_no_previous_events()
+                .when(UserCommand::Register {
+                    user_id: user_id(),
+                    email: email.to_owned(),
+                    name: "Ada".to_owned(),
+                    password_hash: "x".to_owned(),
+                    at: at(0),
+                })
+                .then_expect_error(|e| matches!(e, UserError::InvalidEmail(_)));
+        }
+        for name in ["", "   ", &"n".repeat(201)] {
+            AggregateTester::<User>::given_no_previous_events()
+                .when(UserCommand::Register {
+                    user_id: user_id(),
+                    email: "ada@example.com".to_owned(),
+                    name: name.to_owned(),
+                    password_hash: "x".to_owned(),
+                    at: at(0),
+                })
+                .then_expect_error(|e| *e == UserError::InvalidName);
+        }
+    }
+
+    #[test]
+    fn commands_to_an_account_that_does_not_exist_are_refused() {
+        AggregateTester::<User>::given_no_previous_events()
+            .when(UserCommand::RecordFailedSignIn {
+                source: None,
+                at: at(0),
+            })
+            .then_expect_error(|e| *e == UserError::NotFound);
+    }
+}
+
+mod lockout {
+    use super::*;
+
+    fn failures(count: u32) -> Vec<UserEvent> {
+        let mut history = vec![registered()];
+        history.extend((1..=count).map(|n| failed(n, i64::from(n))));
+        history
+    }
+
+    #[test]
+    fn the_failure_that_reaches_the_limit_locks_the_account() {
+        AggregateTester::<User>::given(failures(MAX_FAILED_SIGN_INS - 1))
+            .when(UserCommand::RecordFailedSignIn {
+                source: None,
+                at: at(100),
+            })
+            .then_expect_events(vec![UserEvent::SignInFailed {
+                source: None,
+                consecutive: MAX_FAILED_SIGN_INS,
+                locked_until: Some(at(100) + LOCKOUT),
+                at: at(100),
+            }]);
+    }
+
+    #[test]
+    fn a_locked_account_refuses_even_the_right_password_until_the_lock_runs_out() {
+        let mut history = failures(MAX_FAILED_SIGN_INS - 1);
+        history.push(UserEvent::SignInFailed {
+            source: None,
+            consecutive: MAX_FAILED_SIGN_INS,
+            locked_until: Some(at(100) + LOCKOUT),
+            at: at(100),
+        });
+        let sign_in = |second| UserCommand::StartSession {
+            session_id: session(1),
+            refresh_token_hash: "t1".to_owned(),
+            expires_at: at(second + 1000),
+            source: None,
+            at: at(second),
+        };
+        AggregateTester::<User>::given(history.clone())
+            .when(sign_in(160))
+            .then_expect_error(|e| {
+                *e == UserError::Locked {
+                    retry_after_secs: 840,
+                }
+            });
+        let after = 100 + LOCKOUT.num_seconds();
+        AggregateTester::<User>::given(history)
+            .when(sign_in(after))
+            .then_expect_events(vec![UserEvent::SessionStarted {
+                session_id: session(1),
+                refresh_token_hash: "t1".to_owned(),
+                expires_at: at(after + 1000),
+                source: None,
+                at: at(after),
+            }]);
+    }
+
+    #[test]
+    fn a_successful_sign_in_starts_the_count_again() {
+        let mut history = failures(MAX_FAILED_SIGN_INS - 1);
+        history.push(started(1, "t1"));
+        AggregateTester::<User>::given(history)
+            .when(UserCommand::RecordFailedSignIn {
+                source: None,
+                at: at(50),
+            })
+            .then_expect_events(vec![UserEvent::SignInFailed {
+                source: None,
+                consecutive: 1,
+                locked_until: None,
+                at: at(50),
+            }]);
+    }
+}
+
+mod refresh_tokens {
+    use super::*;
+
+    #[test]
+    fn the_current_token_is_exchanged_for_a_new_one() {
+        AggregateTester::<User>::given(vec![registered(), started(1, "t1")])
+            .when(rotate(1, "t1", "t2", 5))
+            .then_expect_events(vec![UserEvent::RefreshTokenRotated {
+                session_id: session(1),
+                refresh_token_hash: "t2".to_owned(),
+                expires_at: at(20_000),
+                at: at(5),
+            }]);
+    }
+
+    #[test]
+    fn a_rotated_token_presented_again_ends_the_whole_session() {
+        let rotated = UserEvent::RefreshTokenRotated {
+            session_id: session(1),
+            refresh_token_hash: "t2".to_owned(),
+            expires_at: at(20_000),
+            at: at(5),
+        };
+        AggregateTester::<User>::given(vec![registered(), started(1, "t1"), rotated])
+            .when(rotate(1, "t1", "t3", 6))
+            .then_expect_events(vec![UserEvent::SessionEnded {
+                session_id: session(1),
+                reason: SessionEndReason::TokenReuse,
+                at: at(6),
+            }]);
+    }
+
+    #[test]
+    fn a_token_the_session_never_had_is_refused_and_ends_nothing() {
+        AggregateTester::<User>::given(vec![registered(), started(1, "t1")])
+            .when(rotate(1, "forged", "t2", 5))
+            .then_expect_error(|e| *e == UserError::InvalidRefreshToken);
+    }
+
+    #[test]
+    fn an_expired_token_is_refused() {
+        AggregateTester::<User>::given(vec![registered(), started(1, "t1")])
+            .when(rotate(1, "t1", "t2", 10_000))
+            .then_expect_error(|e| *e == UserError::SessionExpired);
+    }
+
+    #[test]
+    fn a_signed_out_session_cannot_be_refreshed() {
+        let ended = UserEvent::SessionEnded {
+            session_id: session(1),
+            reason: SessionEndReason::SignedOut,
+            at: at(3),
+        };
+        AggregateTester::<User>::given(vec![registered(), started(1, "t1"), ended])
+            .when(rotate(1, "t1", "t2", 5))
+            .then_expect_error(|e| *e == UserError::NoSuchSession(session(1)));
+    }
+}
+
+mod sessions {
+    use super::*;
+
+    #[test]
+    fn signing_out_ends_that_session_only() {
+        AggregateTester::<User>::given(vec![registered(), started(1, "a"), started(2, "b")])
+            .when(UserCommand::EndSession {
+                session_id: session(2),
+                at: at(9),
+            })
+            .then_expect_events(vec![UserEvent::SessionEnded {
+                session_id: session(2),
+                reason: SessionEndReason::SignedOut,
+                at: at(9),
+            }]);
+    }
+
+    #[test]
+    fn a_password_change_ends_every_other_session() {
+        AggregateTester::<User>::given(vec![
+            registered(),
+            started(1, "a"),
+            started(2, "b"),
+            started(3, "c"),
+        ])
+        .when(UserCommand::ChangePassword {
+            password_hash: "$argon2id$v=19$second".to_owned(),
+            keep: Some(session(2)),
+            at: at(9),
+        })
+        .then_expect_events(vec![
+            UserEvent::PasswordChanged {
+                password_hash: "$argon2id$v=19$second".to_owned(),
+                at: at(9),
+            },
+            UserEvent::SessionEnded {
+                session_id: session(1),
+                reason: SessionEndReason::PasswordChanged,
+                at: at(9),
+            },
+            UserEvent::SessionEnded {
+                session_id: session(3),
+                reason: SessionEndReason::PasswordChanged,
+                at: at(9),
+            },
+        ]);
+    }
+}
+
+proptest! {
+    /// However refreshes and replays interleave, a session accepts only its
+    /// newest token, and the first replay of an older one ends it whole.
+    #[test]
+    fn only_the_newest_token_works_and_a_replay_ends_the_family(
+        steps in proptest::collection::vec(any::<Option<u8>>(), 1..30)
+    ) {
+        // None presents the newest token; Some(k) replays an older one.
+        let mut user = User::from_events(vec![registered(), started(1, "t0")]);
+        let mut newest = 0usize;
+        for (step, choice) in steps.into_iter().enumerate() {
+            let second = 10 + i64::try_from(step).expect("few steps");
+            let presented = match choice {
+                Some(k) if newest > 0 => usize::from(k) % newest,
+                _ => newest,
+            };
+            let events = user
+                .handle(rotate(1, &format!("t{presented}"), &format!("t{}", newest + 1), second))
+                .expect("a live session decides");
+            let replayed = presented != newest;
+            if replayed {
+                let ended = matches!(
+                    events.as_slice(),
+                    [UserEvent::SessionEnded { reason: SessionEndReason::TokenReuse, .. }]
+                );
+                prop_assert!(ended, "{:?}", events);
+            } else {
+                let rotated = matches!(events.as_slice(), [UserEvent::RefreshTokenRotated { .. }]);
+                prop_assert!(rotated, "{:?}", events);
+                newest += 1;
+            }
+            for event in events {
+                user.apply(event);
+            }
+            prop_assert_eq!(user.sessions().is_empty(), replayed);
+            if replayed {
+                break;
+            }
+        }
+    }
+}
