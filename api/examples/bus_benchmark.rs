@@ -18,7 +18,9 @@ use std::{
 };
 
 use flowforge_api::{
-    config::{BusArgs, LimitsArgs, LogFormat, ServeArgs, StorageArgs, TelemetryArgs, TlsArgs},
+    config::{
+        AuthArgs, BusArgs, LimitsArgs, LogFormat, ServeArgs, StorageArgs, TelemetryArgs, TlsArgs,
+    },
     server,
 };
 use flowforge_infra::{
@@ -109,6 +111,7 @@ async fn main() {
         shutdown_grace_secs: 30,
         limits: LimitsArgs::default(),
         tls: TlsArgs::default(),
+        auth: AuthArgs::default(),
         telemetry: TelemetryArgs {
             log_format: LogFormat::Text,
             otlp_endpoint: None,

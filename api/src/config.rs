@@ -8,6 +8,7 @@ use std::{
 };
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use flowforge_commands::accounts::Argon2Settings;
 use flowforge_domain::{
     execution_tree::DEFAULT_MAX_DESCENDANTS,
     workflow::{WorkflowLimit, WorkflowLimits},
@@ -216,6 +217,10 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub tls: TlsArgs,
 
+    /// Accounts: password hashing and token lifetimes.
+    #[command(flatten)]
+    pub auth: AuthArgs,
+
     /// Logs and traces.
     #[command(flatten)]
     pub telemetry: TelemetryArgs,
@@ -308,6 +313,48 @@ pub const fn workflow_limit_setting(limit: WorkflowLimit) -> &'static str {
 /// A configured count as a size; past the platform's range it is unbounded.
 fn size(n: u64) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+/// How accounts sign in: Argon2id's cost and how long tokens live.
+#[derive(Debug, Clone, Args)]
+pub struct AuthArgs {
+    /// Argon2id memory per password hash, in KiB.
+    #[arg(long, env = "FLOWFORGE_ARGON2_MEMORY_KIB", default_value_t = 19 * 1024, value_parser = clap::value_parser!(u32).range(8..=4 * 1024 * 1024))]
+    pub argon2_memory_kib: u32,
+
+    /// Argon2id passes over that memory.
+    #[arg(long, env = "FLOWFORGE_ARGON2_ITERATIONS", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub argon2_iterations: u32,
+
+    /// How long an access token (JWT) is valid, in seconds.
+    #[arg(long, env = "FLOWFORGE_ACCESS_TOKEN_SECS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub access_token_secs: u64,
+
+    /// How long a session lasts without a refresh, in days.
+    #[arg(long, env = "FLOWFORGE_SESSION_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub session_days: u32,
+}
+
+impl Default for AuthArgs {
+    fn default() -> Self {
+        Self {
+            argon2_memory_kib: 19 * 1024,
+            argon2_iterations: 2,
+            access_token_secs: 900,
+            session_days: 30,
+        }
+    }
+}
+
+impl AuthArgs {
+    /// Argon2id's parameters (one lane).
+    pub fn argon2(&self) -> Argon2Settings {
+        Argon2Settings {
+            memory_kib: self.argon2_memory_kib,
+            iterations: self.argon2_iterations,
+            parallelism: 1,
+        }
+    }
 }
 
 /// TLS on both sides: the certificate `serve` terminates HTTPS with (when

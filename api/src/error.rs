@@ -7,10 +7,15 @@ use axum::{
     response::{IntoResponse, Response},
     Json,
 };
-use flowforge_commands::{workflow_lifecycle::LifecycleError, CommandError};
+use flowforge_commands::{
+    accounts::{AccountError, PasswordError},
+    workflow_lifecycle::LifecycleError,
+    CommandError,
+};
 use flowforge_domain::{
     execution::ExecutionError,
     saga::SagaError,
+    user::UserError,
     webhook_path::WebhookPathError,
     workflow::{DefinitionError, ExceededLimit, WorkflowError},
 };
@@ -150,6 +155,34 @@ pub enum ApiError {
     /// deployment's is full, 429 when the workflow's share is.
     #[error(transparent)]
     BacklogFull(#[from] flowforge_engine::backlog::BacklogFull),
+    /// No valid access token (`Authorization: Bearer …`) came with a request
+    /// that needs one, or its session has ended.
+    #[error("sign in first: {0}")]
+    Unauthenticated(String),
+    /// Wrong e-mail address or password (the same answer for both).
+    #[error("wrong e-mail address or password")]
+    InvalidCredentials,
+    /// The account is locked after too many failed sign-ins.
+    #[error("too many failed sign-ins; try again in {retry_after_secs} seconds")]
+    AccountLocked {
+        /// How long the lock still holds.
+        retry_after_secs: i64,
+    },
+    /// Another account has this e-mail address.
+    #[error("an account with this e-mail address exists")]
+    EmailTaken,
+    /// The password is too weak.
+    #[error("weak password: {0}")]
+    WeakPassword(&'static str),
+    /// The e-mail address or name of a new account is not valid.
+    #[error("{0}")]
+    InvalidAccount(String),
+    /// The refresh token is not a live session's current token.
+    #[error("the refresh token is not valid; sign in again")]
+    InvalidRefreshToken,
+    /// A refresh token that was already exchanged came back; its session has been ended.
+    #[error("this refresh token was already used, so its session has been ended; sign in again")]
+    RefreshTokenReused,
     /// A dependency (the database) is unavailable; the cause is logged, not returned.
     #[error("a dependency is unavailable; retry shortly")]
     Unavailable(String),
@@ -306,6 +339,40 @@ impl ApiError {
                 ErrorCode::Unavailable,
                 None,
             ),
+            ApiError::Unauthenticated(_) => {
+                (StatusCode::UNAUTHORIZED, ErrorCode::Unauthenticated, None)
+            }
+            ApiError::InvalidCredentials => (
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::InvalidCredentials,
+                None,
+            ),
+            ApiError::AccountLocked { retry_after_secs } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                ErrorCode::AccountLocked,
+                Some(json!({ "retry_after_secs": retry_after_secs })),
+            ),
+            ApiError::EmailTaken => (StatusCode::CONFLICT, ErrorCode::EmailTaken, None),
+            ApiError::WeakPassword(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::WeakPassword,
+                None,
+            ),
+            ApiError::InvalidAccount(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::InvalidAccount,
+                None,
+            ),
+            ApiError::InvalidRefreshToken => (
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::InvalidRefreshToken,
+                None,
+            ),
+            ApiError::RefreshTokenReused => (
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::RefreshTokenReused,
+                None,
+            ),
         }
     }
 }
@@ -358,13 +425,25 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (status, Json(body)).into_response();
-        if matches!(
+        if let ApiError::AccountLocked { retry_after_secs } = &self {
+            if let Ok(value) = axum::http::HeaderValue::try_from(retry_after_secs.to_string()) {
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, value);
+            }
+        } else if matches!(
             status,
             StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS
         ) {
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
                 axum::http::HeaderValue::from_static(RETRY_AFTER_SECS),
+            );
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
             );
         }
         response
@@ -486,6 +565,46 @@ impl From<LifecycleError> for ApiError {
                 },
                 |_, _| ApiError::Unavailable("webhook paths are too busy to claim".to_owned()),
             ),
+        }
+    }
+}
+
+impl From<CommandError<UserError>> for ApiError {
+    fn from(error: CommandError<UserError>) -> Self {
+        command_error(
+            error,
+            |rejected| match rejected {
+                UserError::Locked { retry_after_secs } => {
+                    ApiError::AccountLocked { retry_after_secs }
+                }
+                UserError::EmailTaken | UserError::AlreadyRegistered => ApiError::EmailTaken,
+                invalid @ (UserError::InvalidEmail(_) | UserError::InvalidName) => {
+                    ApiError::InvalidAccount(invalid.to_string())
+                }
+                UserError::NotFound | UserError::NoSuchSession(_) => {
+                    ApiError::Unauthenticated("the session has ended".to_owned())
+                }
+                UserError::InvalidRefreshToken | UserError::SessionExpired => {
+                    ApiError::InvalidRefreshToken
+                }
+            },
+            // Two sign-ins at once on one account: the loser may retry.
+            |_, _| ApiError::Unavailable("the account changed concurrently".to_owned()),
+        )
+    }
+}
+
+impl From<AccountError> for ApiError {
+    fn from(error: AccountError) -> Self {
+        match error {
+            AccountError::Password(PasswordError::Weak(why)) => ApiError::WeakPassword(why),
+            AccountError::Password(hashing @ PasswordError::Hashing(_)) => {
+                ApiError::Internal(hashing.to_string())
+            }
+            AccountError::InvalidCredentials => ApiError::InvalidCredentials,
+            AccountError::InvalidRefreshToken => ApiError::InvalidRefreshToken,
+            AccountError::RefreshTokenReused => ApiError::RefreshTokenReused,
+            AccountError::User(command) => command.into(),
         }
     }
 }

@@ -4,6 +4,7 @@
 //! integration tests start the very same server on a random port.
 //!
 //! Layout: `routes` (one module per resource, the OpenAPI document),
+//! `access_tokens` (the JWTs accounts sign in with),
 //! `extract` (JSON bodies, path and query parameters, with this API's
 //! errors), `error` (the one mapping of every failure to a status and code),
 //! `execution_watch` (reading an execution and waiting on it for a caller),
@@ -14,6 +15,7 @@
 //! commands beside `serve`, in the binary).
 #![forbid(unsafe_code)]
 
+pub mod access_tokens;
 pub mod config;
 pub mod error;
 pub mod execution_watch;

@@ -4,7 +4,10 @@
 
 use std::{collections::HashMap, net::SocketAddr, sync::Arc, time::Duration};
 
-use flowforge_commands::CommandBus;
+use flowforge_commands::{
+    accounts::{Accounts, PasswordError, Passwords},
+    CommandBus,
+};
 use flowforge_engine::{
     backlog::{follower, Backlog},
     triggers::webhooks::WebhookRegistry,
@@ -37,6 +40,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use crate::{
+    access_tokens::AccessTokens,
     config::{ServeArgs, StorageArgs},
     routes,
     state::AppState,
@@ -47,6 +51,8 @@ use crate::{
 /// append: a safety net, as appends wake followers at once (other instances'
 /// too, through PostgreSQL notifications).
 const STORE_POLL_INTERVAL: Duration = Duration::from_secs(2);
+/// The name of the access-token signing key among the deployment's secrets.
+const ACCESS_TOKEN_KEY: &str = "access_token_key_1";
 /// How many recently used aggregates the process keeps in memory, so the
 /// next step of a running execution reads only its newest events.
 const AGGREGATE_CACHE_CAPACITY: usize = 512;
@@ -66,6 +72,9 @@ pub enum StartError {
     /// The CA bundle for outbound TLS (`--ca-file`) is unusable.
     #[error(transparent)]
     OutboundTrust(#[from] TrustError),
+    /// The password hashing parameters are out of range.
+    #[error(transparent)]
+    Passwords(#[from] PasswordError),
     /// The certificate or key to serve HTTPS with is unusable.
     #[error(transparent)]
     ServerTls(#[from] ServerTlsError),
@@ -161,7 +170,8 @@ pub async fn start(
     let progress = start_projections(&mut process, &feed);
     let runtime = start_process_managers(&mut process, args, &trust, &feed, &progress).await?;
     let backlog = start_backlog(&mut process, args);
-    let state = app_state(&process, args, feed, progress, runtime, backlog);
+    let identity = open_accounts(&process, args).await?;
+    let state = app_state(&process, args, feed, progress, runtime, backlog, identity);
     serve(process, args, server_tls, state).await
 }
 
@@ -358,6 +368,20 @@ fn start_backlog(process: &mut Process, args: &ServeArgs) -> Arc<Backlog> {
     backlog
 }
 
+/// The account use cases and the access-token keys (kept among the
+/// deployment's secrets, so every instance signs and verifies alike).
+async fn open_accounts(
+    process: &Process,
+    args: &ServeArgs,
+) -> Result<(Accounts, AccessTokens), StartError> {
+    let passwords = Passwords::new(args.auth.argon2())?;
+    let session_lifetime = chrono::Duration::days(i64::from(args.auth.session_days));
+    let accounts = Accounts::new(process.commands.clone(), passwords, session_lifetime);
+    let key = process.database.secret(ACCESS_TOKEN_KEY).await?;
+    let lifetime = Duration::from_secs(args.auth.access_token_secs);
+    Ok((accounts, AccessTokens::new("1", key.as_bytes(), lifetime)))
+}
+
 /// What every handler receives.
 fn app_state(
     process: &Process,
@@ -366,9 +390,12 @@ fn app_state(
     progress: HashMap<&'static str, ProjectionProgress>,
     runtime: Runtime,
     backlog: Arc<Backlog>,
+    (accounts, access_tokens): (Accounts, AccessTokens),
 ) -> AppState {
     let database = &process.database;
     AppState {
+        accounts,
+        access_tokens: Arc::new(access_tokens),
         commands: process.commands.clone(),
         store: process.store.clone(),
         workflows: database.workflow_views(),

@@ -2,7 +2,7 @@
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
-use flowforge_commands::CommandBus;
+use flowforge_commands::{accounts::Accounts, CommandBus};
 use flowforge_engine::triggers::webhooks::WorkflowCatchUp;
 use flowforge_infra::{
     bus::jetstream::JetStreamBus,
@@ -14,7 +14,7 @@ use flowforge_projections::ProjectionProgress;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::error::ApiError;
+use crate::{access_tokens::AccessTokens, error::ApiError};
 
 /// What handlers need: the write side, the read side, and how far it has got.
 #[derive(Clone)]
@@ -57,6 +57,10 @@ pub struct AppState {
     pub publisher_stall: Duration,
     /// The publisher position readiness last saw, and since when.
     pub publisher_seen: Arc<std::sync::Mutex<Option<(Position, std::time::Instant)>>>,
+    /// Register, sign in, refresh, sign out.
+    pub accounts: Accounts,
+    /// Issues and verifies access tokens.
+    pub access_tokens: Arc<AccessTokens>,
     /// Cancelled at shutdown once this instance runs no more node attempts:
     /// requests still waiting for an execution answer at once (503) instead
     /// of holding the connection, and the process can exit.

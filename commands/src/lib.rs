@@ -5,9 +5,11 @@
 //!
 //! Layout: `command_bus` (load → decide → append, with conflict retries),
 //! `aggregate_cache` (recently used aggregates, so a step reads only newer
-//! events) and [`workflow_lifecycle`].
+//! events), [`workflow_lifecycle`] and [`accounts`] (register, sign in,
+//! refresh, sign out: passwords hashed with Argon2id, refresh tokens rotated).
 #![forbid(unsafe_code)]
 
+pub mod accounts;
 mod aggregate_cache;
 mod command_bus;
 pub mod workflow_lifecycle;

@@ -364,3 +364,36 @@ proptest! {
         }
     }
 }
+
+mod email_claims {
+    use flowforge_domain::user::{ClaimEmail, EmailClaim, EmailClaimEvent};
+
+    use super::*;
+
+    fn claim(user: u128) -> ClaimEmail {
+        ClaimEmail {
+            email: "ada@example.com".to_owned(),
+            user_id: UserId::from_uuid(Uuid::from_u128(user)),
+        }
+    }
+
+    #[test]
+    fn the_first_account_gets_the_address_and_another_is_refused() {
+        AggregateTester::<EmailClaim>::given_no_previous_events()
+            .when(claim(1))
+            .then_expect_events(vec![EmailClaimEvent::Claimed {
+                email: "ada@example.com".to_owned(),
+                user_id: user_id(),
+            }]);
+        let held = EmailClaimEvent::Claimed {
+            email: "ada@example.com".to_owned(),
+            user_id: user_id(),
+        };
+        AggregateTester::<EmailClaim>::given(vec![held.clone()])
+            .when(claim(2))
+            .then_expect_error(|e| *e == UserError::EmailTaken);
+        AggregateTester::<EmailClaim>::given(vec![held])
+            .when(claim(1))
+            .then_expect_no_events();
+    }
+}

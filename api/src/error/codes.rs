@@ -62,6 +62,22 @@ pub enum ErrorCode {
     ShuttingDown,
     /// A webhook's execution did not answer in time.
     ExecutionTimedOut,
+    /// No valid access token, or its session ended.
+    Unauthenticated,
+    /// Wrong e-mail address or password.
+    InvalidCredentials,
+    /// Too many failed sign-ins.
+    AccountLocked,
+    /// The e-mail address has an account.
+    EmailTaken,
+    /// The password is too weak.
+    WeakPassword,
+    /// The e-mail address or name is not valid.
+    InvalidAccount,
+    /// The refresh token is not valid.
+    InvalidRefreshToken,
+    /// A refresh token came back after it was exchanged.
+    RefreshTokenReused,
 }
 
 impl ErrorCode {

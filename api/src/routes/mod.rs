@@ -2,6 +2,7 @@
 //! OpenAPI document is generated from the same declarations.
 
 pub mod audit;
+mod auth;
 pub mod events;
 mod execution_stream;
 pub mod executions;
@@ -33,6 +34,7 @@ use crate::{error::ApiError, state::AppState};
         description = "Commands and queries of FlowForge, an event-sourced workflow-automation platform."
     ),
     tags(
+        (name = "auth", description = "Accounts: register, sign in, refresh and sign out; access tokens (JWT) and rotating refresh tokens"),
         (name = "workflows", description = "Create, change, activate and read workflows"),
         (name = "events", description = "The event log (one stream, or the global log), the audit log, and projection progress"),
         (name = "executions", description = "Run workflows and follow their executions node by node"),
@@ -74,6 +76,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
     let mut doc = ApiDoc::openapi();
     doc.merge(WebhookDoc::openapi());
     OpenApiRouter::with_openapi(doc)
+        .merge(auth::routes())
         .merge(workflows::routes())
         .merge(events::routes())
         .merge(executions::routes())

@@ -14,7 +14,9 @@ pub mod process;
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use flowforge_api::{
-    config::{BusArgs, LimitsArgs, LogFormat, ServeArgs, StorageArgs, TelemetryArgs, TlsArgs},
+    config::{
+        AuthArgs, BusArgs, LimitsArgs, LogFormat, ServeArgs, StorageArgs, TelemetryArgs, TlsArgs,
+    },
     server::{self, RunningServer},
 };
 use flowforge_infra::test_support::TestDatabase;
@@ -103,6 +105,7 @@ impl TestApp {
             shutdown_grace_secs: 30,
             limits: LimitsArgs::default(),
             tls: TlsArgs::default(),
+            auth: AuthArgs::default(),
             telemetry: TelemetryArgs {
                 log_format: LogFormat::Text,
                 otlp_endpoint: None,

@@ -46,6 +46,11 @@ async fn health_and_openapi(backend: Backend) {
         ("/metrics", vec!["get"]),
         ("/health/live", vec!["get"]),
         ("/health/ready", vec!["get"]),
+        ("/api/v1/auth/register", vec!["post"]),
+        ("/api/v1/auth/login", vec!["post"]),
+        ("/api/v1/auth/refresh", vec!["post"]),
+        ("/api/v1/auth/logout", vec!["post"]),
+        ("/api/v1/me", vec!["get"]),
     ];
     let paths = doc["paths"].as_object().expect("paths");
     assert_eq!(

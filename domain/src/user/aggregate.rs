@@ -107,7 +107,7 @@ impl User {
         if self.exists() {
             return Err(UserError::AlreadyRegistered);
         }
-        let email = normalised_email(&email)?;
+        let email = normalise_email(&email)?;
         let name = name.trim().to_owned();
         if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
             return Err(UserError::InvalidName);
@@ -180,8 +180,12 @@ impl User {
 }
 
 /// The address lower-cased and trimmed, if it looks like one: something,
-/// an `@`, a domain with a dot, no spaces.
-fn normalised_email(email: &str) -> Result<String, UserError> {
+/// an `@`, a domain with a dot, no spaces. The edge derives an address's
+/// [`EmailClaim`](super::EmailClaim) stream from this form.
+///
+/// # Errors
+/// [`UserError::InvalidEmail`] when it does not look like an address.
+pub fn normalise_email(email: &str) -> Result<String, UserError> {
     let email = email.trim().to_lowercase();
     let valid = email.len() <= MAX_EMAIL_BYTES
         && !email.chars().any(char::is_whitespace)

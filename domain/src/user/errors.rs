@@ -22,6 +22,9 @@ pub enum UserError {
     /// The account exists already.
     #[error("the user is registered already")]
     AlreadyRegistered,
+    /// Another account holds the e-mail address.
+    #[error("an account with this e-mail address exists")]
+    EmailTaken,
     /// The e-mail address is not one.
     #[error("{0:?} is not an e-mail address")]
     InvalidEmail(String),

@@ -10,15 +10,18 @@
 //! [`LOCKOUT`], whatever password comes next.
 //!
 //! Layout: `commands`, `events`, `errors` and `aggregate` (the state and its
-//! decisions); [`UserId`] and [`SessionId`] are generated at the edge.
+//! decisions); `email_claim` (the `EmailClaim` aggregate: one account per
+//! address); [`UserId`] and [`SessionId`] are generated at the edge.
 
 mod aggregate;
 mod commands;
+mod email_claim;
 mod errors;
 mod events;
 
-pub use aggregate::{Session, User, LOCKOUT, MAX_FAILED_SIGN_INS};
+pub use aggregate::{normalise_email, Session, User, LOCKOUT, MAX_FAILED_SIGN_INS};
 pub use commands::UserCommand;
+pub use email_claim::{ClaimEmail, EmailClaim, EmailClaimEvent};
 pub use errors::{InvalidUserId, UserError};
 pub use events::{SessionEndReason, UserEvent};
 
