@@ -58,19 +58,12 @@ pub struct AccessTokens {
 impl AccessTokens {
     /// Tokens signed with `secret` under key id `kid`, valid for `lifetime`.
     pub fn new(kid: &str, secret: &[u8], lifetime: Duration) -> Self {
-        let mut keys = HashMap::new();
-        keys.insert(
-            kid.to_owned(),
-            (
-                EncodingKey::from_secret(secret),
-                DecodingKey::from_secret(secret),
-            ),
-        );
         Self {
-            keys,
+            keys: HashMap::new(),
             current: kid.to_owned(),
             lifetime,
         }
+        .also_accepting(kid, secret)
     }
 
     /// The same, also verifying (not signing) tokens of key `kid`.

@@ -8,12 +8,14 @@ mod support;
 use std::time::Duration;
 
 use axum::{routing::get, Json, Router};
-use flowforge_api::tls::ServerTls;
 use flowforge_outbound::{tls_failure, TlsFailure, TlsTrust};
 use serde_json::{json, Value};
 use support::{
-    eventually, otlp_receiver::OtlpReceiver, pki::TestCa, process::FlowforgeProcess, Backend,
-    TestApp,
+    eventually,
+    otlp_receiver::OtlpReceiver,
+    pki::{serve_https, TestCa},
+    process::FlowforgeProcess,
+    Backend, TestApp,
 };
 
 /// A client that trusts `ca` (beside the public roots).
@@ -106,16 +108,9 @@ async fn serve_speaks_https_with_hsts_and_picks_up_a_renewed_certificate() {
 
 /// An HTTPS server on loopback answering `GET /hello`, with a certificate
 /// from `ca`; returns its base URL.
-async fn https_stub(ca: &TestCa, dir: &std::path::Path) -> String {
-    let (cert, key) = ca.issue(&["127.0.0.1"]).write_to(dir);
-    let tls = ServerTls::load(&cert, &key).expect("stub certificate");
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.set_nonblocking(true).expect("non-blocking");
-    let port = listener.local_addr().expect("address").port();
+fn https_stub(ca: &TestCa, dir: &std::path::Path) -> String {
     let app = Router::new().route("/hello", get(|| async { Json(json!({"hello": "tls"})) }));
-    let server = axum_server::from_tcp_rustls(listener, tls.config()).expect("server");
-    tokio::spawn(async move { server.serve(app.into_make_service()).await });
-    format!("https://127.0.0.1:{port}")
+    serve_https(app, ca, dir).0
 }
 
 /// Runs a one-node workflow calling `url` and returns the finished run.
@@ -145,7 +140,7 @@ async fn the_http_node_trusts_a_private_ca_only_through_the_ca_file() {
     // Given an HTTPS service behind a private CA
     let dir = tempfile::tempdir().expect("temp dir");
     let private = TestCa::new("private");
-    let url = format!("{}/hello", https_stub(&private, dir.path()).await);
+    let url = format!("{}/hello", https_stub(&private, dir.path()));
     let ca_file = dir.path().join("ca.pem");
     std::fs::write(&ca_file, private.cert_pem()).expect("write CA");
 

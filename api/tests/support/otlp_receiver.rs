@@ -70,19 +70,7 @@ impl OtlpReceiver {
     /// 127.0.0.1 from `ca`.
     pub async fn start_tls(ca: &super::pki::TestCa, dir: &std::path::Path) -> Self {
         let received: Received = Arc::default();
-        let (cert, key) = ca.issue(&["127.0.0.1"]).write_to(dir);
-        let tls = flowforge_api::tls::ServerTls::load(&cert, &key).expect("collector certificate");
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.set_nonblocking(true).expect("non-blocking");
-        let endpoint = format!("https://{}", listener.local_addr().expect("address"));
-        let server = axum_server::from_tcp_rustls(listener, tls.config()).expect("server");
-        let app = collector(received.clone());
-        let task = tokio::spawn(async move {
-            server
-                .serve(app.into_make_service())
-                .await
-                .expect("collector serves");
-        });
+        let (endpoint, task) = super::pki::serve_https(collector(received.clone()), ca, dir);
         Self {
             endpoint,
             received,

@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use axum::Router;
+
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
 };
@@ -61,4 +63,23 @@ impl Leaf {
         std::fs::write(&cert, &self.cert_pem).expect("write certificate");
         (cert, key)
     }
+}
+
+/// Serves `app` over HTTPS on a free loopback port, with a certificate for
+/// 127.0.0.1 from `ca` (written into `dir`); returns its `https://` base URL
+/// and the serving task.
+pub fn serve_https(app: Router, ca: &TestCa, dir: &Path) -> (String, tokio::task::JoinHandle<()>) {
+    let (cert, key) = ca.issue(&["127.0.0.1"]).write_to(dir);
+    let tls = flowforge_api::tls::ServerTls::load(&cert, &key).expect("server certificate");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("non-blocking");
+    let base = format!("https://{}", listener.local_addr().expect("address"));
+    let server = axum_server::from_tcp_rustls(listener, tls.config()).expect("server");
+    let task = tokio::spawn(async move {
+        server
+            .serve(app.into_make_service())
+            .await
+            .expect("HTTPS server serves");
+    });
+    (base, task)
 }
