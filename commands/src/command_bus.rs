@@ -18,7 +18,13 @@ use tracing::{debug, instrument};
 use crate::aggregate_cache::{AggregateCache, Snapshot};
 
 /// How often a command without an expected version is decided again after a conflict.
-const MAX_ATTEMPTS: u32 = 10;
+const MAX_ATTEMPTS: u32 = 12;
+
+/// The first pause after a conflict; each further conflict doubles it, up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(1);
+
+/// The longest pause between two attempts.
+const MAX_BACKOFF: Duration = Duration::from_millis(100);
 
 /// What a handled command left behind.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,11 +63,20 @@ pub enum CommandError<E: std::error::Error + 'static> {
     Store(EventStoreError),
 }
 
-/// A short random pause before deciding again, so racing writers spread out
-/// instead of colliding in lock step.
+/// A random pause before deciding again: anywhere up to an exponentially
+/// growing ceiling ("full jitter"), so writers racing for the same stream
+/// spread out further after every collision instead of colliding in lock
+/// step. A linear backoff let one writer lose ten times in a row when four
+/// contended on a loaded machine.
 fn conflict_backoff(attempt: u32) -> Duration {
-    let jitter_us = u64::from(uuid::Uuid::new_v4().as_fields().1) % 2_000;
-    Duration::from_micros(jitter_us * u64::from(attempt))
+    let ceiling = FIRST_BACKOFF
+        .saturating_mul(1 << attempt.saturating_sub(1).min(16))
+        .min(MAX_BACKOFF);
+    let ceiling_us = u64::try_from(ceiling.as_micros())
+        .unwrap_or(u64::MAX)
+        .max(1);
+    let random = uuid::Uuid::new_v4().as_u64_pair().0;
+    Duration::from_micros(random % ceiling_us)
 }
 
 /// Runs commands against aggregates stored in the event store.
@@ -290,5 +305,27 @@ impl CommandBus {
                 Err(other) => return Err(CommandError::Store(other)),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_backoff_ceiling_doubles_up_to_its_cap() {
+        for attempt in 1..=40 {
+            let ceiling = FIRST_BACKOFF
+                .saturating_mul(1 << (attempt - 1).min(16))
+                .min(MAX_BACKOFF);
+            for _ in 0..50 {
+                assert!(conflict_backoff(attempt) < ceiling.max(Duration::from_micros(1)));
+            }
+        }
+        let late: Vec<Duration> = (0..200).map(|_| conflict_backoff(12)).collect();
+        assert!(
+            late.iter().any(|pause| *pause > Duration::from_millis(10)),
+            "late attempts wait long enough to let the winner finish"
+        );
     }
 }
