@@ -11,9 +11,10 @@
 //! step from its history), [`execution_tree`] (counts the sub-workflows started
 //! under a root execution), [`saga`] (records compensable steps and undoes
 //! them), [`schedule`] (one instance wins each tick), [`webhook_path`] (one
-//! owner per webhook route) and [`user`] (an account, its sessions and their
-//! rotating refresh tokens). The private `uuid_id` gives the workflow and
-//! execution ids their shared shape; [`testing`] is the given/when/then harness
+//! owner per webhook route), [`user`] (an account, its sessions and their
+//! rotating refresh tokens) and [`workspace`] (members with roles,
+//! invitations, API keys, and the installation's first owner). The private
+//! `uuid_id` gives the workflow and execution ids their shared shape; [`testing`] is the given/when/then harness
 //! the tests use.
 #![forbid(unsafe_code)]
 
@@ -27,6 +28,7 @@ pub mod user;
 mod uuid_id;
 pub mod webhook_path;
 pub mod workflow;
+pub mod workspace;
 
 pub use aggregate::{decode_event, encode_event, Aggregate, DomainEvent, EventCodecError};
 pub use testing::AggregateTester;

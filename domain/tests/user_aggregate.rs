@@ -397,3 +397,38 @@ mod email_claims {
             .then_expect_no_events();
     }
 }
+
+#[test]
+fn an_account_keeps_its_workspaces_in_the_order_it_joined_them() {
+    use flowforge_domain::workspace::WorkspaceId;
+    let workspace = |n: u128| WorkspaceId::from_uuid(Uuid::from_u128(500 + n));
+    let joined = |n: u128| UserEvent::JoinedWorkspace {
+        workspace_id: workspace(n),
+    };
+    AggregateTester::<User>::given(vec![registered()])
+        .when(UserCommand::JoinWorkspace {
+            workspace_id: workspace(1),
+        })
+        .then_expect_events(vec![joined(1)]);
+    AggregateTester::<User>::given(vec![registered(), joined(1)])
+        .when(UserCommand::JoinWorkspace {
+            workspace_id: workspace(1),
+        })
+        .then_expect_no_events();
+    AggregateTester::<User>::given(vec![registered(), joined(1)])
+        .when(UserCommand::LeaveWorkspace {
+            workspace_id: workspace(2),
+        })
+        .then_expect_no_events();
+    let user = User::from_events([registered(), joined(2), joined(1)]);
+    assert_eq!(user.workspaces(), [workspace(2), workspace(1)]);
+    let left = User::from_events([
+        registered(),
+        joined(2),
+        joined(1),
+        UserEvent::LeftWorkspace {
+            workspace_id: workspace(2),
+        },
+    ]);
+    assert_eq!(left.workspaces(), [workspace(1)]);
+}

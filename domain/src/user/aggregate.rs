@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 
 use super::{SessionEndReason, SessionId, UserCommand, UserError, UserEvent, UserId};
-use crate::aggregate::Aggregate;
+use crate::{aggregate::Aggregate, workspace::WorkspaceId};
 
 /// Failed sign-ins in a row that lock the account.
 pub const MAX_FAILED_SIGN_INS: u32 = 5;
@@ -41,6 +41,7 @@ pub struct User {
     sessions: BTreeMap<SessionId, Session>,
     failed_in_a_row: u32,
     locked_until: Option<DateTime<Utc>>,
+    workspaces: Vec<WorkspaceId>,
 }
 
 impl User {
@@ -72,6 +73,12 @@ impl User {
     /// The live sessions.
     pub fn sessions(&self) -> &BTreeMap<SessionId, Session> {
         &self.sessions
+    }
+
+    /// The workspaces the account belongs to, in the order it joined them:
+    /// the first is where a new session starts.
+    pub fn workspaces(&self) -> &[WorkspaceId] {
+        &self.workspaces
     }
 
     /// Until when sign-ins are refused, if the account is locked at `now`.
@@ -270,6 +277,22 @@ impl Aggregate for User {
                 ));
                 Ok(events)
             }
+            UserCommand::JoinWorkspace { workspace_id } => {
+                self.existing()?;
+                Ok(if self.workspaces.contains(&workspace_id) {
+                    Vec::new()
+                } else {
+                    vec![UserEvent::JoinedWorkspace { workspace_id }]
+                })
+            }
+            UserCommand::LeaveWorkspace { workspace_id } => {
+                self.existing()?;
+                Ok(if self.workspaces.contains(&workspace_id) {
+                    vec![UserEvent::LeftWorkspace { workspace_id }]
+                } else {
+                    Vec::new()
+                })
+            }
         }
     }
 
@@ -334,6 +357,10 @@ impl Aggregate for User {
             }
             UserEvent::PasswordChanged { password_hash, .. } => {
                 self.password_hash = password_hash;
+            }
+            UserEvent::JoinedWorkspace { workspace_id } => self.workspaces.push(workspace_id),
+            UserEvent::LeftWorkspace { workspace_id } => {
+                self.workspaces.retain(|w| *w != workspace_id);
             }
         }
     }

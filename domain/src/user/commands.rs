@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{SessionId, UserId};
+use crate::workspace::WorkspaceId;
 
 /// A command to the `User` aggregate.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,5 +71,17 @@ pub enum UserCommand {
         keep: Option<SessionId>,
         /// Now.
         at: DateTime<Utc>,
+    },
+    /// Note that the account became a member of a workspace (the
+    /// workspace decided; the account keeps the list so signing in knows
+    /// where to start).
+    JoinWorkspace {
+        /// The workspace.
+        workspace_id: WorkspaceId,
+    },
+    /// Note that the account is no longer a member of a workspace.
+    LeaveWorkspace {
+        /// The workspace.
+        workspace_id: WorkspaceId,
     },
 }

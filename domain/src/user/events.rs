@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{SessionId, UserId};
-use crate::aggregate::DomainEvent;
+use crate::{aggregate::DomainEvent, workspace::WorkspaceId};
 
 /// Why a session ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,6 +94,18 @@ pub enum UserEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// The account became a member of a workspace.
+    #[serde(rename = "UserJoinedWorkspace")]
+    JoinedWorkspace {
+        /// The workspace.
+        workspace_id: WorkspaceId,
+    },
+    /// The account stopped being a member of a workspace.
+    #[serde(rename = "UserLeftWorkspace")]
+    LeftWorkspace {
+        /// The workspace.
+        workspace_id: WorkspaceId,
+    },
 }
 
 impl DomainEvent for UserEvent {
@@ -105,6 +117,8 @@ impl DomainEvent for UserEvent {
             Self::RefreshTokenRotated { .. } => "UserRefreshTokenRotated",
             Self::SessionEnded { .. } => "UserSessionEnded",
             Self::PasswordChanged { .. } => "UserPasswordChanged",
+            Self::JoinedWorkspace { .. } => "UserJoinedWorkspace",
+            Self::LeftWorkspace { .. } => "UserLeftWorkspace",
         }
     }
 }
