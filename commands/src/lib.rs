@@ -5,13 +5,17 @@
 //!
 //! Layout: `command_bus` (load → decide → append, with conflict retries),
 //! `aggregate_cache` (recently used aggregates, so a step reads only newer
-//! events), [`workflow_lifecycle`] and [`accounts`] (register, sign in,
-//! refresh, sign out: passwords hashed with Argon2id, refresh tokens rotated).
+//! events), [`workflow_lifecycle`], [`accounts`] (register, sign in,
+//! refresh, sign out: passwords hashed with Argon2id, refresh tokens rotated)
+//! and [`workspaces`] (members, invitations, API keys, the first owner);
+//! `opaque_secret` is the random part of every token handed out.
 #![forbid(unsafe_code)]
 
 pub mod accounts;
 mod aggregate_cache;
 mod command_bus;
+mod opaque_secret;
 pub mod workflow_lifecycle;
+pub mod workspaces;
 
 pub use command_bus::{CommandBus, CommandError, CommandOutcome};

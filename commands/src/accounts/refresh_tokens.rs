@@ -1,11 +1,9 @@
-//! Refresh tokens: opaque to the client, `<user>.<session>.<secret>`, where
-//! the secret is 32 random bytes; the account keeps only the secret's
-//! SHA-256, so a copy of the event log cannot be replayed as tokens.
-
-use sha2::{Digest, Sha256};
-use uuid::Uuid;
+//! Refresh tokens: opaque to the client, `<user>.<session>.<secret>`; the
+//! account keeps only the secret's hash.
 
 use flowforge_domain::user::{SessionId, UserId};
+
+use crate::opaque_secret::OpaqueSecret;
 
 /// A refresh token taken apart.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,22 +12,16 @@ pub struct RefreshToken {
     pub user_id: UserId,
     /// The session (the token family).
     pub session_id: SessionId,
-    secret: String,
+    secret: OpaqueSecret,
 }
 
 impl RefreshToken {
     /// A fresh token for `session_id` of `user_id`.
     pub fn mint(user_id: UserId, session_id: SessionId) -> Self {
-        // Two v4 UUIDs are 32 bytes from the operating system's CSPRNG
-        // (uuid uses getrandom), minus the 12 version and variant bits.
-        let secret = [Uuid::new_v4(), Uuid::new_v4()]
-            .iter()
-            .map(|u| u.simple().to_string())
-            .collect();
         Self {
             user_id,
             session_id,
-            secret,
+            secret: OpaqueSecret::mint(),
         }
     }
 
@@ -37,35 +29,36 @@ impl RefreshToken {
     pub fn parse(token: &str) -> Option<Self> {
         let mut parts = token.split('.');
         let (user, session, secret) = (parts.next()?, parts.next()?, parts.next()?);
-        if parts.next().is_some()
-            || secret.len() != 64
-            || !secret.bytes().all(|b| b.is_ascii_hexdigit())
-        {
+        if parts.next().is_some() {
             return None;
         }
         Some(Self {
             user_id: user.parse().ok()?,
             session_id: session.parse().ok()?,
-            secret: secret.to_owned(),
+            secret: OpaqueSecret::parse(secret)?,
         })
     }
 
     /// What the account keeps of it.
     pub fn hash(&self) -> String {
-        Sha256::digest(self.secret.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        self.secret.hash()
     }
 
     /// The token as the client holds it.
     pub fn reveal(&self) -> String {
-        format!("{}.{}.{}", self.user_id, self.session_id, self.secret)
+        format!(
+            "{}.{}.{}",
+            self.user_id,
+            self.session_id,
+            self.secret.reveal()
+        )
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use uuid::Uuid;
+
     use super::*;
 
     #[test]
