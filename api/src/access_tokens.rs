@@ -1,11 +1,14 @@
-//! Access tokens: short-lived JWTs (HS256) naming the account and the
-//! session, signed with a key the deployment keeps among its secrets (so
+//! Access tokens: short-lived JWTs (HS256) naming the account, the
+//! session and the workspace requests act in unless they name another, signed with a key the deployment keeps among its secrets (so
 //! every instance signs and verifies alike) and named by `kid`, so a new key
 //! can be added beside the old one and tokens signed by either verify.
 
 use std::{collections::HashMap, time::Duration};
 
-use flowforge_domain::user::{SessionId, UserId};
+use flowforge_domain::{
+    user::{SessionId, UserId},
+    workspace::WorkspaceId,
+};
 use jsonwebtoken::{
     decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation,
 };
@@ -21,6 +24,10 @@ struct Claims {
     sub: UserId,
     /// The session.
     sid: SessionId,
+    /// The workspace requests act in by default (none for an account
+    /// without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    wid: Option<WorkspaceId>,
     /// Issued at (seconds since the epoch).
     iat: i64,
     /// Expires at (seconds since the epoch).
@@ -34,6 +41,11 @@ pub struct Principal {
     pub user_id: UserId,
     /// The session the token belongs to.
     pub session_id: SessionId,
+    /// The workspace requests act in unless they name another
+    /// (`X-Workspace-Id`). The role is not in the token: it is looked up in
+    /// the workspace on every request, so a changed role or a removed
+    /// member takes effect at once.
+    pub workspace_id: Option<WorkspaceId>,
 }
 
 /// Why a token was not accepted.
@@ -97,6 +109,7 @@ impl AccessTokens {
         let claims = Claims {
             sub: principal.user_id,
             sid: principal.session_id,
+            wid: principal.workspace_id,
             iat: now,
             exp: now.saturating_add(lifetime),
         };
@@ -133,6 +146,7 @@ impl AccessTokens {
         Ok(Principal {
             user_id: data.claims.sub,
             session_id: data.claims.sid,
+            workspace_id: data.claims.wid,
         })
     }
 }
@@ -147,6 +161,7 @@ mod tests {
         Principal {
             user_id: UserId::from_uuid(Uuid::from_u128(1)),
             session_id: SessionId::from_uuid(Uuid::from_u128(2)),
+            workspace_id: Some(WorkspaceId::from_uuid(Uuid::from_u128(3))),
         }
     }
 

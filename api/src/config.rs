@@ -333,6 +333,15 @@ pub struct AuthArgs {
     /// How long a session lasts without a refresh, in days.
     #[arg(long, env = "FLOWFORGE_SESSION_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub session_days: u32,
+
+    /// Let anyone register an account (without a workspace) once the
+    /// installation has its first owner; by default only invitees can.
+    #[arg(long, env = "FLOWFORGE_OPEN_REGISTRATION")]
+    pub open_registration: bool,
+
+    /// How long an invitation to a workspace stays valid, in days.
+    #[arg(long, env = "FLOWFORGE_INVITATION_DAYS", default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=365))]
+    pub invitation_days: u32,
 }
 
 impl Default for AuthArgs {
@@ -342,6 +351,8 @@ impl Default for AuthArgs {
             argon2_iterations: 2,
             access_token_secs: 900,
             session_days: 30,
+            open_registration: false,
+            invitation_days: 7,
         }
     }
 }

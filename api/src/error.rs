@@ -10,6 +10,7 @@ use axum::{
 use flowforge_commands::{
     accounts::{AccountError, PasswordError},
     workflow_lifecycle::LifecycleError,
+    workspaces::WorkspacesError,
     CommandError,
 };
 use flowforge_domain::{
@@ -18,6 +19,7 @@ use flowforge_domain::{
     user::UserError,
     webhook_path::WebhookPathError,
     workflow::{DefinitionError, ExceededLimit, WorkflowError},
+    workspace::{Permission, Role, WorkspaceError},
 };
 use flowforge_engine::{execution_controls::ControlError, StartError};
 use flowforge_infra::{event_store::EventStoreError, read_model::ReadModelError};
@@ -183,6 +185,26 @@ pub enum ApiError {
     /// A refresh token that was already exchanged came back; its session has been ended.
     #[error("this refresh token was already used, so its session has been ended; sign in again")]
     RefreshTokenReused,
+    /// The API key is unknown, revoked or expired (one answer for all).
+    #[error("the API key is not valid")]
+    InvalidApiKey,
+    /// The caller's role in the workspace does not allow the request.
+    #[error("your role ({role}) does not allow this; it needs the {needs} permission")]
+    Forbidden {
+        /// The caller's role.
+        role: Role,
+        /// What the request needs.
+        needs: Permission,
+    },
+    /// The invitation token is not a live invitation for this account.
+    #[error("the invitation is not valid: {0}")]
+    InvalidInvitation(String),
+    /// Registration is by invitation once the installation has an owner.
+    #[error("registration is by invitation: ask a workspace admin for one")]
+    RegistrationClosed,
+    /// The workspace refused a change.
+    #[error("{0}")]
+    WorkspaceRejected(WorkspaceError),
     /// A dependency (the database) is unavailable; the cause is logged, not returned.
     #[error("a dependency is unavailable; retry shortly")]
     Unavailable(String),
@@ -373,7 +395,51 @@ impl ApiError {
                 ErrorCode::RefreshTokenReused,
                 None,
             ),
+            ApiError::InvalidApiKey => (StatusCode::UNAUTHORIZED, ErrorCode::InvalidApiKey, None),
+            ApiError::Forbidden { role, needs } => (
+                StatusCode::FORBIDDEN,
+                ErrorCode::Forbidden,
+                Some(json!({ "role": role, "needs": needs.to_string() })),
+            ),
+            ApiError::InvalidInvitation(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::InvalidInvitation,
+                None,
+            ),
+            ApiError::RegistrationClosed => {
+                (StatusCode::FORBIDDEN, ErrorCode::RegistrationClosed, None)
+            }
+            ApiError::WorkspaceRejected(rejection) => workspace_rejection_parts(rejection),
         }
+    }
+}
+
+fn workspace_rejection_parts(rejection: &WorkspaceError) -> (StatusCode, ErrorCode, Option<Value>) {
+    match rejection {
+        WorkspaceError::NotFound
+        | WorkspaceError::NoSuchMember(_)
+        | WorkspaceError::NoSuchApiKey(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound, None),
+        WorkspaceError::NotAllowed(needs) => (
+            StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden,
+            Some(json!({ "needs": needs.to_string() })),
+        ),
+        WorkspaceError::LastOwner => (StatusCode::CONFLICT, ErrorCode::LastOwner, None),
+        WorkspaceError::AlreadyMember => (StatusCode::CONFLICT, ErrorCode::AlreadyMember, None),
+        WorkspaceError::AlreadyExists => (StatusCode::CONFLICT, ErrorCode::AlreadyExists, None),
+        WorkspaceError::InvalidInvitation(_) | WorkspaceError::InvitationForAnotherAddress => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::InvalidInvitation,
+            None,
+        ),
+        WorkspaceError::InvalidName
+        | WorkspaceError::InvalidKeyName
+        | WorkspaceError::OwnerKey
+        | WorkspaceError::ExpiryInThePast => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::InvalidWorkspaceChange,
+            None,
+        ),
     }
 }
 
@@ -591,6 +657,27 @@ impl From<CommandError<UserError>> for ApiError {
             // Two sign-ins at once on one account: the loser may retry.
             |_, _| ApiError::Unavailable("the account changed concurrently".to_owned()),
         )
+    }
+}
+
+impl From<CommandError<WorkspaceError>> for ApiError {
+    fn from(error: CommandError<WorkspaceError>) -> Self {
+        command_error(error, ApiError::WorkspaceRejected, |_, _| {
+            ApiError::Unavailable("the workspace changed concurrently".to_owned())
+        })
+    }
+}
+
+impl From<WorkspacesError> for ApiError {
+    fn from(error: WorkspacesError) -> Self {
+        match error {
+            WorkspacesError::Workspace(command) => command.into(),
+            WorkspacesError::User(command) => command.into(),
+            WorkspacesError::InvalidApiKey => ApiError::InvalidApiKey,
+            WorkspacesError::InvalidInvitation => {
+                ApiError::InvalidInvitation("not a live invitation".to_owned())
+            }
+        }
     }
 }
 

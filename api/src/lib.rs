@@ -4,7 +4,8 @@
 //! integration tests start the very same server on a random port.
 //!
 //! Layout: `routes` (one module per resource, the OpenAPI document),
-//! `access_tokens` (the JWTs accounts sign in with),
+//! `access_tokens` (the JWTs accounts sign in with), `authentication`
+//! (credentials to a caller, its workspace and role),
 //! `extract` (JSON bodies, path and query parameters, with this API's
 //! errors), `error` (the one mapping of every failure to a status and code),
 //! `execution_watch` (reading an execution and waiting on it for a caller),
@@ -16,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 pub mod access_tokens;
+pub mod authentication;
 pub mod config;
 pub mod error;
 pub mod execution_watch;

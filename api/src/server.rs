@@ -6,6 +6,7 @@ use std::{collections::HashMap, net::SocketAddr, sync::Arc, time::Duration};
 
 use flowforge_commands::{
     accounts::{Accounts, PasswordError, Passwords},
+    workspaces::Workspaces,
     CommandBus,
 };
 use flowforge_engine::{
@@ -395,6 +396,11 @@ fn app_state(
     let database = &process.database;
     AppState {
         accounts,
+        workspaces: Workspaces::new(
+            process.commands.clone(),
+            chrono::Duration::days(i64::from(args.auth.invitation_days)),
+        ),
+        open_registration: args.auth.open_registration,
         access_tokens: Arc::new(access_tokens),
         commands: process.commands.clone(),
         store: process.store.clone(),

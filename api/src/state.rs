@@ -2,7 +2,7 @@
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
-use flowforge_commands::{accounts::Accounts, CommandBus};
+use flowforge_commands::{accounts::Accounts, workspaces::Workspaces, CommandBus};
 use flowforge_engine::triggers::webhooks::WorkflowCatchUp;
 use flowforge_infra::{
     bus::jetstream::JetStreamBus,
@@ -59,6 +59,10 @@ pub struct AppState {
     pub publisher_seen: Arc<std::sync::Mutex<Option<(Position, std::time::Instant)>>>,
     /// Register, sign in, refresh, sign out.
     pub accounts: Accounts,
+    /// Workspaces, members, invitations and API keys.
+    pub workspaces: Workspaces,
+    /// Whether anyone may register once the installation has an owner.
+    pub open_registration: bool,
     /// Issues and verifies access tokens.
     pub access_tokens: Arc<AccessTokens>,
     /// Cancelled at shutdown once this instance runs no more node attempts:

@@ -13,9 +13,13 @@ const PASSWORD: &str = "a long and unusual phrase";
 
 async fn spawn(backend: Backend) -> Option<TestApp> {
     // Cheap Argon2 parameters: the tests are about behaviour, not cost.
+    // Registration is open, so accounts can be made beside the test
+    // server's owner without invitations (tests/workspaces.rs covers those).
     TestApp::spawn_with(backend, |args| {
         args.auth.argon2_memory_kib = 1024;
         args.auth.argon2_iterations = 1;
+        args.auth.open_registration = true;
+        args.auth.access_token_secs = 900;
     })
     .await
 }
@@ -103,7 +107,8 @@ async fn a_session_signs_in_refreshes_and_signs_out(backend: Backend) {
     assert_eq!(account["sessions"].as_array().map(Vec::len), Some(1));
 
     // Without a token, or with a forged one, the answer is 401 with a challenge.
-    let (status, body, headers) = app.send(app.http.get(app.url("/api/v1/me"))).await;
+    let anonymous = reqwest::Client::new();
+    let (status, body, headers) = app.send(anonymous.get(app.url("/api/v1/me"))).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (401, Some("unauthenticated"))

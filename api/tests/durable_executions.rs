@@ -91,6 +91,7 @@ async fn executions_survive_sigkill(env: Vec<(&str, String)>) {
     let http = reqwest::Client::new();
     let server = FlowforgeProcess::start(&env, Stdio::null());
     server.wait_ready(&http).await;
+    let http = support::owner_client(&server.base).await;
 
     let waiting = json_of(http.post(format!("{}/api/v1/workflows", server.base)).json(&json!({"name": "waits", "nodes": [
         {"name": "Start", "type": "manual_trigger"},
@@ -184,6 +185,7 @@ async fn executions_survive_sigkill(env: Vec<(&str, String)>) {
 
     let server = FlowforgeProcess::start(&env, Stdio::null());
     server.wait_ready(&http).await;
+    let http = support::owner_client(&server.base).await;
     eventually(
         Duration::from_secs(60),
         "every execution finishes",
@@ -250,6 +252,7 @@ async fn a_compensation_survives_sigkill(env: Vec<(&str, String)>) {
     let http = reqwest::Client::new();
     let server = FlowforgeProcess::start(&env, Stdio::null());
     server.wait_ready(&http).await;
+    let http = support::owner_client(&server.base).await;
     let workflow = json_of(
         http.post(format!("{}/api/v1/workflows", server.base))
             .json(&support::booking_server::trip(&base, Value::Null, false)),
@@ -270,6 +273,7 @@ async fn a_compensation_survives_sigkill(env: Vec<(&str, String)>) {
 
     let server = FlowforgeProcess::start(&env, Stdio::null());
     server.wait_ready(&http).await;
+    let http = support::owner_client(&server.base).await;
     let saga = eventually(
         Duration::from_secs(60),
         "the saga is compensated",

@@ -88,8 +88,10 @@ async fn leader_and_standby(
     };
     let leader = FlowforgeProcess::start(&env(grace_secs), Stdio::null());
     leader.wait_ready(&http).await;
+    let http = support::owner_client(&leader.base).await;
     let standby = FlowforgeProcess::start(&env(grace_secs), Stdio::null());
     standby.wait_ready(&http).await;
+    let http = support::owner_client(&standby.base).await;
     let (status, workflow, _) = json_of(
         http.post(format!("{}/api/v1/workflows", leader.base))
             .json(&json!({"name": "slow call", "nodes": [
@@ -117,7 +119,7 @@ async fn sigterm_lets_the_running_node_finish_once_and_hands_over_at_once() {
     };
     let (api, url) = SlowApi::start(Duration::from_secs(3)).await;
     let (leader, standby, workflow) = leader_and_standby(&db, 30, &url).await;
-    let http = reqwest::Client::new();
+    let http = support::owner_client(&leader.base).await;
 
     // A caller waits for the execution's end; the node's call is under way.
     let waiting = {
@@ -190,7 +192,7 @@ async fn a_call_longer_than_the_grace_period_does_not_hold_shutdown_up() {
     };
     let (api, url) = SlowApi::start(Duration::from_secs(8)).await;
     let (leader, standby, workflow) = leader_and_standby(&db, 1, &url).await;
-    let http = reqwest::Client::new();
+    let http = support::owner_client(&leader.base).await;
 
     let (status, started, _) = json_of(http.post(format!(
         "{}/api/v1/workflows/{workflow}/executions",

@@ -21,6 +21,7 @@ async fn acknowledged_commands_survive_sigkill(env: Vec<(&str, String)>) -> u64 
     let http = reqwest::Client::new();
     let server = FlowforgeProcess::start(&env, Stdio::null());
     server.wait_ready(&http).await;
+    let http = support::owner_client(&server.base).await;
 
     // Writers keep sending commands; the process dies under them.
     let mut acknowledged: Vec<(String, u64)> = Vec::new();
@@ -64,6 +65,7 @@ async fn acknowledged_commands_survive_sigkill(env: Vec<(&str, String)>) -> u64 
 
     let server = FlowforgeProcess::start(&env, Stdio::null());
     server.wait_ready(&http).await;
+    let http = support::owner_client(&server.base).await;
     let (_, head) = {
         let log: Value = http
             .get(format!("{}/api/v1/events?limit=1", server.base))

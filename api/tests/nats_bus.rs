@@ -54,7 +54,7 @@ async fn a_nats_outage_delays_events_but_loses_or_reorders_none() {
     write_workflows(&app, "after", 10).await;
 
     let head = app.settled(SETTLE).await;
-    assert_eq!(head, 60);
+    assert_eq!(head, 60 + support::SETUP_EVENTS);
     assert_published_once_in_order(&jetstream.settings, head).await;
     assert_read_models_match_log(&app, head).await;
 }
@@ -78,7 +78,7 @@ async fn two_instances_publish_and_project_each_event_once() {
         write_workflows(&second, "second", 15)
     );
     let head = first.settled(SETTLE).await;
-    assert_eq!(head, 60);
+    assert_eq!(head, 60 + support::SETUP_EVENTS);
     assert_published_once_in_order(&jetstream.settings, head).await;
 
     // Both answer queries, reading their own and the other instance's writes.

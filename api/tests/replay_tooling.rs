@@ -132,7 +132,7 @@ async fn rebuilding_100k_events_matches_the_live_read_model_while_the_api_answer
     fill(app.database(), 10_000, 10).await;
     let filled = started.elapsed();
     let head = app.settled(Duration::from_secs(600)).await;
-    assert_eq!(head, 100_000);
+    assert_eq!(head, 100_000 + support::SETUP_EVENTS);
     println!(
         "100,000 events appended in {filled:?}; live projections caught up after {:?}",
         started.elapsed()
@@ -145,7 +145,7 @@ async fn rebuilding_100k_events_matches_the_live_read_model_while_the_api_answer
     };
     assert_eq!(
         rows("audit_log"),
-        Some(100_000),
+        Some(100_000 + support::SETUP_EVENTS),
         "audit log: one row per event"
     );
     assert_eq!(rows("workflows"), Some(10_000), "one row per workflow");
@@ -206,7 +206,10 @@ async fn rebuilding_100k_events_matches_the_live_read_model_while_the_api_answer
         ))
         .await;
     assert_eq!(status, 200);
-    assert_eq!(app.settled(Duration::from_secs(60)).await, 100_001);
+    assert_eq!(
+        app.settled(Duration::from_secs(60)).await,
+        100_001 + support::SETUP_EVENTS
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -325,7 +328,11 @@ async fn aggregate_show_and_events_tail_read_a_stream() {
         })
         .collect();
     assert_eq!(types, ["WorkflowCreated", "WorkflowActivated"]);
-    let output =
-        support::flowforge(&["events", "tail", "--after", "2"], app.database_location()).await;
+    let after = (app.head().await - 1).to_string();
+    let output = support::flowforge(
+        &["events", "tail", "--after", &after],
+        app.database_location(),
+    )
+    .await;
     assert_eq!(String::from_utf8_lossy(&output.stdout).lines().count(), 1);
 }

@@ -261,6 +261,7 @@ async fn traces_reach_an_https_collector_behind_the_ca_file() {
     );
     let http = reqwest::Client::new();
     server.wait_ready(&http).await;
+    let http = support::owner_client(&server.base).await;
     let status = http
         .get(format!("{}/api/v1/workflows", server.base))
         .send()

@@ -82,6 +82,7 @@ impl TracedServer {
         let server = FlowforgeProcess::start(&env, Stdio::from(logs.reopen().expect("log file")));
         let http = reqwest::Client::new();
         server.wait_ready(&http).await;
+        let http = support::owner_client(&server.base).await;
         Self {
             collector,
             server,

@@ -78,6 +78,20 @@ pub enum ErrorCode {
     InvalidRefreshToken,
     /// A refresh token came back after it was exchanged.
     RefreshTokenReused,
+    /// The API key is unknown, revoked or expired.
+    InvalidApiKey,
+    /// The caller's role does not allow the request.
+    Forbidden,
+    /// The invitation token is not a live invitation for this account.
+    InvalidInvitation,
+    /// A workspace, member or API key change that is not valid.
+    InvalidWorkspaceChange,
+    /// The change would leave a workspace without an owner.
+    LastOwner,
+    /// The account is a member of the workspace already.
+    AlreadyMember,
+    /// Registration needs an invitation.
+    RegistrationClosed,
 }
 
 impl ErrorCode {

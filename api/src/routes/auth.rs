@@ -4,17 +4,22 @@
 
 use axum::{
     extract::State,
-    http::{header::AUTHORIZATION, HeaderMap, StatusCode},
+    http::{HeaderMap, StatusCode},
     Json,
 };
 use chrono::{DateTime, Utc};
 use flowforge_commands::accounts::SignedIn;
+use flowforge_domain::{user::UserId, workspace::WorkspaceId};
+use flowforge_infra::event_store::EventMetadata;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use super::{request_context::request_metadata, shared_responses::JsonBodyErrors};
+use super::{
+    request_context::{Authenticated, RequestMetadata},
+    shared_responses::JsonBodyErrors,
+};
 use crate::{
     access_tokens::Principal,
     error::{ApiError, ErrorBody},
@@ -42,6 +47,11 @@ pub struct RegisterRequest {
     pub password: String,
     /// Its display name, 1–200 characters.
     pub name: String,
+    /// An invitation token: the account joins that workspace. Needed
+    /// unless this is the installation's first account (which becomes the
+    /// owner of a first workspace) or registration is open.
+    #[serde(default)]
+    pub invitation: Option<String>,
 }
 
 /// The account created.
@@ -49,6 +59,9 @@ pub struct RegisterRequest {
 pub struct Registered {
     /// Its id.
     pub user_id: Uuid,
+    /// The workspace it belongs to: the first one for the installation's
+    /// first account, the inviting one for an invitee, none otherwise.
+    pub workspace_id: Option<Uuid>,
 }
 
 /// Creates an account.
@@ -58,24 +71,52 @@ pub struct Registered {
     responses(
         JsonBodyErrors,
         (status = 201, description = "Registered", body = Registered),
+        (status = 403, description = "Registration is by invitation (registration_closed)", body = ErrorBody),
         (status = 409, description = "The e-mail address has an account (email_taken)", body = ErrorBody),
-        (status = 422, description = "Weak password, or an invalid address or name", body = ErrorBody),
+        (status = 422, description = "Weak password, an invalid address or name, or an invalid invitation (invalid_invitation)", body = ErrorBody),
     )
 )]
 async fn register(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    RequestMetadata(metadata): RequestMetadata,
     JsonBody(body): JsonBody<RegisterRequest>,
 ) -> Result<(StatusCode, Json<Registered>), ApiError> {
-    let metadata = request_metadata(&headers);
+    // Everything that can refuse is checked before the account is made.
+    match &body.invitation {
+        Some(invitation) => {
+            state
+                .workspaces
+                .check_invitation(invitation, &body.email)
+                .await?;
+        }
+        None if !state.open_registration && state.workspaces.has_first_owner().await? => {
+            return Err(ApiError::RegistrationClosed);
+        }
+        None => {}
+    }
     let user_id = state
         .accounts
         .register(&body.email, body.name, body.password, &metadata)
         .await?;
+    let workspace_id = match &body.invitation {
+        Some(invitation) => Some(
+            state
+                .workspaces
+                .accept_invitation(invitation, user_id, &body.email, &metadata)
+                .await?,
+        ),
+        None => {
+            state
+                .workspaces
+                .set_up_first_owner(user_id, &metadata)
+                .await?
+        }
+    };
     Ok((
         StatusCode::CREATED,
         Json(Registered {
             user_id: user_id.as_uuid(),
+            workspace_id: workspace_id.map(|w| w.as_uuid()),
         }),
     ))
 }
@@ -109,6 +150,9 @@ pub struct Tokens {
     pub expires_in: u64,
     /// Exchange at `/api/v1/auth/refresh` for new tokens; works once.
     pub refresh_token: String,
+    /// The workspace requests act in unless they name another with
+    /// `X-Workspace-Id` (none for an account without a workspace).
+    pub workspace_id: Option<Uuid>,
 }
 
 /// Signs in: a new session.
@@ -125,9 +169,9 @@ pub struct Tokens {
 async fn login(
     State(state): State<AppState>,
     headers: HeaderMap,
+    RequestMetadata(metadata): RequestMetadata,
     JsonBody(body): JsonBody<LoginRequest>,
 ) -> Result<Json<Tokens>, ApiError> {
-    let metadata = request_metadata(&headers);
     let source = headers
         .get("x-forwarded-for")
         .and_then(|v| v.to_str().ok())
@@ -136,7 +180,7 @@ async fn login(
         .accounts
         .sign_in(&body.email, body.password, source, &metadata)
         .await?;
-    tokens(&state, signed_in).map(Json)
+    tokens(&state, signed_in, &metadata).await.map(Json)
 }
 
 /// Exchanges a refresh token for new tokens.
@@ -151,15 +195,14 @@ async fn login(
 )]
 async fn refresh(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    RequestMetadata(metadata): RequestMetadata,
     JsonBody(body): JsonBody<RefreshRequest>,
 ) -> Result<Json<Tokens>, ApiError> {
-    let metadata = request_metadata(&headers);
     let signed_in = state
         .accounts
         .refresh(&body.refresh_token, &metadata)
         .await?;
-    tokens(&state, signed_in).map(Json)
+    tokens(&state, signed_in, &metadata).await.map(Json)
 }
 
 /// Signs out: ends the session of the access token.
@@ -170,15 +213,15 @@ async fn refresh(
         (status = 401, description = "No valid access token (unauthenticated)", body = ErrorBody),
     )
 )]
-async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<StatusCode, ApiError> {
-    let principal = signed_in(&state, &headers).await?;
+async fn logout(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    RequestMetadata(metadata): RequestMetadata,
+) -> Result<StatusCode, ApiError> {
+    let (user_id, session_id) = caller.account()?;
     state
         .accounts
-        .sign_out(
-            principal.user_id,
-            principal.session_id,
-            &request_metadata(&headers),
-        )
+        .sign_out(user_id, session_id, &metadata)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -209,6 +252,8 @@ pub struct Me {
     pub name: String,
     /// Its live sessions.
     pub sessions: Vec<SessionView>,
+    /// The workspaces it belongs to, the default one first.
+    pub workspaces: Vec<Uuid>,
 }
 
 /// The account of the access token.
@@ -219,11 +264,14 @@ pub struct Me {
         (status = 401, description = "No valid access token (unauthenticated)", body = ErrorBody),
     )
 )]
-async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Me>, ApiError> {
-    let principal = signed_in(&state, &headers).await?;
+async fn me(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+) -> Result<Json<Me>, ApiError> {
+    let (user_id, session_id) = caller.account()?;
     let user = state
         .accounts
-        .account(principal.user_id)
+        .account(user_id)
         .await?
         .ok_or_else(|| ApiError::Unauthenticated("the account does not exist".to_owned()))?;
     let sessions = user
@@ -234,22 +282,31 @@ async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Me
             started_at: session.started_at,
             expires_at: session.expires_at,
             source: session.source.clone(),
-            current: *id == principal.session_id,
+            current: *id == session_id,
         })
         .collect();
     Ok(Json(Me {
-        id: principal.user_id.as_uuid(),
+        id: user_id.as_uuid(),
         email: user.email().to_owned(),
         name: user.name().to_owned(),
         sessions,
+        workspaces: user.workspaces().iter().map(|w| w.as_uuid()).collect(),
     }))
 }
 
-/// A session's tokens: a fresh access token beside the refresh token.
-fn tokens(state: &AppState, signed_in: SignedIn) -> Result<Tokens, ApiError> {
+/// A session's tokens: a fresh access token beside the refresh token,
+/// acting by default in the account's first workspace (the installation's
+/// first account gets its workspace here if a crash cut registration short).
+async fn tokens(
+    state: &AppState,
+    signed_in: SignedIn,
+    metadata: &EventMetadata,
+) -> Result<Tokens, ApiError> {
+    let workspace_id = default_workspace(state, signed_in.user_id, metadata).await?;
     let principal = Principal {
         user_id: signed_in.user_id,
         session_id: signed_in.session_id,
+        workspace_id,
     };
     let access_token = state
         .access_tokens
@@ -260,31 +317,26 @@ fn tokens(state: &AppState, signed_in: SignedIn) -> Result<Tokens, ApiError> {
         token_type: "Bearer",
         expires_in: state.access_tokens.lifetime().as_secs(),
         refresh_token: signed_in.refresh_token,
+        workspace_id: workspace_id.map(|w| w.as_uuid()),
     })
 }
 
-/// The principal of the request's access token, whose session is still
-/// live (a signed-out or revoked session's tokens stop working at once).
-async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
-    let token = headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| ApiError::Unauthenticated("no bearer token".to_owned()))?;
-    let principal = state
-        .access_tokens
-        .verify(token.trim())
-        .map_err(|e| ApiError::Unauthenticated(e.to_string()))?;
-    let live = state
+/// The account's first workspace, if it has one.
+async fn default_workspace(
+    state: &AppState,
+    user_id: UserId,
+    metadata: &EventMetadata,
+) -> Result<Option<WorkspaceId>, ApiError> {
+    let first = state
         .accounts
-        .account(principal.user_id)
+        .account(user_id)
         .await?
-        .is_some_and(|user| user.sessions().contains_key(&principal.session_id));
-    if live {
-        Ok(principal)
-    } else {
-        Err(ApiError::Unauthenticated(
-            "the session has ended".to_owned(),
-        ))
+        .and_then(|user| user.workspaces().first().copied());
+    match first {
+        Some(workspace_id) => Ok(Some(workspace_id)),
+        None => Ok(state
+            .workspaces
+            .finish_first_owner(user_id, metadata)
+            .await?),
     }
 }

@@ -23,7 +23,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::{
-    request_context::request_metadata,
+    request_context::RequestMetadata,
     shared_responses::{ConsistencyErrors, JsonBodyErrors},
 };
 use crate::{
@@ -125,6 +125,7 @@ async fn start_execution(
     PathParams(id): PathParams<String>,
     QueryParams(params): QueryParams<StartParams>,
     headers: HeaderMap,
+    RequestMetadata(metadata): RequestMetadata,
     OptionalJsonBody(body): OptionalJsonBody<StartRequest>,
 ) -> Result<Response, ApiError> {
     let workflow_id: WorkflowId = id
@@ -133,7 +134,6 @@ async fn start_execution(
     let key = IdempotencyKey::from_headers(&headers)?;
     let input = parse_items(body.and_then(|b| b.input))?;
     let trigger = Trigger::new(TriggerKind::Manual);
-    let metadata = request_metadata(&headers);
     let request = RequestedStart {
         workflow_id,
         trigger,
@@ -253,14 +253,14 @@ pub struct CancelRequest {
 async fn cancel_execution(
     State(state): State<AppState>,
     PathParams(id): PathParams<String>,
-    headers: HeaderMap,
+    RequestMetadata(metadata): RequestMetadata,
     OptionalJsonBody(body): OptionalJsonBody<CancelRequest>,
 ) -> Result<Json<Value>, ApiError> {
     let id = execution_watch::parse_execution_id(&id)?;
     let reason = body
         .and_then(|b| b.reason)
         .unwrap_or_else(|| "cancelled by request".to_owned());
-    let position = cancel(&state.commands, id, reason, &request_metadata(&headers)).await?;
+    let position = cancel(&state.commands, id, reason, &metadata).await?;
     Ok(Json(
         json!({"execution_id": id, "status": "cancelled", "position": position}),
     ))
@@ -280,10 +280,10 @@ async fn cancel_execution(
 async fn retry_execution(
     State(state): State<AppState>,
     PathParams(id): PathParams<String>,
-    headers: HeaderMap,
+    RequestMetadata(metadata): RequestMetadata,
 ) -> Result<Response, ApiError> {
     let id = execution_watch::parse_execution_id(&id)?;
-    let execution_id = retry(&state.commands, id, &request_metadata(&headers)).await?;
+    let execution_id = retry(&state.commands, id, &metadata).await?;
     let body = json!({"execution_id": execution_id, "retry_of": id, "status": "running"});
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
 }
@@ -394,7 +394,7 @@ async fn list_executions(
 async fn resume_execution(
     State(state): State<AppState>,
     PathParams((id, token)): PathParams<(String, String)>,
-    headers: HeaderMap,
+    RequestMetadata(metadata): RequestMetadata,
     OptionalJsonBody(body): OptionalJsonBody<Value>,
 ) -> Result<Json<Value>, ApiError> {
     let id = execution_watch::parse_execution_id(&id)?;
@@ -403,7 +403,6 @@ async fn resume_execution(
         Some(other) => Item::from_iter([("data".to_owned(), other)]),
         None => Item::new(),
     };
-    let metadata = request_metadata(&headers);
     let (node, position) = resume_with_token(&state.commands, id, &token, item, &metadata).await?;
     Ok(Json(
         json!({"execution_id": id, "node": node, "position": position}),

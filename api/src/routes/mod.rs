@@ -1,6 +1,8 @@
 //! The HTTP routes, one module per resource, gathered into one router whose
 //! OpenAPI document is generated from the same declarations.
 
+mod access;
+mod api_keys;
 pub mod audit;
 mod auth;
 pub mod events;
@@ -8,6 +10,7 @@ mod execution_stream;
 pub mod executions;
 pub mod health;
 mod metrics;
+mod oversized_body;
 pub mod projections;
 mod request_context;
 mod request_span;
@@ -17,6 +20,7 @@ mod shared_responses;
 mod webhooks;
 mod workflow_schema;
 pub mod workflows;
+mod workspaces;
 
 use std::sync::Arc;
 
@@ -35,6 +39,7 @@ use crate::{error::ApiError, state::AppState};
     ),
     tags(
         (name = "auth", description = "Accounts: register, sign in, refresh and sign out; access tokens (JWT) and rotating refresh tokens"),
+        (name = "workspaces", description = "Workspaces, their members with roles, invitations and API keys"),
         (name = "workflows", description = "Create, change, activate and read workflows"),
         (name = "events", description = "The event log (one stream, or the global log), the audit log, and projection progress"),
         (name = "executions", description = "Run workflows and follow their executions node by node"),
@@ -43,24 +48,122 @@ use crate::{error::ApiError, state::AppState};
 )]
 struct ApiDoc;
 
+/// Declares the two ways to authenticate and, on every operation, which of
+/// them it takes, read from the same table the server enforces
+/// ([`access::rule`]): none for a public route, an access token for an
+/// account route, an access token or an API key in a workspace.
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+        };
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An access token from /api/v1/auth/login, or an API key (ffk_…)",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-API-Key",
+                "An API key from POST /api/v1/api-keys",
+            ))),
+        );
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let template = if path == "/webhook/{path}" {
+                "/webhook/{*path}"
+            } else {
+                path.as_str()
+            };
+            for (method, operation) in [
+                (axum::http::Method::GET, &mut item.get),
+                (axum::http::Method::POST, &mut item.post),
+                (axum::http::Method::PUT, &mut item.put),
+                (axum::http::Method::PATCH, &mut item.patch),
+                (axum::http::Method::DELETE, &mut item.delete),
+            ] {
+                let Some(operation) = operation else {
+                    continue;
+                };
+                let bearer = SecurityRequirement::new("bearer", Vec::<String>::new());
+                let api_key = SecurityRequirement::new("api_key", Vec::<String>::new());
+                let rule = access::rule(&method, template);
+                operation.security = Some(match rule {
+                    Some(access::Access::Public) | None => vec![SecurityRequirement::default()],
+                    Some(access::Access::Account | access::Access::AccountInWorkspace(_)) => {
+                        vec![bearer]
+                    }
+                    Some(_) => vec![bearer, api_key],
+                });
+                if !matches!(rule, Some(access::Access::Public) | None) {
+                    let answers = &mut operation.responses.responses;
+                    answers.entry("401".to_owned()).or_insert_with(|| {
+                        error_response("No valid credentials (unauthenticated, invalid_api_key)")
+                    });
+                    answers.entry("403".to_owned()).or_insert_with(|| {
+                        error_response("The caller's role does not allow this (forbidden)")
+                    });
+                    answers.entry("404".to_owned()).or_insert_with(|| {
+                        error_response("Not found, or in a workspace the caller is not a member of")
+                    });
+                }
+            }
+        }
+    }
+}
+
 /// The webhook route takes any method, so it is registered by hand; this puts
 /// it in the document.
 #[derive(OpenApi)]
 #[openapi(paths(webhooks::webhook))]
 struct WebhookDoc;
 
+/// A documented error answer with the JSON error envelope.
+fn error_response(
+    description: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::response::Response> {
+    use utoipa::openapi::{content::ContentBuilder, response::ResponseBuilder, Ref};
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build()
+        .into()
+}
+
 /// The whole API with its OpenAPI document served at `/api/v1/openapi.json`.
 pub fn router(state: AppState) -> Router {
     let max_body = usize::try_from(state.max_body_bytes).unwrap_or(usize::MAX);
-    let (router, openapi) = documented_routes().split_for_parts();
+    let (router, openapi) = split_documented_routes();
     router
         .layer(Extension(Arc::new(openapi)))
         .route("/webhook/{*path}", axum::routing::any(webhooks::webhook))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            access::enforce,
+        ))
         .route_layer(axum::middleware::from_fn(metrics::record_http))
         .route_layer(axum::middleware::from_fn(request_span::trace_request))
         .fallback(|| async { ApiError::NotFound("route".to_owned()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            oversized_body::refuse_oversized_body,
+        ))
         .layer(axum::middleware::from_fn(
             security_headers::add_security_headers,
         ))
@@ -69,7 +172,15 @@ pub fn router(state: AppState) -> Router {
 
 /// The OpenAPI document alone, for tooling and tests.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    documented_routes().split_for_parts().1
+    split_documented_routes().1
+}
+
+/// The routes and their document, with the security of every operation.
+fn split_documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    use utoipa::Modify;
+    let (router, mut openapi) = documented_routes().split_for_parts();
+    SecuritySchemes.modify(&mut openapi);
+    (router, openapi)
 }
 
 fn documented_routes() -> OpenApiRouter<AppState> {
@@ -77,6 +188,8 @@ fn documented_routes() -> OpenApiRouter<AppState> {
     doc.merge(WebhookDoc::openapi());
     OpenApiRouter::with_openapi(doc)
         .merge(auth::routes())
+        .merge(workspaces::routes())
+        .merge(api_keys::routes())
         .merge(workflows::routes())
         .merge(events::routes())
         .merge(executions::routes())

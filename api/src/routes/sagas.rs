@@ -1,7 +1,7 @@
 //! Sagas: list them by state, read one step by step, and the operator's two
 //! controls — resume a parked saga, or mark its parked step compensated by hand.
 
-use axum::{extract::State, http::HeaderMap, Json};
+use axum::{extract::State, Json};
 use flowforge_domain::{execution::ExecutionId, saga::Saga};
 use flowforge_infra::read_model::{SagaQuery, SAGAS_PROJECTION};
 use flowforge_sagas::{load_saga, resume_parked, skip_parked_step};
@@ -12,7 +12,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::{
-    request_context::request_metadata,
+    request_context::RequestMetadata,
     shared_responses::{ConsistencyErrors, JsonBodyErrors},
 };
 use crate::{
@@ -153,10 +153,10 @@ async fn get_saga(
 async fn retry_saga(
     State(state): State<AppState>,
     PathParams(id): PathParams<String>,
-    headers: HeaderMap,
+    RequestMetadata(metadata): RequestMetadata,
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id)?;
-    let position = resume_parked(&state.commands, id, &request_metadata(&headers)).await?;
+    let position = resume_parked(&state.commands, id, &metadata).await?;
     answer(&state, id, position).await
 }
 
@@ -186,11 +186,10 @@ pub struct SkipStepRequest {
 async fn skip_step(
     State(state): State<AppState>,
     PathParams(id): PathParams<String>,
-    headers: HeaderMap,
+    RequestMetadata(metadata): RequestMetadata,
     JsonBody(body): JsonBody<SkipStepRequest>,
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id)?;
-    let metadata = request_metadata(&headers);
     let position = skip_parked_step(&state.commands, id, body.step, body.reason, &metadata).await?;
     answer(&state, id, position).await
 }

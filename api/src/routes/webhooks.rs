@@ -14,7 +14,7 @@ use axum::{
 use flowforge_domain::execution::{ExecutionId, Item, Trigger, TriggerKind};
 use serde_json::{json, Map, Value};
 
-use super::request_context::request_metadata;
+use super::request_context::RequestMetadata;
 use crate::{
     error::{ApiError, ErrorBody},
     execution_watch,
@@ -65,6 +65,7 @@ pub async fn webhook(
     Path(path): Path<String>,
     Query(query): Query<BTreeMap<String, String>>,
     headers: HeaderMap,
+    RequestMetadata(metadata): RequestMetadata,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let route = state
@@ -75,7 +76,6 @@ pub async fn webhook(
     let key = IdempotencyKey::from_headers(&headers)?;
     let item = request_item(&method, &path, &query, &headers, &body)?;
     let trigger = Trigger::new(TriggerKind::Webhook).at_node(route.node.clone());
-    let metadata = request_metadata(&headers);
     let request = RequestedStart {
         workflow_id: route.workflow_id,
         trigger,

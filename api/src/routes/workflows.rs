@@ -23,7 +23,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::{
-    request_context::request_metadata,
+    request_context::RequestMetadata,
     shared_responses::{ConsistencyErrors, JsonBodyErrors, ParameterErrors},
     workflow_schema::{whole_numbers_as_integers, WorkflowRequest},
 };
@@ -300,11 +300,12 @@ async fn lifecycle(
     state: &AppState,
     id: &str,
     headers: &HeaderMap,
+    metadata: &EventMetadata,
     command: WorkflowCommand,
 ) -> Result<Response, ApiError> {
     let id = parse_id(id)?;
     let expected = if_match(headers)?.expected();
-    run(state, id, command, expected, &request_metadata(headers)).await
+    run(state, id, command, expected, metadata).await
 }
 
 /// Creates a workflow (inactive) from a definition.
@@ -319,7 +320,7 @@ async fn lifecycle(
 )]
 async fn create_workflow(
     axum::extract::State(state): axum::extract::State<AppState>,
-    headers: HeaderMap,
+    RequestMetadata(metadata): RequestMetadata,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
     let ParsedWorkflowBody {
@@ -333,7 +334,7 @@ async fn create_workflow(
     };
     let outcome = state
         .commands
-        .execute::<Workflow>(&id.to_string(), command, None, &request_metadata(&headers))
+        .execute::<Workflow>(&id.to_string(), command, None, &metadata)
         .await?;
     let mut response = accepted(
         StatusCode::CREATED,
@@ -427,6 +428,7 @@ async fn update_workflow(
     axum::extract::State(state): axum::extract::State<AppState>,
     PathParams(id): PathParams<String>,
     headers: HeaderMap,
+    RequestMetadata(metadata): RequestMetadata,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
@@ -443,7 +445,7 @@ async fn update_workflow(
         (IfMatch::Absent, None) => return Err(ApiError::PreconditionRequired),
     };
     let command = WorkflowCommand::UpdateDefinition { definition, tags };
-    run(&state, id, command, expected, &request_metadata(&headers)).await
+    run(&state, id, command, expected, &metadata).await
 }
 
 /// Turns a workflow's triggers on. A webhook route (method and path) belongs
@@ -463,8 +465,9 @@ async fn activate_workflow(
     axum::extract::State(state): axum::extract::State<AppState>,
     PathParams(id): PathParams<String>,
     headers: HeaderMap,
+    RequestMetadata(metadata): RequestMetadata,
 ) -> Result<Response, ApiError> {
-    lifecycle(&state, &id, &headers, WorkflowCommand::Activate).await
+    lifecycle(&state, &id, &headers, &metadata, WorkflowCommand::Activate).await
 }
 
 /// Turns a workflow's triggers off.
@@ -482,8 +485,16 @@ async fn deactivate_workflow(
     axum::extract::State(state): axum::extract::State<AppState>,
     PathParams(id): PathParams<String>,
     headers: HeaderMap,
+    RequestMetadata(metadata): RequestMetadata,
 ) -> Result<Response, ApiError> {
-    lifecycle(&state, &id, &headers, WorkflowCommand::Deactivate).await
+    lifecycle(
+        &state,
+        &id,
+        &headers,
+        &metadata,
+        WorkflowCommand::Deactivate,
+    )
+    .await
 }
 
 /// Archives a workflow: it stops, stays readable with its history, and refuses further changes.
@@ -501,6 +512,7 @@ async fn archive_workflow(
     axum::extract::State(state): axum::extract::State<AppState>,
     PathParams(id): PathParams<String>,
     headers: HeaderMap,
+    RequestMetadata(metadata): RequestMetadata,
 ) -> Result<Response, ApiError> {
-    lifecycle(&state, &id, &headers, WorkflowCommand::Archive).await
+    lifecycle(&state, &id, &headers, &metadata, WorkflowCommand::Archive).await
 }

@@ -8,8 +8,9 @@ type Sse = (u64, String, Value);
 
 /// Reads a whole SSE response until the server closes it.
 async fn read_sse(app: &TestApp, execution: &str, last_event_id: Option<u64>) -> (u16, Vec<Sse>) {
-    let mut request =
-        reqwest::Client::new().get(app.url(&format!("/api/v1/executions/{execution}/stream")));
+    let mut request = app
+        .http
+        .get(app.url(&format!("/api/v1/executions/{execution}/stream")));
     if let Some(id) = last_event_id {
         request = request.header("Last-Event-ID", id.to_string());
     }
@@ -90,7 +91,8 @@ async fn an_execution_streams_its_events_live(backend: Backend) {
 
     let (status, _) = read_sse(&app, "0190f1c2-0000-7000-8000-00000000f00d", None).await;
     assert_eq!(status, 404);
-    let response = reqwest::Client::new()
+    let response = app
+        .http
         .get(app.url(&format!("/api/v1/executions/{execution}/stream")))
         .header("Last-Event-ID", "yesterday")
         .send()

@@ -111,6 +111,11 @@ impl TestApp {
                 otlp_endpoint: None,
             },
         };
+        // Cheap password hashing and a token that outlives any test: the
+        // tests sign in as the installation's owner at every start.
+        args.auth.argon2_memory_kib = 64;
+        args.auth.argon2_iterations = 1;
+        args.auth.access_token_secs = 86_400;
         configure(&mut args);
         let mut app = Self {
             base: String::new(),
@@ -121,6 +126,10 @@ impl TestApp {
             database: Arc::new(database),
         };
         app.start().await;
+        // A server speaking HTTPS is set up by the test, with its own client.
+        if app.args.tls.tls_cert.is_none() {
+            app.http = owner_client(&app.base).await;
+        }
         Some(app)
     }
 
@@ -132,7 +141,7 @@ impl TestApp {
         configure(&mut args);
         let mut app = Self {
             base: String::new(),
-            http: reqwest::Client::new(),
+            http: other.http.clone(),
             args,
             shutdown: CancellationToken::new(),
             server: None,
@@ -251,6 +260,13 @@ impl TestApp {
         )
     }
 
+    /// How the signed-in owner is recorded as an actor (`user:<id>`).
+    pub async fn owner_actor(&self) -> String {
+        let (status, me) = self.get("/api/v1/me").await;
+        assert_eq!(status, 200, "{me}");
+        format!("user:{}", me["id"].as_str().expect("id"))
+    }
+
     /// The store's head, to check that a refused request recorded nothing.
     pub async fn head(&self) -> u64 {
         let (status, body) = self.get("/api/v1/events?limit=1").await;
@@ -263,6 +279,59 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         self.shutdown.cancel();
     }
+}
+
+/// How many events signing the owner in on a fresh store records (the
+/// e-mail claim, the account, the first-owner claim, the workspace, the
+/// account joining it, the session), for tests that count events.
+pub const SETUP_EVENTS: u64 = 6;
+
+/// The e-mail address of the account every test server is set up with.
+pub const OWNER_EMAIL: &str = "owner@flowforge.test";
+/// Its password.
+pub const OWNER_PASSWORD: &str = "a test owner's passphrase";
+
+/// A client signed in as the installation's owner of the FlowForge at
+/// `base` (registering the owner first on a fresh store), acting in the
+/// owner's first workspace: every request carries its access token.
+pub async fn owner_client(base: &str) -> reqwest::Client {
+    let http = reqwest::Client::new();
+    let registered = http
+        .post(format!("{base}/api/v1/auth/register"))
+        .json(&serde_json::json!({
+            "email": OWNER_EMAIL, "password": OWNER_PASSWORD, "name": "Owner"
+        }))
+        .send()
+        .await
+        .expect("register reaches the server");
+    let status = registered.status().as_u16();
+    // 403 (registration closed) or 409: set up by an earlier start.
+    assert!(
+        matches!(status, 201 | 403 | 409),
+        "the owner registers (or exists): {status} {}",
+        registered.text().await.unwrap_or_default()
+    );
+    let tokens: Value = http
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({"email": OWNER_EMAIL, "password": OWNER_PASSWORD}))
+        .send()
+        .await
+        .expect("login reaches the server")
+        .json()
+        .await
+        .expect("login answers JSON");
+    let token = tokens["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the owner signs in: {tokens}"));
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {token}").parse().expect("a header value"),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("a client")
 }
 
 /// The one way tests wait for something asynchronous (see

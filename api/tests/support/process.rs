@@ -54,6 +54,9 @@ impl FlowforgeProcess {
             .env_remove("NATS_URL")
             .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
             .env("RUST_LOG", "warn")
+            .env("FLOWFORGE_ARGON2_MEMORY_KIB", "64")
+            .env("FLOWFORGE_ARGON2_ITERATIONS", "1")
+            .env("FLOWFORGE_ACCESS_TOKEN_SECS", "86400")
             .stdout(stdout)
             .stderr(Stdio::inherit());
         for (key, value) in env {

@@ -51,6 +51,16 @@ async fn health_and_openapi(backend: Backend) {
         ("/api/v1/auth/refresh", vec!["post"]),
         ("/api/v1/auth/logout", vec!["post"]),
         ("/api/v1/me", vec!["get"]),
+        ("/api/v1/workspaces", vec!["get", "post"]),
+        ("/api/v1/workspaces/{id}/invitations", vec!["post"]),
+        ("/api/v1/workspaces/{id}/members", vec!["get"]),
+        (
+            "/api/v1/workspaces/{id}/members/{user}",
+            vec!["delete", "get", "patch"],
+        ),
+        ("/api/v1/invitations/accept", vec!["post"]),
+        ("/api/v1/api-keys", vec!["get", "post"]),
+        ("/api/v1/api-keys/{id}", vec!["delete"]),
     ];
     let paths = doc["paths"].as_object().expect("paths");
     assert_eq!(
@@ -74,6 +84,7 @@ async fn health_and_openapi(backend: Backend) {
                 &path
                     .replace("{id}", "0195f3a0-0000-7000-8000-000000000000")
                     .replace("{aggregate_type}", "workflow")
+                    .replace("{user}", "0195f3a0-0000-7000-8000-000000000001")
                     .replace("{path}", "nothing-here")
                     .replace("{token}", "no-such-token"),
             );

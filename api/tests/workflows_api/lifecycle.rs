@@ -153,9 +153,17 @@ async fn create_activate_read_update_and_archive(backend: Backend) {
         .filter_map(|e| e["version"].as_u64())
         .collect();
     assert_eq!(versions, [1, 2, 3, 4]);
-    assert_eq!(stream["events"][0]["metadata"]["tenant_id"], "default");
+    // The tenant is the workspace the signed-in caller acts in.
+    let (_, me) = app.get("/api/v1/me").await;
+    assert_eq!(
+        stream["events"][0]["metadata"]["tenant_id"],
+        me["workspaces"][0]
+    );
 
-    let (_, log) = app.get("/api/v1/events?after=1&limit=2").await;
+    let setup = support::SETUP_EVENTS;
+    let (_, log) = app
+        .get(&format!("/api/v1/events?after={}&limit=2", setup + 1))
+        .await;
     let positions: Vec<u64> = log["events"]
         .as_array()
         .expect("events")
@@ -164,7 +172,7 @@ async fn create_activate_read_update_and_archive(backend: Backend) {
         .collect();
     assert_eq!(
         (positions, log["next_after"].as_u64(), log["head"].as_u64()),
-        (vec![2, 3], Some(3), Some(4))
+        (vec![setup + 2, setup + 3], Some(setup + 3), Some(setup + 4))
     );
 }
 

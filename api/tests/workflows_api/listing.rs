@@ -67,7 +67,12 @@ async fn metadata_comes_from_the_request(backend: Backend) {
             metadata["correlation_id"].as_str(),
             metadata["traceparent"].as_str()
         ),
-        (Some("alice"), Some(correlation), Some(traceparent))
+        (
+            Some(app.owner_actor().await.as_str()),
+            Some(correlation),
+            Some(traceparent)
+        ),
+        "the signed-in caller is the actor; a forged X-Actor header is ignored"
     );
 
     // Without one, the request gets a correlation id of its own: returned to
