@@ -15,6 +15,8 @@ use flowforge_domain::{
     workspace::{ApiKeyId, Role, WorkspaceId},
 };
 
+use flowforge_infra::read_model::TenantScope;
+
 use crate::{error::ApiError, state::AppState};
 
 /// The header naming the workspace a request acts in.
@@ -57,6 +59,9 @@ pub struct Caller {
     /// The workspace the request acts in and the caller's role there (none
     /// for an account that belongs to no workspace).
     pub workspace: Option<(WorkspaceId, Role)>,
+    /// Whether that workspace is the installation's first, which also holds
+    /// what was recorded before workspaces existed.
+    pub first_workspace: bool,
 }
 
 impl Caller {
@@ -70,6 +75,21 @@ impl Caller {
                 "workspace (this account belongs to none: create one with POST /api/v1/workspaces)"
                     .to_owned(),
             )
+        })
+    }
+
+    /// The rows the caller may see: its workspace's (and, in the first
+    /// workspace, those recorded before workspaces existed); 404 for a
+    /// caller without a workspace.
+    ///
+    /// # Errors
+    /// [`ApiError::NotFound`] naming the workspace.
+    pub fn scope(&self) -> Result<TenantScope, ApiError> {
+        let (workspace_id, _) = self.in_workspace()?;
+        Ok(if self.first_workspace {
+            TenantScope::with_default(workspace_id.to_string())
+        } else {
+            TenantScope::only(workspace_id.to_string())
         })
     }
 
@@ -181,6 +201,7 @@ pub async fn authenticate(
                     key_id: holder.key_id,
                 },
                 workspace: Some((holder.workspace_id, holder.role)),
+                first_workspace: is_first(state, holder.workspace_id).await?,
             })
         }
         Credentials::AccessToken(token) => {
@@ -205,6 +226,7 @@ pub async fn authenticate(
                 return Ok(Caller {
                     actor,
                     workspace: None,
+                    first_workspace: false,
                 });
             };
             let role = state
@@ -216,7 +238,13 @@ pub async fn authenticate(
             Ok(Caller {
                 actor,
                 workspace: Some((workspace_id, role)),
+                first_workspace: is_first(state, workspace_id).await?,
             })
         }
     }
+}
+
+/// Whether `workspace_id` is the installation's first workspace.
+async fn is_first(state: &AppState, workspace_id: WorkspaceId) -> Result<bool, ApiError> {
+    Ok(state.workspaces.first_workspace().await? == Some(workspace_id))
 }

@@ -199,6 +199,9 @@ pub enum ApiError {
     /// The invitation token is not a live invitation for this account.
     #[error("the invitation is not valid: {0}")]
     InvalidInvitation(String),
+    /// A webhook call failed its webhook's authentication check.
+    #[error("the webhook's authentication check failed")]
+    WebhookUnauthorized,
     /// Registration is by invitation once the installation has an owner.
     #[error("registration is by invitation: ask a workspace admin for one")]
     RegistrationClosed,
@@ -404,6 +407,11 @@ impl ApiError {
             ApiError::InvalidInvitation(_) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 ErrorCode::InvalidInvitation,
+                None,
+            ),
+            ApiError::WebhookUnauthorized => (
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::WebhookUnauthorized,
                 None,
             ),
             ApiError::RegistrationClosed => {

@@ -12,7 +12,8 @@
 //! `idempotency`, `log_position` and `paging` (request parameters),
 //! `config` (command-line and environment settings), `state` (what handlers
 //! share), `server` (the process wiring, step by step), `tls` (serving
-//! HTTPS with a certificate that reloads) and `cli` (the
+//! HTTPS with a certificate that reloads), `webhook_auth` (the checks a
+//! webhook makes of its caller) and `cli` (the
 //! commands beside `serve`, in the binary).
 #![forbid(unsafe_code)]
 
@@ -29,3 +30,4 @@ pub mod routes;
 pub mod server;
 pub mod state;
 pub mod tls;
+pub mod webhook_auth;

@@ -500,3 +500,160 @@ async fn another_workspaces_ids_answer_404_and_roles_change_at_once() {
         .expect("request");
     assert_eq!(response.status().as_u16(), 401);
 }
+
+/// A client acting as `http` does, in workspace `workspace`.
+async fn in_workspace(
+    http: &reqwest::Client,
+    method: &str,
+    url: String,
+    workspace: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = http
+        .request(method.parse().expect("method"), url)
+        .header("x-workspace-id", workspace);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("request reaches the server");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workspaces_workflows_executions_and_events_stay_in_it() {
+    let app = TestApp::spawn(Backend::Sqlite)
+        .await
+        .expect("the embedded store needs no service");
+    let (_, me) = app.get("/api/v1/me").await;
+    let first = me["workspaces"][0].as_str().expect("workspace").to_owned();
+    let (_, created) = app
+        .post("/api/v1/workspaces", &json!({"name": "Second"}))
+        .await;
+    let second = created["id"].as_str().expect("id").to_owned();
+
+    // The same workflow in both; the second one runs once.
+    let (mine, _, _) = app
+        .create_workflow(&support::simple_workflow("same", &["t"]))
+        .await;
+    let (status, theirs) = in_workspace(
+        &app.http,
+        "POST",
+        app.url("/api/v1/workflows"),
+        &second,
+        Some(support::simple_workflow("same", &["t"])),
+    )
+    .await;
+    assert_eq!(status, 201, "{theirs}");
+    let theirs = theirs["id"].as_str().expect("id").to_owned();
+    let (status, run) = in_workspace(
+        &app.http,
+        "POST",
+        app.url(&format!("/api/v1/workflows/{theirs}/executions?wait=true")),
+        &second,
+        Some(json!({"input": [{}]})),
+    )
+    .await;
+    assert_eq!(status, 200, "{run}");
+    let execution = run["execution_id"].as_str().expect("execution").to_owned();
+    app.settled(std::time::Duration::from_secs(20)).await;
+
+    // Callers of the first workspace: an editor, an admin key, and the
+    // owner acting there.
+    let editor = bearer(&member(&app, &first, "ed2@example.com", "editor").await);
+    let key = client(Some(("x-api-key", api_key(&app, "admin").await)));
+    // The key's first use is recorded (once per ten minutes); from here on
+    // nothing may be.
+    call(&key, "GET", app.url("/api/v1/workflows"), None).await;
+    let head = app.head().await;
+    for (who, http) in [
+        ("editor", &editor),
+        ("admin key", &key),
+        ("owner", &app.http),
+    ] {
+        let (status, page) = call(http, "GET", app.url("/api/v1/workflows"), None).await;
+        assert_eq!(status, 200, "{who}: {page}");
+        let ids: Vec<&str> = page["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter_map(|w| w["id"].as_str())
+            .collect();
+        assert_eq!(
+            ids,
+            [mine.as_str()],
+            "{who} lists only its workspace's workflow"
+        );
+        for (method, path, body) in [
+            ("GET", format!("/api/v1/workflows/{theirs}"), None),
+            (
+                "PUT",
+                format!("/api/v1/workflows/{theirs}"),
+                Some(support::simple_workflow("x", &[])),
+            ),
+            ("POST", format!("/api/v1/workflows/{theirs}/activate"), None),
+            ("DELETE", format!("/api/v1/workflows/{theirs}"), None),
+            (
+                "POST",
+                format!("/api/v1/workflows/{theirs}/executions"),
+                Some(json!({})),
+            ),
+            ("GET", format!("/api/v1/executions/{execution}"), None),
+            (
+                "GET",
+                format!("/api/v1/executions/{execution}/stream"),
+                None,
+            ),
+            (
+                "POST",
+                format!("/api/v1/executions/{execution}/cancel"),
+                Some(json!({})),
+            ),
+            (
+                "POST",
+                format!("/api/v1/executions/{execution}/retry"),
+                None,
+            ),
+            ("GET", format!("/api/v1/sagas/{execution}"), None),
+        ] {
+            let (status, answer) = call(http, method, app.url(&path), body).await;
+            assert_eq!(status, 404, "{who}: {method} {path}: {answer}");
+        }
+        let (_, executions) = call(http, "GET", app.url("/api/v1/executions"), None).await;
+        assert_eq!(executions["items"], json!([]), "{who}: {executions}");
+        let (_, audit) = call(http, "GET", app.url("/api/v1/audit?limit=1000"), None).await;
+        assert!(
+            !audit.to_string().contains(&theirs) && !audit.to_string().contains(&execution),
+            "{who}: the audit log shows nothing of the other workspace"
+        );
+    }
+    let (_, log) = app.get("/api/v1/events?limit=1000").await;
+    assert!(
+        !log.to_string().contains(&theirs),
+        "the log of the first workspace"
+    );
+    let (status, _) = app.get(&format!("/api/v1/streams/workflow/{theirs}")).await;
+    assert_eq!(status, 404);
+    assert_eq!(app.head().await, head, "nothing was recorded");
+
+    // In its own workspace it is all there.
+    let (status, page) = in_workspace(
+        &app.http,
+        "GET",
+        app.url("/api/v1/executions"),
+        &second,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(page["items"][0]["id"], execution.as_str(), "{page}");
+    let (status, _) = in_workspace(
+        &app.http,
+        "GET",
+        app.url(&format!("/api/v1/streams/execution/{execution}")),
+        &second,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+}

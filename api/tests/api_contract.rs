@@ -47,10 +47,13 @@ async fn errors_without_details_have_no_details_key(backend: Backend) {
     );
 
     // An error that has details still carries them as an object.
+    let (id, _, _) = app
+        .create_workflow(&support::simple_workflow("details", &[]))
+        .await;
     let (status, body, _) = app
         .send(
             app.http
-                .put(app.url("/api/v1/workflows/0195f3a0-0000-7000-8000-000000000000"))
+                .put(app.url(&format!("/api/v1/workflows/{id}")))
                 .header("If-Match", "\"1\"")
                 .json(&json!({"name": "x", "nodes": [{"name": "Oops", "type": "sendEmail"}], "connections": {}})),
         )

@@ -27,6 +27,8 @@ pub(crate) struct Snapshot<A> {
     pub version: u64,
     /// The global position of that version's event.
     pub position: Position,
+    /// The tenant (workspace) the stream belongs to: its first event's.
+    pub tenant: Option<String>,
 }
 
 /// A bounded least-recently-used map from stream to aggregate state.
@@ -117,6 +119,7 @@ mod tests {
             state: Tally(version),
             version,
             position: version,
+            tenant: None,
         }
     }
 

@@ -1,5 +1,11 @@
 //! Load → decide → append, with a retry when another writer got there first.
 //!
+//! A stream belongs to the tenant (workspace) of its first event for good:
+//! whatever tenant a later command's metadata names, its events record the
+//! stream's, so a process manager acting on an execution, or an operator
+//! acting from anywhere, never moves an aggregate's events to another
+//! workspace.
+//!
 //! A caller that names the version it saw (an HTTP `If-Match`) gets a conflict
 //! back when the stream has moved: its decision was made on stale data. A caller
 //! that does not gets its command decided again on the fresh state, a few times,
@@ -109,6 +115,33 @@ impl CommandBus {
         &self.store
     }
 
+    /// The tenant (workspace) aggregate `A` with id `id` belongs to: its
+    /// first event's; `None` if the stream has no events.
+    ///
+    /// # Errors
+    /// An invalid id, or what the store fails with.
+    pub async fn tenant_of<A: Aggregate>(
+        &self,
+        id: &str,
+    ) -> Result<Option<String>, CommandError<A::Error>> {
+        let stream = StreamId::new(A::TYPE, id)?;
+        Ok(self.load_stream::<A>(&stream).await?.tenant)
+    }
+
+    /// Loads aggregate `A` with id `id`, returns its state, stream version
+    /// and tenant (see [`tenant_of`](Self::tenant_of)).
+    ///
+    /// # Errors
+    /// An invalid id, an undecodable event, or what the store fails with.
+    pub async fn load_with_tenant<A: Aggregate>(
+        &self,
+        id: &str,
+    ) -> Result<(A, u64, Option<String>), CommandError<A::Error>> {
+        let stream = StreamId::new(A::TYPE, id)?;
+        let loaded = self.load_stream::<A>(&stream).await?;
+        Ok((loaded.state, loaded.version, loaded.tenant))
+    }
+
     /// Loads aggregate `A` with id `id`, returns its state and stream version.
     pub async fn load<A: Aggregate>(&self, id: &str) -> Result<(A, u64), CommandError<A::Error>> {
         let stream = StreamId::new(A::TYPE, id)?;
@@ -131,6 +164,7 @@ impl CommandBus {
                 state: A::default(),
                 version: 0,
                 position: 0,
+                tenant: None,
             });
         let recorded = self
             .store
@@ -141,6 +175,12 @@ impl CommandBus {
             return Ok(loaded);
         };
         let (version, position) = (last.version, last.position);
+        if loaded.tenant.is_none() {
+            loaded.tenant = recorded
+                .first()
+                .filter(|first| first.version == 1)
+                .map(|first| first.metadata.tenant_id.clone());
+        }
         for event in &recorded {
             loaded
                 .state
@@ -238,6 +278,7 @@ impl CommandBus {
                 mut state,
                 version: actual,
                 position,
+                tenant,
             } = self.load_stream::<A>(&stream).await?;
             if let Some(expected) = expected.filter(|v| *v != actual) {
                 return Err(CommandError::Conflict {
@@ -255,6 +296,10 @@ impl CommandBus {
                     events_recorded: 0,
                 });
             }
+            let stamped = EventMetadata {
+                tenant_id: tenant.clone().unwrap_or_else(|| metadata.tenant_id.clone()),
+                ..metadata.clone()
+            };
             let new_events = events
                 .iter()
                 .map(|event| {
@@ -263,7 +308,7 @@ impl CommandBus {
                         event_type,
                         schema_version,
                         payload,
-                        metadata.clone(),
+                        stamped.clone(),
                     ))
                 })
                 .collect::<Result<Vec<_>, EventCodecError>>()?;
@@ -283,6 +328,7 @@ impl CommandBus {
                             state,
                             version: outcome.stream_version,
                             position: outcome.last_position,
+                            tenant: Some(stamped.tenant_id),
                         };
                         self.remember(&stream, &appended);
                     }

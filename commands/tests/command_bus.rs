@@ -163,6 +163,38 @@ async fn cached_buses_see_each_others_appends(store: Arc<dyn EventStore>) {
     );
 }
 
+/// A stream keeps the tenant of its first event: a later command naming
+/// another tenant records the stream's, and `tenant_of` answers it.
+async fn a_stream_keeps_the_tenant_of_its_first_event(bus: CommandBus, id: &str) {
+    let in_tenant = |tenant: &str| EventMetadata {
+        tenant_id: tenant.to_owned(),
+        ..EventMetadata::default()
+    };
+    assert_eq!(bus.tenant_of::<Counter>(id).await.expect("tenant"), None);
+    for tenant in ["workspace-a", "workspace-b"] {
+        bus.execute::<Counter>(id, CounterCommand::Increment, None, &in_tenant(tenant))
+            .await
+            .expect("increment");
+    }
+    let stream = flowforge_infra::event_store::StreamId::new("counter", id).expect("stream");
+    let tenants: Vec<String> = bus
+        .store()
+        .read_stream(&stream, 0)
+        .await
+        .expect("read")
+        .into_iter()
+        .map(|event| event.metadata.tenant_id)
+        .collect();
+    assert_eq!(tenants, ["workspace-a", "workspace-a"]);
+    assert_eq!(
+        bus.tenant_of::<Counter>(id)
+            .await
+            .expect("tenant")
+            .as_deref(),
+        Some("workspace-a")
+    );
+}
+
 macro_rules! suite {
     ($backend:ident, $open:expr) => {
         mod $backend {
@@ -214,6 +246,13 @@ macro_rules! suite {
             async fn stale_expected_version_is_a_conflict_and_changes_nothing() {
                 let Some(db) = $open else { return };
                 super::stale_expected_version_is_a_conflict_and_changes_nothing(bus(&db)).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn a_stream_keeps_the_tenant_of_its_first_event() {
+                let Some(db) = $open else { return };
+                super::a_stream_keeps_the_tenant_of_its_first_event(bus(&db), "t1").await;
+                super::a_stream_keeps_the_tenant_of_its_first_event(cached_bus(&db), "t2").await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -110,7 +110,9 @@ impl ExecutionStart {
 }
 
 /// Records the start: loads the workflow, pins its current definition and
-/// appends `ExecutionRequested` as the stream's first event.
+/// appends `ExecutionRequested` as the stream's first event, in the
+/// workflow's tenant (workspace) whoever started it: a webhook, a schedule,
+/// a parent execution.
 pub async fn start_execution(
     commands: &CommandBus,
     start: ExecutionStart,
@@ -124,7 +126,9 @@ pub async fn start_execution(
         parent,
         require_active,
     } = start;
-    let (workflow, _) = commands.load::<Workflow>(&workflow_id.to_string()).await?;
+    let (workflow, _, tenant) = commands
+        .load_with_tenant::<Workflow>(&workflow_id.to_string())
+        .await?;
     let definition = workflow
         .definition()
         .cloned()
@@ -156,6 +160,9 @@ pub async fn start_execution(
     };
     let mut metadata = metadata.clone();
     metadata.correlation_id = Some(execution_id.as_uuid());
+    if let Some(tenant) = tenant {
+        metadata.tenant_id = tenant;
+    }
     let kind = trigger_kind;
     commands
         .execute::<Execution>(&execution_id.to_string(), command, Some(0), &metadata)

@@ -64,6 +64,7 @@ fn change(recorded: &RecordedEvent, event: ExecutionEvent) -> Option<ExecutionCh
                 finished_at: None,
                 failed_node: None,
                 position: recorded.position,
+                tenant_id: recorded.metadata.tenant_id.clone(),
             })
         }
         ExecutionEvent::Queued { execution_id, .. } => status(execution_id, "queued", None, None),

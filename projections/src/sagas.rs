@@ -51,6 +51,7 @@ fn change(recorded: &RecordedEvent, event: SagaEvent) -> Option<SagaChange> {
             workflow_id: workflow_id.as_uuid(),
             at: completed_at,
             position,
+            tenant_id: recorded.metadata.tenant_id.clone(),
         },
         SagaEvent::CompensationStarted {
             reason, started_at, ..

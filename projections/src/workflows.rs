@@ -138,6 +138,7 @@ fn fold(
             created_at: recorded.recorded_at,
             updated_at: recorded.recorded_at,
             position: recorded.position,
+            tenant_id: recorded.metadata.tenant_id.clone(),
         },
         (None, _) => return None,
         (

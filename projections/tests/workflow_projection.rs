@@ -333,6 +333,7 @@ async fn rows_from_the_log(store: &Arc<dyn EventStore>) -> Vec<WorkflowView> {
                 created_at: first.recorded_at,
                 updated_at: last.recorded_at,
                 position: last.position,
+                tenant_id: first.metadata.tenant_id.clone(),
             }
         })
         .collect()
@@ -470,6 +471,7 @@ async fn the_read_model_follows_the_workflow_lifecycle(db: TestDatabase) {
             include_archived,
             after: None,
             limit: 100,
+            scope: None,
         };
     assert_eq!(
         list_ids(&views, query(None, None, false)).await,

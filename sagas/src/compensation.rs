@@ -211,6 +211,7 @@ impl SagaManager {
                     status: Some(SagaStatus::Compensating.as_str().to_owned()),
                     after,
                     limit: 1000,
+                    scope: None,
                 })
                 .await
             {
@@ -513,9 +514,19 @@ impl SagaManager {
         }
     }
 
-    /// Records a command on a saga; false if it was refused.
+    /// Records a command on a saga; false if it was refused. A saga belongs
+    /// to its execution's tenant (workspace).
     async fn record(&self, id: ExecutionId, command: SagaCommand) -> bool {
+        let tenant = match self.commands.tenant_of::<Execution>(&id.to_string()).await {
+            Ok(tenant) => tenant,
+            Err(error) => {
+                debug!(%id, %error, "cannot read the execution's tenant");
+                None
+            }
+        };
+        let defaults = EventMetadata::default();
         let metadata = EventMetadata {
+            tenant_id: tenant.unwrap_or(defaults.tenant_id),
             actor: Some(SAGA_MANAGER_NAME.to_owned()),
             correlation_id: Some(id.as_uuid()),
             ..EventMetadata::default()

@@ -92,6 +92,8 @@ pub enum ErrorCode {
     AlreadyMember,
     /// Registration needs an invitation.
     RegistrationClosed,
+    /// A webhook call failed its webhook's authentication check.
+    WebhookUnauthorized,
 }
 
 impl ErrorCode {

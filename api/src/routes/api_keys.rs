@@ -4,7 +4,7 @@
 use axum::{extract::State, http::StatusCode, Json};
 use chrono::{DateTime, Utc};
 use flowforge_commands::workspaces::ApiKeyRequest;
-use flowforge_domain::workspace::{ApiKeyId, Role};
+use flowforge_domain::workspace::ApiKeyId;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -12,7 +12,8 @@ use uuid::Uuid;
 
 use super::{
     request_context::{Authenticated, RequestMetadata},
-    shared_responses::JsonBodyErrors,
+    shared_responses::{JsonBodyErrors, ParameterErrors},
+    workspaces::RoleName,
 };
 use crate::{
     error::{ApiError, ErrorBody},
@@ -34,8 +35,7 @@ pub struct CreateApiKey {
     /// What it is for, 1–100 characters.
     pub name: String,
     /// `admin`, `editor`, `viewer` or `runner` (a key is never an owner).
-    #[schema(value_type = String, example = "runner")]
-    pub role: Role,
+    pub role: RoleName,
     /// When it stops working (RFC 3339); never, if absent.
     #[serde(default)]
     pub expires_at: Option<DateTime<Utc>>,
@@ -72,7 +72,7 @@ async fn create_api_key(
     let (workspace_id, by) = caller.in_workspace()?;
     let request = ApiKeyRequest {
         name: body.name,
-        role: body.role,
+        role: body.role.into(),
         expires_at: body.expires_at,
     };
     let (key_id, key) = state
@@ -96,8 +96,7 @@ pub struct ApiKeyView {
     /// What it is for.
     pub name: String,
     /// The role it acts with.
-    #[schema(value_type = String, example = "runner")]
-    pub role: Role,
+    pub role: RoleName,
     /// Who created it.
     pub created_by: Uuid,
     /// When.
@@ -132,7 +131,7 @@ async fn list_api_keys(
             .map(|(id, key)| ApiKeyView {
                 id: id.as_uuid(),
                 name: key.name.clone(),
-                role: key.role,
+                role: key.role.into(),
                 created_by: key.created_by.as_uuid(),
                 created_at: key.created_at,
                 expires_at: key.expires_at,
@@ -147,6 +146,7 @@ async fn list_api_keys(
     delete, path = "/api/v1/api-keys/{id}", tag = "workspaces",
     params(("id" = Uuid, Path, description = "The key")),
     responses(
+        ParameterErrors,
         (status = 204, description = "Revoked"),
         (status = 404, description = "No such key in this workspace", body = ErrorBody),
     ),

@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use super::shared_responses::ConsistencyErrors;
+use super::{request_context::Authenticated, shared_responses::ConsistencyErrors};
 use crate::{
     error::ApiError,
     extract::QueryParams,
@@ -111,6 +111,7 @@ const MAX_PAGE: u32 = 1000;
     ))]
 async fn read_audit_log(
     State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
     QueryParams(params): QueryParams<AuditParams>,
 ) -> Result<Json<AuditPage>, ApiError> {
     let limit = page_limit(params.limit, DEFAULT_PAGE, MAX_PAGE)?;
@@ -130,6 +131,7 @@ async fn read_audit_log(
             to: params.to,
             after: params.after.get(),
             limit: limit + 1,
+            scope: Some(caller.scope()?),
         })
         .await?;
     let (entries, next_after) = split_page(entries, limit, |entry| entry.position);

@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use super::shared_responses::ParameterErrors;
+use super::{request_context::Authenticated, shared_responses::ParameterErrors};
 use crate::{
     error::{ApiError, ErrorBody},
     extract::{PathParams, QueryParams},
@@ -124,6 +124,7 @@ const MAX_LOG_PAGE: usize = 1000;
 async fn read_stream(
     State(state): State<AppState>,
     PathParams((aggregate_type, id)): PathParams<(String, String)>,
+    Authenticated(caller): Authenticated,
 ) -> Result<Json<StreamResponse>, ApiError> {
     let not_found = || ApiError::NotFound(format!("stream {aggregate_type}/{id}"));
     let stream = StreamId::new(aggregate_type.as_str(), id.as_str()).map_err(|_| not_found())?;
@@ -131,6 +132,14 @@ async fn read_stream(
     let Some(version) = events.last().map(|e| e.version) else {
         return Err(not_found());
     };
+    // A stream belongs to the tenant of its first event.
+    let scope = caller.scope()?;
+    if !events
+        .first()
+        .is_some_and(|first| scope.contains(&first.metadata.tenant_id))
+    {
+        return Err(not_found());
+    }
     Ok(Json(StreamResponse {
         aggregate_type: stream.aggregate_type().to_owned(),
         aggregate_id: stream.aggregate_id().to_owned(),
@@ -150,6 +159,7 @@ async fn read_stream(
 )]
 async fn read_log(
     State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
     QueryParams(params): QueryParams<LogParams>,
 ) -> Result<Json<LogPage>, ApiError> {
     let limit = params.limit.unwrap_or(DEFAULT_LOG_PAGE);
@@ -161,8 +171,14 @@ async fn read_log(
     let head = state.store.head().await?;
     let events = state.store.read_all(params.after.get(), limit).await?;
     let next_after = events.last().map_or(params.after.get(), |e| e.position);
+    // Other workspaces' events are left out; paging still walks the whole log.
+    let scope = caller.scope()?;
     Ok(Json(LogPage {
-        events: events.into_iter().map(EventResponse::from).collect(),
+        events: events
+            .into_iter()
+            .filter(|e| scope.contains(&e.metadata.tenant_id))
+            .map(EventResponse::from)
+            .collect(),
         next_after,
         head,
     }))

@@ -19,7 +19,10 @@ use flowforge_infra::event_store::{RecordedEvent, StreamAppended, StreamId};
 use futures::{stream, Stream};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{events::EventResponse, shared_responses::ParameterErrors};
+use super::{
+    events::EventResponse, request_context::Authenticated, shared_responses::ParameterErrors,
+    workspace_scope::ensure_in_workspace,
+};
 use crate::{error::ApiError, execution_watch, extract::PathParams, state::AppState};
 
 /// The routes of this module.
@@ -48,9 +51,11 @@ const IDLE_RECHECK: Duration = Duration::from_secs(5);
 async fn stream_execution(
     State(state): State<AppState>,
     PathParams(id): PathParams<String>,
+    Authenticated(caller): Authenticated,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let id = execution_watch::parse_execution_id(&id)?;
+    ensure_in_workspace::<Execution>(&state, &caller, &id.to_string(), "execution").await?;
     let after = match headers.get("last-event-id") {
         None => 0,
         Some(value) => value

@@ -9,8 +9,8 @@ use axum::{
     Json,
 };
 use flowforge_domain::{
-    execution::{ExecutionId, Item, Trigger, TriggerKind},
-    workflow::WorkflowId,
+    execution::{Execution, ExecutionId, Item, Trigger, TriggerKind},
+    workflow::{Workflow, WorkflowId},
 };
 use flowforge_engine::{
     backlog::StartMode,
@@ -23,8 +23,9 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::{
-    request_context::RequestMetadata,
+    request_context::{Authenticated, RequestMetadata},
     shared_responses::{ConsistencyErrors, JsonBodyErrors},
+    workspace_scope::ensure_in_workspace,
 };
 use crate::{
     error::{ApiError, ErrorBody},
@@ -123,6 +124,7 @@ fn parse_items(input: Option<Vec<Value>>) -> Result<Vec<Item>, ApiError> {
 async fn start_execution(
     State(state): State<AppState>,
     PathParams(id): PathParams<String>,
+    Authenticated(caller): Authenticated,
     QueryParams(params): QueryParams<StartParams>,
     headers: HeaderMap,
     RequestMetadata(metadata): RequestMetadata,
@@ -131,6 +133,7 @@ async fn start_execution(
     let workflow_id: WorkflowId = id
         .parse()
         .map_err(|_| ApiError::NotFound(format!("workflow {id}")))?;
+    ensure_in_workspace::<Workflow>(&state, &caller, &workflow_id.to_string(), "workflow").await?;
     let key = IdempotencyKey::from_headers(&headers)?;
     let input = parse_items(body.and_then(|b| b.input))?;
     let trigger = Trigger::new(TriggerKind::Manual);
@@ -205,8 +208,10 @@ async fn started_response(
 async fn get_execution(
     State(state): State<AppState>,
     PathParams(id): PathParams<String>,
+    Authenticated(caller): Authenticated,
 ) -> Result<Json<Value>, ApiError> {
     let id = execution_watch::parse_execution_id(&id)?;
+    ensure_in_workspace::<Execution>(&state, &caller, &id.to_string(), "execution").await?;
     let execution = execution_watch::load(&state, id).await?;
     let saga = execution_watch::has_saga(&state, id, &execution)
         .await?
@@ -253,10 +258,12 @@ pub struct CancelRequest {
 async fn cancel_execution(
     State(state): State<AppState>,
     PathParams(id): PathParams<String>,
+    Authenticated(caller): Authenticated,
     RequestMetadata(metadata): RequestMetadata,
     OptionalJsonBody(body): OptionalJsonBody<CancelRequest>,
 ) -> Result<Json<Value>, ApiError> {
     let id = execution_watch::parse_execution_id(&id)?;
+    ensure_in_workspace::<Execution>(&state, &caller, &id.to_string(), "execution").await?;
     let reason = body
         .and_then(|b| b.reason)
         .unwrap_or_else(|| "cancelled by request".to_owned());
@@ -280,9 +287,11 @@ async fn cancel_execution(
 async fn retry_execution(
     State(state): State<AppState>,
     PathParams(id): PathParams<String>,
+    Authenticated(caller): Authenticated,
     RequestMetadata(metadata): RequestMetadata,
 ) -> Result<Response, ApiError> {
     let id = execution_watch::parse_execution_id(&id)?;
+    ensure_in_workspace::<Execution>(&state, &caller, &id.to_string(), "execution").await?;
     let execution_id = retry(&state.commands, id, &metadata).await?;
     let body = json!({"execution_id": execution_id, "retry_of": id, "status": "running"});
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
@@ -346,6 +355,7 @@ fn status_schema() -> utoipa::openapi::Object {
 )]
 async fn list_executions(
     State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
     QueryParams(params): QueryParams<ListParams>,
 ) -> Result<Json<ExecutionPage>, ApiError> {
     let limit = page_limit(params.limit, 50, 500)?;
@@ -365,6 +375,7 @@ async fn list_executions(
             to: params.to,
             after: params.after,
             limit: limit + 1,
+            scope: Some(caller.scope()?),
         })
         .await?;
     let (rows, next_after) = split_page(rows, limit, |row| row.id);
@@ -376,7 +387,7 @@ async fn list_executions(
 /// JSON body becomes the node's output item. The token is a secret no query
 /// shows: the workflow hands the link on from the nodes before the wait as
 /// `$execution.resumeUrl` (this path; prefix the server's public URL). A token
-/// resumes once, and the resumption is recorded with the caller's `X-Actor`.
+/// resumes once, and the resumption is recorded with the signed-in caller.
 #[utoipa::path(
     post, path = "/api/v1/executions/{id}/resume/{token}", tag = "executions",
     params(
@@ -394,10 +405,12 @@ async fn list_executions(
 async fn resume_execution(
     State(state): State<AppState>,
     PathParams((id, token)): PathParams<(String, String)>,
+    Authenticated(caller): Authenticated,
     RequestMetadata(metadata): RequestMetadata,
     OptionalJsonBody(body): OptionalJsonBody<Value>,
 ) -> Result<Json<Value>, ApiError> {
     let id = execution_watch::parse_execution_id(&id)?;
+    ensure_in_workspace::<Execution>(&state, &caller, &id.to_string(), "execution").await?;
     let item = match body {
         Some(Value::Object(item)) => item,
         Some(other) => Item::from_iter([("data".to_owned(), other)]),

@@ -20,6 +20,7 @@ mod shared_responses;
 mod webhooks;
 mod workflow_schema;
 pub mod workflows;
+mod workspace_scope;
 mod workspaces;
 
 use std::sync::Arc;

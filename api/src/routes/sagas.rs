@@ -2,7 +2,10 @@
 //! controls — resume a parked saga, or mark its parked step compensated by hand.
 
 use axum::{extract::State, Json};
-use flowforge_domain::{execution::ExecutionId, saga::Saga};
+use flowforge_domain::{
+    execution::{Execution, ExecutionId},
+    saga::Saga,
+};
 use flowforge_infra::read_model::{SagaQuery, SAGAS_PROJECTION};
 use flowforge_sagas::{load_saga, resume_parked, skip_parked_step};
 use serde::{Deserialize, Serialize};
@@ -12,8 +15,9 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::{
-    request_context::RequestMetadata,
+    request_context::{Authenticated, RequestMetadata},
     shared_responses::{ConsistencyErrors, JsonBodyErrors},
+    workspace_scope::ensure_in_workspace,
 };
 use crate::{
     error::{ApiError, ErrorBody},
@@ -77,6 +81,7 @@ pub struct SagaPage {
 )]
 async fn list_sagas(
     State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
     QueryParams(params): QueryParams<SagaListParams>,
 ) -> Result<Json<SagaPage>, ApiError> {
     let limit = page_limit(params.limit, 50, 500)?;
@@ -93,6 +98,7 @@ async fn list_sagas(
             status: params.status,
             after: params.after,
             limit: limit + 1,
+            scope: Some(caller.scope()?),
         })
         .await?;
     let (rows, next_after) = split_page(rows, limit, |row| row.id);
@@ -133,8 +139,10 @@ fn view(id: ExecutionId, saga: &Saga, version: u64) -> Value {
 async fn get_saga(
     State(state): State<AppState>,
     PathParams(id): PathParams<String>,
+    Authenticated(caller): Authenticated,
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id)?;
+    ensure_in_workspace::<Execution>(&state, &caller, &id.to_string(), "saga").await?;
     let (saga, version) = load(&state, id).await?;
     Ok(Json(view(id, &saga, version)))
 }
@@ -153,9 +161,11 @@ async fn get_saga(
 async fn retry_saga(
     State(state): State<AppState>,
     PathParams(id): PathParams<String>,
+    Authenticated(caller): Authenticated,
     RequestMetadata(metadata): RequestMetadata,
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id)?;
+    ensure_in_workspace::<Execution>(&state, &caller, &id.to_string(), "saga").await?;
     let position = resume_parked(&state.commands, id, &metadata).await?;
     answer(&state, id, position).await
 }
@@ -186,10 +196,12 @@ pub struct SkipStepRequest {
 async fn skip_step(
     State(state): State<AppState>,
     PathParams(id): PathParams<String>,
+    Authenticated(caller): Authenticated,
     RequestMetadata(metadata): RequestMetadata,
     JsonBody(body): JsonBody<SkipStepRequest>,
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id)?;
+    ensure_in_workspace::<Execution>(&state, &caller, &id.to_string(), "saga").await?;
     let position = skip_parked_step(&state.commands, id, body.step, body.reason, &metadata).await?;
     answer(&state, id, position).await
 }

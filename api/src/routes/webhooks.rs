@@ -20,6 +20,7 @@ use crate::{
     execution_watch,
     idempotency::{IdempotencyKey, IDEMPOTENT_REPLAYED},
     state::AppState,
+    webhook_auth,
 };
 use flowforge_engine::{
     backlog::StartMode,
@@ -52,6 +53,7 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
         (status = 202, description = "response_mode immediately: started", body = Object),
         (status = 200, description = "response_mode last_node / respond_node: the workflow's answer", body = Object),
         (status = 400, description = "Malformed JSON body, or an invalid Idempotency-Key", body = ErrorBody),
+        (status = 401, description = "The webhook's authentication check failed (webhook_unauthorized); nothing started", body = ErrorBody),
         (status = 404, description = "No active workflow has this webhook", body = ErrorBody),
         (status = 429, description = "The workflow's backlog is full; see Retry-After", body = ErrorBody),
         (status = 500, description = "The execution failed", body = ErrorBody),
@@ -73,6 +75,14 @@ pub async fn webhook(
         .route(state.workflows.as_ref(), &state, method.as_str(), &path)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("active webhook {method} /webhook/{path}")))?;
+    if let Some(auth) = &route.auth {
+        if let Err(why) =
+            webhook_auth::verify(auth, &headers, &body, chrono::Utc::now().timestamp())
+        {
+            tracing::info!(%path, reason = %why, "webhook call refused");
+            return Err(ApiError::WebhookUnauthorized);
+        }
+    }
     let key = IdempotencyKey::from_headers(&headers)?;
     let item = request_item(&method, &path, &query, &headers, &body)?;
     let trigger = Trigger::new(TriggerKind::Webhook).at_node(route.node.clone());

@@ -23,11 +23,13 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::{
-    request_context::RequestMetadata,
+    request_context::{Authenticated, RequestMetadata},
     shared_responses::{ConsistencyErrors, JsonBodyErrors, ParameterErrors},
     workflow_schema::{whole_numbers_as_integers, WorkflowRequest},
+    workspace_scope::ensure_in_workspace,
 };
 use crate::{
+    authentication::Caller,
     error::{ApiError, ErrorBody},
     extract::{JsonBody, PathParams, QueryParams},
     log_position::LogPosition,
@@ -298,12 +300,14 @@ async fn run(
 /// the path, with the optional `If-Match` version.
 async fn lifecycle(
     state: &AppState,
+    caller: &Caller,
     id: &str,
     headers: &HeaderMap,
     metadata: &EventMetadata,
     command: WorkflowCommand,
 ) -> Result<Response, ApiError> {
     let id = parse_id(id)?;
+    ensure_in_workspace::<Workflow>(state, caller, &id.to_string(), "workflow").await?;
     let expected = if_match(headers)?.expected();
     run(state, id, command, expected, metadata).await
 }
@@ -359,6 +363,7 @@ async fn create_workflow(
 )]
 async fn list_workflows(
     axum::extract::State(state): axum::extract::State<AppState>,
+    Authenticated(caller): Authenticated,
     QueryParams(params): QueryParams<ListParams>,
 ) -> Result<Json<WorkflowPage>, ApiError> {
     let limit = page_limit(params.limit, DEFAULT_PAGE, MAX_PAGE)?;
@@ -373,6 +378,7 @@ async fn list_workflows(
             include_archived: params.include_archived,
             after: params.after,
             limit: limit + 1,
+            scope: Some(caller.scope()?),
         })
         .await?;
     let (views, next_after) = split_page(views, limit, |view| view.id);
@@ -393,9 +399,11 @@ async fn list_workflows(
 async fn get_workflow(
     axum::extract::State(state): axum::extract::State<AppState>,
     PathParams(id): PathParams<String>,
+    Authenticated(caller): Authenticated,
     QueryParams(params): QueryParams<ConsistencyParams>,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
+    ensure_in_workspace::<Workflow>(&state, &caller, &id.to_string(), "workflow").await?;
     state
         .consistent_with(WORKFLOWS, params.consistent_with.map(LogPosition::get))
         .await?;
@@ -427,11 +435,13 @@ async fn get_workflow(
 async fn update_workflow(
     axum::extract::State(state): axum::extract::State<AppState>,
     PathParams(id): PathParams<String>,
+    Authenticated(caller): Authenticated,
     headers: HeaderMap,
     RequestMetadata(metadata): RequestMetadata,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
+    ensure_in_workspace::<Workflow>(&state, &caller, &id.to_string(), "workflow").await?;
     let header_version = if_match(&headers)?;
     let ParsedWorkflowBody {
         definition,
@@ -464,10 +474,19 @@ async fn update_workflow(
 async fn activate_workflow(
     axum::extract::State(state): axum::extract::State<AppState>,
     PathParams(id): PathParams<String>,
+    Authenticated(caller): Authenticated,
     headers: HeaderMap,
     RequestMetadata(metadata): RequestMetadata,
 ) -> Result<Response, ApiError> {
-    lifecycle(&state, &id, &headers, &metadata, WorkflowCommand::Activate).await
+    lifecycle(
+        &state,
+        &caller,
+        &id,
+        &headers,
+        &metadata,
+        WorkflowCommand::Activate,
+    )
+    .await
 }
 
 /// Turns a workflow's triggers off.
@@ -484,11 +503,13 @@ async fn activate_workflow(
 async fn deactivate_workflow(
     axum::extract::State(state): axum::extract::State<AppState>,
     PathParams(id): PathParams<String>,
+    Authenticated(caller): Authenticated,
     headers: HeaderMap,
     RequestMetadata(metadata): RequestMetadata,
 ) -> Result<Response, ApiError> {
     lifecycle(
         &state,
+        &caller,
         &id,
         &headers,
         &metadata,
@@ -511,8 +532,17 @@ async fn deactivate_workflow(
 async fn archive_workflow(
     axum::extract::State(state): axum::extract::State<AppState>,
     PathParams(id): PathParams<String>,
+    Authenticated(caller): Authenticated,
     headers: HeaderMap,
     RequestMetadata(metadata): RequestMetadata,
 ) -> Result<Response, ApiError> {
-    lifecycle(&state, &id, &headers, &metadata, WorkflowCommand::Archive).await
+    lifecycle(
+        &state,
+        &caller,
+        &id,
+        &headers,
+        &metadata,
+        WorkflowCommand::Archive,
+    )
+    .await
 }

@@ -14,13 +14,54 @@ use uuid::Uuid;
 
 use super::{
     request_context::{Authenticated, RequestMetadata},
-    shared_responses::JsonBodyErrors,
+    shared_responses::{JsonBodyErrors, ParameterErrors},
 };
 use crate::{
     error::{ApiError, ErrorBody},
     extract::{JsonBody, PathParams},
     state::AppState,
 };
+
+/// A role as the API reads and writes it (the domain's [`Role`], with a
+/// schema for the document).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RoleName {
+    /// Everything, owners included.
+    Owner,
+    /// Members, invitations, API keys, and everything an editor does.
+    Admin,
+    /// Builds and runs workflows.
+    Editor,
+    /// Reads.
+    Viewer,
+    /// Starts executions only.
+    Runner,
+}
+
+impl From<RoleName> for Role {
+    fn from(role: RoleName) -> Self {
+        match role {
+            RoleName::Owner => Role::Owner,
+            RoleName::Admin => Role::Admin,
+            RoleName::Editor => Role::Editor,
+            RoleName::Viewer => Role::Viewer,
+            RoleName::Runner => Role::Runner,
+        }
+    }
+}
+
+impl From<Role> for RoleName {
+    fn from(role: Role) -> Self {
+        match role {
+            Role::Owner => RoleName::Owner,
+            Role::Admin => RoleName::Admin,
+            Role::Editor => RoleName::Editor,
+            Role::Viewer => RoleName::Viewer,
+            Role::Runner => RoleName::Runner,
+        }
+    }
+}
 
 /// The routes of this module.
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -87,8 +128,7 @@ pub struct WorkspaceView {
     /// Its name.
     pub name: String,
     /// The account's role there.
-    #[schema(value_type = String, example = "editor")]
-    pub role: Role,
+    pub role: RoleName,
 }
 
 /// The signed-in account's workspaces, its default one first.
@@ -118,7 +158,7 @@ async fn list_workspaces(
             views.push(WorkspaceView {
                 id: workspace_id.as_uuid(),
                 name: workspace.name().to_owned(),
-                role,
+                role: role.into(),
             });
         }
     }
@@ -132,8 +172,7 @@ pub struct InviteRequest {
     /// The e-mail address.
     pub email: String,
     /// `owner` (owners only), `admin`, `editor`, `viewer` or `runner`.
-    #[schema(value_type = String, example = "editor")]
-    pub role: Role,
+    pub role: RoleName,
 }
 
 /// An invitation just made.
@@ -156,6 +195,7 @@ pub struct InvitationCreated {
     request_body = InviteRequest,
     responses(
         JsonBodyErrors,
+        ParameterErrors,
         (status = 201, description = "Invited", body = InvitationCreated),
         (status = 403, description = "The role is not yours to give (forbidden)", body = ErrorBody),
         (status = 404, description = "No such workspace of yours", body = ErrorBody),
@@ -172,7 +212,7 @@ async fn invite(
     let (workspace_id, by) = caller.in_workspace()?;
     let invited = state
         .workspaces
-        .invite(workspace_id, &body.email, body.role, by, &metadata)
+        .invite(workspace_id, &body.email, body.role.into(), by, &metadata)
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -242,8 +282,7 @@ pub struct MemberView {
     /// Its name.
     pub name: String,
     /// Its role.
-    #[schema(value_type = String, example = "viewer")]
-    pub role: Role,
+    pub role: RoleName,
 }
 
 async fn member_view(
@@ -262,7 +301,7 @@ async fn member_view(
             .as_ref()
             .map(|u| u.name().to_owned())
             .unwrap_or_default(),
-        role,
+        role: role.into(),
     })
 }
 
@@ -271,6 +310,7 @@ async fn member_view(
     get, path = "/api/v1/workspaces/{id}/members", tag = "workspaces",
     params(("id" = Uuid, Path, description = "The workspace")),
     responses(
+        ParameterErrors,
         (status = 200, description = "The members", body = Vec<MemberView>),
         (status = 404, description = "No such workspace of yours", body = ErrorBody),
     ),
@@ -298,6 +338,7 @@ async fn list_members(
     get, path = "/api/v1/workspaces/{id}/members/{user}", tag = "workspaces",
     params(("id" = Uuid, Path, description = "The workspace"), ("user" = Uuid, Path, description = "The member")),
     responses(
+        ParameterErrors,
         (status = 200, description = "The member", body = MemberView),
         (status = 404, description = "No such workspace of yours, or no such member", body = ErrorBody),
     ),
@@ -324,8 +365,7 @@ async fn get_member(
 #[serde(deny_unknown_fields)]
 pub struct ChangeMember {
     /// `owner` (owners only), `admin`, `editor`, `viewer` or `runner`.
-    #[schema(value_type = String, example = "viewer")]
-    pub role: Role,
+    pub role: RoleName,
 }
 
 /// Gives a member another role.
@@ -335,6 +375,7 @@ pub struct ChangeMember {
     request_body = ChangeMember,
     responses(
         JsonBodyErrors,
+        ParameterErrors,
         (status = 200, description = "Changed", body = MemberView),
         (status = 403, description = "Not yours to change (forbidden)", body = ErrorBody),
         (status = 404, description = "No such workspace of yours, or no such member", body = ErrorBody),
@@ -352,9 +393,9 @@ async fn change_member(
     let user_id = UserId::from_uuid(ids.1);
     state
         .workspaces
-        .change_role(workspace_id, user_id, body.role, by, &metadata)
+        .change_role(workspace_id, user_id, body.role.into(), by, &metadata)
         .await?;
-    Ok(Json(member_view(&state, user_id, body.role).await?))
+    Ok(Json(member_view(&state, user_id, body.role.into()).await?))
 }
 
 /// Takes a member out of the workspace.
@@ -362,6 +403,7 @@ async fn change_member(
     delete, path = "/api/v1/workspaces/{id}/members/{user}", tag = "workspaces",
     params(("id" = Uuid, Path, description = "The workspace"), ("user" = Uuid, Path, description = "The member")),
     responses(
+        ParameterErrors,
         (status = 204, description = "Removed"),
         (status = 403, description = "Not yours to remove (forbidden)", body = ErrorBody),
         (status = 404, description = "No such workspace of yours, or no such member", body = ErrorBody),

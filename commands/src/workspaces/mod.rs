@@ -10,6 +10,8 @@ mod tokens;
 
 pub use tokens::{ApiKeyToken, InvitationToken, API_KEY_PREFIX};
 
+use std::sync::{Arc, OnceLock};
+
 use chrono::{DateTime, Duration, Utc};
 use flowforge_domain::{
     user::{User, UserCommand, UserError, UserId},
@@ -82,6 +84,8 @@ pub struct KeyHolder {
 pub struct Workspaces {
     commands: CommandBus,
     invitation_lifetime: Duration,
+    /// The installation's first workspace, once known (it never changes).
+    first: Arc<OnceLock<WorkspaceId>>,
 }
 
 impl Workspaces {
@@ -90,6 +94,7 @@ impl Workspaces {
         Self {
             commands,
             invitation_lifetime,
+            first: Arc::default(),
         }
     }
 
@@ -127,15 +132,19 @@ impl Workspaces {
             owner,
             at: Utc::now(),
         };
+        let metadata = EventMetadata {
+            tenant_id: workspace_id.to_string(),
+            ..metadata.clone()
+        };
         match self
             .commands
-            .execute::<Workspace>(&workspace_id.to_string(), command, None, metadata)
+            .execute::<Workspace>(&workspace_id.to_string(), command, None, &metadata)
             .await
         {
             Ok(_) | Err(CommandError::Rejected(WorkspaceError::AlreadyExists)) => {}
             Err(other) => return Err(other.into()),
         }
-        self.join(owner, workspace_id, metadata).await
+        self.join(owner, workspace_id, &metadata).await
     }
 
     /// Makes `user_id` the installation's first owner, with a first
@@ -170,6 +179,21 @@ impl Workspaces {
         self.create_with_id(workspace_id, FIRST_WORKSPACE_NAME, user_id, metadata)
             .await?;
         Ok(Some(workspace_id))
+    }
+
+    /// The installation's first workspace, if it has one: it also holds
+    /// what was recorded before workspaces existed (tenant `default`).
+    ///
+    /// # Errors
+    /// What the store fails with.
+    pub async fn first_workspace(&self) -> Result<Option<WorkspaceId>, WorkspacesError> {
+        if let Some(first) = self.first.get() {
+            return Ok(Some(*first));
+        }
+        let (first, _) = self.commands.load::<FirstOwner>(FIRST_OWNER_STREAM).await?;
+        Ok(first
+            .claimed()
+            .map(|(_, workspace_id)| *self.first.get_or_init(|| workspace_id)))
     }
 
     /// Whether the installation has its first owner (after which

@@ -10,9 +10,13 @@
 //! racing claims exactly one is recorded and the other is decided again on the
 //! winner's state — and refused. The claim is the write-side truth; the
 //! workflow's own `WorkflowActivated` follows it.
+//!
+//! `auth` reads the check a webhook node makes of its caller.
 
+mod auth;
 mod route;
 
+pub use auth::{WebhookAuth, AUTHENTICATION_PARAMETER};
 pub use route::{webhook_routes, WebhookRoute, ANY_METHOD};
 
 use serde::{Deserialize, Serialize};

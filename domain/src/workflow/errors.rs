@@ -56,6 +56,18 @@ pub enum DefinitionError {
         index: usize,
     },
 
+    /// A node's parameter is not what its type needs (a webhook's
+    /// `authentication`).
+    #[error("node {node:?}: parameter {parameter:?} is not valid: {reason}")]
+    InvalidParameter {
+        /// The node.
+        node: String,
+        /// The parameter.
+        parameter: String,
+        /// Why not.
+        reason: String,
+    },
+
     /// Two nodes share a name; connections refer to nodes by name.
     #[error("duplicate node name {node:?}")]
     DuplicateNodeName {
@@ -231,6 +243,7 @@ impl DefinitionError {
             | Self::NestedCompensation { .. }
             | Self::CompensationUnknownNode { .. }
             | Self::InvalidSetting { .. }
+            | Self::InvalidParameter { .. }
             | Self::CompensationZeroRetryTries { .. } => return None,
         };
         Some(ExceededLimit { limit, actual, max })
@@ -259,6 +272,7 @@ impl DefinitionError {
             | Self::NestedCompensation { node }
             | Self::CompensationZeroRetryTries { node }
             | Self::CompensationUnknownNode { node, .. }
+            | Self::InvalidParameter { node, .. }
             | Self::FanOutTooWide { node, .. } => Some(node),
             Self::UnknownConnectionTarget { from, .. } => Some(from),
             Self::Cycle { path } => path.first().map(String::as_str),

@@ -18,7 +18,7 @@ use std::{
 };
 
 use flowforge_domain::{
-    webhook_path::WebhookRoute as DeclaredRoute,
+    webhook_path::{WebhookAuth, WebhookRoute as DeclaredRoute},
     workflow::{NodeType, WorkflowId},
 };
 use flowforge_infra::read_model::{active_workflows, ReadModelError, WorkflowViewStore};
@@ -47,6 +47,8 @@ pub struct WebhookRoute {
     pub node: String,
     /// How the call is answered.
     pub response_mode: ResponseMode,
+    /// How the caller is checked, if it is.
+    pub auth: Option<WebhookAuth>,
 }
 
 const MAX_AGE: Duration = Duration::from_secs(1);
@@ -214,6 +216,10 @@ pub fn routes_of(workflow_id: WorkflowId, definition: &serde_json::Value) -> Vec
         .filter_map(|node| {
             let parameters = &node["parameters"];
             let route = DeclaredRoute::of_parameters(parameters.as_object()?)?;
+            // A stored definition was validated, so a check always reads; a
+            // route whose check does not (it cannot happen) is left out
+            // rather than served open.
+            let auth = WebhookAuth::of_parameters(parameters.as_object()?).ok()?;
             Some(WebhookRoute {
                 method: route.method,
                 path: route.path,
@@ -224,6 +230,7 @@ pub fn routes_of(workflow_id: WorkflowId, definition: &serde_json::Value) -> Vec
                     Some("respond_node") | Some("responseNode") => ResponseMode::RespondNode,
                     _ => ResponseMode::Immediately,
                 },
+                auth,
             })
         })
         .collect()

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::{
     columns::{unsigned, uuid_text},
     store::ReadModelStore,
+    tenant_scope::TenantScope,
     ReadModelError, ReadModelTarget,
 };
 use crate::{
@@ -84,6 +85,8 @@ pub struct AuditQuery {
     pub after: Position,
     /// At most this many entries.
     pub limit: u32,
+    /// Only these tenants' entries (all, if none).
+    pub scope: Option<TenantScope>,
 }
 
 /// Storage for [`AuditEntry`]s.
@@ -183,6 +186,7 @@ impl AuditLog {
     /// One page of entries matching `query`, in position order.
     pub async fn query(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, ReadModelError> {
         let select = format!("SELECT {COLUMNS} FROM {}", self.store.table());
+        let tenants = query.scope.as_ref().map(TenantScope::binds);
         self.store
             .read(
                 async |pool| {
@@ -192,6 +196,7 @@ impl AuditLog {
                          AND ($3::text IS NULL OR actor = $3) \
                          AND ($4::timestamptz IS NULL OR recorded_at >= $4) \
                          AND ($5::timestamptz IS NULL OR recorded_at < $5) \
+                         AND ($8::text IS NULL OR tenant_id IN ($8, $9)) \
                          AND position > $6 ORDER BY position LIMIT $7"
                     ))
                     .bind(query.aggregate_type.as_deref())
@@ -201,6 +206,8 @@ impl AuditLog {
                     .bind(query.to)
                     .bind(to_i64(query.after))
                     .bind(i64::from(query.limit))
+                    .bind(tenants.map(|t| t.0))
+                    .bind(tenants.map(|t| t.1))
                     .fetch_all(pool)
                     .await?;
                     rows.iter().map(decode_postgres).collect()
@@ -214,6 +221,7 @@ impl AuditLog {
                          AND (?3 IS NULL OR actor = ?3) \
                          AND (?4 IS NULL OR julianday(recorded_at) >= julianday(?4)) \
                          AND (?5 IS NULL OR julianday(recorded_at) < julianday(?5)) \
+                         AND (?8 IS NULL OR tenant_id IN (?8, ?9)) \
                          AND position > ?6 ORDER BY position LIMIT ?7"
                     ))
                     .bind(query.aggregate_type.as_deref())
@@ -223,6 +231,8 @@ impl AuditLog {
                     .bind(query.to)
                     .bind(to_i64(query.after))
                     .bind(i64::from(query.limit))
+                    .bind(tenants.map(|t| t.0))
+                    .bind(tenants.map(|t| t.1))
                     .fetch_all(pool)
                     .await?;
                     rows.iter().map(decode_sqlite).collect()

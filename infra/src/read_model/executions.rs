@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::{
     columns::{unsigned, uuid_text},
     store::ReadModelStore,
+    tenant_scope::TenantScope,
     ReadModelError, ReadModelTarget,
 };
 use crate::{
@@ -44,6 +45,8 @@ pub struct ExecutionView {
     pub failed_node: Option<String>,
     /// The log position of the last change folded in.
     pub position: Position,
+    /// The tenant (workspace) the execution belongs to.
+    pub tenant_id: String,
 }
 
 /// A change an event makes to the list.
@@ -81,6 +84,8 @@ pub struct ExecutionQuery {
     pub after: Option<Uuid>,
     /// At most this many rows.
     pub limit: u32,
+    /// Only these tenants' executions (all, if none).
+    pub scope: Option<TenantScope>,
 }
 
 /// Storage for [`ExecutionView`]s.
@@ -90,7 +95,7 @@ pub struct ExecutionViews {
 }
 
 const COLUMNS: &str =
-    "id, workflow_id, status, trigger, requested_at, finished_at, failed_node, position";
+    "id, workflow_id, status, trigger, requested_at, finished_at, failed_node, position, tenant_id";
 
 impl ExecutionViews {
     /// The list in `target` of `database`.
@@ -121,7 +126,7 @@ impl ExecutionViews {
     ) -> Result<(), ReadModelError> {
         let table = self.store.table();
         let insert = format!(
-            "INSERT INTO {table} ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+            "INSERT INTO {table} ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
              ON CONFLICT (id) DO NOTHING"
         );
         let update = format!(
@@ -145,6 +150,7 @@ impl ExecutionViews {
                                     .bind(v.finished_at)
                                     .bind(&v.failed_node)
                                     .bind(to_i64(v.position))
+                                    .bind(&v.tenant_id)
                                     .execute(&mut *tx)
                                     .await?;
                             }
@@ -181,6 +187,7 @@ impl ExecutionViews {
                                     .bind(v.finished_at)
                                     .bind(&v.failed_node)
                                     .bind(to_i64(v.position))
+                                    .bind(&v.tenant_id)
                                     .execute(&mut *tx)
                                     .await?;
                             }
@@ -211,6 +218,7 @@ impl ExecutionViews {
     /// One page of executions matching `query`, in id (time) order.
     pub async fn list(&self, query: &ExecutionQuery) -> Result<Vec<ExecutionView>, ReadModelError> {
         let select = format!("SELECT {COLUMNS} FROM {}", self.store.table());
+        let tenants = query.scope.as_ref().map(TenantScope::binds);
         self.store
             .read(
                 async |pool| {
@@ -219,7 +227,8 @@ impl ExecutionViews {
                          AND ($2::text IS NULL OR status = $2) \
                          AND ($3::timestamptz IS NULL OR requested_at >= $3) \
                          AND ($4::timestamptz IS NULL OR requested_at < $4) \
-                         AND ($5::uuid IS NULL OR id > $5) ORDER BY id LIMIT $6"
+                         AND ($5::uuid IS NULL OR id > $5) \
+                         AND ($7::text IS NULL OR tenant_id IN ($7, $8)) ORDER BY id LIMIT $6"
                     ))
                     .bind(query.workflow_id)
                     .bind(query.status.as_deref())
@@ -227,6 +236,8 @@ impl ExecutionViews {
                     .bind(query.to)
                     .bind(query.after)
                     .bind(i64::from(query.limit))
+                    .bind(tenants.map(|t| t.0))
+                    .bind(tenants.map(|t| t.1))
                     .fetch_all(pool)
                     .await?;
                     rows.iter().map(decode_postgres).collect()
@@ -239,7 +250,8 @@ impl ExecutionViews {
                          AND (?2 IS NULL OR status = ?2) \
                          AND (?3 IS NULL OR julianday(requested_at) >= julianday(?3)) \
                          AND (?4 IS NULL OR julianday(requested_at) < julianday(?4)) \
-                         AND (?5 IS NULL OR id > ?5) ORDER BY id LIMIT ?6"
+                         AND (?5 IS NULL OR id > ?5) \
+                         AND (?7 IS NULL OR tenant_id IN (?7, ?8)) ORDER BY id LIMIT ?6"
                     ))
                     .bind(query.workflow_id.map(|id| id.to_string()))
                     .bind(query.status.as_deref())
@@ -247,6 +259,8 @@ impl ExecutionViews {
                     .bind(query.to)
                     .bind(query.after.map(|id| id.to_string()))
                     .bind(i64::from(query.limit))
+                    .bind(tenants.map(|t| t.0))
+                    .bind(tenants.map(|t| t.1))
                     .fetch_all(pool)
                     .await?;
                     rows.iter().map(decode_sqlite).collect()
@@ -266,6 +280,7 @@ fn decode_postgres(row: &PgRow) -> Result<ExecutionView, ReadModelError> {
         finished_at: row.try_get("finished_at")?,
         failed_node: row.try_get("failed_node")?,
         position: unsigned(row.try_get("position")?),
+        tenant_id: row.try_get("tenant_id")?,
     })
 }
 
@@ -279,5 +294,6 @@ fn decode_sqlite(row: &SqliteRow) -> Result<ExecutionView, ReadModelError> {
         finished_at: row.try_get("finished_at")?,
         failed_node: row.try_get("failed_node")?,
         position: unsigned(row.try_get("position")?),
+        tenant_id: row.try_get("tenant_id")?,
     })
 }

@@ -7,8 +7,9 @@
 //! (or PostgreSQL's one pool).
 //! `workflow_views`, `executions`, `sagas` and `audit_log` each hold one
 //! read model: its rows, its queries and its SQL once per dialect. `columns`
-//! reads back the columns the dialects store differently, and `rebuild`
-//! rebuilds a read model beside the live one and swaps it in.
+//! reads back the columns the dialects store differently, `tenant_scope`
+//! limits queries to a workspace's rows, and `rebuild` rebuilds a read model
+//! beside the live one and swaps it in.
 
 mod audit_log;
 mod columns;
@@ -16,6 +17,7 @@ mod executions;
 pub mod rebuild;
 mod sagas;
 mod store;
+mod tenant_scope;
 mod workflow_views;
 
 pub use audit_log::{live_audit_log, AuditEntry, AuditLog, AuditQuery, AUDIT_PROJECTION};
@@ -24,6 +26,7 @@ pub use executions::{
     EXECUTIONS_PROJECTION,
 };
 pub use sagas::{live_saga_views, SagaChange, SagaQuery, SagaView, SagaViews, SAGAS_PROJECTION};
+pub use tenant_scope::TenantScope;
 pub use workflow_views::{
     active_workflows, live_workflow_views, WorkflowListQuery, WorkflowStatus, WorkflowView,
     WorkflowViewStore, WorkflowViews, WORKFLOWS_PROJECTION,

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::{
     columns::{unsigned, uuid_text},
     store::ReadModelStore,
+    tenant_scope::TenantScope,
     ReadModelError, ReadModelTarget,
 };
 use crate::{
@@ -47,6 +48,8 @@ pub struct SagaView {
     pub updated_at: DateTime<Utc>,
     /// The log position of the last change folded in.
     pub position: Position,
+    /// The tenant (workspace) the saga belongs to.
+    pub tenant_id: String,
 }
 
 /// A change a saga event makes to the list.
@@ -62,6 +65,8 @@ pub enum SagaChange {
         at: DateTime<Utc>,
         /// The event's position.
         position: Position,
+        /// The saga's tenant (workspace).
+        tenant_id: String,
     },
     /// The saga's status moved.
     Status {
@@ -89,6 +94,8 @@ pub struct SagaQuery {
     pub after: Option<Uuid>,
     /// At most this many rows.
     pub limit: u32,
+    /// Only these tenants' sagas (all, if none).
+    pub scope: Option<TenantScope>,
 }
 
 /// Storage for [`SagaView`]s.
@@ -98,7 +105,7 @@ pub struct SagaViews {
 }
 
 const COLUMNS: &str =
-    "id, workflow_id, status, reason, parked_step, steps, opened_at, updated_at, position";
+    "id, workflow_id, status, reason, parked_step, steps, opened_at, updated_at, position, tenant_id";
 
 impl SagaViews {
     /// The list in `target` of `database`.
@@ -129,7 +136,7 @@ impl SagaViews {
     ) -> Result<(), ReadModelError> {
         let table = self.store.table();
         let step = format!(
-            "INSERT INTO {table} ({COLUMNS}) VALUES ($1, $2, 'open', NULL, NULL, 1, $3, $3, $4) \
+            "INSERT INTO {table} ({COLUMNS}) VALUES ($1, $2, 'open', NULL, NULL, 1, $3, $3, $4, $5) \
              ON CONFLICT (id) DO UPDATE SET steps = {table}.steps + 1, updated_at = excluded.updated_at, \
              position = excluded.position WHERE {table}.position < excluded.position"
         );
@@ -149,12 +156,14 @@ impl SagaViews {
                                 workflow_id,
                                 at,
                                 position,
+                                tenant_id,
                             } => {
                                 sqlx::query(&step)
                                     .bind(id)
                                     .bind(workflow_id)
                                     .bind(at)
                                     .bind(to_i64(*position))
+                                    .bind(tenant_id)
                                     .execute(&mut *tx)
                                     .await?;
                             }
@@ -188,12 +197,14 @@ impl SagaViews {
                                 workflow_id,
                                 at,
                                 position,
+                                tenant_id,
                             } => {
                                 sqlx::query(&step)
                                     .bind(id.to_string())
                                     .bind(workflow_id.to_string())
                                     .bind(at)
                                     .bind(to_i64(*position))
+                                    .bind(tenant_id)
                                     .execute(&mut *tx)
                                     .await?;
                             }
@@ -226,16 +237,20 @@ impl SagaViews {
     /// One page of sagas matching `query`, in id order.
     pub async fn list(&self, query: &SagaQuery) -> Result<Vec<SagaView>, ReadModelError> {
         let select = format!("SELECT {COLUMNS} FROM {}", self.store.table());
+        let tenants = query.scope.as_ref().map(TenantScope::binds);
         self.store
             .read(
                 async |pool| {
                     let rows = sqlx::query(&format!(
                         "{select} WHERE ($1::text IS NULL OR status = $1) \
-                         AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3"
+                         AND ($2::uuid IS NULL OR id > $2) \
+                         AND ($4::text IS NULL OR tenant_id IN ($4, $5)) ORDER BY id LIMIT $3"
                     ))
                     .bind(query.status.as_deref())
                     .bind(query.after)
                     .bind(i64::from(query.limit))
+                    .bind(tenants.map(|t| t.0))
+                    .bind(tenants.map(|t| t.1))
                     .fetch_all(pool)
                     .await?;
                     rows.iter().map(decode_postgres).collect()
@@ -243,11 +258,14 @@ impl SagaViews {
                 async |pool| {
                     let rows = sqlx::query(&format!(
                         "{select} WHERE (?1 IS NULL OR status = ?1) \
-                         AND (?2 IS NULL OR id > ?2) ORDER BY id LIMIT ?3"
+                         AND (?2 IS NULL OR id > ?2) \
+                         AND (?4 IS NULL OR tenant_id IN (?4, ?5)) ORDER BY id LIMIT ?3"
                     ))
                     .bind(query.status.as_deref())
                     .bind(query.after.map(|id| id.to_string()))
                     .bind(i64::from(query.limit))
+                    .bind(tenants.map(|t| t.0))
+                    .bind(tenants.map(|t| t.1))
                     .fetch_all(pool)
                     .await?;
                     rows.iter().map(decode_sqlite).collect()
@@ -268,6 +286,7 @@ fn decode_postgres(row: &PgRow) -> Result<SagaView, ReadModelError> {
         opened_at: row.try_get("opened_at")?,
         updated_at: row.try_get("updated_at")?,
         position: unsigned(row.try_get("position")?),
+        tenant_id: row.try_get("tenant_id")?,
     })
 }
 
@@ -282,5 +301,6 @@ fn decode_sqlite(row: &SqliteRow) -> Result<SagaView, ReadModelError> {
         opened_at: row.try_get("opened_at")?,
         updated_at: row.try_get("updated_at")?,
         position: unsigned(row.try_get("position")?),
+        tenant_id: row.try_get("tenant_id")?,
     })
 }

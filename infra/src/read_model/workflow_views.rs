@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::{
     columns::{unsigned, uuid_text},
     store::{ReadModelStore, Replayed},
+    tenant_scope::TenantScope,
     ReadModelError, ReadModelTarget,
 };
 use crate::{
@@ -76,6 +77,8 @@ pub struct WorkflowView {
     pub updated_at: DateTime<Utc>,
     /// The global position of the last event folded into this row.
     pub position: Position,
+    /// The tenant (workspace) the workflow belongs to.
+    pub tenant_id: String,
 }
 
 /// A page request for the workflow list.
@@ -91,6 +94,8 @@ pub struct WorkflowListQuery {
     pub after: Option<Uuid>,
     /// At most this many rows.
     pub limit: u32,
+    /// Only these tenants' workflows (all, if none).
+    pub scope: Option<TenantScope>,
 }
 
 impl WorkflowListQuery {
@@ -174,7 +179,7 @@ pub struct WorkflowViews {
 }
 
 const COLUMNS: &str =
-    "id, name, status, tags, definition_version, version, definition, created_at, updated_at, position";
+    "id, name, status, tags, definition_version, version, definition, created_at, updated_at, position, tenant_id";
 
 impl WorkflowViews {
     /// The workflow read model in `target` of `database`.
@@ -239,7 +244,8 @@ impl WorkflowViewStore for WorkflowViews {
                  ON CONFLICT (id) DO UPDATE SET name = excluded.name, status = excluded.status, \
                  tags = excluded.tags, definition_version = excluded.definition_version, \
                  version = excluded.version, definition = excluded.definition, \
-                 updated_at = excluded.updated_at, position = excluded.position \
+                 updated_at = excluded.updated_at, position = excluded.position, \
+                 tenant_id = excluded.tenant_id \
                  WHERE t.position < excluded.position"
             )
         };
@@ -251,10 +257,10 @@ impl WorkflowViewStore for WorkflowViews {
                     // One statement for the whole batch: rows travel as arrays.
                     sqlx::query(&upsert(
                         "SELECT v.id, v.name, v.status, ARRAY(SELECT jsonb_array_elements_text(v.tags)), \
-                         v.definition_version, v.version, v.definition, v.created_at, v.updated_at, v.position \
+                         v.definition_version, v.version, v.definition, v.created_at, v.updated_at, v.position, v.tenant_id \
                          FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::int[], $6::bigint[], \
-                         $7::jsonb[], $8::timestamptz[], $9::timestamptz[], $10::bigint[]) \
-                         AS v(id, name, status, tags, definition_version, version, definition, created_at, updated_at, position)",
+                         $7::jsonb[], $8::timestamptz[], $9::timestamptz[], $10::bigint[], $11::text[]) \
+                         AS v(id, name, status, tags, definition_version, version, definition, created_at, updated_at, position, tenant_id)",
                     ))
                     .bind(views.iter().map(|v| v.id).collect::<Vec<_>>())
                     .bind(views.iter().map(|v| v.name.as_str()).collect::<Vec<_>>())
@@ -271,12 +277,13 @@ impl WorkflowViewStore for WorkflowViews {
                     .bind(views.iter().map(|v| v.created_at).collect::<Vec<_>>())
                     .bind(views.iter().map(|v| v.updated_at).collect::<Vec<_>>())
                     .bind(views.iter().map(|v| to_i64(v.position)).collect::<Vec<_>>())
+                    .bind(views.iter().map(|v| v.tenant_id.as_str()).collect::<Vec<_>>())
                     .execute(&mut *tx)
                     .await?;
                     Ok(())
                 },
                 async |tx| {
-                    let upsert = upsert("VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+                    let upsert = upsert("VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
                     for view in views {
                         sqlx::query(&upsert)
                             .bind(view.id.to_string())
@@ -289,6 +296,7 @@ impl WorkflowViewStore for WorkflowViews {
                             .bind(view.created_at)
                             .bind(view.updated_at)
                             .bind(to_i64(view.position))
+                            .bind(&view.tenant_id)
                             .execute(&mut *tx)
                             .await?;
                     }
@@ -322,6 +330,7 @@ impl WorkflowViewStore for WorkflowViews {
 
     async fn list(&self, query: &WorkflowListQuery) -> Result<Vec<WorkflowView>, ReadModelError> {
         let select = self.select();
+        let tenants = query.scope.as_ref().map(TenantScope::binds);
         self.store
             .read(
                 async |pool| {
@@ -330,6 +339,7 @@ impl WorkflowViewStore for WorkflowViews {
                          AND ($2 OR status <> 'archived') \
                          AND ($3::text IS NULL OR $3 = ANY(tags)) \
                          AND ($4::uuid IS NULL OR id > $4) \
+                         AND ($6::text IS NULL OR tenant_id IN ($6, $7)) \
                          ORDER BY id LIMIT $5"
                     ))
                     .bind(query.status_filter())
@@ -337,6 +347,8 @@ impl WorkflowViewStore for WorkflowViews {
                     .bind(query.tag.as_deref())
                     .bind(query.after)
                     .bind(i64::from(query.limit))
+                    .bind(tenants.map(|t| t.0))
+                    .bind(tenants.map(|t| t.1))
                     .fetch_all(pool)
                     .await?;
                     rows.iter().map(decode_postgres).collect()
@@ -347,6 +359,7 @@ impl WorkflowViewStore for WorkflowViews {
                          AND (?2 OR status <> 'archived') \
                          AND (?3 IS NULL OR EXISTS (SELECT 1 FROM json_each(t.tags) WHERE value = ?3)) \
                          AND (?4 IS NULL OR id > ?4) \
+                         AND (?6 IS NULL OR tenant_id IN (?6, ?7)) \
                          ORDER BY id LIMIT ?5"
                     ))
                     .bind(query.status_filter())
@@ -354,6 +367,8 @@ impl WorkflowViewStore for WorkflowViews {
                     .bind(query.tag.as_deref())
                     .bind(query.after.map(|id| id.to_string()))
                     .bind(i64::from(query.limit))
+                    .bind(tenants.map(|t| t.0))
+                    .bind(tenants.map(|t| t.1))
                     .fetch_all(pool)
                     .await?;
                     rows.iter().map(decode_sqlite).collect()
@@ -375,6 +390,7 @@ fn decode_postgres(row: &PgRow) -> Result<WorkflowView, ReadModelError> {
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         position: unsigned(row.try_get("position")?),
+        tenant_id: row.try_get("tenant_id")?,
     })
 }
 
@@ -392,5 +408,6 @@ fn decode_sqlite(row: &SqliteRow) -> Result<WorkflowView, ReadModelError> {
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         position: unsigned(row.try_get("position")?),
+        tenant_id: row.try_get("tenant_id")?,
     })
 }

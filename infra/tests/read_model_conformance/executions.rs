@@ -9,6 +9,8 @@ use flowforge_infra::{
     },
 };
 
+use flowforge_infra::read_model::TenantScope;
+
 use crate::{at_millis, id, number, ReadModel};
 
 /// [`ExecutionViews`] under the generic tests.
@@ -24,6 +26,7 @@ fn view(n: u64, workflow: u64, status: &str, requested_millis: i64) -> Execution
         finished_at: None,
         failed_node: None,
         position: n,
+        tenant_id: if n % 2 == 1 { "w1" } else { "w2" }.to_owned(),
     }
 }
 
@@ -191,6 +194,19 @@ pub(crate) async fn queries_filter_and_page(database: &Database) {
                 q.from = Some(at_millis(2_000));
             }),
             vec![3, 4],
+        ),
+        (
+            "one workspace",
+            query(|q| q.scope = Some(TenantScope::only("w2"))),
+            vec![2, 4],
+        ),
+        (
+            "one workspace and a workflow",
+            query(|q| {
+                q.scope = Some(TenantScope::only("w1"));
+                q.workflow_id = Some(id(100));
+            }),
+            vec![1, 3],
         ),
         ("first page", query(|q| q.limit = 2), vec![1, 2]),
         (

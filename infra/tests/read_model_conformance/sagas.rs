@@ -21,6 +21,7 @@ fn step(saga: u64, position: Position) -> SagaChange {
         workflow_id: id(100),
         at: at_millis(i64::try_from(position).expect("small") * 250),
         position,
+        tenant_id: "w1".to_owned(),
     }
 }
 
@@ -97,6 +98,7 @@ fn saga(n: u64, status: &str, steps: u64, opened: Position, updated: Position) -
         opened_at: at_millis(i64::try_from(opened).expect("small") * 250),
         updated_at: at_millis(i64::try_from(updated).expect("small") * 250),
         position: updated,
+        tenant_id: "w1".to_owned(),
     }
 }
 
@@ -199,8 +201,18 @@ pub(crate) async fn queries_filter_and_page(database: &Database) {
                 status: Some("open".into()),
                 after: Some(id(1)),
                 limit: 100,
+                scope: Some(flowforge_infra::read_model::TenantScope::only("w1")),
             },
             vec![4],
+        ),
+        (
+            "another workspace",
+            SagaQuery {
+                limit: 100,
+                scope: Some(flowforge_infra::read_model::TenantScope::only("w2")),
+                ..Default::default()
+            },
+            vec![],
         ),
     ];
     for (case, query, expected) in cases {

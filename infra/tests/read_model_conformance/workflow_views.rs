@@ -11,10 +11,22 @@ use flowforge_infra::{
 };
 use serde_json::json;
 
+use flowforge_infra::read_model::TenantScope;
+
 use crate::{at_millis, id, number, ReadModel};
 
 /// [`WorkflowViews`] under the generic tests.
 pub(crate) struct WorkflowModel(WorkflowViews);
+
+/// Rows 1 and 2 were recorded before workspaces (tenant `default`), odd
+/// rows from 3 on belong to `w1`, even ones to `w2`.
+fn tenant_of(n: u64) -> &'static str {
+    match n {
+        1 | 2 => "default",
+        n if n % 2 == 1 => "w1",
+        _ => "w2",
+    }
+}
 
 fn view(n: u64, status: WorkflowStatus, tags: &[&str]) -> WorkflowView {
     WorkflowView {
@@ -28,6 +40,7 @@ fn view(n: u64, status: WorkflowStatus, tags: &[&str]) -> WorkflowView {
         created_at: at_millis(i64::try_from(n).expect("small") * 1_250),
         updated_at: at_millis(i64::try_from(n).expect("small") * 1_250),
         position: n,
+        tenant_id: tenant_of(n).to_owned(),
     }
 }
 
@@ -168,6 +181,27 @@ pub(crate) async fn queries_filter_and_page(database: &Database) {
             vec![4, 5],
         ),
         ("past the end", q(|q| q.after = Some(id(5))), vec![]),
+        (
+            "one workspace",
+            q(|q| {
+                q.scope = Some(TenantScope::only("w1"));
+                q.include_archived = true;
+            }),
+            vec![3, 5],
+        ),
+        (
+            "the first workspace, with what came before",
+            q(|q| {
+                q.scope = Some(TenantScope::with_default("w2"));
+                q.include_archived = true;
+            }),
+            vec![1, 2, 4],
+        ),
+        (
+            "a workspace with nothing",
+            q(|q| q.scope = Some(TenantScope::only("w3"))),
+            vec![],
+        ),
     ];
     for (case, query, expected) in cases {
         let found: Vec<u64> = list(&views, query)

@@ -102,6 +102,15 @@ fn parse_node(raw: RawNode) -> Result<Node, DefinitionError> {
     if raw.retry.as_ref().is_some_and(|retry| retry.max_tries == 0) {
         return Err(DefinitionError::ZeroRetryTries { node: raw.name });
     }
+    if node_type == NodeType::Webhook {
+        if let Err(reason) = crate::webhook_path::WebhookAuth::of_parameters(&raw.parameters) {
+            return Err(DefinitionError::InvalidParameter {
+                node: raw.name,
+                parameter: crate::webhook_path::AUTHENTICATION_PARAMETER.to_owned(),
+                reason,
+            });
+        }
+    }
     let compensation = match raw.compensation {
         None => None,
         Some(_) if node_type.is_trigger() => {
