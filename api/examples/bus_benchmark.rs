@@ -19,7 +19,8 @@ use std::{
 
 use flowforge_api::{
     config::{
-        AuthArgs, BusArgs, LimitsArgs, LogFormat, ServeArgs, StorageArgs, TelemetryArgs, TlsArgs,
+        AuthArgs, BusArgs, LimitsArgs, LogFormat, RateLimitArgs, ServeArgs, StorageArgs,
+        TelemetryArgs, TlsArgs,
     },
     server,
 };
@@ -45,6 +46,40 @@ async fn projections(http: &reqwest::Client, base: &str) -> Value {
         .json()
         .await
         .expect("json")
+}
+
+/// Registers the installation's owner, signs in, and returns a client that
+/// sends the access token with every request.
+async fn owner_client(base: &str) -> reqwest::Client {
+    let http = reqwest::Client::new();
+    let account = json!({"email": "bench@flowforge.test", "password": "a benchmark passphrase"});
+    let mut register = account.clone();
+    register["name"] = json!("Bench");
+    http.post(format!("{base}/api/v1/auth/register"))
+        .json(&register)
+        .send()
+        .await
+        .expect("register");
+    let tokens: Value = http
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&account)
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {}", tokens["access_token"].as_str().expect("token"))
+            .parse()
+            .expect("header"),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("client")
 }
 
 #[tokio::main]
@@ -112,6 +147,7 @@ async fn main() {
         limits: LimitsArgs::default(),
         tls: TlsArgs::default(),
         auth: AuthArgs::default(),
+        rate_limits: RateLimitArgs::off(),
         telemetry: TelemetryArgs {
             log_format: LogFormat::Text,
             otlp_endpoint: None,
@@ -123,7 +159,7 @@ async fn main() {
         .await
         .expect("server starts");
     let base = format!("http://{}", running.local_addr);
-    let http = reqwest::Client::new();
+    let http = owner_client(&base).await;
     let (mut published_at, mut projected_at) = (None, None);
     while projected_at.is_none() {
         let status = projections(&http, &base).await;

@@ -221,6 +221,10 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub auth: AuthArgs,
 
+    /// Rate limits on the API, webhooks and sign-in.
+    #[command(flatten)]
+    pub rate_limits: RateLimitArgs,
+
     /// Logs and traces.
     #[command(flatten)]
     pub telemetry: TelemetryArgs,
@@ -364,6 +368,57 @@ impl AuthArgs {
             memory_kib: self.argon2_memory_kib,
             iterations: self.argon2_iterations,
             parallelism: 1,
+        }
+    }
+}
+
+/// Rate limits (token buckets): per caller (account or API key) on the API,
+/// per path on webhooks, per source address on sign-in and registration.
+/// A request over its limit answers 429 `rate_limited` with `Retry-After`.
+/// A rate of 0 turns that limit off.
+#[derive(Debug, Clone, Args)]
+pub struct RateLimitArgs {
+    /// API requests per second per caller (refilled continuously).
+    #[arg(long, env = "FLOWFORGE_API_RATE", default_value_t = 200)]
+    pub api_rate: u32,
+    /// How many API requests a caller may make at once before the rate applies.
+    #[arg(long, env = "FLOWFORGE_API_BURST", default_value_t = 400)]
+    pub api_burst: u32,
+    /// Webhook calls per second per webhook path.
+    #[arg(long, env = "FLOWFORGE_WEBHOOK_RATE", default_value_t = 5000)]
+    pub webhook_rate: u32,
+    /// How many webhook calls a path takes at once before the rate applies.
+    #[arg(long, env = "FLOWFORGE_WEBHOOK_BURST", default_value_t = 10000)]
+    pub webhook_burst: u32,
+    /// Sign-in, registration and refresh attempts per minute per source address.
+    #[arg(long, env = "FLOWFORGE_SIGN_IN_RATE", default_value_t = 30)]
+    pub sign_in_per_minute: u32,
+    /// How many such attempts an address may make at once.
+    #[arg(long, env = "FLOWFORGE_SIGN_IN_BURST", default_value_t = 10)]
+    pub sign_in_burst: u32,
+}
+
+impl Default for RateLimitArgs {
+    fn default() -> Self {
+        Self {
+            api_rate: 200,
+            api_burst: 400,
+            webhook_rate: 5000,
+            webhook_burst: 10000,
+            sign_in_per_minute: 30,
+            sign_in_burst: 10,
+        }
+    }
+}
+
+impl RateLimitArgs {
+    /// No limits at all (tests about other things).
+    pub fn off() -> Self {
+        Self {
+            api_rate: 0,
+            webhook_rate: 0,
+            sign_in_per_minute: 0,
+            ..Self::default()
         }
     }
 }

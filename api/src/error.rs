@@ -199,6 +199,14 @@ pub enum ApiError {
     /// The invitation token is not a live invitation for this account.
     #[error("the invitation is not valid: {0}")]
     InvalidInvitation(String),
+    /// Over a rate limit.
+    #[error("too many requests ({limit} limit); retry in {retry_after_secs} seconds")]
+    RateLimited {
+        /// Which limit: `api`, `webhook` or `sign_in`.
+        limit: &'static str,
+        /// How long until a request would be let through.
+        retry_after_secs: i64,
+    },
     /// A webhook call failed its webhook's authentication check.
     #[error("the webhook's authentication check failed")]
     WebhookUnauthorized,
@@ -409,6 +417,14 @@ impl ApiError {
                 ErrorCode::InvalidInvitation,
                 None,
             ),
+            ApiError::RateLimited {
+                limit,
+                retry_after_secs,
+            } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                ErrorCode::RateLimited,
+                Some(json!({ "limit": limit, "retry_after_secs": retry_after_secs })),
+            ),
             ApiError::WebhookUnauthorized => (
                 StatusCode::UNAUTHORIZED,
                 ErrorCode::WebhookUnauthorized,
@@ -499,7 +515,11 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (status, Json(body)).into_response();
-        if let ApiError::AccountLocked { retry_after_secs } = &self {
+        if let ApiError::AccountLocked { retry_after_secs }
+        | ApiError::RateLimited {
+            retry_after_secs, ..
+        } = &self
+        {
             if let Ok(value) = axum::http::HeaderValue::try_from(retry_after_secs.to_string()) {
                 response
                     .headers_mut()

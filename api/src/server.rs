@@ -401,6 +401,9 @@ fn app_state(
             chrono::Duration::days(i64::from(args.auth.invitation_days)),
         ),
         open_registration: args.auth.open_registration,
+        rate_limits: Arc::new(crate::routes::rate_limit::RateLimits::new(
+            &args.rate_limits,
+        )),
         access_tokens: Arc::new(access_tokens),
         commands: process.commands.clone(),
         store: process.store.clone(),
@@ -443,9 +446,12 @@ async fn serve(
     match tls {
         None => {
             process.tasks.spawn(async move {
-                let served = axum::serve(listener, app)
-                    .with_graceful_shutdown(stop_serving.cancelled_owned())
-                    .await;
+                let served = axum::serve(
+                    listener,
+                    app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+                )
+                .with_graceful_shutdown(stop_serving.cancelled_owned())
+                .await;
                 if let Err(error) = served {
                     error!(%error, "HTTP server failed");
                 }
@@ -468,7 +474,11 @@ async fn serve(
                 });
             }
             process.tasks.spawn(async move {
-                if let Err(error) = server.handle(handle).serve(app.into_make_service()).await {
+                if let Err(error) = server
+                    .handle(handle)
+                    .serve(app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+                    .await
+                {
                     error!(%error, "HTTPS server failed");
                 }
             });

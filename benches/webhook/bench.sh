@@ -87,12 +87,22 @@ WORKFLOW='{"name": "sum", "nodes": [
   {"name": "Big", "type": "if", "parameters": {"condition": "{{ $json.total > 10 }}"}}],
  "connections": {"Start": {"main": [[{"node": "Total"}]]}, "Total": {"main": [[{"node": "Big"}]]}}}'
 
+sign_in() { # port: registers the installation's owner, signs in, sets AUTH
+    local base="http://127.0.0.1:$1"
+    local account='"email": "bench@flowforge.test", "password": "a benchmark passphrase"'
+    curl -s -o /dev/null -X POST "$base/api/v1/auth/register" -H 'content-type: application/json' \
+        -d "{$account, \"name\": \"Bench\"}"
+    AUTH="Authorization: Bearer $(curl -sf -X POST "$base/api/v1/auth/login" -H 'content-type: application/json' \
+        -d "{$account}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')"
+}
+
 setup_workflow() { # port
     local base="http://127.0.0.1:$1" created id
-    created=$(curl -sf -X POST "$base/api/v1/workflows" -H 'content-type: application/json' -d "$WORKFLOW")
+    sign_in "$1"
+    created=$(curl -sf -X POST "$base/api/v1/workflows" -H "$AUTH" -H 'content-type: application/json' -d "$WORKFLOW")
     id=$(echo "$created" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
     log "created workflow: $created"
-    log "activated: $(curl -sf -X POST "$base/api/v1/workflows/$id/activate")"
+    log "activated: $(curl -sf -X POST -H "$AUTH" "$base/api/v1/workflows/$id/activate")"
     local answer
     answer=$(curl -s -X POST "$base/webhook/sum" -H 'content-type: application/json' -d '{"a":4,"b":9}')
     log "check: $answer"
@@ -150,7 +160,7 @@ wrk_total() { # setup: completed requests of all wrk runs (warm-ups included)
 wait_caught_up() { # port
     for _ in $(seq 120); do
         local lag
-        lag=$(curl -s "http://127.0.0.1:$1/api/v1/projections" | python3 -c '
+        lag=$(curl -s -H "$AUTH" "http://127.0.0.1:$1/api/v1/projections" | python3 -c '
 import json,sys; d=json.load(sys.stdin); ws=d["projections"]+([d["publisher"]] if d.get("publisher") else []); print(max(w["lag"] for w in ws))')
         [ "$lag" = 0 ] && return 0
         sleep 0.5
@@ -164,8 +174,8 @@ report_counts() { # setup port sqlcmd...
     {
         echo "=== $setup: after the runs"
         echo "wrk completed requests (warm-ups + runs): $(wrk_total "$setup"), plus $(( $(echo $CONNS | wc -w) + 1 )) curl checks"
-        echo "projections: $(curl -s "http://127.0.0.1:$port/api/v1/projections")"
-        echo "GET /api/v1/executions?limit=1: $(curl -s "http://127.0.0.1:$port/api/v1/executions?limit=1" | head -c 600)"
+        echo "projections: $(curl -s -H "$AUTH" "http://127.0.0.1:$port/api/v1/projections")"
+        echo "GET /api/v1/executions?limit=1: $(curl -s -H "$AUTH" "http://127.0.0.1:$port/api/v1/executions?limit=1" | head -c 600)"
         echo "-- store counts:"
         "$@" "select 'executions (distinct execution streams)', count(distinct aggregate_id) from events where aggregate_type = 'execution';"
         "$@" "select 'events total', count(*) from events;"

@@ -39,11 +39,17 @@ def free_port():
         return s.getsockname()[1]
 
 
+# The access token every API call carries (set once the server is up).
+TOKEN = None
+
+
 def call(method, url, body=None, timeout=120):
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, method=method)
     if data is not None:
         request.add_header("content-type", "application/json")
+    if TOKEN is not None:
+        request.add_header("authorization", f"Bearer {TOKEN}")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, json.loads(response.read() or b"null")
@@ -73,11 +79,23 @@ class Server:
         while time.time() < deadline:
             try:
                 if call("GET", f"{self.base}/health/ready", timeout=2)[0] == 200:
+                    self.sign_in()
                     return
             except OSError:
                 pass
             time.sleep(0.1)
         raise SystemExit("the server did not become ready")
+
+    def sign_in(self):
+        """Registers the installation's first account (its owner) and signs in."""
+        global TOKEN
+        TOKEN = None
+        account = {"email": "bench@flowforge.test", "password": "a benchmark passphrase"}
+        call("POST", f"{self.base}/api/v1/auth/register", dict(account, name="Bench"))
+        status, tokens = call("POST", f"{self.base}/api/v1/auth/login", account)
+        if status != 200:
+            raise SystemExit(f"sign-in refused ({status}): {tokens}")
+        TOKEN = tokens["access_token"]
 
     def create(self, workflow):
         status, body = call("POST", f"{self.base}/api/v1/workflows", workflow)

@@ -19,6 +19,8 @@ pub struct Metrics {
     pub http_requests: IntCounterVec,
     /// HTTP request latency by method and route template.
     pub http_duration: HistogramVec,
+    /// Requests refused by a rate limit, by limit (`api`, `webhook`, `sign_in`).
+    pub rate_limited: IntCounterVec,
     /// Commands by aggregate type and outcome (ok, rejected, conflict, error).
     pub commands: IntCounterVec,
     /// Command latency (load, decide, append) by aggregate type.
@@ -122,6 +124,12 @@ impl Metrics {
                 "flowforge_http_requests_total",
                 "HTTP requests by method, route template and status.",
                 &["method", "route", "status"],
+            ),
+            rate_limited: counter(
+                r,
+                "flowforge_rate_limited_total",
+                "Requests refused with 429 by a rate limit, by limit (api, webhook, sign_in).",
+                &["limit"],
             ),
             http_duration: histogram(
                 r,
@@ -268,8 +276,9 @@ impl Metrics {
     /// that have no sample yet, and the process metrics.
     pub fn family_names(&self) -> Vec<String> {
         use prometheus::core::Collector;
-        let collectors: [&dyn Collector; 22] = [
+        let collectors: [&dyn Collector; 23] = [
             &self.http_requests,
+            &self.rate_limited,
             &self.http_duration,
             &self.commands,
             &self.command_duration,

@@ -94,6 +94,8 @@ pub enum ErrorCode {
     RegistrationClosed,
     /// A webhook call failed its webhook's authentication check.
     WebhookUnauthorized,
+    /// Over a rate limit.
+    RateLimited,
 }
 
 impl ErrorCode {

@@ -12,6 +12,7 @@ pub mod health;
 mod metrics;
 mod oversized_body;
 pub mod projections;
+pub mod rate_limit;
 mod request_context;
 mod request_span;
 mod sagas;
@@ -105,6 +106,23 @@ impl utoipa::Modify for SecuritySchemes {
                     }
                     Some(_) => vec![bearer, api_key],
                 });
+                let limited = !matches!(rule, Some(access::Access::Public) | None)
+                    || template == "/webhook/{*path}"
+                    || [
+                        "/api/v1/auth/login",
+                        "/api/v1/auth/register",
+                        "/api/v1/auth/refresh",
+                    ]
+                    .contains(&template);
+                if limited {
+                    operation
+                        .responses
+                        .responses
+                        .entry("429".to_owned())
+                        .or_insert_with(|| {
+                            error_response("Over a rate limit (rate_limited); see Retry-After")
+                        });
+                }
                 if !matches!(rule, Some(access::Access::Public) | None) {
                     let answers = &mut operation.responses.responses;
                     answers.entry("401".to_owned()).or_insert_with(|| {
@@ -152,6 +170,10 @@ pub fn router(state: AppState) -> Router {
     router
         .layer(Extension(Arc::new(openapi)))
         .route("/webhook/{*path}", axum::routing::any(webhooks::webhook))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit::limit,
+        ))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             access::enforce,

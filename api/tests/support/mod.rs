@@ -15,7 +15,8 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use flowforge_api::{
     config::{
-        AuthArgs, BusArgs, LimitsArgs, LogFormat, ServeArgs, StorageArgs, TelemetryArgs, TlsArgs,
+        AuthArgs, BusArgs, LimitsArgs, LogFormat, RateLimitArgs, ServeArgs, StorageArgs,
+        TelemetryArgs, TlsArgs,
     },
     server::{self, RunningServer},
 };
@@ -106,6 +107,7 @@ impl TestApp {
             limits: LimitsArgs::default(),
             tls: TlsArgs::default(),
             auth: AuthArgs::default(),
+            rate_limits: RateLimitArgs::default(),
             telemetry: TelemetryArgs {
                 log_format: LogFormat::Text,
                 otlp_endpoint: None,
@@ -116,6 +118,8 @@ impl TestApp {
         args.auth.argon2_memory_kib = 64;
         args.auth.argon2_iterations = 1;
         args.auth.access_token_secs = 86_400;
+        // No rate limits unless a test is about them.
+        args.rate_limits = RateLimitArgs::off();
         configure(&mut args);
         let mut app = Self {
             base: String::new(),

@@ -57,6 +57,9 @@ impl FlowforgeProcess {
             .env("FLOWFORGE_ARGON2_MEMORY_KIB", "64")
             .env("FLOWFORGE_ARGON2_ITERATIONS", "1")
             .env("FLOWFORGE_ACCESS_TOKEN_SECS", "86400")
+            .env("FLOWFORGE_API_RATE", "0")
+            .env("FLOWFORGE_WEBHOOK_RATE", "0")
+            .env("FLOWFORGE_SIGN_IN_RATE", "0")
             .stdout(stdout)
             .stderr(Stdio::inherit());
         for (key, value) in env {
