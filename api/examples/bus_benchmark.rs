@@ -148,6 +148,7 @@ async fn main() {
         tls: TlsArgs::default(),
         auth: AuthArgs::default(),
         rate_limits: RateLimitArgs::off(),
+        cors_origins: Vec::new(),
         telemetry: TelemetryArgs {
             log_format: LogFormat::Text,
             otlp_endpoint: None,

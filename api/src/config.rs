@@ -48,6 +48,35 @@ pub enum Command {
     /// Inspect aggregates.
     #[command(subcommand)]
     Aggregate(AggregateCommand),
+    /// Manage accounts from the command line.
+    #[command(subcommand)]
+    Users(UsersCommand),
+}
+
+/// `flowforge users …`
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Create the installation's first account, the owner of its first
+    /// workspace, as the first registration through the API would (for
+    /// scripted setups). Refused once the installation has an owner.
+    CreateOwner {
+        /// The owner's e-mail address.
+        #[arg(long)]
+        email: String,
+        /// A file holding the password (a trailing newline is ignored), so
+        /// it appears in no process list or shell history.
+        #[arg(long)]
+        password_file: PathBuf,
+        /// The owner's display name.
+        #[arg(long, default_value = "Owner")]
+        name: String,
+        /// Password hashing, as `serve` is configured.
+        #[command(flatten)]
+        auth: AuthArgs,
+        /// Storage settings.
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
 }
 
 /// `flowforge projections …`
@@ -224,6 +253,11 @@ pub struct ServeArgs {
     /// Rate limits on the API, webhooks and sign-in.
     #[command(flatten)]
     pub rate_limits: RateLimitArgs,
+
+    /// Origins (`https://app.example.com`, comma-separated) whose pages may
+    /// call the API from a browser; none by default (CORS off).
+    #[arg(long, env = "FLOWFORGE_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
 
     /// Logs and traces.
     #[command(flatten)]

@@ -5,7 +5,8 @@
 //!
 //! Layout: `routes` (one module per resource, the OpenAPI document),
 //! `access_tokens` (the JWTs accounts sign in with), `authentication`
-//! (credentials to a caller, its workspace and role),
+//! (credentials to a caller, its workspace and role), `cors` (browsers on
+//! other origins, when configured),
 //! `extract` (JSON bodies, path and query parameters, with this API's
 //! errors), `error` (the one mapping of every failure to a status and code),
 //! `execution_watch` (reading an execution and waiting on it for a caller),
@@ -20,6 +21,7 @@
 pub mod access_tokens;
 pub mod authentication;
 pub mod config;
+pub mod cors;
 pub mod error;
 pub mod execution_watch;
 mod extract;

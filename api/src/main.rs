@@ -97,6 +97,7 @@ async fn main() -> std::process::ExitCode {
         Command::Projections(command) => with_tool_logging(cli::projections(command)).await,
         Command::Events(command) => with_tool_logging(cli::events(command)).await,
         Command::Aggregate(command) => with_tool_logging(cli::aggregate(command)).await,
+        Command::Users(command) => with_tool_logging(cli::users(command)).await,
         Command::Migrate(storage) => with_tool_logging(migrate(storage)).await,
     };
     match result {

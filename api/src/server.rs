@@ -79,6 +79,9 @@ pub enum StartError {
     /// The certificate or key to serve HTTPS with is unusable.
     #[error(transparent)]
     ServerTls(#[from] ServerTlsError),
+    /// A configured CORS origin is not one.
+    #[error(transparent)]
+    Cors(#[from] crate::cors::InvalidOrigin),
     /// The listen address could not be bound.
     #[error("cannot listen on {address}")]
     Bind {
@@ -442,6 +445,10 @@ async fn serve(
     let listener = TcpListener::bind(args.listen).await.map_err(bind_error)?;
     let local_addr = listener.local_addr().map_err(bind_error)?;
     let app = routes::router(state);
+    let app = match crate::cors::layer(&args.cors_origins)? {
+        Some(cors) => app.layer(cors),
+        None => app,
+    };
     let stop_serving = process.shutdown.clone();
     match tls {
         None => {

@@ -41,6 +41,8 @@ const EXPECTED: &[(&str, &str, Needs)] = &[
     ("POST", "/webhook/{path}", Needs::Public),
     ("POST", "/api/v1/auth/logout", Needs::Account),
     ("GET", "/api/v1/me", Needs::Account),
+    ("POST", "/api/v1/me/password", Needs::Account),
+    ("DELETE", "/api/v1/me/sessions/{id}", Needs::Account),
     ("GET", "/api/v1/workspaces", Needs::Account),
     ("POST", "/api/v1/workspaces", Needs::Account),
     ("POST", "/api/v1/invitations/accept", Needs::Account),

@@ -195,8 +195,96 @@ async fn failed_sign_ins_lock_the_account(backend: Backend) {
     assert!((1..=900).contains(&retry_after), "{retry_after}");
 }
 
+async fn a_password_change_ends_the_other_sessions_and_a_session_can_be_revoked(backend: Backend) {
+    let Some(app) = spawn(backend).await else {
+        return;
+    };
+    register(&app, "cy@example.com", PASSWORD).await;
+    let (_, here) = login(&app, "cy@example.com", PASSWORD).await;
+    let (_, elsewhere) = login(&app, "cy@example.com", PASSWORD).await;
+    let (_, third) = login(&app, "cy@example.com", PASSWORD).await;
+    let access = here["access_token"].as_str().expect("token").to_owned();
+    let anonymous = reqwest::Client::new();
+    let change = |current: &str, new: &str| {
+        anonymous
+            .post(app.url("/api/v1/me/password"))
+            .bearer_auth(&access)
+            .json(&json!({"current_password": current, "new_password": new}))
+    };
+
+    // Revoking one session from another ends it at once.
+    let (_, account, _) = me(&app, &access).await;
+    let third_access = third["access_token"].as_str().expect("token");
+    let (_, third_me, _) = me(&app, third_access).await;
+    let third_id = third_me["sessions"]
+        .as_array()
+        .expect("sessions")
+        .iter()
+        .find(|s| s["current"] == true)
+        .expect("its own session")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    assert_eq!(account["sessions"].as_array().map(Vec::len), Some(3));
+    let (status, _, _) = app
+        .send(
+            anonymous
+                .delete(app.url(&format!("/api/v1/me/sessions/{third_id}")))
+                .bearer_auth(&access),
+        )
+        .await;
+    assert_eq!(status, 204);
+    assert_eq!(
+        me(&app, third_access).await.0,
+        401,
+        "its tokens stop working"
+    );
+    let (status, _, _) = app
+        .send(
+            anonymous
+                .delete(app.url(&format!("/api/v1/me/sessions/{third_id}")))
+                .bearer_auth(&access),
+        )
+        .await;
+    assert_eq!(status, 404, "an ended session is not found");
+
+    // A wrong current password or a weak new one changes nothing.
+    let (status, body, _) = app
+        .send(change("not it at all", "a brand new passphrase"))
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("invalid_credentials"))
+    );
+    let (status, body, _) = app.send(change(PASSWORD, "password123")).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("weak_password"))
+    );
+    let (status, rotated) = refresh(&app, &elsewhere["refresh_token"]).await;
+    assert_eq!(status, 200, "nothing ended yet: {rotated}");
+
+    let (status, _, _) = app.send(change(PASSWORD, "a brand new passphrase")).await;
+    assert_eq!(status, 204);
+    assert_eq!(me(&app, &access).await.0, 200, "this session stays");
+    let (status, body) = refresh(&app, &rotated["refresh_token"]).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("invalid_refresh_token")),
+        "the other session ended: {body}"
+    );
+    assert_eq!(login(&app, "cy@example.com", PASSWORD).await.0, 401);
+    assert_eq!(
+        login(&app, "cy@example.com", "a brand new passphrase")
+            .await
+            .0,
+        200
+    );
+}
+
 for_each_backend!(
     registration_refuses_what_it_must,
     a_session_signs_in_refreshes_and_signs_out,
     failed_sign_ins_lock_the_account,
+    a_password_change_ends_the_other_sessions_and_a_session_can_be_revoked,
 );

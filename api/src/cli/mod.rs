@@ -1,10 +1,12 @@
 //! The replay and inspection tooling of the `flowforge` binary: projections
-//! (list, rebuild, checksum), events (tail, export, import) and aggregates
-//! (show). Each opens the configured store directly, like `serve` does.
+//! (list, rebuild, checksum), events (tail, export, import), aggregates
+//! (show) and users (create-owner). Each opens the configured store
+//! directly, like `serve` does.
 
 mod aggregate;
 mod events;
 mod projections;
+mod users;
 
 use std::sync::Arc;
 
@@ -17,6 +19,7 @@ use flowforge_infra::{
 pub use aggregate::run as aggregate;
 pub use events::run as events;
 pub use projections::run as projections;
+pub use users::run as users;
 
 /// The migrated database and its event store, as the tools use them.
 async fn open(storage: &StorageArgs) -> anyhow::Result<(Database, Arc<dyn EventStore>)> {

@@ -47,6 +47,7 @@ pub fn rule(method: &Method, route: &str) -> Option<Access> {
         (_, "/webhook/{*path}") => Public,
         ("POST", "/api/v1/auth/logout" | "/api/v1/invitations/accept") => Account,
         ("GET", "/api/v1/me") => Account,
+        ("POST", "/api/v1/me/password") | ("DELETE", "/api/v1/me/sessions/{id}") => Account,
         ("GET" | "POST", "/api/v1/workspaces") => Account,
         ("POST", "/api/v1/workspaces/{id}/invitations") => WorkspaceInPath(Administer),
         ("GET", "/api/v1/workspaces/{id}/members" | "/api/v1/workspaces/{id}/members/{user}") => {

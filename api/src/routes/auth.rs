@@ -9,7 +9,10 @@ use axum::{
 };
 use chrono::{DateTime, Utc};
 use flowforge_commands::accounts::SignedIn;
-use flowforge_domain::{user::UserId, workspace::WorkspaceId};
+use flowforge_domain::{
+    user::{SessionId, UserId},
+    workspace::WorkspaceId,
+};
 use flowforge_infra::event_store::EventMetadata;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -18,12 +21,12 @@ use uuid::Uuid;
 
 use super::{
     request_context::{Authenticated, RequestMetadata},
-    shared_responses::JsonBodyErrors,
+    shared_responses::{JsonBodyErrors, ParameterErrors},
 };
 use crate::{
     access_tokens::Principal,
     error::{ApiError, ErrorBody},
-    extract::JsonBody,
+    extract::{JsonBody, PathParams},
     state::AppState,
 };
 
@@ -35,6 +38,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(refresh))
         .routes(routes!(logout))
         .routes(routes!(me))
+        .routes(routes!(change_password))
+        .routes(routes!(revoke_session))
 }
 
 /// A new account.
@@ -339,4 +344,80 @@ async fn default_workspace(
             .finish_first_owner(user_id, metadata)
             .await?),
     }
+}
+
+/// The current password and the new one.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    /// The password now.
+    pub current_password: String,
+    /// The new one: at least 10 characters, not one of the most common.
+    pub new_password: String,
+}
+
+/// Changes the signed-in account's password; every other session ends.
+#[utoipa::path(
+    post, path = "/api/v1/me/password", tag = "auth",
+    request_body = ChangePasswordRequest,
+    responses(
+        JsonBodyErrors,
+        (status = 204, description = "Changed; this session stays, the others ended"),
+        (status = 401, description = "Not signed in, or a wrong current password (invalid_credentials)", body = ErrorBody),
+        (status = 422, description = "A weak new password (weak_password)", body = ErrorBody),
+    )
+)]
+async fn change_password(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    RequestMetadata(metadata): RequestMetadata,
+    JsonBody(body): JsonBody<ChangePasswordRequest>,
+) -> Result<StatusCode, ApiError> {
+    let (user_id, session_id) = caller.account()?;
+    state
+        .accounts
+        .change_password(
+            user_id,
+            session_id,
+            body.current_password,
+            body.new_password,
+            &metadata,
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Ends one of the signed-in account's sessions (see `GET /api/v1/me` for
+/// the list): its refresh token stops working, and so do its access tokens.
+#[utoipa::path(
+    delete, path = "/api/v1/me/sessions/{id}", tag = "auth",
+    params(("id" = Uuid, Path, description = "The session")),
+    responses(
+        ParameterErrors,
+        (status = 204, description = "Ended"),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 404, description = "No such live session of this account", body = ErrorBody),
+    )
+)]
+async fn revoke_session(
+    State(state): State<AppState>,
+    PathParams(id): PathParams<Uuid>,
+    Authenticated(caller): Authenticated,
+    RequestMetadata(metadata): RequestMetadata,
+) -> Result<StatusCode, ApiError> {
+    let (user_id, _) = caller.account()?;
+    let session_id = SessionId::from_uuid(id);
+    let live = state
+        .accounts
+        .account(user_id)
+        .await?
+        .is_some_and(|user| user.sessions().contains_key(&session_id));
+    if !live {
+        return Err(ApiError::NotFound(format!("session {id}")));
+    }
+    state
+        .accounts
+        .sign_out(user_id, session_id, &metadata)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

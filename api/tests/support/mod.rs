@@ -108,6 +108,7 @@ impl TestApp {
             tls: TlsArgs::default(),
             auth: AuthArgs::default(),
             rate_limits: RateLimitArgs::default(),
+            cors_origins: Vec::new(),
             telemetry: TelemetryArgs {
                 log_format: LogFormat::Text,
                 otlp_endpoint: None,

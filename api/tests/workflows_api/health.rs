@@ -51,6 +51,8 @@ async fn health_and_openapi(backend: Backend) {
         ("/api/v1/auth/refresh", vec!["post"]),
         ("/api/v1/auth/logout", vec!["post"]),
         ("/api/v1/me", vec!["get"]),
+        ("/api/v1/me/password", vec!["post"]),
+        ("/api/v1/me/sessions/{id}", vec!["delete"]),
         ("/api/v1/workspaces", vec!["get", "post"]),
         ("/api/v1/workspaces/{id}/invitations", vec!["post"]),
         ("/api/v1/workspaces/{id}/members", vec!["get"]),

@@ -251,6 +251,38 @@ impl Accounts {
         Ok(())
     }
 
+    /// Replaces the password of `user_id`, given its current one; every
+    /// session but `keep` ends.
+    ///
+    /// # Errors
+    /// [`AccountError::InvalidCredentials`] for a wrong current password, a
+    /// weak new one, and what the store fails with.
+    pub async fn change_password(
+        &self,
+        user_id: UserId,
+        keep: SessionId,
+        current: String,
+        new: String,
+        metadata: &EventMetadata,
+    ) -> Result<(), AccountError> {
+        Passwords::check_strength(&new)?;
+        let account = self.account(user_id).await?;
+        let hash = account.as_ref().map(|user| user.password_hash().to_owned());
+        if !self.passwords.verify(hash, current).await || account.is_none() {
+            return Err(AccountError::InvalidCredentials);
+        }
+        let password_hash = self.passwords.hash(new).await?;
+        let command = UserCommand::ChangePassword {
+            password_hash,
+            keep: Some(keep),
+            at: Utc::now(),
+        };
+        self.commands
+            .execute::<User>(&user_id.to_string(), command, None, metadata)
+            .await?;
+        Ok(())
+    }
+
     /// The account with this id, if it exists.
     ///
     /// # Errors
