@@ -228,3 +228,65 @@ async fn nats_messages_start_one_execution_each_and_nats_publish_answers() {
     );
     drop(second);
 }
+
+/// A subscriber to one workspace's subjects receives that workspace's
+/// events and nothing of another's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_workspaces_subjects_carry_its_events_only() {
+    let Some(jetstream) = TestJetStream::shared() else {
+        return;
+    };
+    let Some(app) = TestApp::spawn_with(Backend::Postgres, |args| {
+        args.bus = nats_bus(&jetstream.settings)
+    })
+    .await
+    else {
+        return;
+    };
+    let (_, me) = app.get("/api/v1/me").await;
+    let first = me["workspaces"][0].as_str().expect("workspace").to_owned();
+    let (_, created) = app
+        .post("/api/v1/workspaces", &serde_json::json!({"name": "Second"}))
+        .await;
+    let second = created["id"].as_str().expect("id").to_owned();
+    let (mine, _, _) = app.create_workflow(&simple_workflow("mine", &[])).await;
+    let (status, theirs, _) = app
+        .send(
+            app.http
+                .post(app.url("/api/v1/workflows"))
+                .header("x-workspace-id", &second)
+                .json(&simple_workflow("theirs", &[])),
+        )
+        .await;
+    assert_eq!(status, 201, "{theirs}");
+    let theirs = theirs["id"].as_str().expect("id").to_owned();
+    let head = app.settled(SETTLE).await;
+
+    let client = async_nats::connect(&jetstream.settings.url)
+        .await
+        .expect("nats");
+    let stream = async_nats::jetstream::new(client)
+        .get_stream(&jetstream.settings.stream)
+        .await
+        .expect("stream");
+    let mut of_first = Vec::new();
+    for sequence in 1..=head {
+        let message = stream.get_raw_message(sequence).await.expect("message");
+        if message
+            .subject
+            .starts_with(&format!("{}.{first}.", jetstream.settings.subject_prefix))
+        {
+            of_first.push(message.subject.to_string());
+        }
+    }
+    assert!(
+        of_first
+            .iter()
+            .any(|s| s.ends_with(&format!("workflow.{mine}"))),
+        "{of_first:?}"
+    );
+    assert!(
+        !of_first.iter().any(|s| s.contains(&theirs)),
+        "nothing of the other workspace: {of_first:?}"
+    );
+}

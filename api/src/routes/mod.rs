@@ -5,6 +5,7 @@ mod access;
 mod api_keys;
 pub mod audit;
 mod auth;
+mod docs_page;
 pub mod events;
 mod execution_stream;
 pub mod executions;
@@ -170,6 +171,7 @@ pub fn router(state: AppState) -> Router {
     router
         .layer(Extension(Arc::new(openapi)))
         .route("/webhook/{*path}", axum::routing::any(webhooks::webhook))
+        .merge(docs_page::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             rate_limit::limit,

@@ -422,12 +422,7 @@ pub async fn jetstream_messages(
         assert_eq!(header_position, event.position, "header and envelope agree");
         assert_eq!(
             message.subject.as_str(),
-            format!(
-                "{}.{}.{}",
-                settings.subject_prefix,
-                event.stream.aggregate_type(),
-                event.stream.aggregate_id()
-            ),
+            settings.subject_for(&event.metadata.tenant_id, &event.stream),
         );
         messages.push((
             sequence,

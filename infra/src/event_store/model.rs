@@ -16,7 +16,7 @@ pub const DEFAULT_TENANT: &str = "default";
 
 /// Names one aggregate's stream: its type (`workflow`) and id.
 ///
-/// Both parts become NATS subject tokens (`flowforge.events.<type>.<id>`), so they
+/// Both parts become NATS subject tokens (`flowforge.events.<tenant>.<type>.<id>`), so they
 /// may not contain `.`, `*`, `>` or whitespace.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct StreamId {

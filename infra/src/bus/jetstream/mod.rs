@@ -44,11 +44,15 @@ impl JetStreamSettings {
         }
     }
 
-    /// The subject of a stream's events.
-    pub fn subject_for(&self, stream: &StreamId) -> String {
+    /// The subject of the events of `stream`, which belongs to `tenant`:
+    /// `<prefix>.<tenant>.<aggregate_type>.<aggregate_id>`, so a subscriber
+    /// can take one workspace's events (`<prefix>.<workspace id>.>`). A
+    /// tenant's characters that a subject token cannot hold become `_`.
+    pub fn subject_for(&self, tenant: &str, stream: &StreamId) -> String {
         format!(
-            "{}.{}.{}",
+            "{}.{}.{}.{}",
             self.subject_prefix,
+            subject_token(tenant),
             stream.aggregate_type(),
             stream.aggregate_id()
         )
@@ -57,6 +61,25 @@ impl JetStreamSettings {
     /// The wildcard matching every FlowForge event subject.
     pub fn all_subjects(&self) -> String {
         format!("{}.>", self.subject_prefix)
+    }
+}
+
+/// `text` as one NATS subject token: no `.`, `*`, `>` or whitespace, not empty.
+fn subject_token(text: &str) -> String {
+    let token: String = text
+        .chars()
+        .map(|c| {
+            if c == '.' || c == '*' || c == '>' || c.is_whitespace() {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    if token.is_empty() {
+        "_".to_owned()
+    } else {
+        token
     }
 }
 
@@ -144,5 +167,28 @@ impl JetStreamBus {
             .await
             .map(drop)
             .map_err(|e| SubscriptionError::Nats(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subjects_carry_the_tenant_as_one_safe_token() {
+        let settings = JetStreamSettings::new("nats://127.0.0.1:4222");
+        let stream = StreamId::new("workflow", "w1").expect("stream");
+        assert_eq!(
+            settings.subject_for("01a2-ws", &stream),
+            "flowforge.events.01a2-ws.workflow.w1"
+        );
+        assert_eq!(
+            settings.subject_for("a.b *>", &stream),
+            "flowforge.events.a_b___.workflow.w1"
+        );
+        assert_eq!(
+            settings.subject_for("", &stream),
+            "flowforge.events._.workflow.w1"
+        );
     }
 }

@@ -125,7 +125,12 @@ impl EventPublisher {
                 let ack = self
                     .bus
                     .context()
-                    .send_publish(self.bus.settings().subject_for(&event.stream), message)
+                    .send_publish(
+                        self.bus
+                            .settings()
+                            .subject_for(&event.metadata.tenant_id, &event.stream),
+                        message,
+                    )
                     .await
                     .map_err(|e| SubscriptionError::Nats(format!("publish: {e}")))?;
                 acks.push(ack);

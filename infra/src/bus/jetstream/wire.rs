@@ -14,7 +14,8 @@ use crate::event_store::{EventMetadata, RecordedEvent, StreamId, DEFAULT_TENANT}
 
 /// The `source` attribute of every FlowForge event.
 pub const SOURCE: &str = "flowforge";
-/// The default subject prefix; subjects are `flowforge.events.<aggregate_type>.<aggregate_id>`.
+/// The default subject prefix; subjects are
+/// `flowforge.events.<tenant>.<aggregate_type>.<aggregate_id>`.
 pub const SUBJECT_PREFIX: &str = "flowforge.events";
 /// Header carrying the event type.
 pub const HEADER_EVENT_TYPE: &str = "FlowForge-Event-Type";
