@@ -374,7 +374,31 @@ mod email_claims {
         ClaimEmail {
             email: "ada@example.com".to_owned(),
             user_id: UserId::from_uuid(Uuid::from_u128(user)),
+            replacing: None,
         }
+    }
+
+    #[test]
+    fn a_claim_passes_only_from_the_holder_the_edge_names() {
+        let held = EmailClaimEvent::Claimed {
+            email: "ada@example.com".to_owned(),
+            user_id: user_id(),
+        };
+        AggregateTester::<EmailClaim>::given(vec![held.clone()])
+            .when(ClaimEmail {
+                replacing: Some(user_id()),
+                ..claim(2)
+            })
+            .then_expect_events(vec![EmailClaimEvent::Claimed {
+                email: "ada@example.com".to_owned(),
+                user_id: UserId::from_uuid(Uuid::from_u128(2)),
+            }]);
+        AggregateTester::<EmailClaim>::given(vec![held])
+            .when(ClaimEmail {
+                replacing: Some(UserId::from_uuid(Uuid::from_u128(3))),
+                ..claim(2)
+            })
+            .then_expect_error(|e| *e == UserError::EmailTaken);
     }
 
     #[test]

@@ -27,6 +27,10 @@ use crate::{CommandBus, CommandError};
 /// The namespace of e-mail claim stream ids (a fixed, random UUID).
 const EMAIL_NAMESPACE: Uuid = Uuid::from_u128(0x6f1d_2c8e_93a4_4e7b_b5d0_7a21_c9e3_f048);
 
+/// How old a claim on an address must be before a holder that is no
+/// account counts as a registration that stopped half-way.
+const ORPHANED_CLAIM_AGE: Duration = Duration::minutes(1);
+
 /// Why an account use case did not happen.
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
@@ -105,13 +109,7 @@ impl Accounts {
             .handle(register(String::new()))
             .map_err(CommandError::Rejected)?;
         let password_hash = self.passwords.hash(password).await?;
-        let claim = ClaimEmail {
-            email: email.clone(),
-            user_id,
-        };
-        self.commands
-            .execute::<EmailClaim>(&email_stream(&email), claim, None, metadata)
-            .await?;
+        self.claim_email(&email, user_id, metadata).await?;
         self.commands
             .execute::<User>(
                 &user_id.to_string(),
@@ -292,6 +290,59 @@ impl Accounts {
         Ok(user.exists().then_some(user))
     }
 
+    /// Claims `email` for `user_id`. A claim whose holder is no account a
+    /// while after it was made (a registration that stopped between claiming
+    /// the address and recording the account) passes to the new account
+    /// instead of keeping the address taken for good; a fresh one may be a
+    /// registration still under way, so it stays taken.
+    async fn claim_email(
+        &self,
+        email: &str,
+        user_id: UserId,
+        metadata: &EventMetadata,
+    ) -> Result<(), AccountError> {
+        let stream = email_stream(email);
+        let claim = |replacing| ClaimEmail {
+            email: email.to_owned(),
+            user_id,
+            replacing,
+        };
+        match self
+            .commands
+            .execute::<EmailClaim>(&stream, claim(None), None, metadata)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(CommandError::Rejected(UserError::EmailTaken)) => {
+                let (held, _) = self.commands.load::<EmailClaim>(&stream).await?;
+                let Some(holder) = held.holder() else {
+                    return Err(CommandError::Rejected(UserError::EmailTaken).into());
+                };
+                let claimed_at = self
+                    .commands
+                    .store()
+                    .read_stream(
+                        &flowforge_infra::event_store::StreamId::new(EmailClaim::TYPE, &stream)
+                            .map_err(CommandError::InvalidId)?,
+                        0,
+                    )
+                    .await
+                    .map_err(CommandError::Store)?
+                    .last()
+                    .map(|event| event.recorded_at);
+                let recent = claimed_at.is_none_or(|at| Utc::now() - at < ORPHANED_CLAIM_AGE);
+                if recent || self.account(holder).await?.is_some() {
+                    return Err(CommandError::Rejected(UserError::EmailTaken).into());
+                }
+                self.commands
+                    .execute::<EmailClaim>(&stream, claim(Some(holder)), None, metadata)
+                    .await?;
+                Ok(())
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
+
     /// The account holding a (normalised) address, with its id.
     async fn find(&self, email: &str) -> Result<Option<(User, UserId)>, AccountError> {
         let (claim, _) = self
@@ -305,7 +356,8 @@ impl Accounts {
     }
 }
 
-/// The claim stream of a normalised address.
-fn email_stream(email: &str) -> String {
+/// The id of the claim stream of a normalised address (for tools and tests
+/// that look an address up without an account).
+pub fn email_stream(email: &str) -> String {
     Uuid::new_v5(&EMAIL_NAMESPACE, email.as_bytes()).to_string()
 }

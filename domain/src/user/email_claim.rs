@@ -17,6 +17,10 @@ pub struct ClaimEmail {
     pub email: String,
     /// The account that will hold it.
     pub user_id: UserId,
+    /// A holder the edge found to be no account at all (its registration
+    /// stopped between claiming the address and recording the account):
+    /// the claim passes from it, so the address is not lost for good.
+    pub replacing: Option<UserId>,
 }
 
 /// What happened to an address.
@@ -61,8 +65,8 @@ impl Aggregate for EmailClaim {
     fn handle(&self, command: ClaimEmail) -> Result<Vec<EmailClaimEvent>, UserError> {
         match self.holder {
             Some(holder) if holder == command.user_id => Ok(Vec::new()),
-            Some(_) => Err(UserError::EmailTaken),
-            None => Ok(vec![EmailClaimEvent::Claimed {
+            Some(holder) if Some(holder) != command.replacing => Err(UserError::EmailTaken),
+            Some(_) | None => Ok(vec![EmailClaimEvent::Claimed {
                 email: command.email,
                 user_id: command.user_id,
             }]),
