@@ -124,22 +124,25 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
+/// What `Authorization: <scheme> <credentials>` carries for `scheme`
+/// (case-insensitive), if the request sends that scheme.
+pub fn authorization<'a>(headers: &'a HeaderMap, scheme: &str) -> Option<&'a str> {
+    header(headers, AUTHORIZATION.as_str())?
+        .split_once(' ')
+        .filter(|(sent, _)| sent.eq_ignore_ascii_case(scheme))
+        .map(|(_, credentials)| credentials.trim())
+}
+
 fn credentials(headers: &HeaderMap) -> Result<Credentials<'_>, ApiError> {
     if let Some(key) = header(headers, API_KEY) {
         return Ok(Credentials::ApiKey(key));
     }
-    let bearer = header(headers, AUTHORIZATION.as_str())
-        .and_then(|v| {
-            v.split_once(' ')
-                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        })
-        .map(|(_, token)| token.trim())
-        .ok_or_else(|| {
-            ApiError::Unauthenticated(
-                "send Authorization: Bearer <access token or API key>, or X-API-Key: <API key>"
-                    .to_owned(),
-            )
-        })?;
+    let bearer = authorization(headers, "bearer").ok_or_else(|| {
+        ApiError::Unauthenticated(
+            "send Authorization: Bearer <access token or API key>, or X-API-Key: <API key>"
+                .to_owned(),
+        )
+    })?;
     Ok(if ApiKeyToken::looks_like_one(bearer) {
         Credentials::ApiKey(bearer)
     } else {

@@ -13,6 +13,8 @@ use jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
+use crate::authentication::authorization;
+
 /// Why a call failed its webhook's check (logged, not returned).
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookAuthError {
@@ -36,6 +38,16 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, WebhookAuth
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .ok_or_else(|| WebhookAuthError::Missing(name.to_owned()))
+}
+
+/// The credentials of `Authorization: <scheme> …`: missing without the
+/// header, a mismatch with another scheme.
+fn scheme_credentials<'a>(
+    headers: &'a HeaderMap,
+    scheme: &str,
+) -> Result<&'a str, WebhookAuthError> {
+    header(headers, AUTHORIZATION.as_str())?;
+    authorization(headers, scheme).ok_or(WebhookAuthError::Mismatch)
 }
 
 fn same(a: &[u8], b: &[u8]) -> Result<(), WebhookAuthError> {
@@ -62,12 +74,7 @@ pub fn verify(
         }
         WebhookAuth::Basic { user, password } => {
             let expected = STANDARD.encode(format!("{user}:{password}"));
-            let presented = header(headers, AUTHORIZATION.as_str())?;
-            let credentials = presented
-                .split_once(' ')
-                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
-                .map(|(_, credentials)| credentials.trim())
-                .ok_or(WebhookAuthError::Mismatch)?;
+            let credentials = scheme_credentials(headers, "basic")?;
             same(credentials.as_bytes(), expected.as_bytes())
         }
         WebhookAuth::HmacSha256 {
@@ -93,11 +100,7 @@ pub fn verify(
                 .map_err(|_| WebhookAuthError::Mismatch)
         }
         WebhookAuth::Jwt { secret } => {
-            let token = header(headers, AUTHORIZATION.as_str())?
-                .split_once(' ')
-                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-                .map(|(_, token)| token.trim())
-                .ok_or(WebhookAuthError::Mismatch)?;
+            let token = scheme_credentials(headers, "bearer")?;
             let mut validation = Validation::new(Algorithm::HS256);
             validation.set_required_spec_claims(&["exp"]);
             decode::<serde_json::Value>(

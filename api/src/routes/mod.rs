@@ -109,12 +109,7 @@ impl utoipa::Modify for SecuritySchemes {
                 });
                 let limited = !matches!(rule, Some(access::Access::Public) | None)
                     || template == "/webhook/{*path}"
-                    || [
-                        "/api/v1/auth/login",
-                        "/api/v1/auth/register",
-                        "/api/v1/auth/refresh",
-                    ]
-                    .contains(&template);
+                    || rate_limit::SIGN_IN_ROUTES.contains(&template);
                 if limited {
                     operation
                         .responses

@@ -26,7 +26,7 @@ use crate::{authentication::Caller, config::RateLimitArgs, error::ApiError, stat
 const SWEEP_EVERY: u64 = 10_000;
 
 /// The routes limited per source address.
-const SIGN_IN_ROUTES: [&str; 3] = [
+pub const SIGN_IN_ROUTES: [&str; 3] = [
     "/api/v1/auth/login",
     "/api/v1/auth/register",
     "/api/v1/auth/refresh",

@@ -79,6 +79,12 @@ pub struct KeyHolder {
     pub role: Role,
 }
 
+/// `email` normalised, or the account's refusal of it.
+fn normalised(email: &str) -> Result<String, WorkspacesError> {
+    flowforge_domain::user::normalise_email(email)
+        .map_err(|refusal| WorkspacesError::User(CommandError::Rejected(refusal)))
+}
+
 /// The workspace use cases, over the command bus.
 #[derive(Clone)]
 pub struct Workspaces {
@@ -236,9 +242,7 @@ impl Workspaces {
     /// [`WorkspacesError::InvalidInvitation`], or the workspace's refusal.
     pub async fn check_invitation(&self, token: &str, email: &str) -> Result<(), WorkspacesError> {
         let token = InvitationToken::parse(token).ok_or(WorkspacesError::InvalidInvitation)?;
-        let email = flowforge_domain::user::normalise_email(email)
-            .map_err(CommandError::Rejected)
-            .map_err(WorkspacesError::User)?;
+        let email = normalised(email)?;
         let workspace = self
             .workspace(token.workspace_id)
             .await?
@@ -269,9 +273,7 @@ impl Workspaces {
         by: Role,
         metadata: &EventMetadata,
     ) -> Result<Invited, WorkspacesError> {
-        let email = flowforge_domain::user::normalise_email(email)
-            .map_err(CommandError::Rejected)
-            .map_err(WorkspacesError::User)?;
+        let email = normalised(email)?;
         let token = InvitationToken::mint(workspace_id);
         let at = Utc::now();
         let expires_at = at + self.invitation_lifetime;
@@ -307,9 +309,7 @@ impl Workspaces {
         metadata: &EventMetadata,
     ) -> Result<WorkspaceId, WorkspacesError> {
         let token = InvitationToken::parse(token).ok_or(WorkspacesError::InvalidInvitation)?;
-        let email = flowforge_domain::user::normalise_email(email)
-            .map_err(CommandError::Rejected)
-            .map_err(WorkspacesError::User)?;
+        let email = normalised(email)?;
         let command = WorkspaceCommand::AcceptInvitation {
             invitation_id: token.invitation_id,
             token_hash: token.hash(),
