@@ -12,6 +12,7 @@ use axum::http::{header::AUTHORIZATION, HeaderMap};
 use flowforge_commands::workspaces::ApiKeyToken;
 use flowforge_domain::{
     user::{SessionId, UserId},
+    webhook_path::PathNamespace,
     workspace::{ApiKeyId, Role, WorkspaceId},
 };
 
@@ -90,6 +91,19 @@ impl Caller {
             TenantScope::with_default(workspace_id.to_string())
         } else {
             TenantScope::only(workspace_id.to_string())
+        })
+    }
+
+    /// The webhook paths the caller's workspace owns.
+    ///
+    /// # Errors
+    /// [`ApiError::NotFound`] for a caller without a workspace.
+    pub fn path_namespace(&self) -> Result<PathNamespace, ApiError> {
+        let (workspace_id, _) = self.in_workspace()?;
+        Ok(if self.first_workspace {
+            PathNamespace::FirstWorkspace
+        } else {
+            PathNamespace::Workspace(workspace_id.to_string())
         })
     }
 

@@ -39,6 +39,11 @@ const EXPECTED: &[(&str, &str, Needs)] = &[
     ("POST", "/api/v1/auth/login", Needs::Public),
     ("POST", "/api/v1/auth/refresh", Needs::Public),
     ("POST", "/webhook/{path}", Needs::Public),
+    (
+        "POST",
+        "/workspaces/{workspace_id}/webhook/{path}",
+        Needs::Public,
+    ),
     ("POST", "/api/v1/auth/logout", Needs::Account),
     ("GET", "/api/v1/me", Needs::Account),
     ("POST", "/api/v1/me/password", Needs::Account),
@@ -266,6 +271,7 @@ async fn every_route_answers_each_role_as_the_access_table_says() {
         let url = app.url(
             &path
                 .replace("/workspaces/{id}", &format!("/workspaces/{workspace}"))
+                .replace("{workspace_id}", &workspace)
                 .replace("{id}", "0195f3a0-0000-7000-8000-00000000dead")
                 .replace("{user}", "0195f3a0-0000-7000-8000-00000000beef")
                 .replace("{aggregate_type}", "workflow")

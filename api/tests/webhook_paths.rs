@@ -1,7 +1,8 @@
 //! Webhook routes are unique among active workflows: a second workflow with an
 //! overlapping method and path is refused at activation (or at an update of an
 //! active workflow) with 409 naming the holder, and nothing changes — also when
-//! two instances activate at the same moment.
+//! two instances activate at the same moment. Every workspace has its own
+//! paths: two workspaces may both answer `orders`, each at its own URL.
 
 mod support;
 
@@ -151,10 +152,96 @@ async fn an_active_workflow_is_not_updated_onto_a_taken_route(backend: Backend) 
     assert_taken_by(status, &body, &second, "second");
 }
 
+/// A webhook workflow that answers with its own name.
+fn answering(name: &str, path: &str) -> Value {
+    json!({"name": name, "nodes": [
+        {"name": "Hook", "type": "webhook",
+         "parameters": {"path": path, "response_mode": "last_node"}},
+        {"name": "Say", "type": "set", "parameters": {"fields": {"from": name}}}],
+        "connections": {"Hook": {"main": [[{"node": "Say"}]]}}})
+}
+
+async fn each_workspace_has_its_own_paths(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let (_, me) = app.get("/api/v1/me").await;
+    let first = me["workspaces"][0].as_str().expect("workspace").to_owned();
+    let (_, created) = app
+        .post("/api/v1/workspaces", &json!({"name": "Second"}))
+        .await;
+    let second = created["id"].as_str().expect("id").to_owned();
+    let in_second = |request: reqwest::RequestBuilder| request.header("x-workspace-id", &second);
+
+    let (mine, _, _) = app.create_workflow(&answering("first's", "orders")).await;
+    assert_eq!(lifecycle(&app, &mine, "activate").await.0, 200);
+    let (status, theirs, _) = app
+        .send(
+            in_second(app.http.post(app.url("/api/v1/workflows")))
+                .json(&answering("second's", "orders")),
+        )
+        .await;
+    assert_eq!(status, 201, "{theirs}");
+    let theirs = theirs["id"].as_str().expect("id").to_owned();
+    let (status, body, _) = app
+        .send(in_second(app.http.post(
+            app.url(&format!("/api/v1/workflows/{theirs}/activate")),
+        )))
+        .await;
+    assert_eq!(
+        status, 200,
+        "the same path in another workspace is free: {body}"
+    );
+
+    let call = |url: String| {
+        let app = &app;
+        async move {
+            let (status, body, _) = app
+                .send(reqwest::Client::new().post(url).json(&json!({})))
+                .await;
+            (status, body)
+        }
+    };
+    let (status, body) = call(app.url("/webhook/orders")).await;
+    assert_eq!((status, &body["from"]), (200, &json!("first's")), "{body}");
+    let (status, body) = call(app.url(&format!("/workspaces/{first}/webhook/orders"))).await;
+    assert_eq!((status, &body["from"]), (200, &json!("first's")), "{body}");
+    let (status, body) = call(app.url(&format!("/workspaces/{second}/webhook/orders"))).await;
+    assert_eq!((status, &body["from"]), (200, &json!("second's")), "{body}");
+
+    // Within a workspace a path stays unique.
+    let (_, again, _) = app
+        .send(
+            in_second(app.http.post(app.url("/api/v1/workflows")))
+                .json(&answering("again", "orders")),
+        )
+        .await;
+    let again = again["id"].as_str().expect("id").to_owned();
+    let (status, body, _) = app
+        .send(in_second(app.http.post(
+            app.url(&format!("/api/v1/workflows/{again}/activate")),
+        )))
+        .await;
+    assert_taken_by(status, &body, &theirs, "second's");
+
+    // Elsewhere there is nothing, and nothing is recorded.
+    let head = app.head().await;
+    for url in [
+        format!("/workspaces/{}/webhook/orders", uuid::Uuid::now_v7()),
+        "/workspaces/not-a-workspace/webhook/orders".to_owned(),
+        format!("/workspaces/{second}/webhook/other"),
+    ] {
+        let (status, body) = call(app.url(&url)).await;
+        assert_eq!(status, 404, "{url}: {body}");
+    }
+    assert_eq!(app.head().await, head);
+}
+
 for_each_backend!(
     a_second_workflow_on_a_taken_route_is_refused_and_changes_nothing,
     deactivation_and_archival_free_the_route,
     an_active_workflow_is_not_updated_onto_a_taken_route,
+    each_workspace_has_its_own_paths,
 );
 
 /// Two instances on one database activate workflows with the same route at

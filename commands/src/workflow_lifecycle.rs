@@ -14,6 +14,7 @@
 //! claim is left behind for a workflow that is not active: the refusal names
 //! that workflow, and deactivating it releases every route it ever declared.
 //! An archived workflow can never answer again, so its claims are taken over.
+//! Routes are unique within a workspace: each has its own paths.
 
 use std::collections::BTreeSet;
 
@@ -21,8 +22,8 @@ use flowforge_domain::workflow::WorkflowStatus;
 use flowforge_domain::{
     decode_event,
     webhook_path::{
-        webhook_path_id, webhook_routes, WebhookPath, WebhookPathCommand, WebhookPathError,
-        WebhookRoute,
+        webhook_path_id, webhook_routes, PathNamespace, WebhookPath, WebhookPathCommand,
+        WebhookPathError, WebhookRoute,
     },
     Aggregate, Workflow, WorkflowCommand, WorkflowError, WorkflowEvent, WorkflowId,
 };
@@ -48,9 +49,11 @@ pub enum LifecycleError {
 
 /// Runs `command` on workflow `id` (at version `expected`, if given), claiming
 /// the webhook routes it will answer first and releasing those it no longer
-/// answers after.
+/// answers after; the routes are those of the workflow's workspace,
+/// `namespace`.
 pub async fn run_lifecycle(
     bus: &CommandBus,
+    namespace: &PathNamespace,
     id: WorkflowId,
     command: WorkflowCommand,
     expected: Option<u64>,
@@ -70,15 +73,15 @@ pub async fn run_lifecycle(
         _ => Vec::new(),
     };
     for route in &needed {
-        if let Err(taken) = claim(bus, route, id, &name, metadata).await {
-            reconcile(bus, id, metadata).await?;
+        if let Err(taken) = claim(bus, namespace, route, id, &name, metadata).await {
+            reconcile(bus, namespace, id, metadata).await?;
             return Err(taken);
         }
     }
     let outcome = bus
         .execute::<Workflow>(&id.to_string(), command, expected, metadata)
         .await;
-    reconcile(bus, id, metadata).await?;
+    reconcile(bus, namespace, id, metadata).await?;
     Ok(outcome?)
 }
 
@@ -86,6 +89,7 @@ pub async fn run_lifecycle(
 /// holder.
 async fn claim(
     bus: &CommandBus,
+    namespace: &PathNamespace,
     route: &WebhookRoute,
     id: WorkflowId,
     name: &str,
@@ -100,7 +104,12 @@ async fn claim(
             replacing: replacing.clone(),
         };
         let refusal = match bus
-            .execute::<WebhookPath>(&webhook_path_id(&route.path), command, None, metadata)
+            .execute::<WebhookPath>(
+                &webhook_path_id(namespace, &route.path),
+                command,
+                None,
+                metadata,
+            )
             .await
         {
             Ok(_) => return Ok(()),
@@ -126,6 +135,7 @@ async fn claim(
 /// deactivated and the refusal returned.
 async fn reconcile(
     bus: &CommandBus,
+    namespace: &PathNamespace,
     id: WorkflowId,
     metadata: &EventMetadata,
 ) -> Result<(), LifecycleError> {
@@ -141,7 +151,7 @@ async fn reconcile(
         .into_iter()
         .collect();
         for route in &current {
-            if let Err(taken) = claim(bus, route, id, workflow.name(), metadata).await {
+            if let Err(taken) = claim(bus, namespace, route, id, workflow.name(), metadata).await {
                 warn!(workflow_id = %id, error = %taken, "an active workflow lost a webhook route; deactivating it");
                 bus.execute::<Workflow>(
                     &id.to_string(),
@@ -150,11 +160,11 @@ async fn reconcile(
                     metadata,
                 )
                 .await?;
-                release_all(bus, id, &BTreeSet::new(), metadata).await?;
+                release_all(bus, namespace, id, &BTreeSet::new(), metadata).await?;
                 return Err(taken);
             }
         }
-        release_all(bus, id, &current, metadata).await?;
+        release_all(bus, namespace, id, &current, metadata).await?;
         let (_, now) = bus.load::<Workflow>(&id.to_string()).await?;
         if now == version {
             return Ok(());
@@ -166,6 +176,7 @@ async fn reconcile(
 /// Releases every route the workflow's definitions ever declared, but `keep`.
 async fn release_all(
     bus: &CommandBus,
+    namespace: &PathNamespace,
     id: WorkflowId,
     keep: &BTreeSet<WebhookRoute>,
     metadata: &EventMetadata,
@@ -175,8 +186,13 @@ async fn release_all(
             route: route.clone(),
             workflow_id: id,
         };
-        bus.execute::<WebhookPath>(&webhook_path_id(&route.path), command, None, metadata)
-            .await?;
+        bus.execute::<WebhookPath>(
+            &webhook_path_id(namespace, &route.path),
+            command,
+            None,
+            metadata,
+        )
+        .await?;
     }
     Ok(())
 }

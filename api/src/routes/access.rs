@@ -44,7 +44,7 @@ pub fn rule(method: &Method, route: &str) -> Option<Access> {
     let rule = match (method.as_str(), route) {
         ("GET", "/health/live" | "/health/ready" | "/metrics" | "/api/v1/openapi.json") => Public,
         ("POST", "/api/v1/auth/register" | "/api/v1/auth/login" | "/api/v1/auth/refresh") => Public,
-        (_, "/webhook/{*path}") => Public,
+        (_, "/webhook/{*path}" | "/workspaces/{workspace_id}/webhook/{*path}") => Public,
         ("GET", "/api/docs" | "/api/docs/{file}") => Public,
         ("POST", "/api/v1/auth/logout" | "/api/v1/invitations/accept") => Account,
         ("GET", "/api/v1/me") => Account,

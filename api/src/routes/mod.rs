@@ -82,10 +82,14 @@ impl utoipa::Modify for SecuritySchemes {
             ))),
         );
         for (path, item) in openapi.paths.paths.iter_mut() {
-            let template = if path == "/webhook/{path}" {
-                "/webhook/{*path}"
-            } else {
-                path.as_str()
+            let catch_all = path
+                .strip_suffix("{path}")
+                .map(|head| format!("{head}{{*path}}"));
+            let template = match &catch_all {
+                Some(template) if webhooks::WEBHOOK_ROUTES.contains(&template.as_str()) => {
+                    template.as_str()
+                }
+                _ => path.as_str(),
             };
             for (method, operation) in [
                 (axum::http::Method::GET, &mut item.get),
@@ -108,7 +112,7 @@ impl utoipa::Modify for SecuritySchemes {
                     Some(_) => vec![bearer, api_key],
                 });
                 let limited = !matches!(rule, Some(access::Access::Public) | None)
-                    || template == "/webhook/{*path}"
+                    || webhooks::WEBHOOK_ROUTES.contains(&template)
                     || rate_limit::SIGN_IN_ROUTES.contains(&template);
                 if limited {
                     operation
@@ -136,10 +140,10 @@ impl utoipa::Modify for SecuritySchemes {
     }
 }
 
-/// The webhook route takes any method, so it is registered by hand; this puts
-/// it in the document.
+/// The webhook routes take any method, so they are registered by hand; this
+/// puts them in the document.
 #[derive(OpenApi)]
-#[openapi(paths(webhooks::webhook))]
+#[openapi(paths(webhooks::webhook, webhooks::workspace_webhook))]
 struct WebhookDoc;
 
 /// A documented error answer with the JSON error envelope.
@@ -165,7 +169,14 @@ pub fn router(state: AppState) -> Router {
     let (router, openapi) = split_documented_routes();
     router
         .layer(Extension(Arc::new(openapi)))
-        .route("/webhook/{*path}", axum::routing::any(webhooks::webhook))
+        .route(
+            webhooks::WEBHOOK_ROUTES[0],
+            axum::routing::any(webhooks::webhook),
+        )
+        .route(
+            webhooks::WEBHOOK_ROUTES[1],
+            axum::routing::any(webhooks::workspace_webhook),
+        )
         .merge(docs_page::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

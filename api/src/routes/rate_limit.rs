@@ -104,7 +104,7 @@ pub async fn limit(State(state): State<AppState>, request: Request, next: Next) 
         .unwrap_or_default();
     let verdict = if let Some(caller) = request.extensions().get::<Caller>() {
         limits.take(limits.api.as_ref(), &caller.actor.recorded_as(), "api")
-    } else if route == "/webhook/{*path}" {
+    } else if super::webhooks::WEBHOOK_ROUTES.contains(&route.as_str()) {
         let path = request.uri().path().to_owned();
         limits.take(limits.webhook.as_ref(), &path, "webhook")
     } else if SIGN_IN_ROUTES.contains(&route.as_str()) {

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use utoipa::{
-    openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder},
+    openapi::{ContentBuilder, ObjectBuilder, Ref, RefOr, Response, ResponseBuilder},
     IntoResponses,
 };
 
@@ -59,12 +59,53 @@ impl IntoResponses for ConsistencyErrors {
     }
 }
 
+/// A webhook call, on either of the two routes webhooks answer at.
+pub struct WebhookAnswers;
+
+impl IntoResponses for WebhookAnswers {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        BTreeMap::from([
+            object("202", "response_mode immediately: started (`execution_id`)"),
+            object(
+                "200",
+                "response_mode last_node / respond_node: the workflow's answer",
+            ),
+            error("400", "Malformed JSON body, or an invalid Idempotency-Key"),
+            error(
+                "401",
+                "The webhook's authentication check failed (webhook_unauthorized); nothing started",
+            ),
+            error(
+                "404",
+                "No active workflow of the workspace has this webhook",
+            ),
+            error("429", "The workflow's backlog is full; see Retry-After"),
+            error("500", "The execution failed"),
+            error("503", "The execution backlog is full; see Retry-After"),
+            error("504", "The execution did not answer in time"),
+        ])
+    }
+}
+
 /// One 400 for bodies and parameters alike, so two sets on one operation agree.
 fn bad_request() -> (String, RefOr<Response>) {
     error(
         "400",
         "Malformed JSON (`malformed_json`), a body of the wrong shape (`invalid_body`), or a parameter or header that cannot be read or is out of range (`invalid_parameter`)",
     )
+}
+
+fn object(status: &str, description: &str) -> (String, RefOr<Response>) {
+    let response = ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(ObjectBuilder::new().build()))
+                .build(),
+        )
+        .build();
+    (status.to_owned(), RefOr::T(response))
 }
 
 fn error(status: &str, description: &str) -> (String, RefOr<Response>) {

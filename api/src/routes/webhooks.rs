@@ -1,5 +1,7 @@
-//! `/webhook/{path}`: any method; runs the active workflow whose webhook node
-//! has that path and method. The request's method, path, headers, query and
+//! `/webhook/{path}` (the first workspace's) and
+//! `/workspaces/{workspace_id}/webhook/{path}` (any workspace's): any method;
+//! runs the workspace's active workflow whose webhook node has that path and
+//! method. The request's method, path, headers, query and
 //! body become the first item; the answer follows the node's `response_mode`.
 
 use std::{collections::BTreeMap, time::Duration};
@@ -11,12 +13,19 @@ use axum::{
     response::{IntoResponse, Response},
     Json,
 };
-use flowforge_domain::execution::{ExecutionId, Item, Trigger, TriggerKind};
+use flowforge_domain::{
+    execution::{ExecutionId, Item, Trigger, TriggerKind},
+    workspace::WorkspaceId,
+};
+use flowforge_infra::{
+    event_store::{EventMetadata, DEFAULT_TENANT},
+    read_model::TenantScope,
+};
 use serde_json::{json, Map, Value};
 
-use super::request_context::RequestMetadata;
+use super::{request_context::RequestMetadata, shared_responses::WebhookAnswers};
 use crate::{
-    error::{ApiError, ErrorBody},
+    error::ApiError,
     execution_watch,
     idempotency::{IdempotencyKey, IDEMPOTENT_REPLAYED},
     state::AppState,
@@ -41,7 +50,15 @@ const FRAMING_HEADERS: [&str; 7] = [
 /// How long a webhook answered at the end of its execution waits at most.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Starts the workflow behind a webhook (documented for POST; every method works).
+/// The routes webhooks are called at: the first workspace's short one, and
+/// every workspace's under its id.
+pub const WEBHOOK_ROUTES: [&str; 2] = [
+    "/webhook/{*path}",
+    "/workspaces/{workspace_id}/webhook/{*path}",
+];
+
+/// Starts a workflow of the installation's first workspace behind a webhook
+/// (documented for POST; every method works).
 #[utoipa::path(
     post, path = "/webhook/{path}", tag = "executions",
     params(
@@ -49,17 +66,7 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
         ("Idempotency-Key" = Option<String>, Header, description = "Up to 255 visible ASCII characters naming this start: a retry with the same key (for the same workflow) starts nothing and answers about the execution the first request started (marked `Idempotent-Replayed: true`), waiting for its result as the first one would", nullable = false, pattern = r"^[!-~]([ -~]{0,253}[!-~])?$"),
     ),
     request_body(content = Object, description = "Any body; JSON is parsed, other types arrive as text"),
-    responses(
-        (status = 202, description = "response_mode immediately: started", body = Object),
-        (status = 200, description = "response_mode last_node / respond_node: the workflow's answer", body = Object),
-        (status = 400, description = "Malformed JSON body, or an invalid Idempotency-Key", body = ErrorBody),
-        (status = 401, description = "The webhook's authentication check failed (webhook_unauthorized); nothing started", body = ErrorBody),
-        (status = 404, description = "No active workflow has this webhook", body = ErrorBody),
-        (status = 429, description = "The workflow's backlog is full; see Retry-After", body = ErrorBody),
-        (status = 500, description = "The execution failed", body = ErrorBody),
-        (status = 503, description = "The execution backlog is full; see Retry-After", body = ErrorBody),
-        (status = 504, description = "The execution did not answer in time", body = ErrorBody),
-    )
+    responses(WebhookAnswers)
 )]
 pub async fn webhook(
     State(state): State<AppState>,
@@ -70,9 +77,94 @@ pub async fn webhook(
     RequestMetadata(metadata): RequestMetadata,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    let scope = match state.workspaces.first_workspace().await? {
+        Some(first) => TenantScope::with_default(first.to_string()),
+        None => TenantScope::only(DEFAULT_TENANT),
+    };
+    let call = Call {
+        method,
+        path,
+        query,
+        headers,
+        body,
+    };
+    serve(&state, &scope, call, &metadata).await
+}
+
+/// Starts a workflow of workspace `workspace_id` behind a webhook
+/// (documented for POST; every method works). Every workspace has its own
+/// paths.
+#[utoipa::path(
+    post, path = "/workspaces/{workspace_id}/webhook/{path}", tag = "executions",
+    params(
+        ("workspace_id" = Uuid, Path, description = "The workspace the workflow belongs to"),
+        ("path" = String, Path, description = "The webhook node's path"),
+        ("Idempotency-Key" = Option<String>, Header, description = "As for /webhook/{path}", nullable = false, pattern = r"^[!-~]([ -~]{0,253}[!-~])?$"),
+    ),
+    request_body(content = Object, description = "Any body; JSON is parsed, other types arrive as text"),
+    responses(WebhookAnswers)
+)]
+pub async fn workspace_webhook(
+    State(state): State<AppState>,
+    method: Method,
+    Path((workspace_id, path)): Path<(String, String)>,
+    Query(query): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+    RequestMetadata(metadata): RequestMetadata,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let workspace: WorkspaceId = workspace_id.parse().map_err(|_| {
+        ApiError::NotFound(format!(
+            "active webhook {method} /workspaces/{workspace_id}/webhook/{path}"
+        ))
+    })?;
+    let scope = if state.workspaces.first_workspace().await? == Some(workspace) {
+        TenantScope::with_default(workspace.to_string())
+    } else {
+        TenantScope::only(workspace.to_string())
+    };
+    let call = Call {
+        method,
+        path,
+        query,
+        headers,
+        body,
+    };
+    serve(&state, &scope, call, &metadata).await
+}
+
+/// One call of a webhook, as it arrived.
+struct Call {
+    method: Method,
+    path: String,
+    query: BTreeMap<String, String>,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+/// Runs the active workflow of `scope` whose webhook node answers `call`.
+async fn serve(
+    state: &AppState,
+    scope: &TenantScope,
+    call: Call,
+    metadata: &EventMetadata,
+) -> Result<Response, ApiError> {
+    let Call {
+        method,
+        path,
+        query,
+        headers,
+        body,
+    } = call;
     let route = state
         .webhooks
-        .route(state.workflows.as_ref(), &state, method.as_str(), &path)
+        .route(
+            state.workflows.as_ref(),
+            state,
+            scope,
+            method.as_str(),
+            &path,
+        )
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("active webhook {method} /webhook/{path}")))?;
     if let Some(auth) = &route.auth {
@@ -96,10 +188,10 @@ pub async fn webhook(
             ResponseMode::LastNode | ResponseMode::RespondNode => StartMode::Waiting,
         },
         idempotent_id: key.map(|key| key.execution_id(route.workflow_id)),
-        metadata: &metadata,
+        metadata,
     };
     let started = start_requested(&state.commands, &state.backlog, request).await?;
-    let mut response = answer(&state, &route, started.execution_id).await?;
+    let mut response = answer(state, &route, started.execution_id).await?;
     if started.replayed {
         response
             .headers_mut()

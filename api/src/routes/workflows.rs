@@ -280,12 +280,15 @@ fn accepted(status: StatusCode, id: WorkflowId, version: u64, position: u64) -> 
 /// webhook routes unique (see [`run_lifecycle`]).
 async fn run(
     state: &AppState,
+    caller: &Caller,
     id: WorkflowId,
     command: WorkflowCommand,
     expected: Option<u64>,
     metadata: &EventMetadata,
 ) -> Result<Response, ApiError> {
-    let outcome = run_lifecycle(&state.commands, id, command, expected, metadata).await?;
+    let namespace = caller.path_namespace()?;
+    let outcome =
+        run_lifecycle(&state.commands, &namespace, id, command, expected, metadata).await?;
     state.webhooks.workflow_changed(outcome.position);
     Ok(accepted(
         StatusCode::OK,
@@ -309,7 +312,7 @@ async fn lifecycle(
     let id = parse_id(id)?;
     ensure_in_workspace::<Workflow>(state, caller, &id.to_string(), "workflow").await?;
     let expected = if_match(headers)?.expected();
-    run(state, id, command, expected, metadata).await
+    run(state, caller, id, command, expected, metadata).await
 }
 
 /// Creates a workflow (inactive) from a definition.
@@ -455,7 +458,7 @@ async fn update_workflow(
         (IfMatch::Absent, None) => return Err(ApiError::PreconditionRequired),
     };
     let command = WorkflowCommand::UpdateDefinition { definition, tags };
-    run(&state, id, command, expected, &metadata).await
+    run(&state, &caller, id, command, expected, &metadata).await
 }
 
 /// Turns a workflow's triggers on. A webhook route (method and path) belongs

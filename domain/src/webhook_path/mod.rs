@@ -211,13 +211,36 @@ impl Aggregate for WebhookPath {
     }
 }
 
-/// The namespace of path stream ids (a fixed, random UUID).
-const PATH_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_2b1e_8f4a_4d0e_9a57_3c1d_52e8_b0a4);
+/// Whose paths a path is: every workspace has its own, so two workspaces may
+/// both answer `orders`. The installation's first workspace keeps the paths
+/// recorded before workspaces existed (and is also answered at
+/// `/webhook/{path}`, without its id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathNamespace {
+    /// The installation's first workspace (and tenant `default`).
+    FirstWorkspace,
+    /// Any other workspace, by id.
+    Workspace(String),
+}
 
-/// The stream id of a path: a UUIDv5 of the path, since paths hold characters
-/// stream ids may not.
-pub fn webhook_path_id(path: &str) -> String {
-    Uuid::new_v5(&PATH_NAMESPACE, path.as_bytes()).to_string()
+/// The namespace of the first workspace's path stream ids (a fixed, random
+/// UUID; the one paths had before workspaces existed).
+const PATH_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_2b1e_8f4a_4d0e_9a57_3c1d_52e8_b0a4);
+/// The namespace of every other workspace's path stream ids.
+const WORKSPACE_PATH_NAMESPACE: Uuid = Uuid::from_u128(0x0b5e_71d2_c4a8_4e39_8d16_f2a9_7c40_1e63);
+
+/// The stream id of a path in `namespace`: a UUIDv5 of the path (of
+/// `<workspace>/<path>` in another workspace than the first), since paths
+/// hold characters stream ids may not.
+pub fn webhook_path_id(namespace: &PathNamespace, path: &str) -> String {
+    match namespace {
+        PathNamespace::FirstWorkspace => Uuid::new_v5(&PATH_NAMESPACE, path.as_bytes()),
+        PathNamespace::Workspace(workspace) => Uuid::new_v5(
+            &WORKSPACE_PATH_NAMESPACE,
+            format!("{workspace}/{path}").as_bytes(),
+        ),
+    }
+    .to_string()
 }
 
 #[cfg(test)]
@@ -348,7 +371,29 @@ mod tests {
 
     #[test]
     fn path_ids_are_stable_stream_ids() {
-        assert_eq!(webhook_path_id("a/b c"), webhook_path_id("a/b c"));
-        assert_ne!(webhook_path_id("a"), webhook_path_id("b"));
+        let first = &PathNamespace::FirstWorkspace;
+        assert_eq!(
+            webhook_path_id(first, "a/b c"),
+            webhook_path_id(first, "a/b c")
+        );
+        assert_ne!(webhook_path_id(first, "a"), webhook_path_id(first, "b"));
+    }
+
+    #[test]
+    fn each_workspace_has_its_own_path_ids() {
+        let one = &PathNamespace::Workspace("w1".into());
+        let two = &PathNamespace::Workspace("w2".into());
+        assert_ne!(
+            webhook_path_id(one, "orders"),
+            webhook_path_id(two, "orders")
+        );
+        assert_ne!(
+            webhook_path_id(one, "orders"),
+            webhook_path_id(&PathNamespace::FirstWorkspace, "orders")
+        );
+        assert_ne!(
+            webhook_path_id(&PathNamespace::FirstWorkspace, "w1/orders"),
+            webhook_path_id(one, "orders")
+        );
     }
 }

@@ -21,7 +21,9 @@ use flowforge_domain::{
     webhook_path::{WebhookAuth, WebhookRoute as DeclaredRoute},
     workflow::{NodeType, WorkflowId},
 };
-use flowforge_infra::read_model::{active_workflows, ReadModelError, WorkflowViewStore};
+use flowforge_infra::read_model::{
+    active_workflows, ReadModelError, TenantScope, WorkflowViewStore,
+};
 
 /// How a webhook answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +39,9 @@ pub enum ResponseMode {
 /// One webhook trigger node of an active workflow.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookRoute {
+    /// The workspace (tenant) whose workflow this is: each workspace has its
+    /// own paths.
+    pub tenant: String,
     /// Upper-case HTTP method (`POST`), or `*` for any.
     pub method: String,
     /// The path below `/webhook/`, without leading or trailing slashes.
@@ -94,7 +99,8 @@ struct CatchUpPermit<'a> {
 }
 
 impl WebhookRegistry {
-    /// The active webhook for `method` and `path`. A workflow changed through
+    /// The active webhook for `method` and `path` among the workflows of the
+    /// tenants in `scope` (a workspace's). A workflow changed through
     /// this instance is seen at once; one changed elsewhere a moment ago is
     /// found by a (rate-limited) catch-up with the log's head.
     ///
@@ -104,6 +110,7 @@ impl WebhookRegistry {
         &self,
         views: &dyn WorkflowViewStore,
         catch_up: &C,
+        scope: &TenantScope,
         method: &str,
         path: &str,
     ) -> Result<Option<WebhookRoute>, C::Error> {
@@ -111,18 +118,18 @@ impl WebhookRegistry {
             catch_up.reach(position).await?;
             self.refresh_covering(views, position).await?;
         }
-        if let Some(route) = self.find(views, method, path).await? {
+        if let Some(route) = self.find(views, scope, method, path).await? {
             return Ok(Some(route));
         }
         // Another request caught up a moment ago (this one waited for it to
         // finish): its refresh may hold the route.
         let Some(_permit) = self.catch_up_permit().await else {
-            return Ok(self.find(views, method, path).await?);
+            return Ok(self.find(views, scope, method, path).await?);
         };
         let head = catch_up.head().await?;
         catch_up.reach(head).await?;
         self.refresh_covering(views, head).await?;
-        Ok(self.find(views, method, path).await?)
+        Ok(self.find(views, scope, method, path).await?)
     }
 
     /// The route for `method` and `path` in the cache (re-read if older than
@@ -130,13 +137,14 @@ impl WebhookRegistry {
     async fn find(
         &self,
         views: &dyn WorkflowViewStore,
+        scope: &TenantScope,
         method: &str,
         path: &str,
     ) -> Result<Option<WebhookRoute>, ReadModelError> {
         if self.age().is_none_or(|age| age > MAX_AGE) {
             self.refresh(views).await?;
         }
-        Ok(self.lookup(method, path.trim_matches('/')))
+        Ok(self.lookup(scope, method, path.trim_matches('/')))
     }
 
     /// Notes that a workflow changed through this instance at log `position`.
@@ -180,12 +188,16 @@ impl WebhookRegistry {
             .and_then(|r| r.0.map(|at| at.elapsed()))
     }
 
-    fn lookup(&self, method: &str, path: &str) -> Option<WebhookRoute> {
+    fn lookup(&self, scope: &TenantScope, method: &str, path: &str) -> Option<WebhookRoute> {
         let routes = self.routes.read().ok()?;
         routes
             .1
             .iter()
-            .find(|r| r.path == path && (r.method == "*" || r.method.eq_ignore_ascii_case(method)))
+            .find(|r| {
+                r.path == path
+                    && (r.method == "*" || r.method.eq_ignore_ascii_case(method))
+                    && scope.contains(&r.tenant)
+            })
             .cloned()
     }
 
@@ -194,7 +206,13 @@ impl WebhookRegistry {
         let found = active_workflows(views)
             .await?
             .iter()
-            .flat_map(|view| routes_of(WorkflowId::from_uuid(view.id), &view.definition))
+            .flat_map(|view| {
+                routes_of(
+                    &view.tenant_id,
+                    WorkflowId::from_uuid(view.id),
+                    &view.definition,
+                )
+            })
             .collect();
         if let Ok(mut routes) = self.routes.write() {
             *routes = (Some(Instant::now()), found);
@@ -203,8 +221,12 @@ impl WebhookRegistry {
     }
 }
 
-/// The webhook routes a stored definition declares.
-pub fn routes_of(workflow_id: WorkflowId, definition: &serde_json::Value) -> Vec<WebhookRoute> {
+/// The webhook routes a stored definition of workspace `tenant` declares.
+pub fn routes_of(
+    tenant: &str,
+    workflow_id: WorkflowId,
+    definition: &serde_json::Value,
+) -> Vec<WebhookRoute> {
     let Some(nodes) = definition["nodes"].as_array() else {
         return Vec::new();
     };
@@ -221,6 +243,7 @@ pub fn routes_of(workflow_id: WorkflowId, definition: &serde_json::Value) -> Vec
             // rather than served open.
             let auth = WebhookAuth::of_parameters(parameters.as_object()?).ok()?;
             Some(WebhookRoute {
+                tenant: tenant.to_owned(),
                 method: route.method,
                 path: route.path,
                 workflow_id,
@@ -262,5 +285,35 @@ mod tests {
         assert_eq!(registry.pending_change(), Some(7));
         registry.covered.store(7, Ordering::SeqCst);
         assert_eq!(registry.pending_change(), None);
+    }
+
+    #[test]
+    fn a_path_is_found_only_in_the_workspace_that_declares_it() {
+        let registry = WebhookRegistry::default();
+        let route = |tenant: &str, n: u128| WebhookRoute {
+            tenant: tenant.to_owned(),
+            method: "POST".to_owned(),
+            path: "orders".to_owned(),
+            workflow_id: WorkflowId::from_uuid(uuid::Uuid::from_u128(n)),
+            node: "hook".to_owned(),
+            response_mode: ResponseMode::Immediately,
+            auth: None,
+        };
+        *registry.routes.write().expect("lock") =
+            (Some(Instant::now()), vec![route("w1", 1), route("w2", 2)]);
+        let found = |scope: &TenantScope| {
+            registry
+                .lookup(scope, "post", "orders")
+                .map(|r| r.workflow_id)
+        };
+        assert_eq!(
+            found(&TenantScope::only("w2")),
+            Some(WorkflowId::from_uuid(uuid::Uuid::from_u128(2)))
+        );
+        assert_eq!(
+            found(&TenantScope::with_default("w1")),
+            Some(WorkflowId::from_uuid(uuid::Uuid::from_u128(1)))
+        );
+        assert_eq!(found(&TenantScope::only("w3")), None);
     }
 }
