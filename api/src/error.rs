@@ -179,6 +179,15 @@ pub enum ApiError {
     /// The e-mail address or name of a new account is not valid.
     #[error("{0}")]
     InvalidAccount(String),
+    /// The account's second factor is on and no code came.
+    #[error("this account needs a code from its authenticator: send it as `totp` (a recovery code works too)")]
+    TotpRequired,
+    /// A second-factor code that is wrong or was used already.
+    #[error("the code is wrong or was used already")]
+    InvalidTotp,
+    /// The second factor is not in the state the request needs.
+    #[error("{0}")]
+    TotpState(String),
     /// The refresh token is not a live session's current token.
     #[error("the refresh token is not valid; sign in again")]
     InvalidRefreshToken,
@@ -396,6 +405,9 @@ impl ApiError {
                 ErrorCode::InvalidAccount,
                 None,
             ),
+            ApiError::TotpRequired => (StatusCode::UNAUTHORIZED, ErrorCode::TotpRequired, None),
+            ApiError::InvalidTotp => (StatusCode::UNAUTHORIZED, ErrorCode::InvalidTotp, None),
+            ApiError::TotpState(_) => (StatusCode::CONFLICT, ErrorCode::TotpState, None),
             ApiError::InvalidRefreshToken => (
                 StatusCode::UNAUTHORIZED,
                 ErrorCode::InvalidRefreshToken,
@@ -681,6 +693,11 @@ impl From<CommandError<UserError>> for ApiError {
                 UserError::InvalidRefreshToken | UserError::SessionExpired => {
                     ApiError::InvalidRefreshToken
                 }
+                UserError::SecondFactorRequired => ApiError::TotpRequired,
+                UserError::InvalidSecondFactor => ApiError::InvalidTotp,
+                state @ (UserError::SecondFactorAlreadyOn
+                | UserError::NotEnrolling
+                | UserError::SecondFactorOff) => ApiError::TotpState(state.to_string()),
             },
             // Two sign-ins at once on one account: the loser may retry.
             |_, _| ApiError::Unavailable("the account changed concurrently".to_owned()),
@@ -720,6 +737,7 @@ impl From<AccountError> for ApiError {
             AccountError::InvalidRefreshToken => ApiError::InvalidRefreshToken,
             AccountError::RefreshTokenReused => ApiError::RefreshTokenReused,
             AccountError::User(command) => command.into(),
+            AccountError::SecondFactor(crypto) => ApiError::Internal(crypto.to_string()),
         }
     }
 }

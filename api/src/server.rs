@@ -5,7 +5,7 @@
 use std::{collections::HashMap, net::SocketAddr, sync::Arc, time::Duration};
 
 use flowforge_commands::{
-    accounts::{Accounts, PasswordError, Passwords},
+    accounts::{Accounts, PasswordError, Passwords, SecondFactorError, SecondFactorKey},
     workspaces::Workspaces,
     CommandBus,
 };
@@ -29,7 +29,7 @@ use flowforge_infra::{
         live_execution_views, live_saga_views, AuditLog, ExecutionViews, SagaViews,
         WORKFLOWS_PROJECTION,
     },
-    secrets::{SecretError, RESUME_LINK_KEY},
+    secrets::{SecretError, RESUME_LINK_KEY, SECOND_FACTOR_KEY},
 };
 use flowforge_nodes::{resume::ResumeLinks, NodeRegistry};
 use flowforge_outbound::{TlsTrust, TrustError};
@@ -76,6 +76,9 @@ pub enum StartError {
     /// The password hashing parameters are out of range.
     #[error(transparent)]
     Passwords(#[from] PasswordError),
+    /// The key authenticator secrets are sealed with is unusable.
+    #[error(transparent)]
+    SecondFactor(#[from] SecondFactorError),
     /// The certificate or key to serve HTTPS with is unusable.
     #[error(transparent)]
     ServerTls(#[from] ServerTlsError),
@@ -380,7 +383,14 @@ async fn open_accounts(
 ) -> Result<(Accounts, AccessTokens), StartError> {
     let passwords = Passwords::new(args.auth.argon2())?;
     let session_lifetime = chrono::Duration::days(i64::from(args.auth.session_days));
-    let accounts = Accounts::new(process.commands.clone(), passwords, session_lifetime);
+    let second_factor =
+        SecondFactorKey::from_hex(&process.database.secret(SECOND_FACTOR_KEY).await?)?;
+    let accounts = Accounts::new(
+        process.commands.clone(),
+        passwords,
+        session_lifetime,
+        second_factor,
+    );
     let key = process.database.secret(ACCESS_TOKEN_KEY).await?;
     let lifetime = Duration::from_secs(args.auth.access_token_secs);
     Ok((accounts, AccessTokens::new("1", key.as_bytes(), lifetime)))

@@ -4,7 +4,7 @@
 
 use chrono::{Duration, Utc};
 use flowforge_commands::{
-    accounts::{email_stream, AccountError, Accounts, Argon2Settings, Passwords},
+    accounts::{email_stream, AccountError, Accounts, Argon2Settings, Passwords, SecondFactorKey},
     CommandBus, CommandError,
 };
 use flowforge_domain::user::{UserError, UserId};
@@ -22,7 +22,8 @@ fn accounts(bus: CommandBus) -> Accounts {
         parallelism: 1,
     })
     .expect("settings");
-    Accounts::new(bus, passwords, Duration::days(1))
+    let key = SecondFactorKey::from_hex(&"5".repeat(64)).expect("key");
+    Accounts::new(bus, passwords, Duration::days(1), key)
 }
 
 /// A claim of `email` by an account that was never recorded, made `age` ago.
@@ -78,7 +79,7 @@ async fn an_address_left_claimed_by_a_registration_that_stopped_can_be_registere
         )))
     ));
     accounts
-        .sign_in("old@example.com", password(), None, &meta)
+        .sign_in("old@example.com", password(), None, None, &meta)
         .await
         .expect("the new account signs in");
 }

@@ -1,13 +1,14 @@
 //! Given/when/then tests of the User aggregate: registration, sign-in
 //! failures and the lock they lead to, sessions whose refresh tokens rotate
 //! on every use (and are revoked whole when a rotated token comes back),
-//! signing out, and a password change ending every other session.
+//! signing out, a password change ending every other session, and the
+//! TOTP second factor with its single-use codes.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use flowforge_domain::{
     user::{
-        SessionEndReason, SessionId, User, UserCommand, UserError, UserEvent, UserId, LOCKOUT,
-        MAX_FAILED_SIGN_INS,
+        SecondFactor, SecondFactorProof, SessionEndReason, SessionId, User, UserCommand, UserError,
+        UserEvent, UserId, LOCKOUT, MAX_FAILED_SIGN_INS,
     },
     Aggregate, AggregateTester,
 };
@@ -42,6 +43,7 @@ fn started(n: u128, token: &str) -> UserEvent {
         refresh_token_hash: token.to_owned(),
         expires_at: at(10_000),
         source: None,
+        second_factor: None,
         at: at(1),
     }
 }
@@ -176,6 +178,7 @@ mod lockout {
             refresh_token_hash: "t1".to_owned(),
             expires_at: at(second + 1000),
             source: None,
+            second_factor: None,
             at: at(second),
         };
         AggregateTester::<User>::given(history.clone())
@@ -193,6 +196,7 @@ mod lockout {
                 refresh_token_hash: "t1".to_owned(),
                 expires_at: at(after + 1000),
                 source: None,
+                second_factor: None,
                 at: at(after),
             }]);
     }
@@ -455,4 +459,172 @@ fn an_account_keeps_its_workspaces_in_the_order_it_joined_them() {
         },
     ]);
     assert_eq!(left.workspaces(), [workspace(1)]);
+}
+
+mod second_factor {
+    use super::*;
+
+    fn enrolling() -> UserEvent {
+        UserEvent::TotpEnrolmentBegun {
+            sealed_secret: "sealed".to_owned(),
+            at: at(2),
+        }
+    }
+
+    fn enabled(step: u64) -> UserEvent {
+        UserEvent::TotpEnabled {
+            recovery_code_hashes: vec!["r1".to_owned(), "r2".to_owned()],
+            step,
+            at: at(3),
+        }
+    }
+
+    fn sign_in(second_factor: Option<SecondFactorProof>) -> UserCommand {
+        UserCommand::StartSession {
+            session_id: session(1),
+            refresh_token_hash: "t1".to_owned(),
+            expires_at: at(10_000),
+            source: None,
+            second_factor,
+            at: at(5),
+        }
+    }
+
+    fn totp(step: u64) -> Option<SecondFactorProof> {
+        Some(SecondFactorProof::Totp { step })
+    }
+
+    fn recovery(hash: &str) -> Option<SecondFactorProof> {
+        Some(SecondFactorProof::RecoveryCode {
+            hash: hash.to_owned(),
+        })
+    }
+
+    fn session_with(second_factor: Option<SecondFactorProof>) -> UserEvent {
+        UserEvent::SessionStarted {
+            session_id: session(1),
+            refresh_token_hash: "t1".to_owned(),
+            expires_at: at(10_000),
+            source: None,
+            second_factor,
+            at: at(5),
+        }
+    }
+
+    #[test]
+    fn an_enrolment_is_on_only_once_a_code_confirms_it() {
+        AggregateTester::<User>::given(vec![registered()])
+            .when(UserCommand::ConfirmTotp {
+                step: 7,
+                recovery_code_hashes: Vec::new(),
+                at: at(3),
+            })
+            .then_expect_error(|e| *e == UserError::NotEnrolling);
+        AggregateTester::<User>::given(vec![registered(), enrolling()])
+            .when(sign_in(None))
+            .then_expect_events(vec![session_with(None)]);
+        AggregateTester::<User>::given(vec![registered(), enrolling()])
+            .when(UserCommand::ConfirmTotp {
+                step: 7,
+                recovery_code_hashes: vec!["r1".to_owned(), "r2".to_owned()],
+                at: at(3),
+            })
+            .then_expect_events(vec![enabled(7)]);
+        let user = User::from_events([registered(), enrolling(), enabled(7)]);
+        assert_eq!(
+            user.second_factor(),
+            &SecondFactor::On {
+                sealed_secret: "sealed".to_owned(),
+                recovery_code_hashes: vec!["r1".to_owned(), "r2".to_owned()],
+                last_step: 7,
+            }
+        );
+        AggregateTester::<User>::given(vec![registered(), enrolling(), enabled(7)])
+            .when(UserCommand::BeginTotpEnrolment {
+                sealed_secret: "other".to_owned(),
+                at: at(4),
+            })
+            .then_expect_error(|e| *e == UserError::SecondFactorAlreadyOn);
+    }
+
+    #[test]
+    fn a_sign_in_needs_a_code_whose_step_is_new() {
+        let on = vec![registered(), enrolling(), enabled(7)];
+        AggregateTester::<User>::given(on.clone())
+            .when(sign_in(None))
+            .then_expect_error(|e| *e == UserError::SecondFactorRequired);
+        for used in [6, 7] {
+            AggregateTester::<User>::given(on.clone())
+                .when(sign_in(totp(used)))
+                .then_expect_error(|e| *e == UserError::InvalidSecondFactor);
+        }
+        AggregateTester::<User>::given(on.clone())
+            .when(sign_in(totp(8)))
+            .then_expect_events(vec![session_with(totp(8))]);
+        let mut after = on;
+        after.push(session_with(totp(8)));
+        AggregateTester::<User>::given(after)
+            .when(sign_in(totp(8)))
+            .then_expect_error(|e| *e == UserError::InvalidSecondFactor);
+    }
+
+    #[test]
+    fn a_recovery_code_opens_the_account_once() {
+        let on = vec![registered(), enrolling(), enabled(7)];
+        AggregateTester::<User>::given(on.clone())
+            .when(sign_in(recovery("nope")))
+            .then_expect_error(|e| *e == UserError::InvalidSecondFactor);
+        AggregateTester::<User>::given(on.clone())
+            .when(sign_in(recovery("r2")))
+            .then_expect_events(vec![session_with(recovery("r2"))]);
+        let mut after = on;
+        after.push(session_with(recovery("r2")));
+        let user = User::from_events(after.clone());
+        assert!(user.second_factor().has_recovery_code("r1"));
+        assert!(!user.second_factor().has_recovery_code("r2"));
+        AggregateTester::<User>::given(after)
+            .when(sign_in(recovery("r2")))
+            .then_expect_error(|e| *e == UserError::InvalidSecondFactor);
+    }
+
+    #[test]
+    fn turning_it_off_needs_a_good_code_and_then_a_password_signs_in() {
+        AggregateTester::<User>::given(vec![registered()])
+            .when(UserCommand::DisableTotp {
+                proof: SecondFactorProof::Totp { step: 9 },
+                at: at(6),
+            })
+            .then_expect_error(|e| *e == UserError::SecondFactorOff);
+        let on = vec![registered(), enrolling(), enabled(7)];
+        AggregateTester::<User>::given(on.clone())
+            .when(UserCommand::DisableTotp {
+                proof: SecondFactorProof::Totp { step: 7 },
+                at: at(6),
+            })
+            .then_expect_error(|e| *e == UserError::InvalidSecondFactor);
+        AggregateTester::<User>::given(on.clone())
+            .when(UserCommand::DisableTotp {
+                proof: SecondFactorProof::RecoveryCode {
+                    hash: "r1".to_owned(),
+                },
+                at: at(6),
+            })
+            .then_expect_events(vec![UserEvent::TotpDisabled { at: at(6) }]);
+        let mut off = on;
+        off.push(UserEvent::TotpDisabled { at: at(6) });
+        AggregateTester::<User>::given(off)
+            .when(sign_in(totp(3)))
+            .then_expect_events(vec![session_with(None)]);
+    }
+
+    #[test]
+    fn sessions_recorded_before_second_factors_existed_still_read() {
+        let event: UserEvent = serde_json::from_value(serde_json::json!({
+            "type": "UserSessionStarted",
+            "data": {"session_id": session(1), "refresh_token_hash": "t1",
+                     "expires_at": at(10_000), "source": null, "at": at(5)}
+        }))
+        .expect("an old event reads");
+        assert_eq!(event, session_with(None));
+    }
 }

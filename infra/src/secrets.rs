@@ -10,6 +10,8 @@ use crate::database::Database;
 
 /// The key resume tokens of Wait nodes are derived with.
 pub const RESUME_LINK_KEY: &str = "resume_link_key";
+/// The key accounts' authenticator (TOTP) secrets are sealed with.
+pub const SECOND_FACTOR_KEY: &str = "second_factor_key";
 
 /// Why a secret could not be read or created.
 #[derive(Debug, thiserror::Error)]

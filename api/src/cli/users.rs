@@ -5,11 +5,11 @@
 use anyhow::{bail, Context};
 use flowforge_api::config::UsersCommand;
 use flowforge_commands::{
-    accounts::{Accounts, Passwords},
+    accounts::{Accounts, Passwords, SecondFactorKey},
     workspaces::Workspaces,
     CommandBus,
 };
-use flowforge_infra::event_store::EventMetadata;
+use flowforge_infra::{event_store::EventMetadata, secrets::SECOND_FACTOR_KEY};
 
 /// Runs a `users` subcommand.
 pub async fn run(command: UsersCommand) -> anyhow::Result<()> {
@@ -25,16 +25,19 @@ pub async fn run(command: UsersCommand) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot read {}", password_file.display()))?
                 .trim_end_matches(['\r', '\n'])
                 .to_owned();
-            let (_, store) = super::open(&storage).await?;
+            let (database, store) = super::open(&storage).await?;
             let commands = CommandBus::new(store);
             let workspaces = Workspaces::new(commands.clone(), chrono::Duration::days(7));
             if workspaces.has_first_owner().await? {
                 bail!("the installation has an owner already; invite further accounts");
             }
+            let second_factor =
+                SecondFactorKey::from_hex(&database.secret(SECOND_FACTOR_KEY).await?)?;
             let accounts = Accounts::new(
                 commands,
                 Passwords::new(auth.argon2())?,
                 chrono::Duration::days(i64::from(auth.session_days)),
+                second_factor,
             );
             let metadata = EventMetadata {
                 actor: Some("cli".to_owned()),

@@ -74,6 +74,12 @@ pub enum ErrorCode {
     WeakPassword,
     /// The e-mail address or name is not valid.
     InvalidAccount,
+    /// The account's second factor is on and no code came.
+    TotpRequired,
+    /// A second-factor code that is wrong or was used already.
+    InvalidTotp,
+    /// The second factor is on already, off, or not being set up.
+    TotpState,
     /// The refresh token is not valid.
     InvalidRefreshToken,
     /// A refresh token came back after it was exchanged.

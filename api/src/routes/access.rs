@@ -49,6 +49,9 @@ pub fn rule(method: &Method, route: &str) -> Option<Access> {
         ("POST", "/api/v1/auth/logout" | "/api/v1/invitations/accept") => Account,
         ("GET", "/api/v1/me") => Account,
         ("POST", "/api/v1/me/password") | ("DELETE", "/api/v1/me/sessions/{id}") => Account,
+        ("POST", "/api/v1/me/totp" | "/api/v1/me/totp/confirm" | "/api/v1/me/totp/disable") => {
+            Account
+        }
         ("GET" | "POST", "/api/v1/workspaces") => Account,
         ("POST", "/api/v1/workspaces/{id}/invitations") => WorkspaceInPath(Administer),
         ("GET", "/api/v1/workspaces/{id}/members" | "/api/v1/workspaces/{id}/members/{user}") => {

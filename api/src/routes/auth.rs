@@ -134,6 +134,10 @@ pub struct LoginRequest {
     pub email: String,
     /// Its password.
     pub password: String,
+    /// When the account's second factor is on: the code its authenticator
+    /// shows now, or one of its recovery codes.
+    #[serde(default)]
+    pub totp: Option<String>,
 }
 
 /// A refresh token to exchange.
@@ -167,8 +171,8 @@ pub struct Tokens {
     responses(
         JsonBodyErrors,
         (status = 200, description = "Signed in", body = Tokens),
-        (status = 401, description = "Wrong address or password (invalid_credentials)", body = ErrorBody),
-        (status = 429, description = "Locked after failed sign-ins (account_locked); see Retry-After", body = ErrorBody),
+        (status = 401, description = "Wrong address or password (invalid_credentials); the account's second factor is on and `totp` is missing (totp_required), or wrong or used already (invalid_totp)", body = ErrorBody),
+        (status = 429, description = "Locked after failed sign-ins, wrong codes among them (account_locked); see Retry-After", body = ErrorBody),
     )
 )]
 async fn login(
@@ -183,7 +187,13 @@ async fn login(
         .map(str::to_owned);
     let signed_in = state
         .accounts
-        .sign_in(&body.email, body.password, source, &metadata)
+        .sign_in(
+            &body.email,
+            body.password,
+            body.totp.as_deref(),
+            source,
+            &metadata,
+        )
         .await?;
     tokens(&state, signed_in, &metadata).await.map(Json)
 }
@@ -259,6 +269,8 @@ pub struct Me {
     pub sessions: Vec<SessionView>,
     /// The workspaces it belongs to, the default one first.
     pub workspaces: Vec<Uuid>,
+    /// Whether signing in needs a code from an authenticator.
+    pub totp_enabled: bool,
 }
 
 /// The account of the access token.
@@ -296,6 +308,7 @@ async fn me(
         name: user.name().to_owned(),
         sessions,
         workspaces: user.workspaces().iter().map(|w| w.as_uuid()).collect(),
+        totp_enabled: user.second_factor().is_on(),
     }))
 }
 

@@ -17,6 +17,7 @@ pub mod rate_limit;
 mod request_context;
 mod request_span;
 mod sagas;
+mod second_factor;
 mod security_headers;
 mod shared_responses;
 mod webhooks;
@@ -219,6 +220,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
     doc.merge(WebhookDoc::openapi());
     OpenApiRouter::with_openapi(doc)
         .merge(auth::routes())
+        .merge(second_factor::routes())
         .merge(workspaces::routes())
         .merge(api_keys::routes())
         .merge(workflows::routes())

@@ -4,18 +4,24 @@
 //! its address (the address's claim stream names it).
 //!
 //! Layout: `passwords` (Argon2id, strength checks), `refresh_tokens` (the
-//! opaque token and its hash) and the use cases here.
+//! opaque token and its hash), `second_factor` (TOTP secrets sealed,
+//! codes checked, recovery codes) and the use cases here.
 
 mod passwords;
 mod refresh_tokens;
+mod second_factor;
 
 pub use passwords::{Argon2Settings, PasswordError, Passwords, MIN_PASSWORD_CHARS};
 pub use refresh_tokens::RefreshToken;
+pub use second_factor::{recovery_code_hash, SecondFactorError, SecondFactorKey, TotpEnrolment};
+
+use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use flowforge_domain::{
     user::{
-        normalise_email, ClaimEmail, EmailClaim, SessionId, User, UserCommand, UserError, UserId,
+        normalise_email, ClaimEmail, EmailClaim, SecondFactor, SecondFactorProof, SessionId, User,
+        UserCommand, UserError, UserId,
     },
     Aggregate,
 };
@@ -50,6 +56,16 @@ pub enum AccountError {
     /// The account or its address refused, or the store failed.
     #[error(transparent)]
     User(#[from] CommandError<UserError>),
+    /// The second factor's cryptography failed (a secret that does not open
+    /// with this deployment's key among them).
+    #[error(transparent)]
+    SecondFactor(#[from] SecondFactorError),
+}
+
+impl AccountError {
+    fn rejected(error: UserError) -> Self {
+        Self::User(CommandError::Rejected(error))
+    }
 }
 
 /// A session just opened or refreshed.
@@ -69,15 +85,23 @@ pub struct Accounts {
     commands: CommandBus,
     passwords: Passwords,
     session_lifetime: Duration,
+    second_factor: Arc<SecondFactorKey>,
 }
 
 impl Accounts {
-    /// Accounts whose sessions last `session_lifetime` from their last refresh.
-    pub fn new(commands: CommandBus, passwords: Passwords, session_lifetime: Duration) -> Self {
+    /// Accounts whose sessions last `session_lifetime` from their last
+    /// refresh, with authenticator secrets sealed under `second_factor`.
+    pub fn new(
+        commands: CommandBus,
+        passwords: Passwords,
+        session_lifetime: Duration,
+        second_factor: SecondFactorKey,
+    ) -> Self {
         Self {
             commands,
             passwords,
             session_lifetime,
+            second_factor: Arc::new(second_factor),
         }
     }
 
@@ -121,18 +145,20 @@ impl Accounts {
         Ok(user_id)
     }
 
-    /// Signs in with an address and a password: a new session, or
-    /// [`AccountError::InvalidCredentials`] whether the address or the
-    /// password was wrong (in the same time). Failures count towards the
-    /// account's lock.
+    /// Signs in with an address and a password (and, when the account's
+    /// second factor is on, a code from its authenticator or a recovery
+    /// code): a new session, or [`AccountError::InvalidCredentials`] whether
+    /// the address or the password was wrong (in the same time). Failures,
+    /// wrong codes among them, count towards the account's lock.
     ///
     /// # Errors
-    /// [`AccountError::InvalidCredentials`], a locked account's refusal, and
-    /// what the store fails with.
+    /// [`AccountError::InvalidCredentials`], a locked account's refusal, a
+    /// missing or wrong second factor, and what the store fails with.
     pub async fn sign_in(
         &self,
         email: &str,
         password: String,
+        second_factor: Option<&str>,
         source: Option<String>,
         metadata: &EventMetadata,
     ) -> Result<SignedIn, AccountError> {
@@ -149,16 +175,26 @@ impl Accounts {
         };
         let at = Utc::now();
         if !matched {
-            let command = UserCommand::RecordFailedSignIn { source, at };
-            self.commands
-                .execute::<User>(&user_id.to_string(), command, None, metadata)
-                .await?;
+            self.record_failure(user_id, source, metadata).await?;
             return Err(AccountError::InvalidCredentials);
         }
         if let Some(until) = user.locked_until(at) {
             let retry_after_secs = (until - at).num_seconds().max(1);
-            return Err(CommandError::Rejected(UserError::Locked { retry_after_secs }).into());
+            return Err(AccountError::rejected(UserError::Locked {
+                retry_after_secs,
+            }));
         }
+        let proof = match (user.second_factor().is_on(), second_factor) {
+            (false, _) => None,
+            (true, None) => return Err(AccountError::rejected(UserError::SecondFactorRequired)),
+            (true, Some(code)) => match self.prove(&user, user_id, code)? {
+                Some(proof) => Some(proof),
+                None => {
+                    self.record_failure(user_id, source, metadata).await?;
+                    return Err(AccountError::rejected(UserError::InvalidSecondFactor));
+                }
+            },
+        };
         let session_id = SessionId::from_uuid(Uuid::now_v7());
         let token = RefreshToken::mint(user_id, session_id);
         let command = UserCommand::StartSession {
@@ -166,6 +202,7 @@ impl Accounts {
             refresh_token_hash: token.hash(),
             expires_at: at + self.session_lifetime,
             source,
+            second_factor: proof,
             at,
         };
         self.commands
@@ -281,6 +318,149 @@ impl Accounts {
         Ok(())
     }
 
+    /// Begins setting up an authenticator for `user_id`: a new shared
+    /// secret to show once (recorded only sealed). Until a code from it
+    /// confirms it, sign-ins need no code.
+    ///
+    /// # Errors
+    /// The account's refusal (its second factor is on already), and what
+    /// the store or the cryptography fail with.
+    pub async fn begin_totp(
+        &self,
+        user_id: UserId,
+        metadata: &EventMetadata,
+    ) -> Result<TotpEnrolment, AccountError> {
+        let user = self.existing(user_id).await?;
+        if user.second_factor().is_on() {
+            return Err(AccountError::rejected(UserError::SecondFactorAlreadyOn));
+        }
+        let (enrolment, sealed_secret) = self.second_factor.enrol(user_id, user.email())?;
+        let command = UserCommand::BeginTotpEnrolment {
+            sealed_secret,
+            at: Utc::now(),
+        };
+        self.commands
+            .execute::<User>(&user_id.to_string(), command, None, metadata)
+            .await?;
+        Ok(enrolment)
+    }
+
+    /// Turns the second factor of `user_id` on with a `code` from the
+    /// authenticator being set up; answers the recovery codes (shown once).
+    ///
+    /// # Errors
+    /// The account's refusal (nothing being set up, a wrong code), and what
+    /// the store or the cryptography fail with.
+    pub async fn confirm_totp(
+        &self,
+        user_id: UserId,
+        code: &str,
+        metadata: &EventMetadata,
+    ) -> Result<Vec<String>, AccountError> {
+        let user = self.existing(user_id).await?;
+        let SecondFactor::Enrolling { sealed_secret } = user.second_factor() else {
+            return Err(AccountError::rejected(if user.second_factor().is_on() {
+                UserError::SecondFactorAlreadyOn
+            } else {
+                UserError::NotEnrolling
+            }));
+        };
+        let proof =
+            self.second_factor
+                .prove(user_id, user.email(), sealed_secret, code, unix_now())?;
+        let Some(SecondFactorProof::Totp { step }) = proof else {
+            return Err(AccountError::rejected(UserError::InvalidSecondFactor));
+        };
+        let (codes, recovery_code_hashes) = self.second_factor.recovery_codes()?;
+        let command = UserCommand::ConfirmTotp {
+            step,
+            recovery_code_hashes,
+            at: Utc::now(),
+        };
+        self.commands
+            .execute::<User>(&user_id.to_string(), command, None, metadata)
+            .await?;
+        Ok(codes)
+    }
+
+    /// Turns the second factor of `user_id` off, given its password and a
+    /// code (or a recovery code): a stolen access token alone cannot.
+    ///
+    /// # Errors
+    /// [`AccountError::InvalidCredentials`] for a wrong password, the
+    /// account's refusal (off already, a wrong code), and what the store or
+    /// the cryptography fail with.
+    pub async fn disable_totp(
+        &self,
+        user_id: UserId,
+        password: String,
+        code: &str,
+        metadata: &EventMetadata,
+    ) -> Result<(), AccountError> {
+        let account = self.account(user_id).await?;
+        let hash = account.as_ref().map(|user| user.password_hash().to_owned());
+        let matched = self.passwords.verify(hash, password).await;
+        let Some(user) = account.filter(|_| matched) else {
+            return Err(AccountError::InvalidCredentials);
+        };
+        if !user.second_factor().is_on() {
+            return Err(AccountError::rejected(UserError::SecondFactorOff));
+        }
+        let proof = self
+            .prove(&user, user_id, code)?
+            .ok_or(AccountError::rejected(UserError::InvalidSecondFactor))?;
+        let command = UserCommand::DisableTotp {
+            proof,
+            at: Utc::now(),
+        };
+        self.commands
+            .execute::<User>(&user_id.to_string(), command, None, metadata)
+            .await?;
+        Ok(())
+    }
+
+    /// What `code` proves for an account whose second factor is on, if the
+    /// account would accept it now (a new time step, an unused recovery
+    /// code).
+    fn prove(
+        &self,
+        user: &User,
+        user_id: UserId,
+        code: &str,
+    ) -> Result<Option<SecondFactorProof>, AccountError> {
+        let Some(sealed) = user.second_factor().sealed_secret() else {
+            return Ok(None);
+        };
+        let proof = self
+            .second_factor
+            .prove(user_id, user.email(), sealed, code, unix_now())?;
+        Ok(proof.filter(|proof| user.second_factor().admits(Some(proof)).is_ok()))
+    }
+
+    /// Counts a failed sign-in towards the account's lock.
+    async fn record_failure(
+        &self,
+        user_id: UserId,
+        source: Option<String>,
+        metadata: &EventMetadata,
+    ) -> Result<(), AccountError> {
+        let command = UserCommand::RecordFailedSignIn {
+            source,
+            at: Utc::now(),
+        };
+        self.commands
+            .execute::<User>(&user_id.to_string(), command, None, metadata)
+            .await?;
+        Ok(())
+    }
+
+    /// The account with this id, or its refusal as not found.
+    async fn existing(&self, user_id: UserId) -> Result<User, AccountError> {
+        self.account(user_id)
+            .await?
+            .ok_or(AccountError::rejected(UserError::NotFound))
+    }
+
     /// The account with this id, if it exists.
     ///
     /// # Errors
@@ -354,6 +534,11 @@ impl Accounts {
         };
         Ok(self.account(user_id).await?.map(|user| (user, user_id)))
     }
+}
+
+/// Seconds since the Unix epoch, for TOTP's time steps.
+fn unix_now() -> u64 {
+    u64::try_from(Utc::now().timestamp()).unwrap_or(0)
 }
 
 /// The id of the claim stream of a normalised address (for tools and tests

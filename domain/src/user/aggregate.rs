@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::{SessionEndReason, SessionId, UserCommand, UserError, UserEvent, UserId};
+use super::{SecondFactor, SessionEndReason, SessionId, UserCommand, UserError, UserEvent, UserId};
 use crate::{aggregate::Aggregate, workspace::WorkspaceId};
 
 /// Failed sign-ins in a row that lock the account.
@@ -42,6 +42,7 @@ pub struct User {
     failed_in_a_row: u32,
     locked_until: Option<DateTime<Utc>>,
     workspaces: Vec<WorkspaceId>,
+    second_factor: SecondFactor,
 }
 
 impl User {
@@ -79,6 +80,11 @@ impl User {
     /// the first is where a new session starts.
     pub fn workspaces(&self) -> &[WorkspaceId] {
         &self.workspaces
+    }
+
+    /// Where the account's second factor stands.
+    pub fn second_factor(&self) -> &SecondFactor {
+        &self.second_factor
     }
 
     /// Until when sign-ins are refused, if the account is locked at `now`.
@@ -231,15 +237,18 @@ impl Aggregate for User {
                 refresh_token_hash,
                 expires_at,
                 source,
+                second_factor,
                 at,
             } => {
                 self.existing()?;
                 self.unlocked(at)?;
+                self.second_factor.admits(second_factor.as_ref())?;
                 Ok(vec![UserEvent::SessionStarted {
                     session_id,
                     refresh_token_hash,
                     expires_at,
                     source,
+                    second_factor: second_factor.filter(|_| self.second_factor.is_on()),
                     at,
                 }])
             }
@@ -276,6 +285,37 @@ impl Aggregate for User {
                     },
                 ));
                 Ok(events)
+            }
+            UserCommand::BeginTotpEnrolment { sealed_secret, at } => {
+                self.existing()?;
+                if self.second_factor.is_on() {
+                    return Err(UserError::SecondFactorAlreadyOn);
+                }
+                Ok(vec![UserEvent::TotpEnrolmentBegun { sealed_secret, at }])
+            }
+            UserCommand::ConfirmTotp {
+                step,
+                recovery_code_hashes,
+                at,
+            } => {
+                self.existing()?;
+                match self.second_factor {
+                    SecondFactor::Enrolling { .. } => Ok(vec![UserEvent::TotpEnabled {
+                        recovery_code_hashes,
+                        step,
+                        at,
+                    }]),
+                    SecondFactor::On { .. } => Err(UserError::SecondFactorAlreadyOn),
+                    SecondFactor::Off => Err(UserError::NotEnrolling),
+                }
+            }
+            UserCommand::DisableTotp { proof, at } => {
+                self.existing()?;
+                if !self.second_factor.is_on() {
+                    return Err(UserError::SecondFactorOff);
+                }
+                self.second_factor.admits(Some(&proof))?;
+                Ok(vec![UserEvent::TotpDisabled { at }])
             }
             UserCommand::JoinWorkspace { workspace_id } => {
                 self.existing()?;
@@ -325,10 +365,14 @@ impl Aggregate for User {
                 refresh_token_hash,
                 expires_at,
                 source,
+                second_factor,
                 at,
             } => {
                 self.failed_in_a_row = 0;
                 self.locked_until = None;
+                if let Some(proof) = &second_factor {
+                    self.second_factor.spend(proof);
+                }
                 self.sessions.insert(
                     session_id,
                     Session {
@@ -358,6 +402,25 @@ impl Aggregate for User {
             UserEvent::PasswordChanged { password_hash, .. } => {
                 self.password_hash = password_hash;
             }
+            UserEvent::TotpEnrolmentBegun { sealed_secret, .. } => {
+                self.second_factor = SecondFactor::Enrolling { sealed_secret };
+            }
+            UserEvent::TotpEnabled {
+                recovery_code_hashes,
+                step,
+                ..
+            } => {
+                if let SecondFactor::Enrolling { sealed_secret } =
+                    std::mem::take(&mut self.second_factor)
+                {
+                    self.second_factor = SecondFactor::On {
+                        sealed_secret,
+                        recovery_code_hashes,
+                        last_step: step,
+                    };
+                }
+            }
+            UserEvent::TotpDisabled { .. } => self.second_factor = SecondFactor::Off,
             UserEvent::JoinedWorkspace { workspace_id } => self.workspaces.push(workspace_id),
             UserEvent::LeftWorkspace { workspace_id } => {
                 self.workspaces.retain(|w| *w != workspace_id);

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{SessionId, UserId};
+use super::{SecondFactorProof, SessionId, UserId};
 use crate::workspace::WorkspaceId;
 
 /// A command to the `User` aggregate.
@@ -40,6 +40,9 @@ pub enum UserCommand {
         expires_at: DateTime<Utc>,
         /// Where it came from, for the session list.
         source: Option<String>,
+        /// The second factor presented, as the edge found it (needed when
+        /// the account's is on).
+        second_factor: Option<SecondFactorProof>,
         /// Now.
         at: DateTime<Utc>,
     },
@@ -69,6 +72,30 @@ pub enum UserCommand {
         password_hash: String,
         /// The session the change was made from, which stays open.
         keep: Option<SessionId>,
+        /// Now.
+        at: DateTime<Utc>,
+    },
+    /// Begin setting up an authenticator (again, if one was being set up).
+    BeginTotpEnrolment {
+        /// The new shared secret, sealed by the edge.
+        sealed_secret: String,
+        /// Now.
+        at: DateTime<Utc>,
+    },
+    /// Finish setting it up with a code it gave: the second factor is on.
+    ConfirmTotp {
+        /// The time step the code matched (the edge checked it).
+        step: u64,
+        /// SHA-256 of each recovery code handed out.
+        recovery_code_hashes: Vec<String>,
+        /// Now.
+        at: DateTime<Utc>,
+    },
+    /// Turn the second factor off, proven by a code or a recovery code (the
+    /// edge checked the password too).
+    DisableTotp {
+        /// What was presented.
+        proof: SecondFactorProof,
         /// Now.
         at: DateTime<Utc>,
     },

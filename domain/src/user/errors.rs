@@ -47,4 +47,19 @@ pub enum UserError {
     /// The session's refresh token has expired.
     #[error("the session has expired")]
     SessionExpired,
+    /// The account's second factor is on and none was presented.
+    #[error("this account needs a code from its authenticator (or a recovery code)")]
+    SecondFactorRequired,
+    /// The code or recovery code is wrong, or was used already.
+    #[error("the code is wrong or was used already")]
+    InvalidSecondFactor,
+    /// An authenticator is set up already; turn it off first.
+    #[error("the second factor is on already")]
+    SecondFactorAlreadyOn,
+    /// No authenticator is being set up.
+    #[error("no authenticator is being set up; begin with POST /api/v1/me/totp")]
+    NotEnrolling,
+    /// The second factor is off.
+    #[error("the second factor is off")]
+    SecondFactorOff,
 }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{SessionId, UserId};
+use super::{SecondFactorProof, SessionId, UserId};
 use crate::{aggregate::DomainEvent, workspace::WorkspaceId};
 
 /// Why a session ended.
@@ -61,6 +61,9 @@ pub enum UserEvent {
         expires_at: DateTime<Utc>,
         /// Where it came from.
         source: Option<String>,
+        /// The second factor it presented, if the account's was on.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        second_factor: Option<SecondFactorProof>,
         /// When.
         at: DateTime<Utc>,
     },
@@ -94,6 +97,30 @@ pub enum UserEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// Setting up an authenticator began (again).
+    #[serde(rename = "UserTotpEnrolmentBegun")]
+    TotpEnrolmentBegun {
+        /// The shared secret, sealed (never in plain text).
+        sealed_secret: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The authenticator gave a good code: the second factor is on.
+    #[serde(rename = "UserTotpEnabled")]
+    TotpEnabled {
+        /// SHA-256 of each recovery code.
+        recovery_code_hashes: Vec<String>,
+        /// The time step of the code that confirmed it (spent).
+        step: u64,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The second factor was turned off.
+    #[serde(rename = "UserTotpDisabled")]
+    TotpDisabled {
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// The account became a member of a workspace.
     #[serde(rename = "UserJoinedWorkspace")]
     JoinedWorkspace {
@@ -117,6 +144,9 @@ impl DomainEvent for UserEvent {
             Self::RefreshTokenRotated { .. } => "UserRefreshTokenRotated",
             Self::SessionEnded { .. } => "UserSessionEnded",
             Self::PasswordChanged { .. } => "UserPasswordChanged",
+            Self::TotpEnrolmentBegun { .. } => "UserTotpEnrolmentBegun",
+            Self::TotpEnabled { .. } => "UserTotpEnabled",
+            Self::TotpDisabled { .. } => "UserTotpDisabled",
             Self::JoinedWorkspace { .. } => "UserJoinedWorkspace",
             Self::LeftWorkspace { .. } => "UserLeftWorkspace",
         }

@@ -10,7 +10,8 @@
 //! [`LOCKOUT`], whatever password comes next.
 //!
 //! Layout: `commands`, `events`, `errors` and `aggregate` (the state and its
-//! decisions); `email_claim` (the `EmailClaim` aggregate: one account per
+//! decisions); `second_factor` (the optional TOTP authenticator and its
+//! recovery codes); `email_claim` (the `EmailClaim` aggregate: one account per
 //! address); [`UserId`] and [`SessionId`] are generated at the edge.
 
 mod aggregate;
@@ -18,12 +19,14 @@ mod commands;
 mod email_claim;
 mod errors;
 mod events;
+mod second_factor;
 
 pub use aggregate::{normalise_email, Session, User, LOCKOUT, MAX_FAILED_SIGN_INS};
 pub use commands::UserCommand;
 pub use email_claim::{ClaimEmail, EmailClaim, EmailClaimEvent};
 pub use errors::{InvalidUserId, UserError};
 pub use events::{SessionEndReason, UserEvent};
+pub use second_factor::{SecondFactor, SecondFactorProof, RECOVERY_CODES};
 
 crate::uuid_id!(
     /// Identifies one user account; serialises as a bare UUID string.
