@@ -129,6 +129,8 @@ async fn main() {
             database_url: Some(db.location.clone()),
             data_dir: PathBuf::from("unused"),
             db_max_connections: 20,
+            encryption_key: Some("11".repeat(32)),
+            encryption_key_file: None,
         },
         bus: BusArgs {
             nats_url: Some(jetstream.settings.url.clone()),

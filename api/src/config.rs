@@ -178,6 +178,18 @@ pub struct StorageArgs {
     /// PostgreSQL connections per instance.
     #[arg(long, env = "FLOWFORGE_DB_MAX_CONNECTIONS", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub db_max_connections: u32,
+
+    /// The master key that wraps the data keys secrets are sealed with: 32
+    /// bytes as 64 hex digits or base64 (`openssl rand -hex 32`). Every
+    /// instance on one database needs the same. Without it (or a key
+    /// file), `master.key` in the data directory is used, made on first
+    /// start.
+    #[arg(long, env = "FLOWFORGE_ENCRYPTION_KEY", hide_env_values = true)]
+    pub encryption_key: Option<String>,
+
+    /// A file holding the master key (instead of FLOWFORGE_ENCRYPTION_KEY).
+    #[arg(long, env = "FLOWFORGE_ENCRYPTION_KEY_FILE")]
+    pub encryption_key_file: Option<PathBuf>,
 }
 
 /// Settings of `flowforge serve`.

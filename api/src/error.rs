@@ -9,11 +9,13 @@ use axum::{
 };
 use flowforge_commands::{
     accounts::{AccountError, PasswordError},
+    credentials::VaultError,
     workflow_lifecycle::LifecycleError,
     workspaces::WorkspacesError,
     CommandError,
 };
 use flowforge_domain::{
+    credential::CredentialError,
     execution::ExecutionError,
     saga::SagaError,
     user::UserError,
@@ -188,6 +190,15 @@ pub enum ApiError {
     /// The second factor is not in the state the request needs.
     #[error("{0}")]
     TotpState(String),
+    /// The workspace has a credential of this name.
+    #[error("{0}")]
+    CredentialNameTaken(String),
+    /// A credential that is not valid: its type, data or name.
+    #[error("{0}")]
+    InvalidCredential(String),
+    /// A credential's sealed data does not open (altered, or another key).
+    #[error("{0}")]
+    CredentialUnreadable(String),
     /// The refresh token is not a live session's current token.
     #[error("the refresh token is not valid; sign in again")]
     InvalidRefreshToken,
@@ -408,6 +419,19 @@ impl ApiError {
             ApiError::TotpRequired => (StatusCode::UNAUTHORIZED, ErrorCode::TotpRequired, None),
             ApiError::InvalidTotp => (StatusCode::UNAUTHORIZED, ErrorCode::InvalidTotp, None),
             ApiError::TotpState(_) => (StatusCode::CONFLICT, ErrorCode::TotpState, None),
+            ApiError::CredentialNameTaken(_) => {
+                (StatusCode::CONFLICT, ErrorCode::CredentialNameTaken, None)
+            }
+            ApiError::InvalidCredential(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::InvalidCredential,
+                None,
+            ),
+            ApiError::CredentialUnreadable(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::CredentialUnreadable,
+                None,
+            ),
             ApiError::InvalidRefreshToken => (
                 StatusCode::UNAUTHORIZED,
                 ErrorCode::InvalidRefreshToken,
@@ -721,6 +745,38 @@ impl From<WorkspacesError> for ApiError {
             WorkspacesError::InvalidApiKey => ApiError::InvalidApiKey,
             WorkspacesError::InvalidInvitation => {
                 ApiError::InvalidInvitation("not a live invitation".to_owned())
+            }
+        }
+    }
+}
+
+impl From<CommandError<CredentialError>> for ApiError {
+    fn from(error: CommandError<CredentialError>) -> Self {
+        command_error(
+            error,
+            |rejected| match rejected {
+                CredentialError::NotFound(what) => ApiError::NotFound(format!("credential {what}")),
+                taken @ CredentialError::NameTaken(_) => {
+                    ApiError::CredentialNameTaken(taken.to_string())
+                }
+                invalid @ (CredentialError::InvalidName
+                | CredentialError::UnknownKind(_)
+                | CredentialError::InvalidData { .. }) => {
+                    ApiError::InvalidCredential(invalid.to_string())
+                }
+            },
+            |_, _| ApiError::Unavailable("the credentials changed concurrently".to_owned()),
+        )
+    }
+}
+
+impl From<VaultError> for ApiError {
+    fn from(error: VaultError) -> Self {
+        match error {
+            VaultError::Credential(command) => command.into(),
+            unreadable @ (VaultError::Keys(_) | VaultError::Corrupt) => {
+                tracing::error!(error = %unreadable, "a credential does not open");
+                ApiError::CredentialUnreadable(unreadable.to_string())
             }
         }
     }

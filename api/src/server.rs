@@ -6,6 +6,7 @@ use std::{collections::HashMap, net::SocketAddr, sync::Arc, time::Duration};
 
 use flowforge_commands::{
     accounts::{Accounts, PasswordError, Passwords, SecondFactorError, SecondFactorKey},
+    credentials::Vault,
     workspaces::Workspaces,
     CommandBus,
 };
@@ -13,6 +14,7 @@ use flowforge_engine::{
     backlog::{follower, Backlog},
     triggers::webhooks::WebhookRegistry,
     ExecutionOrchestrator, NatsPublisher, NatsTriggers, Scheduler, SubWorkflowStarter,
+    VaultCredentials,
 };
 use flowforge_infra::{
     bus::{
@@ -24,6 +26,7 @@ use flowforge_infra::{
     checkpoints::Checkpoints,
     database::{redact, Database, DatabaseError},
     event_store::{upcasting::Upcasters, EventStore, Position},
+    keys::{Keyring, KeyringError, MasterKey, MasterKeyError, MasterKeyOrigin, DEFAULT_KEY_FILE},
     leadership::Leadership,
     read_model::{
         live_execution_views, live_saga_views, AuditLog, ExecutionViews, SagaViews,
@@ -73,6 +76,12 @@ pub enum StartError {
     /// The CA bundle for outbound TLS (`--ca-file`) is unusable.
     #[error(transparent)]
     OutboundTrust(#[from] TrustError),
+    /// The master key is missing, malformed, or not this database's.
+    #[error(transparent)]
+    MasterKey(#[from] MasterKeyError),
+    /// The data keys could not be read, or the master key does not open them.
+    #[error(transparent)]
+    Keyring(#[from] KeyringError),
     /// The password hashing parameters are out of range.
     #[error(transparent)]
     Passwords(#[from] PasswordError),
@@ -186,6 +195,7 @@ pub async fn start(
 /// its shutdown token.
 struct Process {
     database: Database,
+    keyring: Arc<Keyring>,
     store: Arc<dyn EventStore>,
     commands: CommandBus,
     leadership: Leadership,
@@ -216,6 +226,7 @@ async fn open_write_side(
     shutdown: CancellationToken,
 ) -> Result<Process, StartError> {
     let database = open_database(&args.storage).await?;
+    let keyring = Arc::new(open_keyring(&args.storage, &database).await?);
     let store: Arc<dyn EventStore> = database.event_store(Upcasters::default());
     let mut tasks = JoinSet::new();
     {
@@ -227,10 +238,36 @@ async fn open_write_side(
         leadership: Leadership::for_database(&database),
         checkpoints: Checkpoints::new(database.clone()),
         database,
+        keyring,
         store,
         tasks,
         shutdown,
     })
+}
+
+/// The data keys under the configured master key (or the one in the data
+/// directory, made on first start with a warning to back it up); a master
+/// key that does not open this database's keys stops the start.
+pub async fn open_keyring(
+    storage: &StorageArgs,
+    database: &Database,
+) -> Result<Keyring, StartError> {
+    let (master, origin) = MasterKey::load(
+        storage.encryption_key.as_deref(),
+        storage.encryption_key_file.as_deref(),
+        &storage.data_dir.join(DEFAULT_KEY_FILE),
+    )?;
+    match &origin {
+        MasterKeyOrigin::Generated(path) => warn!(
+            path = %path.display(),
+            "created a new master key: BACK IT UP. Without this file every credential and \
+             second-factor secret sealed with it is lost; every instance on this database \
+             needs the same key (FLOWFORGE_ENCRYPTION_KEY or FLOWFORGE_ENCRYPTION_KEY_FILE)"
+        ),
+        MasterKeyOrigin::File(path) => info!(path = %path.display(), "master key read from file"),
+        MasterKeyOrigin::Configured => info!("master key from FLOWFORGE_ENCRYPTION_KEY"),
+    }
+    Ok(Keyring::open(database.clone(), master).await?)
 }
 
 /// Connects to NATS and starts the publisher when NATS is configured;
@@ -296,6 +333,7 @@ async fn start_process_managers(
 ) -> Result<Runtime, StartError> {
     let Process {
         database,
+        keyring,
         commands,
         leadership,
         checkpoints,
@@ -315,6 +353,11 @@ async fn start_process_managers(
         )))
         .with_resume_links(ResumeLinks::new(resume_key.into_bytes()))
         .with_max_items_per_node(args.limits.max_items_per_node())
+        .with_credentials(Arc::new(VaultCredentials::new(
+            Vault::new(commands.clone(), keyring.clone()),
+            commands.clone(),
+            workspaces(commands, args),
+        )))
         .with_tls_trust(trust)?;
     if let Some(ca) = trust.ca_source() {
         info!(%ca, roots = trust.extra_roots(), "outbound TLS also trusts a CA bundle");
@@ -396,6 +439,14 @@ async fn open_accounts(
     Ok((accounts, AccessTokens::new("1", key.as_bytes(), lifetime)))
 }
 
+/// The workspace use cases, with invitations valid as configured.
+fn workspaces(commands: &CommandBus, args: &ServeArgs) -> Workspaces {
+    Workspaces::new(
+        commands.clone(),
+        chrono::Duration::days(i64::from(args.auth.invitation_days)),
+    )
+}
+
 /// What every handler receives.
 fn app_state(
     process: &Process,
@@ -409,10 +460,8 @@ fn app_state(
     let database = &process.database;
     AppState {
         accounts,
-        workspaces: Workspaces::new(
-            process.commands.clone(),
-            chrono::Duration::days(i64::from(args.auth.invitation_days)),
-        ),
+        vault: Vault::new(process.commands.clone(), process.keyring.clone()),
+        workspaces: workspaces(&process.commands, args),
         open_registration: args.auth.open_registration,
         rate_limits: Arc::new(crate::routes::rate_limit::RateLimits::new(
             &args.rate_limits,

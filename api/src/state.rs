@@ -61,6 +61,8 @@ pub struct AppState {
     pub accounts: Accounts,
     /// Workspaces, members, invitations and API keys.
     pub workspaces: Workspaces,
+    /// The credentials vault.
+    pub vault: flowforge_commands::credentials::Vault,
     /// The rate limits requests pass through.
     pub rate_limits: Arc<crate::routes::rate_limit::RateLimits>,
     /// Whether anyone may register once the installation has an owner.

@@ -6,14 +6,16 @@
 //! Layout: `command_bus` (load → decide → append, with conflict retries),
 //! `aggregate_cache` (recently used aggregates, so a step reads only newer
 //! events), [`workflow_lifecycle`], [`accounts`] (register, sign in,
-//! refresh, sign out: passwords hashed with Argon2id, refresh tokens rotated)
-//! and [`workspaces`] (members, invitations, API keys, the first owner);
+//! refresh, sign out: passwords hashed with Argon2id, refresh tokens rotated),
+//! [`workspaces`] (members, invitations, API keys, the first owner) and
+//! [`credentials`] (the vault: a workspace's credentials, sealed);
 //! `opaque_secret` is the random part of every token handed out.
 #![forbid(unsafe_code)]
 
 pub mod accounts;
 mod aggregate_cache;
 mod command_bus;
+pub mod credentials;
 mod opaque_secret;
 pub mod workflow_lifecycle;
 pub mod workspaces;

@@ -12,13 +12,15 @@
 //! under a root execution), [`saga`] (records compensable steps and undoes
 //! them), [`schedule`] (one instance wins each tick), [`webhook_path`] (one
 //! owner per webhook route), [`user`] (an account, its sessions and their
-//! rotating refresh tokens) and [`workspace`] (members with roles,
-//! invitations, API keys, and the installation's first owner). The private
+//! rotating refresh tokens), [`workspace`] (members with roles,
+//! invitations, API keys, and the installation's first owner) and
+//! [`credential`] (a workspace's credentials, sealed). The private
 //! `uuid_id` gives the workflow and execution ids their shared shape; [`testing`] is the given/when/then harness
 //! the tests use.
 #![forbid(unsafe_code)]
 
 pub mod aggregate;
+pub mod credential;
 pub mod execution;
 pub mod execution_tree;
 pub mod saga;

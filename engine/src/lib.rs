@@ -13,8 +13,9 @@
 //! [`SubWorkflows`](flowforge_nodes::SubWorkflows) port), `start_rate`,
 //! `error_workflow` (the workflow that runs when another fails), `triggers`
 //! (schedules, NATS subjects, webhooks), `nats_publisher` (the node
-//! library's message port over NATS) and `clock` (the time the orchestrator
-//! reads and sleeps on, which tests drive by hand).
+//! library's message port over NATS), `vault_credentials` (the node
+//! library's credentials port over the vault) and `clock` (the time the
+//! orchestrator reads and sleeps on, which tests drive by hand).
 #![forbid(unsafe_code)]
 
 pub mod backlog;
@@ -27,6 +28,7 @@ mod start_rate;
 mod starter;
 mod sub_workflows;
 pub mod triggers;
+mod vault_credentials;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error_workflow::{error_execution_id, failure_item, start_error_workflow};
@@ -41,3 +43,4 @@ pub use triggers::{
     nats::NatsTriggers,
     schedule::{tick_execution_id, Scheduler},
 };
+pub use vault_credentials::VaultCredentials;

@@ -9,7 +9,8 @@
 //! upcasting), `bus` (the in-process store tail, JetStream publisher and
 //! consumers, failover between them), `read_model` (read-model storage),
 //! `checkpoints`, `leadership` (leases and the one leadership loop),
-//! `database` (opening and migrating either database), `secrets` and, for
+//! `database` (opening and migrating either database), `secrets`, `keys`
+//! (encryption at rest: the master key and the data keys it wraps) and, for
 //! tests, `test_support`.
 #![forbid(unsafe_code)]
 
@@ -17,6 +18,7 @@ pub mod bus;
 pub mod checkpoints;
 pub mod database;
 pub mod event_store;
+pub mod keys;
 pub mod leadership;
 pub mod read_model;
 pub mod secrets;

@@ -16,9 +16,10 @@
 mod builtin;
 mod executor;
 pub mod ports;
+mod redaction;
 mod registry;
 pub mod resume;
 
 pub use executor::{NodeExecutor, NodeOutcome, NodeRunRequest};
-pub use ports::{MessagePublisher, PublishError, SubWorkflows};
+pub use ports::{CredentialSource, MessagePublisher, PublishError, SubWorkflows};
 pub use registry::{NodeBehaviour, NodeRegistry, NodeRun, DEFAULT_MAX_ITEMS_PER_NODE};

@@ -5,6 +5,7 @@
 
 use async_trait::async_trait;
 use flowforge_domain::{
+    credential::CredentialKind,
     execution::{ExecutionId, Item, NodeError},
     workflow::WorkflowId,
 };
@@ -50,4 +51,20 @@ pub trait MessagePublisher: Send + Sync + 'static {
 
     /// Returns once everything published so far has reached the server.
     async fn flush(&self) -> Result<(), PublishError>;
+}
+
+/// Opens the credentials nodes name, for the workspace of the execution they
+/// run in: a node never sees another workspace's credentials.
+#[async_trait]
+pub trait CredentialSource: Send + Sync + 'static {
+    /// The fields of the credential of type `kind` that `reference` (its
+    /// id or its name) names in the workspace of `execution`. A missing
+    /// credential, one of another type or one that does not open comes back
+    /// as the node error to record (never with a secret in it).
+    async fn resolve(
+        &self,
+        execution: ExecutionId,
+        kind: CredentialKind,
+        reference: &str,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, NodeError>;
 }

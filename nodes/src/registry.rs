@@ -4,24 +4,29 @@
 //! registry also bounds what any node may output
 //! ([`NodeRegistry::with_max_items_per_node`]).
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
 
 use async_trait::async_trait;
 use flowforge_domain::{
+    credential::CredentialKind,
     execution::{concat_items, NodeError},
     workflow::NodeType,
 };
 use flowforge_outbound::{TlsTrust, TrustError};
 use flowforge_script::{ExpressionContext, ExpressionEngine, Item, ScriptError};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::{
     builtin::{
         branch, code, execute_workflow, http_request, merge, nats_publish, passthrough,
         respond_to_webhook, set, stop_and_error, wait,
     },
+    redaction::redact,
     resume::ResumeLinks,
-    MessagePublisher, NodeExecutor, NodeOutcome, NodeRunRequest, SubWorkflows,
+    CredentialSource, MessagePublisher, NodeExecutor, NodeOutcome, NodeRunRequest, SubWorkflows,
 };
 
 /// One node type's behaviour.
@@ -40,9 +45,77 @@ pub struct NodeRun {
     http: reqwest::Client,
     base: ExpressionContext,
     resume: Option<ResumeLinks>,
+    credentials: Option<Arc<dyn CredentialSource>>,
+    /// Every secret value this run opened, to redact from its outcome.
+    secrets: Mutex<Vec<String>>,
 }
 
 impl NodeRun {
+    /// The credentials the node's `credentials` parameter names
+    /// (`{"http_header_auth": "Stripe"}`: a type, and a credential's name or
+    /// id), opened, in the parameter's order. Their secret values (and any
+    /// form passed to [`NodeRun::keep_secret`]) are redacted from whatever
+    /// the run outputs or fails with.
+    ///
+    /// # Errors
+    /// A malformed parameter, an unknown type, and what resolving fails
+    /// with (no such credential, another type, one that does not open).
+    pub async fn credentials(
+        &self,
+    ) -> Result<Vec<(CredentialKind, Map<String, Value>)>, NodeError> {
+        let Some(named) = self.request.node.parameters().get("credentials") else {
+            return Ok(Vec::new());
+        };
+        let Value::Object(named) = named else {
+            return Err(NodeError::new(
+                "`credentials` must be an object of type → credential name or id",
+            )
+            .with_code("parameters"));
+        };
+        let mut opened = Vec::with_capacity(named.len());
+        for (kind, reference) in named {
+            let kind = CredentialKind::parse(kind)
+                .map_err(|e| NodeError::new(e.to_string()).with_code("parameters"))?;
+            let Some(reference) = reference.as_str() else {
+                return Err(NodeError::new(format!(
+                    "`credentials.{kind}` must be a credential's name or id"
+                ))
+                .with_code("parameters"));
+            };
+            let Some(source) = &self.credentials else {
+                return Err(NodeError::new("this deployment has no credentials vault")
+                    .with_code("credential_unavailable"));
+            };
+            let data = source
+                .resolve(self.request.execution_id, kind, reference)
+                .await?;
+            for field in kind.fields().iter().filter(|f| f.secret) {
+                match data.get(field.name) {
+                    Some(Value::String(value)) => self.keep_secret(value.clone()),
+                    Some(other @ Value::Number(_)) => self.keep_secret(other.to_string()),
+                    _ => {}
+                }
+            }
+            opened.push((kind, data));
+        }
+        Ok(opened)
+    }
+
+    /// Redacts `value` (a secret in another form, such as an encoded
+    /// header) from the run's outcome.
+    pub fn keep_secret(&self, value: String) {
+        if let Ok(mut secrets) = self.secrets.lock() {
+            secrets.push(value);
+        }
+    }
+
+    fn opened_secrets(&self) -> Vec<String> {
+        self.secrets
+            .lock()
+            .map(|secrets| secrets.clone())
+            .unwrap_or_default()
+    }
+
     /// How resume links are made, if this deployment makes them.
     pub fn resume_links(&self) -> Option<&ResumeLinks> {
         self.resume.as_ref()
@@ -125,6 +198,7 @@ pub struct NodeRegistry {
     engine: ExpressionEngine,
     http: reqwest::Client,
     resume: Option<ResumeLinks>,
+    credentials: Option<Arc<dyn CredentialSource>>,
     max_items: usize,
 }
 
@@ -165,6 +239,7 @@ impl NodeRegistry {
             // trusts no root) is only a fallback for the impossible case.
             http: http_client(&TlsTrust::public_roots()).unwrap_or_default(),
             resume: None,
+            credentials: None,
             max_items: DEFAULT_MAX_ITEMS_PER_NODE,
         }
     }
@@ -191,6 +266,13 @@ impl NodeRegistry {
     /// fails.
     pub fn with_resume_links(mut self, links: ResumeLinks) -> Self {
         self.resume = Some(links);
+        self
+    }
+
+    /// The same registry opening the credentials nodes name through
+    /// `source`; without, a node that names one fails.
+    pub fn with_credentials(mut self, source: Arc<dyn CredentialSource>) -> Self {
+        self.credentials = Some(source);
         self
     }
 
@@ -253,8 +335,11 @@ impl NodeExecutor for NodeRegistry {
             http: self.http.clone(),
             base,
             resume: self.resume.clone(),
+            credentials: self.credentials.clone(),
+            secrets: Mutex::new(Vec::new()),
         };
-        within_item_limit(behaviour.run(&run).await, self.max_items)
+        let outcome = behaviour.run(&run).await;
+        within_item_limit(redact(outcome, &run.opened_secrets()), self.max_items)
     }
 }
 

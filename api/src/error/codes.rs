@@ -80,6 +80,12 @@ pub enum ErrorCode {
     InvalidTotp,
     /// The second factor is on already, off, or not being set up.
     TotpState,
+    /// The workspace has a credential of this name.
+    CredentialNameTaken,
+    /// A credential's type, data or name is not valid.
+    InvalidCredential,
+    /// A credential's sealed data does not open.
+    CredentialUnreadable,
     /// The refresh token is not valid.
     InvalidRefreshToken,
     /// A refresh token came back after it was exchanged.

@@ -71,14 +71,16 @@ pub fn rule(method: &Method, route: &str) -> Option<Access> {
             | "/api/v1/executions/{id}/stream"
             | "/api/v1/sagas"
             | "/api/v1/sagas/{id}"
-            | "/api/v1/audit",
+            | "/api/v1/audit"
+            | "/api/v1/credentials"
+            | "/api/v1/credentials/{id}",
         ) => Workspace(Read),
         (
             "POST",
             "/api/v1/workflows/{id}/executions" | "/api/v1/executions/{id}/resume/{token}",
         ) => Workspace(Run),
-        ("POST", "/api/v1/workflows")
-        | ("PUT" | "DELETE", "/api/v1/workflows/{id}")
+        ("POST", "/api/v1/workflows" | "/api/v1/credentials")
+        | ("PUT" | "DELETE", "/api/v1/workflows/{id}" | "/api/v1/credentials/{id}")
         | (
             "POST",
             "/api/v1/workflows/{id}/activate"
@@ -86,7 +88,8 @@ pub fn rule(method: &Method, route: &str) -> Option<Access> {
             | "/api/v1/executions/{id}/cancel"
             | "/api/v1/executions/{id}/retry"
             | "/api/v1/sagas/{id}/retry"
-            | "/api/v1/sagas/{id}/skip-step",
+            | "/api/v1/sagas/{id}/skip-step"
+            | "/api/v1/credentials/{id}/test",
         ) => Workspace(Edit),
         // The raw log, any stream and the projections span every workspace
         // (and hold account and key hashes): owners only.

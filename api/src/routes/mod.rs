@@ -5,6 +5,7 @@ mod access;
 mod api_keys;
 pub mod audit;
 mod auth;
+mod credentials;
 mod docs_page;
 pub mod events;
 mod execution_stream;
@@ -45,6 +46,7 @@ use crate::{error::ApiError, state::AppState};
         (name = "auth", description = "Accounts: register, sign in, refresh and sign out; access tokens (JWT) and rotating refresh tokens"),
         (name = "workspaces", description = "Workspaces, their members with roles, invitations and API keys"),
         (name = "workflows", description = "Create, change, activate and read workflows"),
+        (name = "credentials", description = "The workspace's credentials vault: secrets sealed at rest, write-only through the API, used by nodes by name or id"),
         (name = "events", description = "The event log (one stream, or the global log), the audit log, and projection progress"),
         (name = "executions", description = "Run workflows and follow their executions node by node"),
         (name = "health", description = "Liveness and readiness probes, and Prometheus metrics")
@@ -221,6 +223,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(doc)
         .merge(auth::routes())
         .merge(second_factor::routes())
+        .merge(credentials::routes())
         .merge(workspaces::routes())
         .merge(api_keys::routes())
         .merge(workflows::routes())

@@ -80,11 +80,15 @@ impl TestApp {
                 database_url: Some(database.location.clone()),
                 data_dir: PathBuf::from("unused"),
                 db_max_connections: 10,
+                encryption_key: Some(TEST_MASTER_KEY.to_owned()),
+                encryption_key_file: None,
             },
             Backend::Sqlite => StorageArgs {
                 database_url: None,
                 data_dir: database.data_dir(),
                 db_max_connections: 10,
+                encryption_key: Some(TEST_MASTER_KEY.to_owned()),
+                encryption_key_file: None,
             },
         };
         let mut args = ServeArgs {
@@ -352,6 +356,11 @@ pub fn nats_bus(settings: &flowforge_infra::bus::jetstream::JetStreamSettings) -
         nats_subject_prefix: settings.subject_prefix.clone(),
     }
 }
+
+/// The master key test servers seal their secrets with (each test has its
+/// own database, so one key serves them all).
+pub const TEST_MASTER_KEY: &str =
+    "7f1e0c2b9a8d4f6e5c3b1a0918273645f0e1d2c3b4a5968778695a4b3c2d1e0f";
 
 /// A valid workflow: manual trigger → set.
 pub fn simple_workflow(name: &str, tags: &[&str]) -> Value {

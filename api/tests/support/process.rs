@@ -53,6 +53,8 @@ impl FlowforgeProcess {
             .env_remove("FLOWFORGE_DATA_DIR")
             .env_remove("NATS_URL")
             .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .env_remove("FLOWFORGE_ENCRYPTION_KEY_FILE")
+            .env("FLOWFORGE_ENCRYPTION_KEY", super::TEST_MASTER_KEY)
             .env("RUST_LOG", "warn")
             .env("FLOWFORGE_ARGON2_MEMORY_KIB", "64")
             .env("FLOWFORGE_ARGON2_ITERATIONS", "1")

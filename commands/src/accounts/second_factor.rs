@@ -7,12 +7,8 @@
 //! recovery codes with their SHA-256. A sealed secret is bound to its
 //! account, so it cannot be copied to another one.
 
-use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use flowforge_domain::user::{SecondFactorProof, UserId, RECOVERY_CODES};
-use ring::{
-    aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN},
-    rand::{SecureRandom, SystemRandom},
-};
+use flowforge_infra::keys::{key_from_text, random_bytes, SealError, SealingKey};
 use sha2::{Digest, Sha256};
 use totp_rs::{Builder, Secret, Totp};
 
@@ -20,8 +16,6 @@ use totp_rs::{Builder, Secret, Totp};
 const ISSUER: &str = "FlowForge";
 /// The shared secret's length: 160 bits, as RFC 4226 recommends.
 const SECRET_BYTES: usize = 20;
-/// What a sealed secret starts with, so another format can follow.
-const SEALED_PREFIX: &str = "v1.";
 /// Characters of a recovery code (Crockford's base32: no I, L, O, U).
 const RECOVERY_ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
 /// Characters per recovery code (80 bits), shown in groups of four.
@@ -30,8 +24,8 @@ const RECOVERY_CODE_CHARS: usize = 16;
 /// Why the second factor's cryptography failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SecondFactorError {
-    /// The key is not 32 bytes as 64 hex digits.
-    #[error("the second-factor key is not 64 hex digits")]
+    /// The key is not 32 bytes in hex or base64.
+    #[error("the second-factor key is not 32 bytes in hex or base64")]
     InvalidKey,
     /// A sealed secret does not open with this key for this account: it was
     /// altered, or the deployment's key changed.
@@ -43,14 +37,17 @@ pub enum SecondFactorError {
 }
 
 /// The key shared secrets are sealed with.
+#[derive(Debug)]
 pub struct SecondFactorKey {
-    key: LessSafeKey,
-    random: SystemRandom,
+    key: SealingKey,
 }
 
-impl std::fmt::Debug for SecondFactorKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SecondFactorKey(..)")
+impl From<SealError> for SecondFactorError {
+    fn from(error: SealError) -> Self {
+        match error {
+            SealError::DoesNotOpen => Self::Unsealing,
+            other => Self::Crypto(other.to_string()),
+        }
     }
 }
 
@@ -64,18 +61,15 @@ pub struct TotpEnrolment {
 }
 
 impl SecondFactorKey {
-    /// The key from 64 hex digits (32 bytes), as the deployment's secrets
-    /// hold it.
+    /// The key from 32 bytes in 64 hex digits (as the deployment's secrets
+    /// hold it) or base64.
     ///
     /// # Errors
     /// [`SecondFactorError::InvalidKey`] for anything else.
     pub fn from_hex(hex: &str) -> Result<Self, SecondFactorError> {
-        let bytes = decode_hex(hex).ok_or(SecondFactorError::InvalidKey)?;
-        let key =
-            UnboundKey::new(&AES_256_GCM, &bytes).map_err(|_| SecondFactorError::InvalidKey)?;
+        let bytes = key_from_text(hex).ok_or(SecondFactorError::InvalidKey)?;
         Ok(Self {
-            key: LessSafeKey::new(key),
-            random: SystemRandom::new(),
+            key: SealingKey::new(&bytes)?,
         })
     }
 
@@ -89,8 +83,7 @@ impl SecondFactorKey {
         user_id: UserId,
         email: &str,
     ) -> Result<(TotpEnrolment, String), SecondFactorError> {
-        let mut secret = [0u8; SECRET_BYTES];
-        self.fill(&mut secret)?;
+        let secret: [u8; SECRET_BYTES] = random_bytes()?;
         let totp = authenticator(&secret, email)?;
         let enrolment = TotpEnrolment {
             secret: totp.secret().to_base32(),
@@ -98,7 +91,7 @@ impl SecondFactorKey {
                 .to_url()
                 .map_err(|e| SecondFactorError::Crypto(e.to_string()))?,
         };
-        Ok((enrolment, self.seal(user_id, &secret)?))
+        Ok((enrolment, self.key.seal(&user_id.to_string(), &secret)?))
     }
 
     /// What `code` proves for the account whose sealed secret is `sealed`:
@@ -122,7 +115,7 @@ impl SecondFactorKey {
                 hash: recovery_code_hash(code),
             }));
         }
-        let secret = self.unseal(user_id, sealed)?;
+        let secret = self.key.open(&user_id.to_string(), sealed)?;
         let totp = authenticator(&secret, email)?;
         Ok(totp
             .check(&compact, unix_secs)
@@ -136,8 +129,7 @@ impl SecondFactorKey {
     pub(super) fn recovery_codes(&self) -> Result<(Vec<String>, Vec<String>), SecondFactorError> {
         let mut codes = Vec::with_capacity(RECOVERY_CODES);
         for _ in 0..RECOVERY_CODES {
-            let mut bytes = [0u8; RECOVERY_CODE_CHARS];
-            self.fill(&mut bytes)?;
+            let bytes: [u8; RECOVERY_CODE_CHARS] = random_bytes()?;
             let chars: Vec<char> = bytes
                 .iter()
                 .map(|b| char::from(RECOVERY_ALPHABET[usize::from(b % 32)]))
@@ -147,47 +139,6 @@ impl SecondFactorKey {
         }
         let hashes = codes.iter().map(|code| recovery_code_hash(code)).collect();
         Ok((codes, hashes))
-    }
-
-    fn seal(&self, user_id: UserId, secret: &[u8]) -> Result<String, SecondFactorError> {
-        let mut nonce = [0u8; NONCE_LEN];
-        self.fill(&mut nonce)?;
-        let mut sealed = secret.to_vec();
-        let account = user_id.to_string();
-        self.key
-            .seal_in_place_append_tag(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(account.as_bytes()),
-                &mut sealed,
-            )
-            .map_err(|_| SecondFactorError::Crypto("sealing failed".to_owned()))?;
-        let mut out = nonce.to_vec();
-        out.extend_from_slice(&sealed);
-        Ok(format!("{SEALED_PREFIX}{}", URL_SAFE_NO_PAD.encode(out)))
-    }
-
-    fn unseal(&self, user_id: UserId, sealed: &str) -> Result<Vec<u8>, SecondFactorError> {
-        let bytes = sealed
-            .strip_prefix(SEALED_PREFIX)
-            .and_then(|b64| URL_SAFE_NO_PAD.decode(b64).ok())
-            .filter(|bytes| bytes.len() > NONCE_LEN)
-            .ok_or(SecondFactorError::Unsealing)?;
-        let (nonce, ciphertext) = bytes.split_at(NONCE_LEN);
-        let nonce =
-            Nonce::try_assume_unique_for_key(nonce).map_err(|_| SecondFactorError::Unsealing)?;
-        let mut opened = ciphertext.to_vec();
-        let account = user_id.to_string();
-        let secret = self
-            .key
-            .open_in_place(nonce, Aad::from(account.as_bytes()), &mut opened)
-            .map_err(|_| SecondFactorError::Unsealing)?;
-        Ok(secret.to_vec())
-    }
-
-    fn fill(&self, bytes: &mut [u8]) -> Result<(), SecondFactorError> {
-        self.random
-            .fill(bytes)
-            .map_err(|_| SecondFactorError::Crypto("the random source failed".to_owned()))
     }
 }
 
@@ -216,16 +167,6 @@ pub fn recovery_code_hash(code: &str) -> String {
         .collect()
 }
 
-fn decode_hex(hex: &str) -> Option<Vec<u8>> {
-    if hex.len() != 64 || !hex.is_ascii() {
-        return None;
-    }
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok())
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,22 +184,10 @@ mod tests {
         let (enrolment, sealed) = key('1').enrol(user(1), "ada@example.com").expect("enrol");
         assert!(!sealed.contains(&enrolment.secret));
         let secret = Secret::try_from_base32(&enrolment.secret).expect("base32");
-        assert_eq!(
-            key('1').unseal(user(1), &sealed).expect("opens"),
-            secret.as_bytes()
-        );
-        assert!(matches!(
-            key('2').unseal(user(1), &sealed),
-            Err(SecondFactorError::Unsealing)
-        ));
-        assert!(matches!(
-            key('1').unseal(user(2), &sealed),
-            Err(SecondFactorError::Unsealing)
-        ));
-        assert!(matches!(
-            key('1').unseal(user(1), "v1.AAAA"),
-            Err(SecondFactorError::Unsealing)
-        ));
+        let opened = |key: SecondFactorKey, user: UserId| key.key.open(&user.to_string(), &sealed);
+        assert_eq!(opened(key('1'), user(1)).expect("opens"), secret.as_bytes());
+        assert_eq!(opened(key('2'), user(1)), Err(SealError::DoesNotOpen));
+        assert_eq!(opened(key('1'), user(2)), Err(SealError::DoesNotOpen));
         assert!(enrolment
             .otpauth_url
             .starts_with("otpauth://totp/FlowForge:ada%40example.com?"));
@@ -311,7 +240,13 @@ mod tests {
 
     #[test]
     fn a_key_is_64_hex_digits() {
-        for bad in ["", "00", &"g".repeat(64), &"0".repeat(66)] {
+        for bad in [
+            "",
+            "00",
+            &"g".repeat(64),
+            &"0".repeat(66),
+            "not base64 either",
+        ] {
             assert!(matches!(
                 SecondFactorKey::from_hex(bad),
                 Err(SecondFactorError::InvalidKey)

@@ -5,13 +5,17 @@
 //! non-2xx status fails the node), `max_response_bytes` (8 MiB, at most
 //! 64 MiB: a larger response fails the node instead of filling memory and the
 //! event log). Redirects are followed up to [`MAX_REDIRECTS`]. Every request carries `Idempotency-Key`, stable for the
-//! attempt, so a receiver can drop a repeat after a crash.
+//! attempt, so a receiver can drop a repeat after a crash. `credentials`
+//! names vault credentials to authenticate with (`http_header_auth`,
+//! `http_basic_auth`, `http_bearer_auth`, `http_query_auth`), opened when the
+//! attempt runs and redacted from what it records.
 
 use std::time::Duration;
 
 use crate::NodeOutcome;
 use async_trait::async_trait;
-use flowforge_domain::execution::NodeError;
+use base64::{engine::general_purpose::STANDARD, Engine};
+use flowforge_domain::{credential::CredentialKind, execution::NodeError};
 use flowforge_monitoring::trace_context::current_traceparent;
 use flowforge_outbound::tls_failure;
 use serde_json::{json, Map, Value};
@@ -43,9 +47,13 @@ fn text(value: &Value) -> String {
 #[async_trait]
 impl NodeBehaviour for HttpRequest {
     async fn run(&self, run: &NodeRun) -> NodeOutcome {
+        let credentials = match run.credentials().await {
+            Ok(credentials) => credentials,
+            Err(error) => return NodeOutcome::Failed(error),
+        };
         let mut out = Vec::new();
         for (index, item) in run.items().iter().enumerate() {
-            match request(run, index, item).await {
+            match request(run, &credentials, index, item).await {
                 Ok(items) => out.extend(items),
                 Err(error) => return NodeOutcome::Failed(error),
             }
@@ -56,6 +64,7 @@ impl NodeBehaviour for HttpRequest {
 
 async fn request(
     run: &NodeRun,
+    credentials: &[(CredentialKind, Map<String, Value>)],
     index: usize,
     item: &Map<String, Value>,
 ) -> Result<Vec<Map<String, Value>>, NodeError> {
@@ -90,6 +99,9 @@ async fn request(
             traced_by_caller |= name.eq_ignore_ascii_case("traceparent");
             builder = builder.header(name.as_str(), text(value));
         }
+    }
+    for (kind, data) in credentials {
+        builder = authenticate(run, builder, *kind, data)?;
     }
     // The called service continues the node run's trace, unless the workflow
     // sets the header itself.
@@ -155,8 +167,35 @@ async fn request(
     })
 }
 
-/// Reads the response body, refusing one longer than `limit` bytes as soon as
-/// its length (declared or read so far) passes it.
+/// The request carrying a credential of `kind`; a credential this node
+/// cannot send is refused by name.
+fn authenticate(
+    run: &NodeRun,
+    builder: reqwest::RequestBuilder,
+    kind: CredentialKind,
+    data: &Map<String, Value>,
+) -> Result<reqwest::RequestBuilder, NodeError> {
+    let field = |name: &str| data.get(name).map(text).unwrap_or_default();
+    Ok(match kind {
+        CredentialKind::HttpHeaderAuth => builder.header(field("name"), field("value")),
+        CredentialKind::HttpQueryAuth => builder.query(&[(field("name"), field("value"))]),
+        CredentialKind::HttpBearerAuth => builder.bearer_auth(field("token")),
+        CredentialKind::HttpBasicAuth => {
+            let (user, password) = (field("user"), field("password"));
+            // The header as sent, should the server echo it.
+            run.keep_secret(STANDARD.encode(format!("{user}:{password}")));
+            builder.basic_auth(user, Some(password))
+        }
+        other => {
+            return Err(NodeError::new(format!(
+                "http_request cannot send a {other} credential; it takes http_header_auth, \
+                 http_basic_auth, http_bearer_auth or http_query_auth"
+            ))
+            .with_code("credential_type"))
+        }
+    })
+}
+
 /// A request that got no response: a TLS failure says what to fix (code
 /// `tls_error`), a timeout is `http_timeout`, anything else
 /// `http_connection`.
@@ -176,6 +215,8 @@ fn request_error(error: &reqwest::Error, url: &str) -> NodeError {
     NodeError::new(format!("request to {url} failed: {error}")).with_code(code)
 }
 
+/// Reads the response body, refusing one longer than `limit` bytes as soon as
+/// its length (declared or read so far) passes it.
 async fn read_body(
     mut response: reqwest::Response,
     url: &str,

@@ -111,6 +111,13 @@ fn parse_node(raw: RawNode) -> Result<Node, DefinitionError> {
             });
         }
     }
+    if let Err(reason) = crate::credential::check_references(&raw.parameters) {
+        return Err(DefinitionError::InvalidParameter {
+            node: raw.name,
+            parameter: crate::credential::CREDENTIALS_PARAMETER.to_owned(),
+            reason,
+        });
+    }
     let compensation = match raw.compensation {
         None => None,
         Some(_) if node_type.is_trigger() => {

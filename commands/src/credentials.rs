@@ -1,0 +1,341 @@
+//! The credentials vault's use cases: a workspace's credentials created,
+//! changed, listed and deleted, their data sealed under the workspace's data
+//! key before any command carries it, and opened again only to be used by a
+//! node (`resolve`) or to test a connection. Secret fields are write-only:
+//! an update that leaves one out keeps its value.
+
+use std::{sync::Arc, time::Duration};
+
+use chrono::Utc;
+use flowforge_domain::credential::{
+    Credential, CredentialCommand, CredentialError, CredentialId, CredentialKind, Credentials,
+    SealedData,
+};
+use flowforge_infra::{
+    event_store::EventMetadata,
+    keys::{Keyring, KeyringError},
+};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::{CommandBus, CommandError};
+
+/// How long a connection test waits for the server.
+const TEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why a vault use case did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum VaultError {
+    /// The credentials refused, or the store failed.
+    #[error(transparent)]
+    Credential(#[from] CommandError<CredentialError>),
+    /// Sealing or opening failed: a ciphertext that does not open is
+    /// reported, never decrypted to garbage.
+    #[error("the credential's data cannot be opened: {0}")]
+    Keys(#[from] KeyringError),
+    /// Sealed data that opened is not a JSON object (it cannot happen).
+    #[error("the credential's data is not an object")]
+    Corrupt,
+}
+
+impl VaultError {
+    fn rejected(error: CredentialError) -> Self {
+        Self::Credential(CommandError::Rejected(error))
+    }
+}
+
+/// A credential as the API shows it: never a secret value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CredentialView {
+    /// Its id.
+    pub id: CredentialId,
+    /// The credential.
+    pub credential: Credential,
+}
+
+/// What a connection test found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestOutcome {
+    /// Whether it worked.
+    pub ok: bool,
+    /// What was checked, or why it failed.
+    pub message: String,
+}
+
+/// The vault over the command bus and the keyring.
+#[derive(Clone)]
+pub struct Vault {
+    commands: CommandBus,
+    keyring: Arc<Keyring>,
+}
+
+impl Vault {
+    /// The vault keeping data sealed with `keyring`.
+    pub fn new(commands: CommandBus, keyring: Arc<Keyring>) -> Self {
+        Self { commands, keyring }
+    }
+
+    /// Adds a credential to workspace `tenant`.
+    ///
+    /// # Errors
+    /// An unknown kind, data that is not of the kind, a name taken, and what
+    /// the store or keyring fail with.
+    pub async fn create(
+        &self,
+        tenant: &str,
+        name: String,
+        kind: &str,
+        data: Map<String, Value>,
+        metadata: &EventMetadata,
+    ) -> Result<CredentialId, VaultError> {
+        let kind = CredentialKind::parse(kind).map_err(VaultError::rejected)?;
+        kind.check(&data).map_err(VaultError::rejected)?;
+        let id = CredentialId::from_uuid(Uuid::now_v7());
+        let command = CredentialCommand::Create {
+            id,
+            name,
+            kind,
+            data: self.seal(tenant, id, kind, &data).await?,
+            at: Utc::now(),
+        };
+        self.commands
+            .execute::<Credentials>(tenant, command, None, metadata)
+            .await?;
+        Ok(id)
+    }
+
+    /// Renames credential `id` of `tenant`, changes its data, or both. The
+    /// new data is laid over the old: a field left out keeps its value (so a
+    /// secret need not be sent again), a field sent as `null` is removed.
+    /// `kind`, if given, must be the credential's.
+    ///
+    /// # Errors
+    /// No such credential, another kind, data that is not of the kind, a
+    /// name taken, and what the store or keyring fail with.
+    pub async fn update(
+        &self,
+        tenant: &str,
+        id: CredentialId,
+        name: Option<String>,
+        kind: Option<&str>,
+        data: Option<Map<String, Value>>,
+        metadata: &EventMetadata,
+    ) -> Result<(), VaultError> {
+        let current = self.get(tenant, id).await?;
+        let current_kind = current.credential.kind;
+        if let Some(kind) = kind {
+            let kind = CredentialKind::parse(kind).map_err(VaultError::rejected)?;
+            if kind != current_kind {
+                return Err(VaultError::rejected(CredentialError::InvalidData {
+                    kind: current_kind.as_str(),
+                    why: format!(
+                        "a credential keeps its type; create a new one for {}",
+                        kind.as_str()
+                    ),
+                }));
+            }
+        }
+        let data = match data {
+            None => None,
+            Some(changes) => {
+                let mut merged = self.open(tenant, id, &current.credential).await?;
+                for (field, value) in changes {
+                    if value.is_null() {
+                        merged.remove(&field);
+                    } else {
+                        merged.insert(field, value);
+                    }
+                }
+                current_kind.check(&merged).map_err(VaultError::rejected)?;
+                Some(self.seal(tenant, id, current_kind, &merged).await?)
+            }
+        };
+        let command = CredentialCommand::Update {
+            id,
+            name,
+            data,
+            at: Utc::now(),
+        };
+        self.commands
+            .execute::<Credentials>(tenant, command, None, metadata)
+            .await?;
+        Ok(())
+    }
+
+    /// Removes credential `id` of `tenant`.
+    ///
+    /// # Errors
+    /// No such credential, and what the store fails with.
+    pub async fn delete(
+        &self,
+        tenant: &str,
+        id: CredentialId,
+        metadata: &EventMetadata,
+    ) -> Result<(), VaultError> {
+        let command = CredentialCommand::Delete { id, at: Utc::now() };
+        self.commands
+            .execute::<Credentials>(tenant, command, None, metadata)
+            .await?;
+        Ok(())
+    }
+
+    /// The credentials of `tenant`, by name.
+    ///
+    /// # Errors
+    /// What the store fails with.
+    pub async fn list(&self, tenant: &str) -> Result<Vec<CredentialView>, VaultError> {
+        let (credentials, _) = self.commands.load::<Credentials>(tenant).await?;
+        let mut views: Vec<CredentialView> = credentials
+            .all()
+            .iter()
+            .map(|(id, credential)| CredentialView {
+                id: *id,
+                credential: credential.clone(),
+            })
+            .collect();
+        views.sort_by(|a, b| a.credential.name.cmp(&b.credential.name));
+        Ok(views)
+    }
+
+    /// Credential `id` of `tenant`.
+    ///
+    /// # Errors
+    /// [`CredentialError::NotFound`], and what the store fails with.
+    pub async fn get(&self, tenant: &str, id: CredentialId) -> Result<CredentialView, VaultError> {
+        let (credentials, _) = self.commands.load::<Credentials>(tenant).await?;
+        credentials
+            .all()
+            .get(&id)
+            .map(|credential| CredentialView {
+                id,
+                credential: credential.clone(),
+            })
+            .ok_or_else(|| VaultError::rejected(CredentialError::NotFound(id.to_string())))
+    }
+
+    /// The data of the credential of `kind` that `reference` (an id or a
+    /// name) names in `tenant`, opened for a node to use.
+    ///
+    /// # Errors
+    /// No such credential, one of another kind, a ciphertext that does not
+    /// open, and what the store fails with.
+    pub async fn resolve(
+        &self,
+        tenant: &str,
+        kind: CredentialKind,
+        reference: &str,
+    ) -> Result<(CredentialId, Map<String, Value>), VaultError> {
+        let (credentials, _) = self.commands.load::<Credentials>(tenant).await?;
+        let (id, credential) = credentials.find(reference).ok_or_else(|| {
+            VaultError::rejected(CredentialError::NotFound(format!(
+                "{reference:?} (of type {kind})"
+            )))
+        })?;
+        if credential.kind != kind {
+            return Err(VaultError::rejected(CredentialError::InvalidData {
+                kind: kind.as_str(),
+                why: format!(
+                    "credential {reference:?} is of type {}, not {kind}",
+                    credential.kind
+                ),
+            }));
+        }
+        Ok((id, self.open(tenant, id, credential).await?))
+    }
+
+    /// Whether credential `id` of `tenant` is usable: its data opens and is
+    /// of its kind, and for a kind with a server, the server accepts a
+    /// connection within a few seconds.
+    ///
+    /// # Errors
+    /// No such credential, a ciphertext that does not open, and what the
+    /// store fails with.
+    pub async fn test(&self, tenant: &str, id: CredentialId) -> Result<TestOutcome, VaultError> {
+        let view = self.get(tenant, id).await?;
+        let kind = view.credential.kind;
+        let data = self.open(tenant, id, &view.credential).await?;
+        if let Err(error) = kind.check(&data) {
+            return Ok(TestOutcome {
+                ok: false,
+                message: error.to_string(),
+            });
+        }
+        let Some(default_port) = kind.default_port() else {
+            return Ok(TestOutcome {
+                ok: true,
+                message: "the data opens and is complete; it is sent with each request".to_owned(),
+            });
+        };
+        let host = data.get("host").and_then(Value::as_str).unwrap_or_default();
+        let port = match data.get("port") {
+            Some(Value::Number(n)) => n.as_u64().and_then(|p| u16::try_from(p).ok()),
+            Some(Value::String(s)) => s.parse().ok(),
+            _ => Some(default_port),
+        };
+        let Some(port) = port else {
+            return Ok(TestOutcome {
+                ok: false,
+                message: "port is not a port number".to_owned(),
+            });
+        };
+        let connect = tokio::net::TcpStream::connect((host, port));
+        Ok(match tokio::time::timeout(TEST_TIMEOUT, connect).await {
+            Ok(Ok(_)) => TestOutcome {
+                ok: true,
+                message: format!("{host}:{port} accepts connections"),
+            },
+            Ok(Err(error)) => TestOutcome {
+                ok: false,
+                message: format!("cannot connect to {host}:{port}: {error}"),
+            },
+            Err(_) => TestOutcome {
+                ok: false,
+                message: format!("{host}:{port} did not answer within {TEST_TIMEOUT:?}"),
+            },
+        })
+    }
+
+    async fn seal(
+        &self,
+        tenant: &str,
+        id: CredentialId,
+        kind: CredentialKind,
+        data: &Map<String, Value>,
+    ) -> Result<SealedData, VaultError> {
+        let plaintext = serde_json::to_vec(data).map_err(|_| VaultError::Corrupt)?;
+        Ok(SealedData {
+            sealed: self
+                .keyring
+                .seal(&scope(tenant), &owner(id), &plaintext)
+                .await?,
+            public: kind.public(data),
+            secrets_set: kind.secrets_set(data),
+        })
+    }
+
+    async fn open(
+        &self,
+        tenant: &str,
+        id: CredentialId,
+        credential: &Credential,
+    ) -> Result<Map<String, Value>, VaultError> {
+        let plaintext = self
+            .keyring
+            .open_sealed(&scope(tenant), &owner(id), &credential.data.sealed)
+            .await?;
+        match serde_json::from_slice(&plaintext) {
+            Ok(Value::Object(data)) => Ok(data),
+            _ => Err(VaultError::Corrupt),
+        }
+    }
+}
+
+/// The data key a workspace's credentials are sealed under.
+fn scope(tenant: &str) -> String {
+    format!("workspace:{tenant}")
+}
+
+/// What a credential's sealed data is bound to.
+fn owner(id: CredentialId) -> String {
+    format!("credential:{id}")
+}
