@@ -148,6 +148,7 @@ async fn main() {
         shutdown_grace_secs: 30,
         limits: LimitsArgs::default(),
         tls: TlsArgs::default(),
+        outbound_allow: Some("127.0.0.0/8,::1,localhost".to_owned()),
         auth: AuthArgs::default(),
         rate_limits: RateLimitArgs::off(),
         cors_origins: Vec::new(),

@@ -266,6 +266,13 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub rate_limits: RateLimitArgs,
 
+    /// Destinations nodes may reach beyond public addresses: CIDRs
+    /// (`10.0.0.0/8`), addresses, host names and `*.suffix` patterns,
+    /// comma-separated. Loopback, private, link-local (cloud metadata) and
+    /// other non-public addresses are refused unless listed here.
+    #[arg(long, env = "FLOWFORGE_OUTBOUND_ALLOW")]
+    pub outbound_allow: Option<String>,
+
     /// Origins (`https://app.example.com`, comma-separated) whose pages may
     /// call the API from a browser; none by default (CORS off).
     #[arg(long, env = "FLOWFORGE_CORS_ORIGINS", value_delimiter = ',')]

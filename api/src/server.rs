@@ -35,7 +35,7 @@ use flowforge_infra::{
     secrets::{SecretError, RESUME_LINK_KEY, SECOND_FACTOR_KEY},
 };
 use flowforge_nodes::{resume::ResumeLinks, NodeRegistry};
-use flowforge_outbound::{TlsTrust, TrustError};
+use flowforge_outbound::{InvalidAllowEntry, OutboundPolicy, TlsTrust, TrustError};
 use flowforge_projections::{catalog, ProjectionProgress, ProjectionRunner};
 use flowforge_sagas::SagaManager;
 use flowforge_script::ExpressionEngine;
@@ -91,6 +91,9 @@ pub enum StartError {
     /// The certificate or key to serve HTTPS with is unusable.
     #[error(transparent)]
     ServerTls(#[from] ServerTlsError),
+    /// An entry of `--outbound-allow` is not one.
+    #[error(transparent)]
+    OutboundAllow(#[from] InvalidAllowEntry),
     /// A configured CORS origin is not one.
     #[error(transparent)]
     Cors(#[from] crate::cors::InvalidOrigin),
@@ -196,6 +199,7 @@ pub async fn start(
 struct Process {
     database: Database,
     keyring: Arc<Keyring>,
+    destinations: OutboundPolicy,
     store: Arc<dyn EventStore>,
     commands: CommandBus,
     leadership: Leadership,
@@ -239,6 +243,7 @@ async fn open_write_side(
         checkpoints: Checkpoints::new(database.clone()),
         database,
         keyring,
+        destinations: destinations(args)?,
         store,
         tasks,
         shutdown,
@@ -334,6 +339,7 @@ async fn start_process_managers(
     let Process {
         database,
         keyring,
+        destinations,
         commands,
         leadership,
         checkpoints,
@@ -358,7 +364,7 @@ async fn start_process_managers(
             commands.clone(),
             workspaces(commands, args),
         )))
-        .with_tls_trust(trust)?;
+        .with_outbound(trust, destinations.clone())?;
     if let Some(ca) = trust.ca_source() {
         info!(%ca, roots = trust.extra_roots(), "outbound TLS also trusts a CA bundle");
     }
@@ -439,6 +445,19 @@ async fn open_accounts(
     Ok((accounts, AccessTokens::new("1", key.as_bytes(), lifetime)))
 }
 
+/// Where nodes may connect: public addresses, and what `--outbound-allow`
+/// adds.
+fn destinations(args: &ServeArgs) -> Result<OutboundPolicy, InvalidAllowEntry> {
+    let policy = OutboundPolicy::allowing(args.outbound_allow.as_deref().unwrap_or_default())?;
+    if args.outbound_allow.is_some() {
+        info!(
+            allowed = args.outbound_allow.as_deref(),
+            "nodes may also reach these destinations"
+        );
+    }
+    Ok(policy)
+}
+
 /// The workspace use cases, with invitations valid as configured.
 fn workspaces(commands: &CommandBus, args: &ServeArgs) -> Workspaces {
     Workspaces::new(
@@ -460,7 +479,8 @@ fn app_state(
     let database = &process.database;
     AppState {
         accounts,
-        vault: Vault::new(process.commands.clone(), process.keyring.clone()),
+        vault: Vault::new(process.commands.clone(), process.keyring.clone())
+            .with_destinations(process.destinations.clone()),
         workspaces: workspaces(&process.commands, args),
         open_registration: args.auth.open_registration,
         rate_limits: Arc::new(crate::routes::rate_limit::RateLimits::new(

@@ -15,6 +15,7 @@ use flowforge_infra::{
     event_store::EventMetadata,
     keys::{Keyring, KeyringError},
 };
+use flowforge_outbound::OutboundPolicy;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -67,12 +68,26 @@ pub struct TestOutcome {
 pub struct Vault {
     commands: CommandBus,
     keyring: Arc<Keyring>,
+    destinations: Arc<OutboundPolicy>,
 }
 
 impl Vault {
-    /// The vault keeping data sealed with `keyring`.
+    /// The vault keeping data sealed with `keyring`, testing connections to
+    /// public addresses only.
     pub fn new(commands: CommandBus, keyring: Arc<Keyring>) -> Self {
-        Self { commands, keyring }
+        Self {
+            commands,
+            keyring,
+            destinations: Arc::new(OutboundPolicy::public_only()),
+        }
+    }
+
+    /// The same vault testing connections only to what `destinations` lets
+    /// through (a test is a connection like a node's, so it is guarded
+    /// alike: it must not become a way to scan the private network).
+    pub fn with_destinations(mut self, destinations: OutboundPolicy) -> Self {
+        self.destinations = Arc::new(destinations);
+        self
     }
 
     /// Adds a credential to workspace `tenant`.
@@ -278,7 +293,29 @@ impl Vault {
                 message: "port is not a port number".to_owned(),
             });
         };
-        let connect = tokio::net::TcpStream::connect((host, port));
+        let addresses = match tokio::net::lookup_host((host, port)).await {
+            Ok(addresses) => addresses.collect::<Vec<_>>(),
+            Err(error) => {
+                return Ok(TestOutcome {
+                    ok: false,
+                    message: format!("cannot resolve {host}: {error}"),
+                })
+            }
+        };
+        let mut allowed = Vec::new();
+        for address in addresses {
+            match self.destinations.check(host, address.ip()) {
+                Ok(()) => allowed.push(address),
+                Err(refused) if allowed.is_empty() => {
+                    return Ok(TestOutcome {
+                        ok: false,
+                        message: refused.to_string(),
+                    })
+                }
+                Err(_) => {}
+            }
+        }
+        let connect = tokio::net::TcpStream::connect(allowed.as_slice());
         Ok(match tokio::time::timeout(TEST_TIMEOUT, connect).await {
             Ok(Ok(_)) => TestOutcome {
                 ok: true,

@@ -15,7 +15,7 @@ use flowforge_domain::{
     execution::{concat_items, NodeError},
     workflow::NodeType,
 };
-use flowforge_outbound::{TlsTrust, TrustError};
+use flowforge_outbound::{OutboundPolicy, Refused, TlsTrust, TrustError};
 use flowforge_script::{ExpressionContext, ExpressionEngine, Item, ScriptError};
 use serde_json::{Map, Value};
 
@@ -46,11 +46,21 @@ pub struct NodeRun {
     base: ExpressionContext,
     resume: Option<ResumeLinks>,
     credentials: Option<Arc<dyn CredentialSource>>,
+    destinations: Arc<OutboundPolicy>,
     /// Every secret value this run opened, to redact from its outcome.
     secrets: Mutex<Vec<String>>,
 }
 
 impl NodeRun {
+    /// Refuses a URL whose host is an address the deployment does not let
+    /// nodes reach (a host name is checked where it is resolved).
+    ///
+    /// # Errors
+    /// [`Refused`], saying what kind of address it is.
+    pub fn check_destination(&self, url: &reqwest::Url) -> Result<(), Refused> {
+        self.destinations.check_url(url)
+    }
+
     /// The credentials the node's `credentials` parameter names
     /// (`{"http_header_auth": "Stripe"}`: a type, and a credential's name or
     /// id), opened, in the parameter's order. Their secret values (and any
@@ -180,11 +190,15 @@ pub(crate) fn string_parameter<'a>(parameters: &'a Value, name: &str) -> Option<
 }
 
 /// The HTTP client of the HTTP Request node: TLS verified against `trust`,
-/// a bounded number of redirects.
-fn http_client(trust: &TlsTrust) -> Result<reqwest::Client, TrustError> {
-    let builder = reqwest::Client::builder().redirect(reqwest::redirect::Policy::limited(
-        http_request::MAX_REDIRECTS,
-    ));
+/// names resolved only to addresses `destinations` lets through, a bounded
+/// number of redirects, each checked again.
+fn http_client(
+    trust: &TlsTrust,
+    destinations: &Arc<OutboundPolicy>,
+) -> Result<reqwest::Client, TrustError> {
+    let builder = reqwest::Client::builder()
+        .dns_resolver(destinations.resolver())
+        .redirect(destinations.redirects(http_request::MAX_REDIRECTS));
     trust.http_client(builder)
 }
 
@@ -197,6 +211,7 @@ pub struct NodeRegistry {
     behaviours: HashMap<NodeType, Arc<dyn NodeBehaviour>>,
     engine: ExpressionEngine,
     http: reqwest::Client,
+    destinations: Arc<OutboundPolicy>,
     resume: Option<ResumeLinks>,
     credentials: Option<Arc<dyn CredentialSource>>,
     max_items: usize,
@@ -232,12 +247,14 @@ impl NodeRegistry {
             NodeType::StopAndError,
             Arc::new(stop_and_error::StopAndError),
         );
+        let destinations = Arc::new(OutboundPolicy::public_only());
         Self {
             behaviours,
             engine,
             // The public roots always make a client; a default client (which
             // trusts no root) is only a fallback for the impossible case.
-            http: http_client(&TlsTrust::public_roots()).unwrap_or_default(),
+            http: http_client(&TlsTrust::public_roots(), &destinations).unwrap_or_default(),
+            destinations,
             resume: None,
             credentials: None,
             max_items: DEFAULT_MAX_ITEMS_PER_NODE,
@@ -245,12 +262,18 @@ impl NodeRegistry {
     }
 
     /// The same registry making outbound HTTP calls that trust `trust` (the
-    /// public roots plus the configured CA bundle).
+    /// public roots plus the configured CA bundle) to the destinations
+    /// `destinations` lets through (public addresses only, by default).
     ///
     /// # Errors
     /// [`TrustError`] when the client cannot be built on that trust.
-    pub fn with_tls_trust(mut self, trust: &TlsTrust) -> Result<Self, TrustError> {
-        self.http = http_client(trust)?;
+    pub fn with_outbound(
+        mut self,
+        trust: &TlsTrust,
+        destinations: OutboundPolicy,
+    ) -> Result<Self, TrustError> {
+        self.destinations = Arc::new(destinations);
+        self.http = http_client(trust, &self.destinations)?;
         Ok(self)
     }
 
@@ -336,6 +359,7 @@ impl NodeExecutor for NodeRegistry {
             base,
             resume: self.resume.clone(),
             credentials: self.credentials.clone(),
+            destinations: self.destinations.clone(),
             secrets: Mutex::new(Vec::new()),
         };
         let outcome = behaviour.run(&run).await;

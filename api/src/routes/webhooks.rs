@@ -8,7 +8,7 @@ use std::{collections::BTreeMap, time::Duration};
 
 use axum::{
     body::Bytes,
-    extract::{Path, Query, State},
+    extract::{FromRequest, Path, Query, Request, State},
     http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode},
     response::{IntoResponse, Response},
     Json,
@@ -70,25 +70,15 @@ pub const WEBHOOK_ROUTES: [&str; 2] = [
 )]
 pub async fn webhook(
     State(state): State<AppState>,
-    method: Method,
     Path(path): Path<String>,
-    Query(query): Query<BTreeMap<String, String>>,
-    headers: HeaderMap,
     RequestMetadata(metadata): RequestMetadata,
-    body: Bytes,
+    call: Call,
 ) -> Result<Response, ApiError> {
     let scope = match state.workspaces.first_workspace().await? {
         Some(first) => TenantScope::with_default(first.to_string()),
         None => TenantScope::only(DEFAULT_TENANT),
     };
-    let call = Call {
-        method,
-        path,
-        query,
-        headers,
-        body,
-    };
-    serve(&state, &scope, call, &metadata).await
+    serve(&state, &scope, &path, call, &metadata).await
 }
 
 /// Starts a workflow of workspace `workspace_id` behind a webhook
@@ -106,16 +96,14 @@ pub async fn webhook(
 )]
 pub async fn workspace_webhook(
     State(state): State<AppState>,
-    method: Method,
     Path((workspace_id, path)): Path<(String, String)>,
-    Query(query): Query<BTreeMap<String, String>>,
-    headers: HeaderMap,
     RequestMetadata(metadata): RequestMetadata,
-    body: Bytes,
+    call: Call,
 ) -> Result<Response, ApiError> {
     let workspace: WorkspaceId = workspace_id.parse().map_err(|_| {
         ApiError::NotFound(format!(
-            "active webhook {method} /workspaces/{workspace_id}/webhook/{path}"
+            "active webhook {} /workspaces/{workspace_id}/webhook/{path}",
+            call.method
         ))
     })?;
     let scope = if state.workspaces.first_workspace().await? == Some(workspace) {
@@ -123,35 +111,48 @@ pub async fn workspace_webhook(
     } else {
         TenantScope::only(workspace.to_string())
     };
-    let call = Call {
-        method,
-        path,
-        query,
-        headers,
-        body,
-    };
-    serve(&state, &scope, call, &metadata).await
+    serve(&state, &scope, &path, call, &metadata).await
 }
 
-/// One call of a webhook, as it arrived.
-struct Call {
+/// One call of a webhook, as it arrived (the path aside, which each route
+/// reads its own way).
+pub struct Call {
     method: Method,
-    path: String,
     query: BTreeMap<String, String>,
     headers: HeaderMap,
     body: Bytes,
+}
+
+impl<S: Send + Sync> FromRequest<S> for Call {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = request.into_parts();
+        let Query(query) = Query::<BTreeMap<String, String>>::try_from_uri(&parts.uri)
+            .map_err(IntoResponse::into_response)?;
+        let (method, headers) = (parts.method.clone(), parts.headers.clone());
+        let body = Bytes::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(Self {
+            method,
+            query,
+            headers,
+            body,
+        })
+    }
 }
 
 /// Runs the active workflow of `scope` whose webhook node answers `call`.
 async fn serve(
     state: &AppState,
     scope: &TenantScope,
+    path: &str,
     call: Call,
     metadata: &EventMetadata,
 ) -> Result<Response, ApiError> {
     let Call {
         method,
-        path,
         query,
         headers,
         body,
@@ -163,7 +164,7 @@ async fn serve(
             state,
             scope,
             method.as_str(),
-            &path,
+            path,
         )
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("active webhook {method} /webhook/{path}")))?;
@@ -176,7 +177,7 @@ async fn serve(
         }
     }
     let key = IdempotencyKey::from_headers(&headers)?;
-    let item = request_item(&method, &path, &query, &headers, &body)?;
+    let item = request_item(&method, path, &query, &headers, &body)?;
     let trigger = Trigger::new(TriggerKind::Webhook).at_node(route.node.clone());
     let request = RequestedStart {
         workflow_id: route.workflow_id,

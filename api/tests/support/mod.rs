@@ -110,6 +110,7 @@ impl TestApp {
             shutdown_grace_secs: 30,
             limits: LimitsArgs::default(),
             tls: TlsArgs::default(),
+            outbound_allow: Some(LOOPBACK_ALLOWED.to_owned()),
             auth: AuthArgs::default(),
             rate_limits: RateLimitArgs::default(),
             cors_origins: Vec::new(),
@@ -356,6 +357,10 @@ pub fn nats_bus(settings: &flowforge_infra::bus::jetstream::JetStreamSettings) -
         nats_subject_prefix: settings.subject_prefix.clone(),
     }
 }
+
+/// What test servers let nodes reach besides public addresses: the test's
+/// own servers on loopback.
+pub const LOOPBACK_ALLOWED: &str = "127.0.0.0/8,::1,localhost";
 
 /// The master key test servers seal their secrets with (each test has its
 /// own database, so one key serves them all).

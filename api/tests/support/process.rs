@@ -55,6 +55,7 @@ impl FlowforgeProcess {
             .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
             .env_remove("FLOWFORGE_ENCRYPTION_KEY_FILE")
             .env("FLOWFORGE_ENCRYPTION_KEY", super::TEST_MASTER_KEY)
+            .env("FLOWFORGE_OUTBOUND_ALLOW", super::LOOPBACK_ALLOWED)
             .env("RUST_LOG", "warn")
             .env("FLOWFORGE_ARGON2_MEMORY_KIB", "64")
             .env("FLOWFORGE_ARGON2_ITERATIONS", "1")

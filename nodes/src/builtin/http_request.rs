@@ -17,7 +17,7 @@ use async_trait::async_trait;
 use base64::{engine::general_purpose::STANDARD, Engine};
 use flowforge_domain::{credential::CredentialKind, execution::NodeError};
 use flowforge_monitoring::trace_context::current_traceparent;
-use flowforge_outbound::tls_failure;
+use flowforge_outbound::{tls_failure, Refused};
 use serde_json::{json, Map, Value};
 
 use crate::{NodeBehaviour, NodeRun};
@@ -80,11 +80,15 @@ async fn request(
         .to_ascii_uppercase();
     let method = reqwest::Method::from_bytes(method.as_bytes())
         .map_err(|_| parameter_error(format!("unknown method {method}")))?;
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|e| parameter_error(format!("`url` {url:?} is not a URL: {e}")))?;
+    run.check_destination(&parsed)
+        .map_err(|refused| refused_error(&refused))?;
     let timeout = p
         .get("timeout_ms")
         .and_then(Value::as_u64)
         .map_or(DEFAULT_TIMEOUT, Duration::from_millis);
-    let mut builder = run.http().request(method, url).timeout(timeout).header(
+    let mut builder = run.http().request(method, parsed).timeout(timeout).header(
         "Idempotency-Key",
         format!("{}:{index}", run.request.idempotency_key),
     );
@@ -196,10 +200,17 @@ fn authenticate(
     })
 }
 
-/// A request that got no response: a TLS failure says what to fix (code
-/// `tls_error`), a timeout is `http_timeout`, anything else
-/// `http_connection`.
+/// A request that got no response: a refused destination says why (code
+/// `destination_refused`), a TLS failure says what to fix (`tls_error`), a
+/// timeout is `http_timeout`, anything else `http_connection`.
 fn request_error(error: &reqwest::Error, url: &str) -> NodeError {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = cause {
+        if let Some(refused) = current.downcast_ref::<Refused>() {
+            return refused_error(refused);
+        }
+        cause = current.source();
+    }
     if let Some(failure) = tls_failure(error) {
         let host = error
             .url()
@@ -213,6 +224,11 @@ fn request_error(error: &reqwest::Error, url: &str) -> NodeError {
         "http_connection"
     };
     NodeError::new(format!("request to {url} failed: {error}")).with_code(code)
+}
+
+/// A destination the deployment does not let nodes reach.
+fn refused_error(refused: &Refused) -> NodeError {
+    NodeError::new(refused.to_string()).with_code("destination_refused")
 }
 
 /// Reads the response body, refusing one longer than `limit` bytes as soon as
