@@ -149,6 +149,8 @@ async fn main() {
         limits: LimitsArgs::default(),
         tls: TlsArgs::default(),
         outbound_allow: Some("127.0.0.0/8,::1,localhost".to_owned()),
+        circuit_failures: 5,
+        circuit_cooldown_secs: 30,
         auth: AuthArgs::default(),
         rate_limits: RateLimitArgs::off(),
         cors_origins: Vec::new(),

@@ -273,6 +273,15 @@ pub struct ServeArgs {
     #[arg(long, env = "FLOWFORGE_OUTBOUND_ALLOW")]
     pub outbound_allow: Option<String>,
 
+    /// Failures in a row (no answer, or a 5xx) after which calls to an
+    /// outbound host fail at once for the cool-down; 0 turns breakers off.
+    #[arg(long, env = "FLOWFORGE_CIRCUIT_FAILURES", default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=1000))]
+    pub circuit_failures: u32,
+
+    /// How long an open circuit refuses calls before one probe, in seconds.
+    #[arg(long, env = "FLOWFORGE_CIRCUIT_COOLDOWN_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub circuit_cooldown_secs: u64,
+
     /// Origins (`https://app.example.com`, comma-separated) whose pages may
     /// call the API from a browser; none by default (CORS off).
     #[arg(long, env = "FLOWFORGE_CORS_ORIGINS", value_delimiter = ',')]

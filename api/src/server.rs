@@ -35,7 +35,9 @@ use flowforge_infra::{
     secrets::{SecretError, RESUME_LINK_KEY, SECOND_FACTOR_KEY},
 };
 use flowforge_nodes::{resume::ResumeLinks, NodeRegistry};
-use flowforge_outbound::{InvalidAllowEntry, OutboundPolicy, TlsTrust, TrustError};
+use flowforge_outbound::{
+    CircuitBreakers, CircuitSettings, InvalidAllowEntry, OutboundPolicy, TlsTrust, TrustError,
+};
 use flowforge_projections::{catalog, ProjectionProgress, ProjectionRunner};
 use flowforge_sagas::SagaManager;
 use flowforge_script::ExpressionEngine;
@@ -200,6 +202,7 @@ struct Process {
     database: Database,
     keyring: Arc<Keyring>,
     destinations: OutboundPolicy,
+    circuits: Arc<CircuitBreakers>,
     store: Arc<dyn EventStore>,
     commands: CommandBus,
     leadership: Leadership,
@@ -244,6 +247,10 @@ async fn open_write_side(
         database,
         keyring,
         destinations: destinations(args)?,
+        circuits: Arc::new(CircuitBreakers::new(CircuitSettings {
+            failures: args.circuit_failures,
+            cool_down: Duration::from_secs(args.circuit_cooldown_secs),
+        })),
         store,
         tasks,
         shutdown,
@@ -340,6 +347,7 @@ async fn start_process_managers(
         database,
         keyring,
         destinations,
+        circuits,
         commands,
         leadership,
         checkpoints,
@@ -364,6 +372,7 @@ async fn start_process_managers(
             commands.clone(),
             workspaces(commands, args),
         )))
+        .with_circuit_breakers(circuits.clone())
         .with_outbound(trust, destinations.clone())?;
     if let Some(ca) = trust.ca_source() {
         info!(%ca, roots = trust.extra_roots(), "outbound TLS also trusts a CA bundle");
@@ -481,6 +490,7 @@ fn app_state(
         accounts,
         vault: Vault::new(process.commands.clone(), process.keyring.clone())
             .with_destinations(process.destinations.clone()),
+        circuits: process.circuits.clone(),
         workspaces: workspaces(&process.commands, args),
         open_registration: args.auth.open_registration,
         rate_limits: Arc::new(crate::routes::rate_limit::RateLimits::new(

@@ -63,6 +63,8 @@ pub struct AppState {
     pub workspaces: Workspaces,
     /// The credentials vault.
     pub vault: flowforge_commands::credentials::Vault,
+    /// The circuit breakers of outbound hosts, for readiness and metrics.
+    pub circuits: Arc<flowforge_outbound::CircuitBreakers>,
     /// The rate limits requests pass through.
     pub rate_limits: Arc<crate::routes::rate_limit::RateLimits>,
     /// Whether anyone may register once the installation has an owner.

@@ -63,6 +63,11 @@ pub struct Metrics {
     /// Starts refused because the backlog was full, by bound
     /// (`global_backlog`, `workflow_backlog`).
     pub executions_refused: IntCounterVec,
+    /// Outbound calls nodes did not make, by reason (`circuit_open`,
+    /// `destination_refused`).
+    pub outbound_refused: IntCounterVec,
+    /// Outbound hosts whose circuit is open, set when scraped.
+    pub outbound_circuits_open: IntGauge,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -268,6 +273,23 @@ impl Metrics {
                 }
                 refused
             },
+            outbound_refused: {
+                let refused = counter(
+                    r,
+                    "flowforge_outbound_refused_total",
+                    "Outbound calls nodes did not make, by reason (circuit_open, destination_refused).",
+                    &["reason"],
+                );
+                for reason in ["circuit_open", "destination_refused"] {
+                    refused.with_label_values(&[reason]).inc_by(0);
+                }
+                refused
+            },
+            outbound_circuits_open: gauge(
+                r,
+                "flowforge_outbound_circuits_open",
+                "Outbound hosts whose circuit breaker is open, set when scraped.",
+            ),
             registry,
         }
     }
@@ -276,7 +298,7 @@ impl Metrics {
     /// that have no sample yet, and the process metrics.
     pub fn family_names(&self) -> Vec<String> {
         use prometheus::core::Collector;
-        let collectors: [&dyn Collector; 23] = [
+        let collectors: [&dyn Collector; 25] = [
             &self.http_requests,
             &self.rate_limited,
             &self.http_duration,
@@ -298,6 +320,8 @@ impl Metrics {
             &self.head_position,
             &self.publisher_position,
             &self.publisher_lag,
+            &self.outbound_refused,
+            &self.outbound_circuits_open,
             &self.execution_backlog,
             &self.executions_refused,
         ];

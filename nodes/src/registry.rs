@@ -15,7 +15,9 @@ use flowforge_domain::{
     execution::{concat_items, NodeError},
     workflow::NodeType,
 };
-use flowforge_outbound::{OutboundPolicy, Refused, TlsTrust, TrustError};
+use flowforge_outbound::{
+    CircuitBreakers, CircuitSettings, OutboundPolicy, Refused, TlsTrust, TrustError,
+};
 use flowforge_script::{ExpressionContext, ExpressionEngine, Item, ScriptError};
 use serde_json::{Map, Value};
 
@@ -47,6 +49,7 @@ pub struct NodeRun {
     resume: Option<ResumeLinks>,
     credentials: Option<Arc<dyn CredentialSource>>,
     destinations: Arc<OutboundPolicy>,
+    circuits: Arc<CircuitBreakers>,
     /// Every secret value this run opened, to redact from its outcome.
     secrets: Mutex<Vec<String>>,
 }
@@ -59,6 +62,12 @@ impl NodeRun {
     /// [`Refused`], saying what kind of address it is.
     pub fn check_destination(&self, url: &reqwest::Url) -> Result<(), Refused> {
         self.destinations.check_url(url)
+    }
+
+    /// The circuit breakers of outbound hosts: ask before a call, record
+    /// how it ended.
+    pub fn circuits(&self) -> &CircuitBreakers {
+        &self.circuits
     }
 
     /// The credentials the node's `credentials` parameter names
@@ -212,6 +221,7 @@ pub struct NodeRegistry {
     engine: ExpressionEngine,
     http: reqwest::Client,
     destinations: Arc<OutboundPolicy>,
+    circuits: Arc<CircuitBreakers>,
     resume: Option<ResumeLinks>,
     credentials: Option<Arc<dyn CredentialSource>>,
     max_items: usize,
@@ -255,6 +265,7 @@ impl NodeRegistry {
             // trusts no root) is only a fallback for the impossible case.
             http: http_client(&TlsTrust::public_roots(), &destinations).unwrap_or_default(),
             destinations,
+            circuits: Arc::new(CircuitBreakers::new(CircuitSettings::default())),
             resume: None,
             credentials: None,
             max_items: DEFAULT_MAX_ITEMS_PER_NODE,
@@ -289,6 +300,13 @@ impl NodeRegistry {
     /// fails.
     pub fn with_resume_links(mut self, links: ResumeLinks) -> Self {
         self.resume = Some(links);
+        self
+    }
+
+    /// The same registry pausing calls to a failing host through `circuits`
+    /// (shared, so readiness can report them).
+    pub fn with_circuit_breakers(mut self, circuits: Arc<CircuitBreakers>) -> Self {
+        self.circuits = circuits;
         self
     }
 
@@ -360,6 +378,7 @@ impl NodeExecutor for NodeRegistry {
             resume: self.resume.clone(),
             credentials: self.credentials.clone(),
             destinations: self.destinations.clone(),
+            circuits: self.circuits.clone(),
             secrets: Mutex::new(Vec::new()),
         };
         let outcome = behaviour.run(&run).await;

@@ -7,18 +7,21 @@
 //! the `ring` provider, no OpenSSL.
 //!
 //! Which destinations may be reached at all is the other half: public
-//! addresses only, unless the operator allows more (`destinations`).
+//! addresses only, unless the operator allows more (`destinations`); and a
+//! host that keeps failing is left alone for a while (`circuit_breaker`).
 //!
 //! Layout: `trust` (the roots and the rustls client configuration built on
 //! them, and HTTP clients over it), `failure` (what a TLS error means, in
-//! words a workflow author can act on) and `destinations` (the guard against
-//! server-side request forgery).
+//! words a workflow author can act on), `destinations` (the guard against
+//! server-side request forgery) and `circuit_breaker` (one per host).
 #![forbid(unsafe_code)]
 
+mod circuit_breaker;
 mod destinations;
 mod failure;
 mod trust;
 
+pub use circuit_breaker::{CircuitBreakers, CircuitOpen, CircuitSettings, OpenCircuit};
 pub use destinations::{
     special_range, GuardedResolver, InvalidAllowEntry, OutboundPolicy, Refused, ALLOW_SETTING,
 };

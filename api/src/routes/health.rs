@@ -46,6 +46,22 @@ pub struct HealthChecks {
     /// The NATS publisher (with NATS only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub publisher: Option<PublisherCheck>,
+    /// Outbound hosts whose circuit breaker is open in this instance: nodes
+    /// calling them fail at once until a probe succeeds. Reported only; an
+    /// outside service being down does not make this instance unready.
+    #[serde(default)]
+    pub circuits: Vec<CircuitCheck>,
+}
+
+/// An open circuit.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CircuitCheck {
+    /// The host and port.
+    pub host: String,
+    /// Failures in a row.
+    pub failures: u32,
+    /// Seconds until a probe may go through.
+    pub retry_after_secs: u64,
 }
 
 /// Whether the NATS publisher keeps up.
@@ -106,6 +122,16 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<HealthRespons
             executions: if resumed { "ok" } else { "resuming" }.to_owned(),
             projections,
             publisher,
+            circuits: state
+                .circuits
+                .open()
+                .into_iter()
+                .map(|open| CircuitCheck {
+                    host: open.host,
+                    failures: open.failures,
+                    retry_after_secs: open.retry_after_secs,
+                })
+                .collect(),
         }),
     };
     let status = if ready {

@@ -41,6 +41,9 @@ async fn serve_metrics(State(state): State<AppState>) -> Result<Response, ApiErr
     };
     let gauge = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
     metrics.head_position.set(gauge(head));
+    metrics
+        .outbound_circuits_open
+        .set(i64::try_from(state.circuits.open().len()).unwrap_or(i64::MAX));
     for name in state.progress.keys() {
         let at = position(name);
         metrics

@@ -111,6 +111,10 @@ impl TestApp {
             limits: LimitsArgs::default(),
             tls: TlsArgs::default(),
             outbound_allow: Some(LOOPBACK_ALLOWED.to_owned()),
+            // Off unless a test is about them: tests drive failing servers
+            // through retries on purpose.
+            circuit_failures: 0,
+            circuit_cooldown_secs: 30,
             auth: AuthArgs::default(),
             rate_limits: RateLimitArgs::default(),
             cors_origins: Vec::new(),

@@ -56,6 +56,7 @@ impl FlowforgeProcess {
             .env_remove("FLOWFORGE_ENCRYPTION_KEY_FILE")
             .env("FLOWFORGE_ENCRYPTION_KEY", super::TEST_MASTER_KEY)
             .env("FLOWFORGE_OUTBOUND_ALLOW", super::LOOPBACK_ALLOWED)
+            .env("FLOWFORGE_CIRCUIT_FAILURES", "0")
             .env("RUST_LOG", "warn")
             .env("FLOWFORGE_ARGON2_MEMORY_KIB", "64")
             .env("FLOWFORGE_ARGON2_ITERATIONS", "1")

@@ -16,7 +16,7 @@ use crate::NodeOutcome;
 use async_trait::async_trait;
 use base64::{engine::general_purpose::STANDARD, Engine};
 use flowforge_domain::{credential::CredentialKind, execution::NodeError};
-use flowforge_monitoring::trace_context::current_traceparent;
+use flowforge_monitoring::{metrics, trace_context::current_traceparent};
 use flowforge_outbound::{tls_failure, Refused};
 use serde_json::{json, Map, Value};
 
@@ -84,6 +84,20 @@ async fn request(
         .map_err(|e| parameter_error(format!("`url` {url:?} is not a URL: {e}")))?;
     run.check_destination(&parsed)
         .map_err(|refused| refused_error(&refused))?;
+    let host = format!(
+        "{}:{}",
+        parsed.host_str().unwrap_or_default(),
+        parsed.port_or_known_default().unwrap_or_default()
+    );
+    run.circuits().admit(&host).map_err(|open| {
+        metrics()
+            .outbound_refused
+            .with_label_values(&["circuit_open"])
+            .inc();
+        NodeError::new(open.to_string())
+            .with_code("circuit_open")
+            .with_details(json!({"host": open.host, "retry_after_secs": open.retry_after_secs}))
+    })?;
     let timeout = p
         .get("timeout_ms")
         .and_then(Value::as_u64)
@@ -131,8 +145,16 @@ async fn request(
             }
         };
     }
-    let response = builder.send().await.map_err(|e| request_error(&e, url))?;
+    let response = builder.send().await.map_err(|e| {
+        let error = request_error(&e, url);
+        // A refusal is this side's decision, not the host's failure.
+        if error.code.as_deref() != Some("destination_refused") {
+            run.circuits().record(&host, false);
+        }
+        error
+    })?;
     let status = response.status();
+    run.circuits().record(&host, !status.is_server_error());
     let limit = p
         .get("max_response_bytes")
         .and_then(Value::as_u64)
@@ -228,6 +250,10 @@ fn request_error(error: &reqwest::Error, url: &str) -> NodeError {
 
 /// A destination the deployment does not let nodes reach.
 fn refused_error(refused: &Refused) -> NodeError {
+    metrics()
+        .outbound_refused
+        .with_label_values(&["destination_refused"])
+        .inc();
     NodeError::new(refused.to_string()).with_code("destination_refused")
 }
 
