@@ -131,6 +131,7 @@ async fn main() {
             db_max_connections: 20,
             encryption_key: Some("11".repeat(32)),
             encryption_key_file: None,
+            encryption_key_previous: None,
         },
         bus: BusArgs {
             nats_url: Some(jetstream.settings.url.clone()),

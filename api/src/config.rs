@@ -51,6 +51,28 @@ pub enum Command {
     /// Manage accounts from the command line.
     #[command(subcommand)]
     Users(UsersCommand),
+    /// Manage the master key.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+/// `flowforge keys …`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Re-wrap every data key under a new master key. Instances may keep
+    /// serving meanwhile if they were started with the new key as
+    /// FLOWFORGE_ENCRYPTION_KEY and the old one as
+    /// FLOWFORGE_ENCRYPTION_KEY_PREVIOUS. Without a configured key, the
+    /// data directory's master.key is replaced by the new one.
+    Rotate {
+        /// A file holding the new master key (64 hex digits or base64 of
+        /// 32 bytes, e.g. from `openssl rand -hex 32`).
+        #[arg(long)]
+        new_key_file: PathBuf,
+        /// Storage settings, with the current master key.
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
 }
 
 /// `flowforge users …`
@@ -190,6 +212,15 @@ pub struct StorageArgs {
     /// A file holding the master key (instead of FLOWFORGE_ENCRYPTION_KEY).
     #[arg(long, env = "FLOWFORGE_ENCRYPTION_KEY_FILE")]
     pub encryption_key_file: Option<PathBuf>,
+
+    /// During a master-key rotation, the key being rotated away from: data
+    /// keys still wrapped by it open too (see `flowforge keys rotate`).
+    #[arg(
+        long,
+        env = "FLOWFORGE_ENCRYPTION_KEY_PREVIOUS",
+        hide_env_values = true
+    )]
+    pub encryption_key_previous: Option<String>,
 }
 
 /// Settings of `flowforge serve`.

@@ -98,6 +98,7 @@ async fn main() -> std::process::ExitCode {
         Command::Events(command) => with_tool_logging(cli::events(command)).await,
         Command::Aggregate(command) => with_tool_logging(cli::aggregate(command)).await,
         Command::Users(command) => with_tool_logging(cli::users(command)).await,
+        Command::Keys(command) => with_tool_logging(cli::keys(command)).await,
         Command::Migrate(storage) => with_tool_logging(migrate(storage)).await,
     };
     match result {

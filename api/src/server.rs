@@ -279,7 +279,15 @@ pub async fn open_keyring(
         MasterKeyOrigin::File(path) => info!(path = %path.display(), "master key read from file"),
         MasterKeyOrigin::Configured => info!("master key from FLOWFORGE_ENCRYPTION_KEY"),
     }
-    Ok(Keyring::open(database.clone(), master).await?)
+    let previous = storage
+        .encryption_key_previous
+        .as_deref()
+        .map(|text| MasterKey::parse(text, "FLOWFORGE_ENCRYPTION_KEY_PREVIOUS"))
+        .transpose()?;
+    if previous.is_some() {
+        info!("a master-key rotation is under way: keys under the previous key open too");
+    }
+    Ok(Keyring::open(database.clone(), master, previous).await?)
 }
 
 /// Connects to NATS and starts the publisher when NATS is configured;

@@ -1,7 +1,9 @@
 //! The master key of a real `flowforge serve`: the first start on an empty
 //! data directory makes `master.key` (readable by its owner only) and says
 //! to back it up; a later start with another key is refused at once with an
-//! error naming the setting; the right key starts again.
+//! error naming the setting; the right key starts again; `flowforge keys
+//! rotate` moves the database to a new key, after which only that one
+//! starts.
 
 mod support;
 
@@ -116,6 +118,51 @@ async fn a_database_keeps_the_master_key_it_was_set_up_with() {
         &[
             ("FLOWFORGE_DATA_DIR", location.clone()),
             ("FLOWFORGE_ENCRYPTION_KEY", key.trim().to_owned()),
+        ],
+        Stdio::null(),
+    );
+    server.wait_ready(&http).await;
+    drop(server);
+
+    // Rotated to a new key, which replaces master.key: the old key is
+    // refused from then on, the new one starts.
+    let new_key = "cd".repeat(32);
+    let new_key_file = data.path().join("new.key");
+    std::fs::write(&new_key_file, &new_key).expect("new key file");
+    let rotated = Command::new(env!("CARGO_BIN_EXE_flowforge"))
+        .args(["keys", "rotate", "--new-key-file"])
+        .arg(&new_key_file)
+        .env_remove("DATABASE_URL")
+        .env_remove("FLOWFORGE_ENCRYPTION_KEY")
+        .env_remove("FLOWFORGE_ENCRYPTION_KEY_FILE")
+        .env("FLOWFORGE_DATA_DIR", &location)
+        .output()
+        .expect("flowforge keys rotate runs");
+    let printed = String::from_utf8_lossy(&rotated.stdout);
+    assert!(
+        rotated.status.success(),
+        "{printed}{}",
+        String::from_utf8_lossy(&rotated.stderr)
+    );
+    assert!(
+        printed.contains("re-wrapped") && printed.contains("now holds the new key"),
+        "{printed}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&key_file)
+            .expect("master.key")
+            .trim(),
+        new_key
+    );
+    let (status, stderr) = refused_start(&location, &[("FLOWFORGE_ENCRYPTION_KEY", key.trim())]);
+    assert!(
+        !status.success() && stderr.contains("does not open"),
+        "{stderr}"
+    );
+    let server = FlowforgeProcess::start(
+        &[
+            ("FLOWFORGE_DATA_DIR", location.clone()),
+            ("FLOWFORGE_ENCRYPTION_KEY", new_key),
         ],
         Stdio::null(),
     );

@@ -1,10 +1,11 @@
 //! The replay and inspection tooling of the `flowforge` binary: projections
 //! (list, rebuild, checksum), events (tail, export, import), aggregates
-//! (show) and users (create-owner). Each opens the configured store
-//! directly, like `serve` does.
+//! (show), users (create-owner) and keys (rotate). Each opens the
+//! configured store directly, like `serve` does.
 
 mod aggregate;
 mod events;
+mod keys;
 mod projections;
 mod users;
 
@@ -18,6 +19,7 @@ use flowforge_infra::{
 
 pub use aggregate::run as aggregate;
 pub use events::run as events;
+pub use keys::run as keys;
 pub use projections::run as projections;
 pub use users::run as users;
 

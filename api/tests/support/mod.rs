@@ -82,6 +82,7 @@ impl TestApp {
                 db_max_connections: 10,
                 encryption_key: Some(TEST_MASTER_KEY.to_owned()),
                 encryption_key_file: None,
+                encryption_key_previous: None,
             },
             Backend::Sqlite => StorageArgs {
                 database_url: None,
@@ -89,6 +90,7 @@ impl TestApp {
                 db_max_connections: 10,
                 encryption_key: Some(TEST_MASTER_KEY.to_owned()),
                 encryption_key_file: None,
+                encryption_key_previous: None,
             },
         };
         let mut args = ServeArgs {

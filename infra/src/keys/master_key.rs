@@ -106,6 +106,63 @@ impl MasterKey {
     }
 }
 
+impl MasterKey {
+    /// The key in file `path`.
+    ///
+    /// # Errors
+    /// [`MasterKeyError`] naming the file.
+    pub fn read_file(path: &Path) -> Result<Self, MasterKeyError> {
+        read(path)
+    }
+
+    /// The configured key, as [`MasterKey::load`] finds it, but never made:
+    /// `None` when neither a key nor a key file is configured and the data
+    /// directory has no `master.key`.
+    ///
+    /// # Errors
+    /// [`MasterKeyError`] naming the setting or file at fault.
+    pub fn find(
+        value: Option<&str>,
+        file: Option<&Path>,
+        default_file: &Path,
+    ) -> Result<Option<(Self, MasterKeyOrigin)>, MasterKeyError> {
+        if value.is_none() && file.is_none() && !default_file.exists() {
+            return Ok(None);
+        }
+        Self::load(value, file, default_file).map(Some)
+    }
+}
+
+/// Puts the key in `source` into `target` (mode 0600), replacing it in one
+/// rename, so `target` is never half-written.
+///
+/// # Errors
+/// [`MasterKeyError::File`] naming the file.
+pub fn replace_key_file(source: &Path, target: &Path) -> Result<(), MasterKeyError> {
+    // Only a file that holds a key replaces the key file.
+    read(source)?;
+    let failed = |source| MasterKeyError::File {
+        path: target.to_owned(),
+        source,
+    };
+    let text = std::fs::read_to_string(source).map_err(failed)?;
+    let temporary = target.with_extension(format!("new-{}", uuid::Uuid::new_v4().simple()));
+    let written = (|| {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&temporary)?;
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, target)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written.map_err(failed)
+}
+
 fn read(path: &Path) -> Result<MasterKey, MasterKeyError> {
     let text = std::fs::read_to_string(path).map_err(|source| MasterKeyError::File {
         path: path.to_owned(),

@@ -7,6 +7,8 @@ mod keyring;
 mod master_key;
 mod sealing;
 
-pub use keyring::{Keyring, KeyringError};
-pub use master_key::{MasterKey, MasterKeyError, MasterKeyOrigin, DEFAULT_KEY_FILE};
+pub use keyring::{rotate, Keyring, KeyringError};
+pub use master_key::{
+    replace_key_file, MasterKey, MasterKeyError, MasterKeyOrigin, DEFAULT_KEY_FILE,
+};
 pub use sealing::{key_from_text, random_bytes, SealError, SealingKey, KEY_BYTES};
