@@ -146,21 +146,30 @@ pub fn replace_key_file(source: &Path, target: &Path) -> Result<(), MasterKeyErr
         source,
     };
     let text = std::fs::read_to_string(source).map_err(failed)?;
-    let temporary = target.with_extension(format!("new-{}", uuid::Uuid::new_v4().simple()));
-    let written = (|| {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&temporary)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&temporary, target)
-    })();
+    let temporary = temporary_beside(target);
+    let written =
+        write_private(&temporary, &text).and_then(|()| std::fs::rename(&temporary, target));
     if written.is_err() {
         let _ = std::fs::remove_file(&temporary);
     }
     written.map_err(failed)
+}
+
+/// A fresh name beside `path`, to write a file under before it takes
+/// `path`'s place.
+fn temporary_beside(path: &Path) -> PathBuf {
+    path.with_extension(format!("new-{}", uuid::Uuid::new_v4().simple()))
+}
+
+/// Writes `text` to a new file at `path` that only its owner may read.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
 }
 
 fn read(path: &Path) -> Result<MasterKey, MasterKeyError> {
@@ -185,17 +194,9 @@ fn create(path: &Path) -> Result<bool, MasterKeyError> {
     }
     let bytes: [u8; KEY_BYTES] = random_bytes()?;
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    let temporary = path.with_extension(format!("new-{}", uuid::Uuid::new_v4().simple()));
-    let written = (|| {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&temporary)?;
-        file.write_all(format!("{hex}\n").as_bytes())?;
-        file.sync_all()
-    })();
-    let linked = written.and_then(|()| std::fs::hard_link(&temporary, path));
+    let temporary = temporary_beside(path);
+    let linked = write_private(&temporary, &format!("{hex}\n"))
+        .and_then(|()| std::fs::hard_link(&temporary, path));
     let _ = std::fs::remove_file(&temporary);
     match linked {
         Ok(()) => Ok(true),
