@@ -272,9 +272,9 @@ pub async fn open_keyring(
     match &origin {
         MasterKeyOrigin::Generated(path) => warn!(
             path = %path.display(),
-            "created a new master key: BACK IT UP. Without this file every credential and \
-             second-factor secret sealed with it is lost; every instance on this database \
-             needs the same key (FLOWFORGE_ENCRYPTION_KEY or FLOWFORGE_ENCRYPTION_KEY_FILE)"
+            "created a new master key: BACK IT UP. Without this file every credential sealed \
+             under it is lost; every instance on this database needs the same key \
+             (FLOWFORGE_ENCRYPTION_KEY or FLOWFORGE_ENCRYPTION_KEY_FILE)"
         ),
         MasterKeyOrigin::File(path) => info!(path = %path.display(), "master key read from file"),
         MasterKeyOrigin::Configured => info!("master key from FLOWFORGE_ENCRYPTION_KEY"),
