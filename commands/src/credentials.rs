@@ -293,28 +293,15 @@ impl Vault {
                 message: "port is not a port number".to_owned(),
             });
         };
-        let addresses = match tokio::net::lookup_host((host, port)).await {
-            Ok(addresses) => addresses.collect::<Vec<_>>(),
-            Err(error) => {
+        let allowed = match self.destinations.resolve(host, port).await {
+            Ok(allowed) => allowed,
+            Err(unreachable) => {
                 return Ok(TestOutcome {
                     ok: false,
-                    message: format!("cannot resolve {host}: {error}"),
+                    message: unreachable.to_string(),
                 })
             }
         };
-        let mut allowed = Vec::new();
-        for address in addresses {
-            match self.destinations.check(host, address.ip()) {
-                Ok(()) => allowed.push(address),
-                Err(refused) if allowed.is_empty() => {
-                    return Ok(TestOutcome {
-                        ok: false,
-                        message: refused.to_string(),
-                    })
-                }
-                Err(_) => {}
-            }
-        }
         let connect = tokio::net::TcpStream::connect(allowed.as_slice());
         Ok(match tokio::time::timeout(TEST_TIMEOUT, connect).await {
             Ok(Ok(_)) => TestOutcome {

@@ -34,16 +34,22 @@ impl OpaqueSecret {
 
     /// What is recorded of it: its SHA-256, in hex.
     pub fn hash(&self) -> String {
-        Sha256::digest(self.0.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        sha256_hex(self.0.as_bytes())
     }
 
     /// The secret itself, to put into the token handed out.
     pub fn reveal(&self) -> &str {
         &self.0
     }
+}
+
+/// The SHA-256 of `bytes` in lower-case hex: how a secret handed out is
+/// recorded.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]

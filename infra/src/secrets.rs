@@ -26,41 +26,48 @@ impl Database {
     /// The secret `name` (32 random bytes as 64 hex digits), created if this
     /// database has none yet.
     pub async fn secret(&self, name: &str) -> Result<String, SecretError> {
-        let fresh = random_key();
         let insert = "INSERT INTO flowforge_secrets (name, secret) VALUES ($1, $2) \
                       ON CONFLICT (name) DO NOTHING";
         let select = "SELECT secret FROM flowforge_secrets WHERE name = $1";
-        let failed = |source| SecretError {
-            name: name.to_owned(),
-            source,
-        };
+        self.insert_or_read(insert, select, name, &random_key())
+            .await
+            .map_err(|source| SecretError {
+                name: name.to_owned(),
+                source,
+            })
+    }
+
+    /// Stores `value` under `name` with `insert` (which must do nothing
+    /// when `name` is taken) and answers what `select` reads back: of two
+    /// instances racing to make a key, both get the winner's.
+    pub(crate) async fn insert_or_read(
+        &self,
+        insert: &str,
+        select: &str,
+        name: &str,
+        value: &str,
+    ) -> Result<String, sqlx::Error> {
         match self {
             Database::Postgres(pool) => {
                 sqlx::query(insert)
                     .bind(name)
-                    .bind(&fresh)
+                    .bind(value)
                     .execute(pool)
-                    .await
-                    .map_err(failed)?;
-                sqlx::query_scalar::<_, String>(select)
-                    .bind(name)
-                    .fetch_one(pool)
-                    .await
+                    .await?;
+                sqlx::query_scalar(select).bind(name).fetch_one(pool).await
             }
             Database::Sqlite { writer, .. } => {
                 sqlx::query(insert)
                     .bind(name)
-                    .bind(&fresh)
+                    .bind(value)
                     .execute(writer)
-                    .await
-                    .map_err(failed)?;
-                sqlx::query_scalar::<_, String>(select)
+                    .await?;
+                sqlx::query_scalar(select)
                     .bind(name)
                     .fetch_one(writer)
                     .await
             }
         }
-        .map_err(failed)
     }
 }
 

@@ -39,6 +39,23 @@ pub struct Refused {
     pub range: &'static str,
 }
 
+/// Why a host cannot be connected to.
+#[derive(Debug, thiserror::Error)]
+pub enum Unreachable {
+    /// The name did not resolve.
+    #[error("cannot resolve {host}: {source}")]
+    Lookup {
+        /// The host.
+        host: String,
+        /// What the resolver said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Every address it resolved to is refused.
+    #[error(transparent)]
+    Refused(#[from] Refused),
+}
+
 /// A host name the allow-list names, exactly or by suffix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum HostPattern {
@@ -129,6 +146,36 @@ impl OutboundPolicy {
         }
     }
 
+    /// The addresses `host` resolves to (with `port`) that this policy lets
+    /// through: what a connection may go to.
+    ///
+    /// # Errors
+    /// [`Unreachable::Lookup`] if the name does not resolve, and
+    /// [`Unreachable::Refused`] (the first refusal) if it resolves only to
+    /// refused addresses.
+    pub async fn resolve(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, Unreachable> {
+        let resolved = tokio::net::lookup_host((host, port))
+            .await
+            .map_err(|source| Unreachable::Lookup {
+                host: host.to_owned(),
+                source,
+            })?;
+        let mut refusal = None;
+        let allowed: Vec<SocketAddr> = resolved
+            .filter(|address| match self.check(host, address.ip()) {
+                Ok(()) => true,
+                Err(refused) => {
+                    refusal.get_or_insert(refused);
+                    false
+                }
+            })
+            .collect();
+        match (allowed.is_empty(), refusal) {
+            (true, Some(refused)) => Err(refused.into()),
+            _ => Ok(allowed),
+        }
+    }
+
     /// A resolver for HTTP clients that answers only the addresses this
     /// policy lets through (refusing a name that has none).
     pub fn resolver(self: &Arc<Self>) -> Arc<GuardedResolver> {
@@ -163,23 +210,10 @@ impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let policy = self.policy.clone();
         Box::pin(async move {
-            let host = name.as_str().to_owned();
-            let resolved: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let mut refusal = None;
-            let allowed: Vec<SocketAddr> = resolved
-                .into_iter()
-                .filter(|address| match policy.check(&host, address.ip()) {
-                    Ok(()) => true,
-                    Err(refused) => {
-                        refusal.get_or_insert(refused);
-                        false
-                    }
-                })
-                .collect();
-            match (allowed.is_empty(), refusal) {
-                (true, Some(refused)) => Err(Box::new(refused) as Box<_>),
-                _ => Ok(Box::new(allowed.into_iter()) as Addrs),
+            match policy.resolve(name.as_str(), 0).await {
+                Ok(allowed) => Ok(Box::new(allowed.into_iter()) as Addrs),
+                Err(Unreachable::Refused(refused)) => Err(Box::new(refused) as Box<_>),
+                Err(Unreachable::Lookup { source, .. }) => Err(Box::new(source) as Box<_>),
             }
         })
     }

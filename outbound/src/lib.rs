@@ -23,7 +23,8 @@ mod trust;
 
 pub use circuit_breaker::{CircuitBreakers, CircuitOpen, CircuitSettings, OpenCircuit};
 pub use destinations::{
-    special_range, GuardedResolver, InvalidAllowEntry, OutboundPolicy, Refused, ALLOW_SETTING,
+    special_range, GuardedResolver, InvalidAllowEntry, OutboundPolicy, Refused, Unreachable,
+    ALLOW_SETTING,
 };
 pub use failure::{tls_failure, TlsFailure};
 pub use trust::{TlsTrust, TrustError};

@@ -301,11 +301,7 @@ impl Accounts {
         metadata: &EventMetadata,
     ) -> Result<(), AccountError> {
         Passwords::check_strength(&new)?;
-        let account = self.account(user_id).await?;
-        let hash = account.as_ref().map(|user| user.password_hash().to_owned());
-        if !self.passwords.verify(hash, current).await || account.is_none() {
-            return Err(AccountError::InvalidCredentials);
-        }
+        self.with_password(user_id, current).await?;
         let password_hash = self.passwords.hash(new).await?;
         let command = UserCommand::ChangePassword {
             password_hash,
@@ -397,12 +393,7 @@ impl Accounts {
         code: &str,
         metadata: &EventMetadata,
     ) -> Result<(), AccountError> {
-        let account = self.account(user_id).await?;
-        let hash = account.as_ref().map(|user| user.password_hash().to_owned());
-        let matched = self.passwords.verify(hash, password).await;
-        let Some(user) = account.filter(|_| matched) else {
-            return Err(AccountError::InvalidCredentials);
-        };
+        let user = self.with_password(user_id, password).await?;
         if !user.second_factor().is_on() {
             return Err(AccountError::rejected(UserError::SecondFactorOff));
         }
@@ -435,6 +426,17 @@ impl Accounts {
             .second_factor
             .prove(user_id, user.email(), sealed, code, unix_now())?;
         Ok(proof.filter(|proof| user.second_factor().admits(Some(proof)).is_ok()))
+    }
+
+    /// Account `user_id`, if `password` is its password (verified in the
+    /// same time whether or not the account exists).
+    async fn with_password(&self, user_id: UserId, password: String) -> Result<User, AccountError> {
+        let account = self.account(user_id).await?;
+        let hash = account.as_ref().map(|user| user.password_hash().to_owned());
+        let matched = self.passwords.verify(hash, password).await;
+        account
+            .filter(|_| matched)
+            .ok_or(AccountError::InvalidCredentials)
     }
 
     /// Counts a failed sign-in towards the account's lock.

@@ -9,7 +9,8 @@
 
 use flowforge_domain::user::{SecondFactorProof, UserId, RECOVERY_CODES};
 use flowforge_infra::keys::{key_from_text, random_bytes, SealError, SealingKey};
-use sha2::{Digest, Sha256};
+
+use crate::opaque_secret::sha256_hex;
 use totp_rs::{Builder, Secret, Totp};
 
 /// The issuer an authenticator app shows beside the account.
@@ -161,10 +162,7 @@ pub fn recovery_code_hash(code: &str) -> String {
         .filter(char::is_ascii_alphanumeric)
         .map(|c| c.to_ascii_lowercase())
         .collect();
-    Sha256::digest(normal.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    sha256_hex(normal.as_bytes())
 }
 
 #[cfg(test)]

@@ -224,25 +224,5 @@ async fn insert_or_read(
     let insert = "INSERT INTO flowforge_data_keys (scope, wrapped) VALUES ($1, $2) \
                   ON CONFLICT (scope) DO NOTHING";
     let select = "SELECT wrapped FROM flowforge_data_keys WHERE scope = $1";
-    match database {
-        Database::Postgres(pool) => {
-            sqlx::query(insert)
-                .bind(scope)
-                .bind(value)
-                .execute(pool)
-                .await?;
-            sqlx::query_scalar(select).bind(scope).fetch_one(pool).await
-        }
-        Database::Sqlite { writer, .. } => {
-            sqlx::query(insert)
-                .bind(scope)
-                .bind(value)
-                .execute(writer)
-                .await?;
-            sqlx::query_scalar(select)
-                .bind(scope)
-                .fetch_one(writer)
-                .await
-        }
-    }
+    database.insert_or_read(insert, select, scope, value).await
 }
