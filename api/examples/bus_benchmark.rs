@@ -19,8 +19,8 @@ use std::{
 
 use flowforge_api::{
     config::{
-        AuthArgs, BusArgs, LimitsArgs, LogFormat, RateLimitArgs, ServeArgs, StorageArgs,
-        TelemetryArgs, TlsArgs,
+        AuthArgs, BusArgs, LimitsArgs, LogFormat, OutboundArgs, RateLimitArgs, ServeArgs,
+        StorageArgs, TelemetryArgs, TlsArgs,
     },
     server,
 };
@@ -149,9 +149,14 @@ async fn main() {
         shutdown_grace_secs: 30,
         limits: LimitsArgs::default(),
         tls: TlsArgs::default(),
-        outbound_allow: Some("127.0.0.0/8,::1,localhost".to_owned()),
-        circuit_failures: 5,
-        circuit_cooldown_secs: 30,
+        outbound: OutboundArgs {
+            allow: Some("127.0.0.0/8,::1,localhost".to_owned()),
+            // The benchmark's own calls are not the subject of its limits.
+            max_calls_per_execution: 0,
+            max_calls_per_workspace_per_minute: 0,
+            ..OutboundArgs::default()
+        },
+        env_allow: None,
         auth: AuthArgs::default(),
         rate_limits: RateLimitArgs::off(),
         cors_origins: Vec::new(),

@@ -17,7 +17,7 @@ use flowforge_engine::{SubWorkflowLimits, DEFAULT_MAX_STARTS_PER_SEC_PER_WORKFLO
 use flowforge_infra::bus::jetstream::JetStreamSettings;
 use flowforge_monitoring::telemetry::TelemetrySettings;
 use flowforge_nodes::DEFAULT_MAX_ITEMS_PER_NODE;
-use flowforge_outbound::{TlsTrust, TrustError};
+use flowforge_outbound::{CallLimitSettings, CircuitSettings, TlsTrust, TrustError};
 
 /// The `flowforge` command line.
 #[derive(Debug, Parser)]
@@ -297,21 +297,16 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub rate_limits: RateLimitArgs,
 
-    /// Destinations nodes may reach beyond public addresses: CIDRs
-    /// (`10.0.0.0/8`), addresses, host names and `*.suffix` patterns,
-    /// comma-separated. Loopback, private, link-local (cloud metadata) and
-    /// other non-public addresses are refused unless listed here.
-    #[arg(long, env = "FLOWFORGE_OUTBOUND_ALLOW")]
-    pub outbound_allow: Option<String>,
+    /// What nodes may reach, and how much they may call out.
+    #[command(flatten)]
+    pub outbound: OutboundArgs,
 
-    /// Failures in a row (no answer, or a 5xx) after which calls to an
-    /// outbound host fail at once for the cool-down; 0 turns breakers off.
-    #[arg(long, env = "FLOWFORGE_CIRCUIT_FAILURES", default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=1000))]
-    pub circuit_failures: u32,
-
-    /// How long an open circuit refuses calls before one probe, in seconds.
-    #[arg(long, env = "FLOWFORGE_CIRCUIT_COOLDOWN_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
-    pub circuit_cooldown_secs: u64,
+    /// Names of environment variables expressions may read as `$env.<name>`,
+    /// comma-separated. Unset, `$env` throws: the process environment holds
+    /// the server's own secrets (database URL, master key), so only names
+    /// listed here are ever visible, with the values they had at start.
+    #[arg(long, env = "FLOWFORGE_ENV_ALLOW")]
+    pub env_allow: Option<String>,
 
     /// Origins (`https://app.example.com`, comma-separated) whose pages may
     /// call the API from a browser; none by default (CORS off).
@@ -557,6 +552,79 @@ impl TlsArgs {
     }
 }
 
+/// What nodes may connect to and how often: the guard against server-side
+/// request forgery, the circuit breakers, and the call limits.
+#[derive(Debug, Clone, Args)]
+pub struct OutboundArgs {
+    /// Destinations nodes may reach beyond public addresses: CIDRs
+    /// (`10.0.0.0/8`), addresses, host names and `*.suffix` patterns,
+    /// comma-separated. Loopback, private, link-local (cloud metadata) and
+    /// other non-public addresses are refused unless listed here.
+    #[arg(long = "outbound-allow", env = "FLOWFORGE_OUTBOUND_ALLOW")]
+    pub allow: Option<String>,
+
+    /// Failures in a row (no answer, or a 5xx) after which calls to an
+    /// outbound host fail at once for the cool-down; 0 turns breakers off.
+    #[arg(long, env = "FLOWFORGE_CIRCUIT_FAILURES", default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=1000))]
+    pub circuit_failures: u32,
+
+    /// How long an open circuit refuses calls before one probe, in seconds.
+    #[arg(long, env = "FLOWFORGE_CIRCUIT_COOLDOWN_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub circuit_cooldown_secs: u64,
+
+    /// Outbound calls one execution may make over its whole run; past it a
+    /// node's call fails with `outbound_limit`. 0: unbounded.
+    #[arg(
+        long,
+        env = "FLOWFORGE_OUTBOUND_MAX_CALLS_PER_EXECUTION",
+        default_value_t = 10_000
+    )]
+    pub max_calls_per_execution: u32,
+
+    /// Outbound calls one workspace's executions may make per minute (on
+    /// each instance); past it a node's call fails with `outbound_limit`
+    /// (retry policies apply). 0: unbounded.
+    #[arg(
+        long,
+        env = "FLOWFORGE_OUTBOUND_MAX_CALLS_PER_WORKSPACE_PER_MINUTE",
+        default_value_t = 60_000
+    )]
+    pub max_calls_per_workspace_per_minute: u32,
+}
+
+impl Default for OutboundArgs {
+    /// The same defaults as the flags (checked by a test).
+    fn default() -> Self {
+        let calls = CallLimitSettings::default();
+        let circuits = CircuitSettings::default();
+        Self {
+            allow: None,
+            circuit_failures: circuits.failures,
+            circuit_cooldown_secs: circuits.cool_down.as_secs(),
+            max_calls_per_execution: calls.per_execution,
+            max_calls_per_workspace_per_minute: calls.per_workspace_per_minute,
+        }
+    }
+}
+
+impl OutboundArgs {
+    /// The circuit breakers' settings.
+    pub fn circuit_settings(&self) -> CircuitSettings {
+        CircuitSettings {
+            failures: self.circuit_failures,
+            cool_down: Duration::from_secs(self.circuit_cooldown_secs),
+        }
+    }
+
+    /// The call limits' settings.
+    pub fn call_limits(&self) -> CallLimitSettings {
+        CallLimitSettings {
+            per_execution: self.max_calls_per_execution,
+            per_workspace_per_minute: self.max_calls_per_workspace_per_minute,
+        }
+    }
+}
+
 /// What the server reports about itself besides `/metrics`.
 #[derive(Debug, Clone, Args)]
 pub struct TelemetryArgs {
@@ -747,6 +815,18 @@ mod tests {
         );
         assert_eq!(args.limits.workflow_limits(), WorkflowLimits::default());
         assert_eq!(args.limits.max_descendants, 1_000);
+    }
+
+    #[test]
+    fn the_outbound_flags_default_to_the_documented_values() {
+        let args = serve(&[]).expect("defaults parse");
+        let defaults = OutboundArgs::default();
+        assert_eq!(args.outbound.call_limits(), defaults.call_limits());
+        assert_eq!(
+            args.outbound.circuit_settings(),
+            defaults.circuit_settings()
+        );
+        assert_eq!(args.outbound.allow, None);
     }
 
     #[test]

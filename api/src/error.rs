@@ -19,6 +19,7 @@ use flowforge_domain::{
     execution::ExecutionError,
     saga::SagaError,
     user::UserError,
+    variable::VariableError,
     webhook_path::WebhookPathError,
     workflow::{DefinitionError, ExceededLimit, WorkflowError},
     workspace::{Permission, Role, WorkspaceError},
@@ -199,6 +200,9 @@ pub enum ApiError {
     /// A credential's sealed data does not open (altered, or another key).
     #[error("{0}")]
     CredentialUnreadable(String),
+    /// A variable's name or value that is not valid, or one too many.
+    #[error("{0}")]
+    InvalidVariable(String),
     /// The refresh token is not a live session's current token.
     #[error("the refresh token is not valid; sign in again")]
     InvalidRefreshToken,
@@ -430,6 +434,11 @@ impl ApiError {
             ApiError::CredentialUnreadable(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 ErrorCode::CredentialUnreadable,
+                None,
+            ),
+            ApiError::InvalidVariable(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::InvalidVariable,
                 None,
             ),
             ApiError::InvalidRefreshToken => (
@@ -766,6 +775,21 @@ impl From<CommandError<CredentialError>> for ApiError {
                 }
             },
             |_, _| ApiError::Unavailable("the credentials changed concurrently".to_owned()),
+        )
+    }
+}
+
+impl From<CommandError<VariableError>> for ApiError {
+    fn from(error: CommandError<VariableError>) -> Self {
+        command_error(
+            error,
+            |rejected| match rejected {
+                VariableError::NotFound(name) => ApiError::NotFound(format!("variable {name:?}")),
+                invalid @ (VariableError::InvalidName(_)
+                | VariableError::ValueTooLarge(_)
+                | VariableError::TooMany) => ApiError::InvalidVariable(invalid.to_string()),
+            },
+            |_, _| ApiError::Unavailable("the variables changed concurrently".to_owned()),
         )
     }
 }

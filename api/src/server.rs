@@ -7,14 +7,15 @@ use std::{collections::HashMap, net::SocketAddr, sync::Arc, time::Duration};
 use flowforge_commands::{
     accounts::{Accounts, PasswordError, Passwords, SecondFactorError, SecondFactorKey},
     credentials::Vault,
+    variables::WorkspaceVariables,
     workspaces::Workspaces,
     CommandBus,
 };
 use flowforge_engine::{
     backlog::{follower, Backlog},
     triggers::webhooks::WebhookRegistry,
-    ExecutionOrchestrator, NatsPublisher, NatsTriggers, Scheduler, SubWorkflowStarter,
-    VaultCredentials,
+    ExecutionOrchestrator, ExecutionWorkspace, NatsPublisher, NatsTriggers, Scheduler,
+    StoredVariables, SubWorkflowStarter, VaultCredentials, WorkspaceCallBudget,
 };
 use flowforge_infra::{
     bus::{
@@ -36,7 +37,7 @@ use flowforge_infra::{
 };
 use flowforge_nodes::{resume::ResumeLinks, NodeRegistry};
 use flowforge_outbound::{
-    CircuitBreakers, CircuitSettings, InvalidAllowEntry, OutboundPolicy, TlsTrust, TrustError,
+    CallLimits, CircuitBreakers, InvalidAllowEntry, OutboundPolicy, TlsTrust, TrustError,
 };
 use flowforge_projections::{catalog, ProjectionProgress, ProjectionRunner};
 use flowforge_sagas::SagaManager;
@@ -247,10 +248,7 @@ async fn open_write_side(
         database,
         keyring,
         destinations: destinations(args)?,
-        circuits: Arc::new(CircuitBreakers::new(CircuitSettings {
-            failures: args.circuit_failures,
-            cool_down: Duration::from_secs(args.circuit_cooldown_secs),
-        })),
+        circuits: Arc::new(CircuitBreakers::new(args.outbound.circuit_settings())),
         store,
         tasks,
         shutdown,
@@ -368,6 +366,7 @@ async fn start_process_managers(
         .get(WORKFLOWS_PROJECTION)
         .map(ProjectionProgress::changes);
     let resume_key = database.secret(RESUME_LINK_KEY).await?;
+    let execution_workspace = ExecutionWorkspace::new(commands.clone(), workspaces(commands, args));
     let mut registry = NodeRegistry::new(ExpressionEngine::new())
         .with_sub_workflows(Arc::new(SubWorkflowStarter::with_limits(
             commands.clone(),
@@ -377,13 +376,25 @@ async fn start_process_managers(
         .with_max_items_per_node(args.limits.max_items_per_node())
         .with_credentials(Arc::new(VaultCredentials::new(
             Vault::new(commands.clone(), keyring.clone()),
-            commands.clone(),
-            workspaces(commands, args),
+            execution_workspace.clone(),
+        )))
+        .with_variables(Arc::new(StoredVariables::new(
+            WorkspaceVariables::new(commands.clone()),
+            execution_workspace.clone(),
+        )))
+        .with_call_budget(Arc::new(WorkspaceCallBudget::new(
+            CallLimits::new(args.outbound.call_limits()),
+            execution_workspace,
         )))
         .with_circuit_breakers(circuits.clone())
         .with_outbound(trust, destinations.clone())?;
     if let Some(ca) = trust.ca_source() {
         info!(%ca, roots = trust.extra_roots(), "outbound TLS also trusts a CA bundle");
+    }
+    if let Some(names) = &args.env_allow {
+        let env = allowed_env(names);
+        info!(names = ?env.keys().collect::<Vec<_>>(), "expressions may read these environment variables as $env");
+        registry = registry.with_env(env);
     }
     if let Some(bus) = &feed.nats {
         registry = registry.with_publisher(Arc::new(NatsPublisher::new(bus.client().clone())));
@@ -465,14 +476,29 @@ async fn open_accounts(
 /// Where nodes may connect: public addresses, and what `--outbound-allow`
 /// adds.
 fn destinations(args: &ServeArgs) -> Result<OutboundPolicy, InvalidAllowEntry> {
-    let policy = OutboundPolicy::allowing(args.outbound_allow.as_deref().unwrap_or_default())?;
-    if args.outbound_allow.is_some() {
+    let policy = OutboundPolicy::allowing(args.outbound.allow.as_deref().unwrap_or_default())?;
+    if args.outbound.allow.is_some() {
         info!(
-            allowed = args.outbound_allow.as_deref(),
+            allowed = args.outbound.allow.as_deref(),
             "nodes may also reach these destinations"
         );
     }
     Ok(policy)
+}
+
+/// The environment variables `names` (comma-separated) lists, with their
+/// values now; a listed name the environment lacks is left out.
+fn allowed_env(names: &str) -> std::collections::BTreeMap<String, String> {
+    names
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .filter_map(|name| {
+            std::env::var(name)
+                .ok()
+                .map(|value| (name.to_owned(), value))
+        })
+        .collect()
 }
 
 /// The workspace use cases, with invitations valid as configured.
@@ -498,6 +524,7 @@ fn app_state(
         accounts,
         vault: Vault::new(process.commands.clone(), process.keyring.clone())
             .with_destinations(process.destinations.clone()),
+        variables: WorkspaceVariables::new(process.commands.clone()),
         circuits: process.circuits.clone(),
         workspaces: workspaces(&process.commands, args),
         open_registration: args.auth.open_registration,

@@ -63,6 +63,8 @@ pub struct AppState {
     pub workspaces: Workspaces,
     /// The credentials vault.
     pub vault: flowforge_commands::credentials::Vault,
+    /// The workspace variables (`$vars`).
+    pub variables: flowforge_commands::variables::WorkspaceVariables,
     /// The circuit breakers of outbound hosts, for readiness and metrics.
     pub circuits: Arc<flowforge_outbound::CircuitBreakers>,
     /// The rate limits requests pass through.

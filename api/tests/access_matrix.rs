@@ -53,6 +53,9 @@ const EXPECTED: &[(&str, &str, Needs)] = &[
     ("PUT", "/api/v1/credentials/{id}", Needs::Edit),
     ("DELETE", "/api/v1/credentials/{id}", Needs::Edit),
     ("POST", "/api/v1/credentials/{id}/test", Needs::Edit),
+    ("GET", "/api/v1/variables", Needs::Read),
+    ("PUT", "/api/v1/variables/{name}", Needs::Edit),
+    ("DELETE", "/api/v1/variables/{name}", Needs::Edit),
     ("POST", "/api/v1/me/totp", Needs::Account),
     ("POST", "/api/v1/me/totp/confirm", Needs::Account),
     ("POST", "/api/v1/me/totp/disable", Needs::Account),
@@ -285,7 +288,8 @@ async fn every_route_answers_each_role_as_the_access_table_says() {
                 .replace("{user}", "0195f3a0-0000-7000-8000-00000000beef")
                 .replace("{aggregate_type}", "workflow")
                 .replace("{path}", "nothing-here")
-                .replace("{token}", "no-such-token"),
+                .replace("{token}", "no-such-token")
+                .replace("{name}", "region"),
         );
         let body = (*method != "GET" && *method != "DELETE").then(|| json!({}));
         for (who, http) in &callers {

@@ -39,8 +39,8 @@ async fn run(app: &TestApp, workflow: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_host_is_paused_then_probed() {
     let Some(app) = TestApp::spawn_with(Backend::Sqlite, |args| {
-        args.circuit_failures = 3;
-        args.circuit_cooldown_secs = 1;
+        args.outbound.circuit_failures = 3;
+        args.outbound.circuit_cooldown_secs = 1;
     })
     .await
     else {

@@ -78,7 +78,7 @@ async fn non_public_destinations_are_refused_unless_listed() {
     let Some(app) = TestApp::spawn_with(Backend::Sqlite, |args| {
         // Loopback only by name: an address written out, or reached by a
         // redirect, stays refused.
-        args.outbound_allow = Some("localhost".to_owned());
+        args.outbound.allow = Some("localhost".to_owned());
     })
     .await
     else {
@@ -125,7 +125,7 @@ async fn non_public_destinations_are_refused_unless_listed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn by_default_names_and_credential_tests_cannot_reach_loopback() {
     let Some(app) = TestApp::spawn_with(Backend::Sqlite, |args| {
-        args.outbound_allow = None;
+        args.outbound.allow = None;
     })
     .await
     else {

@@ -7,8 +7,9 @@
 //! `aggregate_cache` (recently used aggregates, so a step reads only newer
 //! events), [`workflow_lifecycle`], [`accounts`] (register, sign in,
 //! refresh, sign out: passwords hashed with Argon2id, refresh tokens rotated),
-//! [`workspaces`] (members, invitations, API keys, the first owner) and
-//! [`credentials`] (the vault: a workspace's credentials, sealed);
+//! [`workspaces`] (members, invitations, API keys, the first owner),
+//! [`credentials`] (the vault: a workspace's credentials, sealed) and
+//! [`variables`] (a workspace's `$vars`);
 //! `opaque_secret` is the random part of every token handed out.
 #![forbid(unsafe_code)]
 
@@ -17,6 +18,7 @@ mod aggregate_cache;
 mod command_bus;
 pub mod credentials;
 mod opaque_secret;
+pub mod variables;
 pub mod workflow_lifecycle;
 pub mod workspaces;
 

@@ -14,7 +14,8 @@
 //! owner per webhook route), [`user`] (an account, its sessions and their
 //! rotating refresh tokens), [`workspace`] (members with roles,
 //! invitations, API keys, and the installation's first owner) and
-//! [`credential`] (a workspace's credentials, sealed). The private
+//! [`credential`] (a workspace's credentials, sealed) and [`variable`] (a
+//! workspace's `$vars`). The private
 //! `uuid_id` gives the workflow and execution ids their shared shape; [`testing`] is the given/when/then harness
 //! the tests use.
 #![forbid(unsafe_code)]
@@ -28,6 +29,7 @@ pub mod schedule;
 pub mod testing;
 pub mod user;
 mod uuid_id;
+pub mod variable;
 pub mod webhook_path;
 pub mod workflow;
 pub mod workspace;

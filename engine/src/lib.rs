@@ -14,14 +14,19 @@
 //! `error_workflow` (the workflow that runs when another fails), `triggers`
 //! (schedules, NATS subjects, webhooks), `nats_publisher` (the node
 //! library's message port over NATS), `vault_credentials` (the node
-//! library's credentials port over the vault) and `clock` (the time the
+//! library's credentials port over the vault), `workspace_variables` (its
+//! `$vars` port over the workspace variables), `execution_workspace` (the
+//! workspace an execution runs in, for these ports), `call_budget` (the
+//! outbound call limits port) and `clock` (the time the
 //! orchestrator reads and sleeps on, which tests drive by hand).
 #![forbid(unsafe_code)]
 
 pub mod backlog;
+mod call_budget;
 mod clock;
 mod error_workflow;
 pub mod execution_controls;
+mod execution_workspace;
 mod nats_publisher;
 mod orchestrator;
 mod start_rate;
@@ -29,9 +34,12 @@ mod starter;
 mod sub_workflows;
 pub mod triggers;
 mod vault_credentials;
+mod workspace_variables;
 
+pub use call_budget::WorkspaceCallBudget;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error_workflow::{error_execution_id, failure_item, start_error_workflow};
+pub use execution_workspace::ExecutionWorkspace;
 pub use nats_publisher::NatsPublisher;
 pub use orchestrator::{
     AttemptLimits, ExecutionOrchestrator, OrchestratorSettings, ORCHESTRATOR_NAME,
@@ -44,3 +52,4 @@ pub use triggers::{
     schedule::{tick_execution_id, Scheduler},
 };
 pub use vault_credentials::VaultCredentials;
+pub use workspace_variables::StoredVariables;

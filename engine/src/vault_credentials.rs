@@ -6,51 +6,27 @@
 use async_trait::async_trait;
 use flowforge_commands::{
     credentials::{Vault, VaultError},
-    workspaces::Workspaces,
-    CommandBus, CommandError,
+    CommandError,
 };
 use flowforge_domain::{
     credential::{CredentialError, CredentialKind},
-    execution::{Execution, ExecutionId, NodeError},
+    execution::{ExecutionId, NodeError},
 };
-use flowforge_infra::event_store::DEFAULT_TENANT;
 use flowforge_nodes::CredentialSource;
 use serde_json::{Map, Value};
+
+use crate::execution_workspace::ExecutionWorkspace;
 
 /// Credentials for nodes, from the vault.
 pub struct VaultCredentials {
     vault: Vault,
-    commands: CommandBus,
-    workspaces: Workspaces,
+    workspace: ExecutionWorkspace,
 }
 
 impl VaultCredentials {
-    /// Credentials from `vault`, for executions recorded through `commands`.
-    pub fn new(vault: Vault, commands: CommandBus, workspaces: Workspaces) -> Self {
-        Self {
-            vault,
-            commands,
-            workspaces,
-        }
-    }
-
-    /// The workspace `execution` belongs to.
-    async fn workspace_of(&self, execution: ExecutionId) -> Result<String, NodeError> {
-        let tenant = self
-            .commands
-            .tenant_of::<Execution>(&execution.to_string())
-            .await
-            .map_err(|e| internal(&e))?
-            .unwrap_or_else(|| DEFAULT_TENANT.to_owned());
-        if tenant != DEFAULT_TENANT {
-            return Ok(tenant);
-        }
-        let first = self
-            .workspaces
-            .first_workspace()
-            .await
-            .map_err(|e| internal(&e))?;
-        Ok(first.map_or(tenant, |w| w.to_string()))
+    /// Credentials from `vault`, for executions in `workspace`.
+    pub fn new(vault: Vault, workspace: ExecutionWorkspace) -> Self {
+        Self { vault, workspace }
     }
 }
 
@@ -62,7 +38,7 @@ impl CredentialSource for VaultCredentials {
         kind: CredentialKind,
         reference: &str,
     ) -> Result<Map<String, Value>, NodeError> {
-        let workspace = self.workspace_of(execution).await?;
+        let workspace = self.workspace.of(execution).await?;
         match self.vault.resolve(&workspace, kind, reference).await {
             Ok((_, data)) => Ok(data),
             Err(VaultError::Credential(CommandError::Rejected(CredentialError::NotFound(_)))) => {

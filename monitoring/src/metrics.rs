@@ -64,7 +64,7 @@ pub struct Metrics {
     /// (`global_backlog`, `workflow_backlog`).
     pub executions_refused: IntCounterVec,
     /// Outbound calls nodes did not make, by reason (`circuit_open`,
-    /// `destination_refused`).
+    /// `destination_refused`, `execution_limit`, `workspace_limit`).
     pub outbound_refused: IntCounterVec,
     /// Outbound hosts whose circuit is open, set when scraped.
     pub outbound_circuits_open: IntGauge,
@@ -277,10 +277,15 @@ impl Metrics {
                 let refused = counter(
                     r,
                     "flowforge_outbound_refused_total",
-                    "Outbound calls nodes did not make, by reason (circuit_open, destination_refused).",
+                    "Outbound calls nodes did not make, by reason (circuit_open, destination_refused, execution_limit, workspace_limit).",
                     &["reason"],
                 );
-                for reason in ["circuit_open", "destination_refused"] {
+                for reason in [
+                    "circuit_open",
+                    "destination_refused",
+                    "execution_limit",
+                    "workspace_limit",
+                ] {
                     refused.with_label_values(&[reason]).inc_by(0);
                 }
                 refused

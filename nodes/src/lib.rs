@@ -21,5 +21,7 @@ mod registry;
 pub mod resume;
 
 pub use executor::{NodeExecutor, NodeOutcome, NodeRunRequest};
-pub use ports::{CredentialSource, MessagePublisher, PublishError, SubWorkflows};
+pub use ports::{
+    CallBudget, CredentialSource, MessagePublisher, PublishError, SubWorkflows, VariableSource,
+};
 pub use registry::{NodeBehaviour, NodeRegistry, NodeRun, DEFAULT_MAX_ITEMS_PER_NODE};

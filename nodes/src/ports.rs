@@ -68,3 +68,24 @@ pub trait CredentialSource: Send + Sync + 'static {
         reference: &str,
     ) -> Result<serde_json::Map<String, serde_json::Value>, NodeError>;
 }
+
+/// The workspace variables expressions read as `$vars`, for the workspace of
+/// the execution a node runs in.
+#[async_trait]
+pub trait VariableSource: Send + Sync + 'static {
+    /// The variables of the workspace of `execution`, by name, as they are
+    /// now. A failure comes back as the node error to record.
+    async fn variables(
+        &self,
+        execution: ExecutionId,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, NodeError>;
+}
+
+/// Counts the outbound calls nodes make against the deployment's limits
+/// (per execution, per workspace).
+#[async_trait]
+pub trait CallBudget: Send + Sync + 'static {
+    /// Counts one outbound call by a node of `execution`; over a limit, the
+    /// node error to record (`outbound_limit`, naming the limit).
+    async fn spend(&self, execution: ExecutionId) -> Result<(), NodeError>;
+}

@@ -5,7 +5,7 @@
 //! ([`NodeRegistry::with_max_items_per_node`]).
 
 use std::{
-    collections::HashMap,
+    collections::{BTreeMap, HashMap},
     sync::{Arc, Mutex},
 };
 
@@ -28,7 +28,8 @@ use crate::{
     },
     redaction::redact,
     resume::ResumeLinks,
-    CredentialSource, MessagePublisher, NodeExecutor, NodeOutcome, NodeRunRequest, SubWorkflows,
+    CallBudget, CredentialSource, MessagePublisher, NodeExecutor, NodeOutcome, NodeRunRequest,
+    SubWorkflows, VariableSource,
 };
 
 /// One node type's behaviour.
@@ -50,6 +51,7 @@ pub struct NodeRun {
     credentials: Option<Arc<dyn CredentialSource>>,
     destinations: Arc<OutboundPolicy>,
     circuits: Arc<CircuitBreakers>,
+    calls: Option<Arc<dyn CallBudget>>,
     /// Every secret value this run opened, to redact from its outcome.
     secrets: Mutex<Vec<String>>,
 }
@@ -62,6 +64,18 @@ impl NodeRun {
     /// [`Refused`], saying what kind of address it is.
     pub fn check_destination(&self, url: &reqwest::Url) -> Result<(), Refused> {
         self.destinations.check_url(url)
+    }
+
+    /// Counts one outbound call against the limits per execution and per
+    /// workspace; ask before each connection a node opens.
+    ///
+    /// # Errors
+    /// `outbound_limit`, naming the limit reached.
+    pub async fn spend_outbound_call(&self) -> Result<(), NodeError> {
+        match &self.calls {
+            Some(calls) => calls.spend(self.request.execution_id).await,
+            None => Ok(()),
+        }
     }
 
     /// The circuit breakers of outbound hosts: ask before a call, record
@@ -224,6 +238,9 @@ pub struct NodeRegistry {
     circuits: Arc<CircuitBreakers>,
     resume: Option<ResumeLinks>,
     credentials: Option<Arc<dyn CredentialSource>>,
+    variables: Option<Arc<dyn VariableSource>>,
+    env: Option<BTreeMap<String, String>>,
+    calls: Option<Arc<dyn CallBudget>>,
     max_items: usize,
 }
 
@@ -268,6 +285,9 @@ impl NodeRegistry {
             circuits: Arc::new(CircuitBreakers::new(CircuitSettings::default())),
             resume: None,
             credentials: None,
+            variables: None,
+            env: None,
+            calls: None,
             max_items: DEFAULT_MAX_ITEMS_PER_NODE,
         }
     }
@@ -314,6 +334,29 @@ impl NodeRegistry {
     /// `source`; without, a node that names one fails.
     pub fn with_credentials(mut self, source: Arc<dyn CredentialSource>) -> Self {
         self.credentials = Some(source);
+        self
+    }
+
+    /// The same registry counting every outbound call nodes make against
+    /// `budget`; without, calls are not counted.
+    pub fn with_call_budget(mut self, budget: Arc<dyn CallBudget>) -> Self {
+        self.calls = Some(budget);
+        self
+    }
+
+    /// The same registry giving expressions the workspace variables
+    /// (`$vars`) from `source`, read when a node that mentions `$vars` runs;
+    /// without, `$vars` is empty.
+    pub fn with_variables(mut self, source: Arc<dyn VariableSource>) -> Self {
+        self.variables = Some(source);
+        self
+    }
+
+    /// The same registry letting expressions read exactly `env` as `$env`;
+    /// without, `$env` throws (the process environment holds the server's
+    /// own secrets, so it is closed unless a deployment opens names).
+    pub fn with_env(mut self, env: BTreeMap<String, String>) -> Self {
+        self.env = Some(env);
         self
     }
 
@@ -370,6 +413,20 @@ impl NodeExecutor for NodeRegistry {
             }
             _ => base,
         };
+        let base = match &self.env {
+            Some(env) => base.with_env(env.clone()),
+            None => base,
+        };
+        let base = match (
+            &self.variables,
+            mentions(request.node.parameters(), "$vars"),
+        ) {
+            (Some(source), true) => match source.variables(request.execution_id).await {
+                Ok(vars) => base.with_vars(vars),
+                Err(error) => return NodeOutcome::Failed(error),
+            },
+            _ => base,
+        };
         let run = NodeRun {
             request,
             engine: self.engine,
@@ -379,11 +436,26 @@ impl NodeExecutor for NodeRegistry {
             credentials: self.credentials.clone(),
             destinations: self.destinations.clone(),
             circuits: self.circuits.clone(),
+            calls: self.calls.clone(),
             secrets: Mutex::new(Vec::new()),
         };
         let outcome = behaviour.run(&run).await;
         within_item_limit(redact(outcome, &run.opened_secrets()), self.max_items)
     }
+}
+
+/// Whether any string in `parameters` contains `needle`: a node whose
+/// parameters never mention `$vars` does not pay for reading them.
+fn mentions(parameters: &Map<String, Value>, needle: &str) -> bool {
+    fn within(value: &Value, needle: &str) -> bool {
+        match value {
+            Value::String(text) => text.contains(needle),
+            Value::Array(values) => values.iter().any(|v| within(v, needle)),
+            Value::Object(fields) => fields.values().any(|v| within(v, needle)),
+            _ => false,
+        }
+    }
+    parameters.values().any(|v| within(v, needle))
 }
 
 /// The outcome, or a failure if it outputs more than `max_items` items: checked
@@ -435,6 +507,22 @@ mod tests {
             "the node output 4 items, more than the limit of 3; raise FLOWFORGE_MAX_ITEMS_PER_NODE"
         );
         assert_eq!(error.details["limit"], 3);
+    }
+
+    #[test]
+    fn a_mention_is_found_at_any_depth_and_only_in_strings() {
+        let parameters = serde_json::json!({
+            "url": "https://x",
+            "fields": [{"name": "a", "value": "{{ $vars.region }}"}],
+        });
+        let Value::Object(parameters) = parameters else {
+            unreachable!()
+        };
+        assert!(mentions(&parameters, "$vars"));
+        let Value::Object(plain) = serde_json::json!({"$vars": 1, "n": [1, true]}) else {
+            unreachable!()
+        };
+        assert!(!mentions(&plain, "$vars"));
     }
 
     #[test]

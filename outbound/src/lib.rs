@@ -7,20 +7,24 @@
 //! the `ring` provider, no OpenSSL.
 //!
 //! Which destinations may be reached at all is the other half: public
-//! addresses only, unless the operator allows more (`destinations`); and a
-//! host that keeps failing is left alone for a while (`circuit_breaker`).
+//! addresses only, unless the operator allows more (`destinations`); a
+//! host that keeps failing is left alone for a while (`circuit_breaker`);
+//! and no execution or workspace calls out without bound (`call_limits`).
 //!
 //! Layout: `trust` (the roots and the rustls client configuration built on
 //! them, and HTTP clients over it), `failure` (what a TLS error means, in
 //! words a workflow author can act on), `destinations` (the guard against
-//! server-side request forgery) and `circuit_breaker` (one per host).
+//! server-side request forgery), `circuit_breaker` (one per host) and
+//! `call_limits` (calls per execution and per workspace).
 #![forbid(unsafe_code)]
 
+mod call_limits;
 mod circuit_breaker;
 mod destinations;
 mod failure;
 mod trust;
 
+pub use call_limits::{CallLimitSettings, CallLimits, LimitReached};
 pub use circuit_breaker::{CircuitBreakers, CircuitOpen, CircuitSettings, OpenCircuit};
 pub use destinations::{
     special_range, GuardedResolver, InvalidAllowEntry, OutboundPolicy, Refused, Unreachable,

@@ -86,6 +86,8 @@ pub enum ErrorCode {
     InvalidCredential,
     /// A credential's sealed data does not open.
     CredentialUnreadable,
+    /// A variable's name or value is not valid, or there are too many.
+    InvalidVariable,
     /// The refresh token is not valid.
     InvalidRefreshToken,
     /// A refresh token came back after it was exchanged.

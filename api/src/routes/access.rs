@@ -73,14 +73,18 @@ pub fn rule(method: &Method, route: &str) -> Option<Access> {
             | "/api/v1/sagas/{id}"
             | "/api/v1/audit"
             | "/api/v1/credentials"
-            | "/api/v1/credentials/{id}",
+            | "/api/v1/credentials/{id}"
+            | "/api/v1/variables",
         ) => Workspace(Read),
         (
             "POST",
             "/api/v1/workflows/{id}/executions" | "/api/v1/executions/{id}/resume/{token}",
         ) => Workspace(Run),
         ("POST", "/api/v1/workflows" | "/api/v1/credentials")
-        | ("PUT" | "DELETE", "/api/v1/workflows/{id}" | "/api/v1/credentials/{id}")
+        | (
+            "PUT" | "DELETE",
+            "/api/v1/workflows/{id}" | "/api/v1/credentials/{id}" | "/api/v1/variables/{name}",
+        )
         | (
             "POST",
             "/api/v1/workflows/{id}/activate"

@@ -21,6 +21,7 @@ mod sagas;
 mod second_factor;
 mod security_headers;
 mod shared_responses;
+mod variables;
 mod webhooks;
 mod workflow_schema;
 pub mod workflows;
@@ -47,6 +48,7 @@ use crate::{error::ApiError, state::AppState};
         (name = "workspaces", description = "Workspaces, their members with roles, invitations and API keys"),
         (name = "workflows", description = "Create, change, activate and read workflows"),
         (name = "credentials", description = "The workspace's credentials vault: secrets sealed at rest, write-only through the API, used by nodes by name or id"),
+        (name = "variables", description = "The workspace's variables, read by expressions as `$vars.<name>`: not secret (credentials are for secrets)"),
         (name = "events", description = "The event log (one stream, or the global log), the audit log, and projection progress"),
         (name = "executions", description = "Run workflows and follow their executions node by node"),
         (name = "health", description = "Liveness and readiness probes, and Prometheus metrics")
@@ -224,6 +226,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(auth::routes())
         .merge(second_factor::routes())
         .merge(credentials::routes())
+        .merge(variables::routes())
         .merge(workspaces::routes())
         .merge(api_keys::routes())
         .merge(workflows::routes())

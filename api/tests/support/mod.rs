@@ -15,8 +15,8 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use flowforge_api::{
     config::{
-        AuthArgs, BusArgs, LimitsArgs, LogFormat, RateLimitArgs, ServeArgs, StorageArgs,
-        TelemetryArgs, TlsArgs,
+        AuthArgs, BusArgs, LimitsArgs, LogFormat, OutboundArgs, RateLimitArgs, ServeArgs,
+        StorageArgs, TelemetryArgs, TlsArgs,
     },
     server::{self, RunningServer},
 };
@@ -112,11 +112,14 @@ impl TestApp {
             shutdown_grace_secs: 30,
             limits: LimitsArgs::default(),
             tls: TlsArgs::default(),
-            outbound_allow: Some(LOOPBACK_ALLOWED.to_owned()),
-            // Off unless a test is about them: tests drive failing servers
-            // through retries on purpose.
-            circuit_failures: 0,
-            circuit_cooldown_secs: 30,
+            outbound: OutboundArgs {
+                allow: Some(LOOPBACK_ALLOWED.to_owned()),
+                // Off unless a test is about them: tests drive failing
+                // servers through retries on purpose.
+                circuit_failures: 0,
+                ..OutboundArgs::default()
+            },
+            env_allow: None,
             auth: AuthArgs::default(),
             rate_limits: RateLimitArgs::default(),
             cors_origins: Vec::new(),

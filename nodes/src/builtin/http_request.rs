@@ -84,6 +84,7 @@ async fn request(
         .map_err(|e| parameter_error(format!("`url` {url:?} is not a URL: {e}")))?;
     run.check_destination(&parsed)
         .map_err(|refused| refused_error(&refused))?;
+    run.spend_outbound_call().await?;
     let host = format!(
         "{}:{}",
         parsed.host_str().unwrap_or_default(),
