@@ -770,6 +770,7 @@ impl From<CommandError<CredentialError>> for ApiError {
                 }
                 invalid @ (CredentialError::InvalidName
                 | CredentialError::UnknownKind(_)
+                | CredentialError::ShareWithOwner
                 | CredentialError::InvalidData { .. }) => {
                     ApiError::InvalidCredential(invalid.to_string())
                 }
@@ -798,6 +799,7 @@ impl From<VaultError> for ApiError {
     fn from(error: VaultError) -> Self {
         match error {
             VaultError::Credential(command) => command.into(),
+            VaultError::Use(store) => ApiError::Internal(store.to_string()),
             unreadable @ (VaultError::Keys(_) | VaultError::Corrupt) => {
                 tracing::error!(error = %unreadable, "a credential does not open");
                 ApiError::CredentialUnreadable(unreadable.to_string())

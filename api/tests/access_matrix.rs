@@ -53,6 +53,12 @@ const EXPECTED: &[(&str, &str, Needs)] = &[
     ("PUT", "/api/v1/credentials/{id}", Needs::Edit),
     ("DELETE", "/api/v1/credentials/{id}", Needs::Edit),
     ("POST", "/api/v1/credentials/{id}/test", Needs::Edit),
+    ("POST", "/api/v1/credentials/{id}/shares", Needs::Administer),
+    (
+        "DELETE",
+        "/api/v1/credentials/{id}/shares/{workspace_id}",
+        Needs::Administer,
+    ),
     ("GET", "/api/v1/variables", Needs::Read),
     ("PUT", "/api/v1/variables/{name}", Needs::Edit),
     ("DELETE", "/api/v1/variables/{name}", Needs::Edit),

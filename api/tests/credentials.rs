@@ -383,7 +383,142 @@ async fn a_credential_is_used_only_in_its_workspace(backend: Backend) {
     assert!(seen.lock().expect("seen").is_empty(), "nothing was sent");
 }
 
+async fn a_shared_credential_is_used_where_shared_and_each_use_is_audited(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let (server, seen) = echo_server().await;
+    let (_, created) = create(
+        &app,
+        json!({"name": "Team token", "type": "http_bearer_auth", "data": {"token": BEARER_SECRET}}),
+    )
+    .await;
+    let id = created["id"].as_str().expect("id").to_owned();
+    let (_, me) = app.get("/api/v1/me").await;
+    let first = me["workspaces"][0].as_str().expect("workspace").to_owned();
+    let (_, second) = app
+        .post("/api/v1/workspaces", &json!({"name": "Second"}))
+        .await;
+    let second = second["id"].as_str().expect("id").to_owned();
+    let in_second = |request: reqwest::RequestBuilder| request.header("x-workspace-id", &second);
+    let (status, workflow, _) = app
+        .send(
+            in_second(app.http.post(app.url("/api/v1/workflows"))).json(&calling(
+                &format!("{server}/echo"),
+                json!({"http_bearer_auth": "Team token"}),
+            )),
+        )
+        .await;
+    assert_eq!(status, 201, "{workflow}");
+    let workflow = workflow["id"].as_str().expect("id").to_owned();
+    let run_in_second = || async {
+        let (_, answer, _) = app
+            .send(
+                in_second(app.http.post(app.url(&format!(
+                    "/api/v1/workflows/{workflow}/executions?wait=true"
+                ))))
+                .json(&json!({"input": [{}]})),
+            )
+            .await;
+        answer
+    };
+
+    // Bad shares change nothing.
+    let head = app.head().await;
+    for (body, status, code) in [
+        (json!({"workspace_id": first}), 422, "invalid_credential"),
+        (
+            json!({"workspace_id": "0195f3a0-0000-7000-8000-00000000dead"}),
+            404,
+            "not_found",
+        ),
+        (json!({"workspace": second}), 400, "invalid_body"),
+    ] {
+        let (got, answer) = app
+            .post(&format!("/api/v1/credentials/{id}/shares"), &body)
+            .await;
+        assert_eq!(
+            (got, answer["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{body}: {answer}"
+        );
+    }
+    assert_eq!(app.head().await, head, "refused shares record nothing");
+
+    // Shared explicitly, the other workspace's nodes may use it.
+    let (status, shared) = app
+        .post(
+            &format!("/api/v1/credentials/{id}/shares"),
+            &json!({"workspace_id": second}),
+        )
+        .await;
+    assert_eq!(status, 200, "{shared}");
+    assert_eq!(shared["shared_with"], json!([second]));
+    let (_, listed, _) = app
+        .send(in_second(app.http.get(app.url("/api/v1/credentials"))))
+        .await;
+    assert_eq!(listed[0]["id"], json!(id), "{listed}");
+    assert_eq!(listed[0]["shared_from"], json!(first), "{listed}");
+    assert_no_secret("the other workspace's list", &listed.to_string());
+    let (status, _, _) = app
+        .send(in_second(
+            app.http
+                .delete(app.url(&format!("/api/v1/credentials/{id}"))),
+        ))
+        .await;
+    assert_eq!(status, 404, "only the owner changes or deletes it");
+
+    let answer = run_in_second().await;
+    assert_eq!(answer["status"], "succeeded", "{answer}");
+    assert_no_secret("the other workspace's execution", &answer.to_string());
+    let sent = seen
+        .lock()
+        .expect("seen")
+        .last()
+        .cloned()
+        .expect("a request");
+    assert_eq!(
+        sent["headers"]["authorization"],
+        format!("Bearer {BEARER_SECRET}")
+    );
+    let execution = answer["execution_id"].as_str().expect("id").to_owned();
+
+    // The use is in the owner's audit log, once per execution.
+    let (status, audit) = app
+        .get(&format!(
+            "/api/v1/audit?aggregate_type=credential_use&consistent_with={}",
+            app.head().await
+        ))
+        .await;
+    assert_eq!(status, 200, "{audit}");
+    let uses = audit["entries"].as_array().expect("entries");
+    assert_eq!(uses.len(), 1, "{audit}");
+    assert_eq!(uses[0]["event_type"], "CredentialUsed");
+    assert_eq!(uses[0]["aggregate_id"], format!("{id}_{execution}"));
+    assert_eq!(uses[0]["actor"], format!("execution:{execution}"));
+
+    // Unshared, the other workspace's next run fails naming it.
+    let (status, _, _) = app
+        .send(
+            app.http
+                .delete(app.url(&format!("/api/v1/credentials/{id}/shares/{second}"))),
+        )
+        .await;
+    assert_eq!(status, 204);
+    let answer = run_in_second().await;
+    assert_eq!(answer["status"], "failed", "{answer}");
+    assert_eq!(
+        answer["failure"]["error"]["code"], "credential_not_found",
+        "{answer}"
+    );
+    let (_, listed, _) = app
+        .send(in_second(app.http.get(app.url("/api/v1/credentials"))))
+        .await;
+    assert_eq!(listed, json!([]));
+}
+
 for_each_backend!(
     credentials_are_sent_redacted_and_never_shown,
     a_credential_is_used_only_in_its_workspace,
+    a_shared_credential_is_used_where_shared_and_each_use_is_audited,
 );

@@ -2,14 +2,21 @@
 //! changed, listed and deleted, their data sealed under the workspace's data
 //! key before any command carries it, and opened again only to be used by a
 //! node (`resolve`) or to test a connection. Secret fields are write-only:
-//! an update that leaves one out keeps its value.
+//! an update that leaves one out keeps its value. A workspace may share a
+//! credential with another (`share`); the other resolves it by id or name,
+//! still sealed under the owner's key, for as long as the owner's record
+//! says it is shared. Each execution's first use of a credential is
+//! recorded (`record_use`) for the owner's audit log.
 
 use std::{sync::Arc, time::Duration};
 
 use chrono::Utc;
-use flowforge_domain::credential::{
-    Credential, CredentialCommand, CredentialError, CredentialId, CredentialKind, Credentials,
-    SealedData,
+use flowforge_domain::{
+    credential::{
+        Credential, CredentialCommand, CredentialError, CredentialId, CredentialKind,
+        CredentialUse, CredentialUseCommand, Credentials, NoUseError, SealedData, SharedIn,
+    },
+    execution::ExecutionId,
 };
 use flowforge_infra::{
     event_store::EventMetadata,
@@ -37,6 +44,9 @@ pub enum VaultError {
     /// Sealed data that opened is not a JSON object (it cannot happen).
     #[error("the credential's data is not an object")]
     Corrupt,
+    /// A use could not be recorded.
+    #[error("cannot record the credential's use: {0}")]
+    Use(#[from] CommandError<NoUseError>),
 }
 
 impl VaultError {
@@ -52,6 +62,29 @@ pub struct CredentialView {
     pub id: CredentialId,
     /// The credential.
     pub credential: Credential,
+}
+
+/// A credential another workspace shares with this one, as the API shows
+/// it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SharedView {
+    /// Its id.
+    pub id: CredentialId,
+    /// The workspace that owns it.
+    pub owner: String,
+    /// The credential as the owner keeps it now.
+    pub credential: Credential,
+}
+
+/// A credential opened for a node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolved {
+    /// Its id.
+    pub id: CredentialId,
+    /// The workspace that owns it (the caller's, or the one sharing it).
+    pub owner: String,
+    /// Its fields.
+    pub data: Map<String, Value>,
 }
 
 /// What a connection test found.
@@ -229,7 +262,8 @@ impl Vault {
     }
 
     /// The data of the credential of `kind` that `reference` (an id or a
-    /// name) names in `tenant`, opened for a node to use.
+    /// name) names in `tenant`: one of its own, or else one another
+    /// workspace shares with it (still shared), opened for a node to use.
     ///
     /// # Errors
     /// No such credential, one of another kind, a ciphertext that does not
@@ -239,13 +273,26 @@ impl Vault {
         tenant: &str,
         kind: CredentialKind,
         reference: &str,
-    ) -> Result<(CredentialId, Map<String, Value>), VaultError> {
-        let (credentials, _) = self.commands.load::<Credentials>(tenant).await?;
-        let (id, credential) = credentials.find(reference).ok_or_else(|| {
+    ) -> Result<Resolved, VaultError> {
+        let not_found = || {
             VaultError::rejected(CredentialError::NotFound(format!(
                 "{reference:?} (of type {kind})"
             )))
-        })?;
+        };
+        let (credentials, _) = self.commands.load::<Credentials>(tenant).await?;
+        let (owner, id, credential) = match credentials.find(reference) {
+            Some((id, credential)) => (tenant.to_owned(), id, credential.clone()),
+            None => {
+                let (id, shared) = credentials.find_shared(reference).ok_or_else(not_found)?;
+                let (owners, _) = self.commands.load::<Credentials>(&shared.owner).await?;
+                let credential = owners
+                    .all()
+                    .get(&id)
+                    .filter(|c| c.shared_with.contains(tenant))
+                    .ok_or_else(not_found)?;
+                (shared.owner.clone(), id, credential.clone())
+            }
+        };
         if credential.kind != kind {
             return Err(VaultError::rejected(CredentialError::InvalidData {
                 kind: kind.as_str(),
@@ -255,7 +302,146 @@ impl Vault {
                 ),
             }));
         }
-        Ok((id, self.open(tenant, id, credential).await?))
+        let data = self.open(&owner, id, &credential).await?;
+        Ok(Resolved { id, owner, data })
+    }
+
+    /// Lets workspace `with` use credential `id` of `tenant`; recorded on
+    /// both sides, owner first (a retry after a failure in between
+    /// completes it).
+    ///
+    /// # Errors
+    /// No such credential, sharing with its own workspace, and what the
+    /// store fails with.
+    pub async fn share(
+        &self,
+        tenant: &str,
+        id: CredentialId,
+        with: &str,
+        metadata: &EventMetadata,
+    ) -> Result<(), VaultError> {
+        let view = self.get(tenant, id).await?;
+        let share = CredentialCommand::Share {
+            id,
+            with: with.to_owned(),
+            owner: tenant.to_owned(),
+            at: Utc::now(),
+        };
+        self.commands
+            .execute::<Credentials>(tenant, share, None, metadata)
+            .await?;
+        let link = CredentialCommand::Link {
+            id,
+            shared: SharedIn {
+                owner: tenant.to_owned(),
+                name: view.credential.name,
+                kind: view.credential.kind,
+            },
+            at: Utc::now(),
+        };
+        let in_other = EventMetadata {
+            tenant_id: with.to_owned(),
+            ..metadata.clone()
+        };
+        self.commands
+            .execute::<Credentials>(with, link, None, &in_other)
+            .await?;
+        Ok(())
+    }
+
+    /// Stops sharing credential `id` of `tenant` with workspace `with`: its
+    /// nodes fail from their next use.
+    ///
+    /// # Errors
+    /// No such credential, and what the store fails with.
+    pub async fn unshare(
+        &self,
+        tenant: &str,
+        id: CredentialId,
+        with: &str,
+        metadata: &EventMetadata,
+    ) -> Result<(), VaultError> {
+        let unshare = CredentialCommand::Unshare {
+            id,
+            with: with.to_owned(),
+            at: Utc::now(),
+        };
+        self.commands
+            .execute::<Credentials>(tenant, unshare, None, metadata)
+            .await?;
+        let in_other = EventMetadata {
+            tenant_id: with.to_owned(),
+            ..metadata.clone()
+        };
+        let unlink = CredentialCommand::Unlink { id, at: Utc::now() };
+        self.commands
+            .execute::<Credentials>(with, unlink, None, &in_other)
+            .await?;
+        Ok(())
+    }
+
+    /// The credentials other workspaces share with `tenant` (and still
+    /// share), by name.
+    ///
+    /// # Errors
+    /// What the store fails with.
+    pub async fn shared_with(&self, tenant: &str) -> Result<Vec<SharedView>, VaultError> {
+        let (credentials, _) = self.commands.load::<Credentials>(tenant).await?;
+        let mut views = Vec::new();
+        for (id, shared) in credentials.shared_in() {
+            let (owners, _) = self.commands.load::<Credentials>(&shared.owner).await?;
+            if let Some(credential) = owners
+                .all()
+                .get(id)
+                .filter(|c| c.shared_with.contains(tenant))
+            {
+                views.push(SharedView {
+                    id: *id,
+                    owner: shared.owner.clone(),
+                    credential: credential.clone(),
+                });
+            }
+        }
+        views.sort_by(|a, b| a.credential.name.cmp(&b.credential.name));
+        Ok(views)
+    }
+
+    /// Records that `execution` (in workspace `user`) used credential
+    /// `resolved`, in node `node`: once per execution and credential, in the
+    /// owner's audit log.
+    ///
+    /// # Errors
+    /// What the store fails with.
+    pub async fn record_use(
+        &self,
+        resolved: &Resolved,
+        user: &str,
+        execution: ExecutionId,
+        node: &str,
+    ) -> Result<(), VaultError> {
+        let metadata = EventMetadata {
+            tenant_id: resolved.owner.clone(),
+            actor: Some(format!("execution:{execution}")),
+            correlation_id: Some(execution.as_uuid()),
+            ..EventMetadata::default()
+        };
+        let command = CredentialUseCommand {
+            credential: resolved.id,
+            owner: resolved.owner.clone(),
+            user: user.to_owned(),
+            execution,
+            node: node.to_owned(),
+            at: Utc::now(),
+        };
+        self.commands
+            .execute::<CredentialUse>(
+                &CredentialUse::stream_id(resolved.id, execution),
+                command,
+                None,
+                &metadata,
+            )
+            .await?;
+        Ok(())
     }
 
     /// Whether credential `id` of `tenant` is usable: its data opens and is

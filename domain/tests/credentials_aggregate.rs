@@ -161,3 +161,101 @@ fn a_node_names_credentials_by_known_type() {
         assert!(check_references(&parameters(bad.clone())).is_err(), "{bad}");
     }
 }
+
+#[test]
+fn a_credential_is_shared_once_with_another_workspace_and_never_with_its_own() {
+    let share = |with: &str| CredentialCommand::Share {
+        id: id(1),
+        with: with.to_owned(),
+        owner: "w1".to_owned(),
+        at: at(2),
+    };
+    let shared = CredentialEvent::Shared {
+        id: id(1),
+        with: "w2".to_owned(),
+        at: at(2),
+    };
+    AggregateTester::<Credentials>::given(vec![created(1, "Stripe")])
+        .when(share("w2"))
+        .then_expect_events(vec![shared.clone()]);
+    AggregateTester::<Credentials>::given(vec![created(1, "Stripe"), shared.clone()])
+        .when(share("w2"))
+        .then_expect_no_events();
+    AggregateTester::<Credentials>::given(vec![created(1, "Stripe")])
+        .when(share("w1"))
+        .then_expect_error(|e| *e == CredentialError::ShareWithOwner);
+    AggregateTester::<Credentials>::given(vec![])
+        .when(share("w2"))
+        .then_expect_error(|e| matches!(e, CredentialError::NotFound(_)));
+    AggregateTester::<Credentials>::given(vec![created(1, "Stripe"), shared])
+        .when(CredentialCommand::Unshare {
+            id: id(1),
+            with: "w2".to_owned(),
+            at: at(3),
+        })
+        .then_expect_events(vec![CredentialEvent::Unshared {
+            id: id(1),
+            with: "w2".to_owned(),
+            at: at(3),
+        }]);
+}
+
+#[test]
+fn a_linked_credential_is_found_by_id_or_its_name_and_forgotten_when_unlinked() {
+    let linked = CredentialEvent::Linked {
+        id: id(7),
+        owner: "w1".to_owned(),
+        name: "Team token".to_owned(),
+        kind: "http_bearer_auth".to_owned(),
+        at: at(1),
+    };
+    let mut credentials = Credentials::default();
+    credentials.apply(linked);
+    assert_eq!(
+        credentials
+            .find_shared("Team token")
+            .map(|(i, s)| (i, s.owner.clone())),
+        Some((id(7), "w1".to_owned()))
+    );
+    assert!(credentials.find_shared(&id(7).to_string()).is_some());
+    assert!(
+        credentials.find("Team token").is_none(),
+        "not one of its own"
+    );
+    credentials.apply(CredentialEvent::Unlinked {
+        id: id(7),
+        at: at(2),
+    });
+    assert!(credentials.find_shared("Team token").is_none());
+}
+
+#[test]
+fn a_use_is_recorded_once_per_execution() {
+    use flowforge_domain::{
+        credential::{CredentialUse, CredentialUseCommand, CredentialUseEvent},
+        execution::ExecutionId,
+    };
+    let execution = ExecutionId::from_uuid(Uuid::from_u128(9));
+    let command = CredentialUseCommand {
+        credential: id(1),
+        owner: "w1".to_owned(),
+        user: "w2".to_owned(),
+        execution,
+        node: "Call".to_owned(),
+        at: at(5),
+    };
+    let used = CredentialUseEvent::Used {
+        credential: id(1),
+        owner: "w1".to_owned(),
+        user: "w2".to_owned(),
+        execution,
+        node: "Call".to_owned(),
+        at: at(5),
+    };
+    AggregateTester::<CredentialUse>::given(vec![])
+        .when(command.clone())
+        .then_expect_events(vec![used.clone()]);
+    AggregateTester::<CredentialUse>::given(vec![used])
+        .when(command)
+        .then_expect_no_events();
+}

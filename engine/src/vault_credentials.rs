@@ -2,6 +2,8 @@
 //! a node's credential is looked up in the workspace of the execution it runs
 //! in (work recorded before workspaces existed belongs to the first one), and
 //! a refusal becomes a node error that names the credential, never a secret.
+//! Each execution's first use of a credential is recorded before the node
+//! gets it: a use that cannot be audited does not happen.
 
 use async_trait::async_trait;
 use flowforge_commands::{
@@ -35,12 +37,19 @@ impl CredentialSource for VaultCredentials {
     async fn resolve(
         &self,
         execution: ExecutionId,
+        node: &str,
         kind: CredentialKind,
         reference: &str,
     ) -> Result<Map<String, Value>, NodeError> {
         let workspace = self.workspace.of(execution).await?;
         match self.vault.resolve(&workspace, kind, reference).await {
-            Ok((_, data)) => Ok(data),
+            Ok(resolved) => {
+                self.vault
+                    .record_use(&resolved, &workspace, execution, node)
+                    .await
+                    .map_err(|e| internal(&e))?;
+                Ok(resolved.data)
+            }
             Err(VaultError::Credential(CommandError::Rejected(CredentialError::NotFound(_)))) => {
                 Err(NodeError::new(format!(
                     "no {kind} credential {reference:?} in this workspace (was it deleted or renamed?)"

@@ -58,12 +58,14 @@ pub trait MessagePublisher: Send + Sync + 'static {
 #[async_trait]
 pub trait CredentialSource: Send + Sync + 'static {
     /// The fields of the credential of type `kind` that `reference` (its
-    /// id or its name) names in the workspace of `execution`. A missing
+    /// id or its name) names in the workspace of `execution`, for its node
+    /// `node` (the use is audited). A missing
     /// credential, one of another type or one that does not open comes back
     /// as the node error to record (never with a secret in it).
     async fn resolve(
         &self,
         execution: ExecutionId,
+        node: &str,
         kind: CredentialKind,
         reference: &str,
     ) -> Result<serde_json::Map<String, serde_json::Value>, NodeError>;

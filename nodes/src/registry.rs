@@ -120,7 +120,12 @@ impl NodeRun {
                     .with_code("credential_unavailable"));
             };
             let data = source
-                .resolve(self.request.execution_id, kind, reference)
+                .resolve(
+                    self.request.execution_id,
+                    self.request.node.name(),
+                    kind,
+                    reference,
+                )
                 .await?;
             for field in kind.fields().iter().filter(|f| f.secret) {
                 match data.get(field.name) {

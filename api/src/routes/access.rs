@@ -61,6 +61,8 @@ pub fn rule(method: &Method, route: &str) -> Option<Access> {
             WorkspaceInPath(Administer)
         }
         ("POST", "/api/v1/api-keys") => AccountInWorkspace(Administer),
+        ("POST", "/api/v1/credentials/{id}/shares")
+        | ("DELETE", "/api/v1/credentials/{id}/shares/{workspace_id}") => Workspace(Administer),
         ("GET", "/api/v1/api-keys") | ("DELETE", "/api/v1/api-keys/{id}") => Workspace(Administer),
         (
             "GET",

@@ -4,8 +4,8 @@
 
 use axum::{extract::State, http::StatusCode, Json};
 use chrono::{DateTime, Utc};
-use flowforge_commands::credentials::{CredentialView as Stored, TestOutcome};
-use flowforge_domain::credential::CredentialId;
+use flowforge_commands::credentials::{CredentialView as Stored, SharedView, TestOutcome};
+use flowforge_domain::{credential::CredentialId, workspace::WorkspaceId};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -33,6 +33,16 @@ pub fn routes() -> OpenApiRouter<AppState> {
             delete_credential
         ))
         .routes(routes!(test_credential))
+        .routes(routes!(share_credential))
+        .routes(routes!(unshare_credential))
+}
+
+/// The workspace to share a credential with.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShareCredential {
+    /// The other workspace's id.
+    pub workspace_id: Uuid,
 }
 
 /// A credential to create.
@@ -80,6 +90,13 @@ pub struct CredentialView {
     pub data: Map<String, Value>,
     /// The secret fields that are set (their values are never shown).
     pub secrets_set: Vec<String>,
+    /// The other workspaces that may use it (for a credential of this
+    /// workspace).
+    pub shared_with: Vec<String>,
+    /// The workspace that owns it, for a credential another workspace
+    /// shares with this one (such a credential is used, not changed, here).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared_from: Option<String>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// When it last changed.
@@ -95,9 +112,24 @@ impl From<Stored> for CredentialView {
             kind: credential.kind.as_str().to_owned(),
             data: credential.data.public,
             secrets_set: credential.data.secrets_set,
+            shared_with: credential.shared_with.into_iter().collect(),
+            shared_from: None,
             created_at: credential.created_at,
             updated_at: credential.updated_at,
         }
+    }
+}
+
+impl From<SharedView> for CredentialView {
+    fn from(shared: SharedView) -> Self {
+        let owner = shared.owner;
+        let mut view = Self::from(Stored {
+            id: shared.id,
+            credential: shared.credential,
+        });
+        view.shared_with = Vec::new();
+        view.shared_from = Some(owner);
+        view
     }
 }
 
@@ -151,7 +183,8 @@ async fn create_credential(
     Ok((StatusCode::CREATED, Json(view.into())))
 }
 
-/// The workspace's credentials, by name.
+/// The workspace's credentials, by name, then those other workspaces share
+/// with it (with `shared_from`).
 #[utoipa::path(
     get, path = "/api/v1/credentials", tag = "credentials",
     responses((status = 200, description = "The credentials", body = Vec<CredentialView>)),
@@ -160,8 +193,15 @@ async fn list_credentials(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
 ) -> Result<Json<Vec<CredentialView>>, ApiError> {
-    let views = state.vault.list(&tenant(&caller)?).await?;
-    Ok(Json(views.into_iter().map(Into::into).collect()))
+    let tenant = tenant(&caller)?;
+    let own = state.vault.list(&tenant).await?;
+    let shared = state.vault.shared_with(&tenant).await?;
+    Ok(Json(
+        own.into_iter()
+            .map(Into::into)
+            .chain(shared.into_iter().map(Into::into))
+            .collect(),
+    ))
 }
 
 /// One credential of the workspace.
@@ -269,4 +309,71 @@ async fn test_credential(
         .test(&tenant(&caller)?, CredentialId::from_uuid(id))
         .await?;
     Ok(Json(outcome.into()))
+}
+
+/// Lets another workspace use a credential of this one: its nodes may name
+/// it by id (or by the name it has now). The credential stays sealed under
+/// this workspace's key and is changed only here; each execution's use is
+/// recorded in this workspace's audit log (`credential_use`).
+#[utoipa::path(
+    post, path = "/api/v1/credentials/{id}/shares", tag = "credentials",
+    params(("id" = Uuid, Path, description = "The credential")),
+    request_body = ShareCredential,
+    responses(
+        JsonBodyErrors,
+        (status = 200, description = "Shared", body = CredentialView),
+        (status = 404, description = "No such credential in this workspace, or no such workspace to share with", body = ErrorBody),
+        (status = 422, description = "Sharing with the credential's own workspace (invalid_credential)", body = ErrorBody),
+    ),
+)]
+async fn share_credential(
+    State(state): State<AppState>,
+    PathParams(id): PathParams<Uuid>,
+    Authenticated(caller): Authenticated,
+    RequestMetadata(metadata): RequestMetadata,
+    JsonBody(body): JsonBody<ShareCredential>,
+) -> Result<Json<CredentialView>, ApiError> {
+    let tenant = tenant(&caller)?;
+    let with = WorkspaceId::from_uuid(body.workspace_id);
+    if state.workspaces.workspace(with).await?.is_none() {
+        return Err(ApiError::NotFound(format!("workspace {with}")));
+    }
+    let id = CredentialId::from_uuid(id);
+    state
+        .vault
+        .share(&tenant, id, &with.to_string(), &metadata)
+        .await?;
+    Ok(Json(state.vault.get(&tenant, id).await?.into()))
+}
+
+/// Stops sharing a credential with another workspace: its nodes that use
+/// the credential fail from their next run, naming it.
+#[utoipa::path(
+    delete, path = "/api/v1/credentials/{id}/shares/{workspace_id}", tag = "credentials",
+    params(
+        ("id" = Uuid, Path, description = "The credential"),
+        ("workspace_id" = Uuid, Path, description = "The workspace it was shared with"),
+    ),
+    responses(
+        ParameterErrors,
+        (status = 204, description = "No longer shared"),
+        (status = 404, description = "No such credential in this workspace", body = ErrorBody),
+    ),
+)]
+async fn unshare_credential(
+    State(state): State<AppState>,
+    PathParams((id, with)): PathParams<(Uuid, Uuid)>,
+    Authenticated(caller): Authenticated,
+    RequestMetadata(metadata): RequestMetadata,
+) -> Result<StatusCode, ApiError> {
+    state
+        .vault
+        .unshare(
+            &tenant(&caller)?,
+            CredentialId::from_uuid(id),
+            &WorkspaceId::from_uuid(with).to_string(),
+            &metadata,
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

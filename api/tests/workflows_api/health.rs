@@ -59,6 +59,11 @@ async fn health_and_openapi(backend: Backend) {
         ("/api/v1/credentials", vec!["get", "post"]),
         ("/api/v1/credentials/{id}", vec!["delete", "get", "put"]),
         ("/api/v1/credentials/{id}/test", vec!["post"]),
+        ("/api/v1/credentials/{id}/shares", vec!["post"]),
+        (
+            "/api/v1/credentials/{id}/shares/{workspace_id}",
+            vec!["delete"],
+        ),
         ("/api/v1/variables", vec!["get"]),
         ("/api/v1/variables/{name}", vec!["delete", "put"]),
         ("/api/v1/me/sessions/{id}", vec!["delete"]),

@@ -5,13 +5,21 @@
 //! the fields that are not secret, and which secret fields are set —
 //! nothing a copy of the log could use.
 //!
-//! Layout: `kinds` (each kind's fields), the aggregate here.
+//! A credential is used only in its workspace unless the workspace shares
+//! it with another, explicitly: the share is recorded on both sides (the
+//! owner's `CredentialShared`, the other's `SharedCredentialLinked`), and
+//! the owner's record is the one that decides.
+//!
+//! Layout: `kinds` (each kind's fields), `usage` (the audited record of a
+//! credential's use by an execution), the aggregate here.
 
 mod kinds;
+mod usage;
 
 pub use kinds::{CredentialKind, Field};
+pub use usage::{CredentialUse, CredentialUseCommand, CredentialUseEvent, NoUseError};
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -63,6 +71,19 @@ pub struct Credential {
     pub created_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+    /// The other workspaces (their ids) that may use it.
+    pub shared_with: BTreeSet<String>,
+}
+
+/// A credential another workspace shares with this one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedIn {
+    /// The workspace that owns it (its id).
+    pub owner: String,
+    /// Its name when it was shared (nodes may name it so, or by id).
+    pub name: String,
+    /// Its kind.
+    pub kind: CredentialKind,
 }
 
 /// A command to a workspace's credentials.
@@ -94,6 +115,42 @@ pub enum CredentialCommand {
     },
     /// Remove a credential: nodes that name it fail from now on.
     Delete {
+        /// The credential.
+        id: CredentialId,
+        /// Now.
+        at: DateTime<Utc>,
+    },
+    /// Let workspace `with` use a credential of this one.
+    Share {
+        /// The credential.
+        id: CredentialId,
+        /// The other workspace's id.
+        with: String,
+        /// This workspace's id (a credential is not shared with its owner).
+        owner: String,
+        /// Now.
+        at: DateTime<Utc>,
+    },
+    /// Stop sharing a credential with workspace `with`.
+    Unshare {
+        /// The credential.
+        id: CredentialId,
+        /// The other workspace's id.
+        with: String,
+        /// Now.
+        at: DateTime<Utc>,
+    },
+    /// Record, in the workspace a credential is shared with, that it is.
+    Link {
+        /// The credential.
+        id: CredentialId,
+        /// How this workspace sees it.
+        shared: SharedIn,
+        /// Now.
+        at: DateTime<Utc>,
+    },
+    /// Forget a credential that is no longer shared with this workspace.
+    Unlink {
         /// The credential.
         id: CredentialId,
         /// Now.
@@ -139,6 +196,48 @@ pub enum CredentialEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// Another workspace may use a credential of this one.
+    #[serde(rename = "CredentialShared")]
+    Shared {
+        /// It.
+        id: CredentialId,
+        /// The other workspace.
+        with: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Another workspace may no longer use a credential of this one.
+    #[serde(rename = "CredentialUnshared")]
+    Unshared {
+        /// It.
+        id: CredentialId,
+        /// The other workspace.
+        with: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Another workspace shares a credential with this one.
+    #[serde(rename = "SharedCredentialLinked")]
+    Linked {
+        /// It.
+        id: CredentialId,
+        /// The workspace that owns it.
+        owner: String,
+        /// Its name then.
+        name: String,
+        /// Its kind, by name.
+        kind: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A credential is no longer shared with this workspace.
+    #[serde(rename = "SharedCredentialUnlinked")]
+    Unlinked {
+        /// It.
+        id: CredentialId,
+        /// When.
+        at: DateTime<Utc>,
+    },
 }
 
 impl DomainEvent for CredentialEvent {
@@ -147,6 +246,10 @@ impl DomainEvent for CredentialEvent {
             Self::Created { .. } => "CredentialCreated",
             Self::Updated { .. } => "CredentialUpdated",
             Self::Deleted { .. } => "CredentialDeleted",
+            Self::Shared { .. } => "CredentialShared",
+            Self::Unshared { .. } => "CredentialUnshared",
+            Self::Linked { .. } => "SharedCredentialLinked",
+            Self::Unlinked { .. } => "SharedCredentialUnlinked",
         }
     }
 }
@@ -166,6 +269,9 @@ pub enum CredentialError {
     /// The kind is not one there is.
     #[error("unknown credential type {0:?}")]
     UnknownKind(String),
+    /// A credential is shared with its own workspace.
+    #[error("a credential is shared with other workspaces, not its own")]
+    ShareWithOwner,
     /// The data is not a credential of its kind.
     #[error("invalid {kind} data: {why}")]
     InvalidData {
@@ -204,12 +310,33 @@ pub fn check_references(parameters: &Map<String, Value>) -> Result<(), String> {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Credentials {
     credentials: BTreeMap<CredentialId, Credential>,
+    shared_in: BTreeMap<CredentialId, SharedIn>,
 }
 
 impl Credentials {
     /// Every credential, by id.
     pub fn all(&self) -> &BTreeMap<CredentialId, Credential> {
         &self.credentials
+    }
+
+    /// The credentials other workspaces share with this one, by id.
+    pub fn shared_in(&self) -> &BTreeMap<CredentialId, SharedIn> {
+        &self.shared_in
+    }
+
+    /// The shared credential `reference` names: its id, or the name it had
+    /// when it was shared.
+    pub fn find_shared(&self, reference: &str) -> Option<(CredentialId, &SharedIn)> {
+        let by_id = reference
+            .parse::<CredentialId>()
+            .ok()
+            .and_then(|id| self.shared_in.get(&id).map(|c| (id, c)));
+        by_id.or_else(|| {
+            self.shared_in
+                .iter()
+                .find(|(_, c)| c.name == reference)
+                .map(|(id, c)| (*id, c))
+        })
     }
 
     /// The credential `reference` names: its id, or its name.
@@ -296,6 +423,44 @@ impl Aggregate for Credentials {
                 self.existing(id)?;
                 Ok(vec![CredentialEvent::Deleted { id, at }])
             }
+            CredentialCommand::Share {
+                id,
+                with,
+                owner,
+                at,
+            } => {
+                if with == owner {
+                    return Err(CredentialError::ShareWithOwner);
+                }
+                if self.existing(id)?.shared_with.contains(&with) {
+                    return Ok(Vec::new());
+                }
+                Ok(vec![CredentialEvent::Shared { id, with, at }])
+            }
+            CredentialCommand::Unshare { id, with, at } => {
+                if !self.existing(id)?.shared_with.contains(&with) {
+                    return Ok(Vec::new());
+                }
+                Ok(vec![CredentialEvent::Unshared { id, with, at }])
+            }
+            CredentialCommand::Link { id, shared, at } => {
+                if self.shared_in.get(&id) == Some(&shared) {
+                    return Ok(Vec::new());
+                }
+                Ok(vec![CredentialEvent::Linked {
+                    id,
+                    owner: shared.owner,
+                    name: shared.name,
+                    kind: shared.kind.as_str().to_owned(),
+                    at,
+                }])
+            }
+            CredentialCommand::Unlink { id, at } => {
+                if !self.shared_in.contains_key(&id) {
+                    return Ok(Vec::new());
+                }
+                Ok(vec![CredentialEvent::Unlinked { id, at }])
+            }
         }
     }
 
@@ -319,6 +484,7 @@ impl Aggregate for Credentials {
                             data,
                             created_at: at,
                             updated_at: at,
+                            shared_with: BTreeSet::new(),
                         },
                     );
                 }
@@ -336,6 +502,30 @@ impl Aggregate for Credentials {
             }
             CredentialEvent::Deleted { id, .. } => {
                 self.credentials.remove(&id);
+            }
+            CredentialEvent::Shared { id, with, .. } => {
+                if let Some(credential) = self.credentials.get_mut(&id) {
+                    credential.shared_with.insert(with);
+                }
+            }
+            CredentialEvent::Unshared { id, with, .. } => {
+                if let Some(credential) = self.credentials.get_mut(&id) {
+                    credential.shared_with.remove(&with);
+                }
+            }
+            CredentialEvent::Linked {
+                id,
+                owner,
+                name,
+                kind,
+                ..
+            } => {
+                if let Ok(kind) = CredentialKind::parse(&kind) {
+                    self.shared_in.insert(id, SharedIn { owner, name, kind });
+                }
+            }
+            CredentialEvent::Unlinked { id, .. } => {
+                self.shared_in.remove(&id);
             }
         }
     }
