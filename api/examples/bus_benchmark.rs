@@ -160,6 +160,7 @@ async fn main() {
         auth: AuthArgs::default(),
         rate_limits: RateLimitArgs::off(),
         cors_origins: Vec::new(),
+        public_url: None,
         telemetry: TelemetryArgs {
             log_format: LogFormat::Text,
             otlp_endpoint: None,

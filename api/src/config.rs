@@ -313,6 +313,13 @@ pub struct ServeArgs {
     #[arg(long, env = "FLOWFORGE_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
 
+    /// The URL users and other systems reach this deployment at
+    /// (`https://flowforge.example.com`), for links it hands out: the
+    /// redirect URI of OAuth 2.0 grants. Unset, the request's `Host` (and
+    /// `X-Forwarded-Proto`) is used.
+    #[arg(long, env = "FLOWFORGE_PUBLIC_URL", value_parser = parse_http_url)]
+    pub public_url: Option<String>,
+
     /// Logs and traces.
     #[command(flatten)]
     pub telemetry: TelemetryArgs,

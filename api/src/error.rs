@@ -9,7 +9,7 @@ use axum::{
 };
 use flowforge_commands::{
     accounts::{AccountError, PasswordError},
-    credentials::VaultError,
+    credentials::{GrantError, VaultError},
     workflow_lifecycle::LifecycleError,
     workspaces::WorkspacesError,
     CommandError,
@@ -26,6 +26,7 @@ use flowforge_domain::{
 };
 use flowforge_engine::{execution_controls::ControlError, StartError};
 use flowforge_infra::{event_store::EventStoreError, read_model::ReadModelError};
+use flowforge_outbound::OAuth2Failure;
 use flowforge_sagas::SagaControlError;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -203,6 +204,13 @@ pub enum ApiError {
     /// A variable's name or value that is not valid, or one too many.
     #[error("{0}")]
     InvalidVariable(String),
+    /// An OAuth 2.0 grant callback that cannot complete: the user refused,
+    /// or the state is not valid or has expired.
+    #[error("{0}")]
+    InvalidOAuth2Grant(String),
+    /// An OAuth 2.0 provider refused a code, or could not be reached.
+    #[error("{0}")]
+    OAuth2Provider(String),
     /// The refresh token is not a live session's current token.
     #[error("the refresh token is not valid; sign in again")]
     InvalidRefreshToken,
@@ -441,6 +449,12 @@ impl ApiError {
                 ErrorCode::InvalidVariable,
                 None,
             ),
+            ApiError::InvalidOAuth2Grant(_) => {
+                (StatusCode::BAD_REQUEST, ErrorCode::InvalidOauth2Grant, None)
+            }
+            ApiError::OAuth2Provider(_) => {
+                (StatusCode::BAD_GATEWAY, ErrorCode::Oauth2Provider, None)
+            }
             ApiError::InvalidRefreshToken => (
                 StatusCode::UNAUTHORIZED,
                 ErrorCode::InvalidRefreshToken,
@@ -804,6 +818,19 @@ impl From<VaultError> for ApiError {
                 tracing::error!(error = %unreadable, "a credential does not open");
                 ApiError::CredentialUnreadable(unreadable.to_string())
             }
+        }
+    }
+}
+
+impl From<GrantError> for ApiError {
+    fn from(error: GrantError) -> Self {
+        match error {
+            GrantError::Vault(vault) => vault.into(),
+            invalid @ GrantError::InvalidState => ApiError::InvalidOAuth2Grant(invalid.to_string()),
+            GrantError::Provider(url @ OAuth2Failure::InvalidUrl { .. }) => {
+                ApiError::InvalidCredential(url.to_string())
+            }
+            GrantError::Provider(provider) => ApiError::OAuth2Provider(provider.to_string()),
         }
     }
 }

@@ -187,7 +187,7 @@ pub async fn start(
         Some((cert, key)) => Some(ServerTls::load(cert, key)?),
         None => None,
     };
-    let mut process = open_write_side(args, shutdown).await?;
+    let mut process = open_write_side(args, &trust, shutdown).await?;
     let feed = start_event_feed(&mut process, args).await?;
     let progress = start_projections(&mut process, &feed);
     let runtime = start_process_managers(&mut process, args, &trust, &feed, &progress).await?;
@@ -201,7 +201,7 @@ pub async fn start(
 /// its shutdown token.
 struct Process {
     database: Database,
-    keyring: Arc<Keyring>,
+    vault: Vault,
     destinations: OutboundPolicy,
     circuits: Arc<CircuitBreakers>,
     store: Arc<dyn EventStore>,
@@ -231,6 +231,7 @@ struct Runtime {
 /// bus over it, and follows other writers' appends.
 async fn open_write_side(
     args: &ServeArgs,
+    trust: &TlsTrust,
     shutdown: CancellationToken,
 ) -> Result<Process, StartError> {
     let database = open_database(&args.storage).await?;
@@ -241,13 +242,16 @@ async fn open_write_side(
         let (store, shutdown) = (store.clone(), shutdown.clone());
         tasks.spawn(async move { store.follow_other_writers(shutdown).await });
     }
+    let commands = CommandBus::with_cache(store.clone(), AGGREGATE_CACHE_CAPACITY);
+    let destinations = destinations(args)?;
     Ok(Process {
-        commands: CommandBus::with_cache(store.clone(), AGGREGATE_CACHE_CAPACITY),
+        vault: Vault::new(commands.clone(), keyring.clone())
+            .with_outbound(trust, destinations.clone())?,
+        commands,
         leadership: Leadership::for_database(&database),
         checkpoints: Checkpoints::new(database.clone()),
         database,
-        keyring,
-        destinations: destinations(args)?,
+        destinations,
         circuits: Arc::new(CircuitBreakers::new(args.outbound.circuit_settings())),
         store,
         tasks,
@@ -351,7 +355,7 @@ async fn start_process_managers(
 ) -> Result<Runtime, StartError> {
     let Process {
         database,
-        keyring,
+        vault,
         destinations,
         circuits,
         commands,
@@ -375,7 +379,7 @@ async fn start_process_managers(
         .with_resume_links(ResumeLinks::new(resume_key.into_bytes()))
         .with_max_items_per_node(args.limits.max_items_per_node())
         .with_credentials(Arc::new(VaultCredentials::new(
-            Vault::new(commands.clone(), keyring.clone()),
+            vault.clone(),
             execution_workspace.clone(),
         )))
         .with_variables(Arc::new(StoredVariables::new(
@@ -387,7 +391,8 @@ async fn start_process_managers(
             execution_workspace,
         )))
         .with_circuit_breakers(circuits.clone())
-        .with_outbound(trust, destinations.clone())?;
+        .with_outbound(trust, destinations.clone())?
+        .with_oauth2_tokens(vault.oauth2_tokens().clone());
     if let Some(ca) = trust.ca_source() {
         info!(%ca, roots = trust.extra_roots(), "outbound TLS also trusts a CA bundle");
     }
@@ -522,8 +527,12 @@ fn app_state(
     let database = &process.database;
     AppState {
         accounts,
-        vault: Vault::new(process.commands.clone(), process.keyring.clone())
-            .with_destinations(process.destinations.clone()),
+        vault: process.vault.clone(),
+        public_url: args
+            .public_url
+            .as_deref()
+            .map(|url| url.trim_end_matches('/').to_owned()),
+        serves_tls: args.tls.server_files().is_some(),
         variables: WorkspaceVariables::new(process.commands.clone()),
         circuits: process.circuits.clone(),
         workspaces: workspaces(&process.commands, args),

@@ -63,6 +63,10 @@ pub struct AppState {
     pub workspaces: Workspaces,
     /// The credentials vault.
     pub vault: flowforge_commands::credentials::Vault,
+    /// The URL this deployment is reached at, if configured.
+    pub public_url: Option<String>,
+    /// Whether this instance serves HTTPS itself.
+    pub serves_tls: bool,
     /// The workspace variables (`$vars`).
     pub variables: flowforge_commands::variables::WorkspaceVariables,
     /// The circuit breakers of outbound hosts, for readiness and metrics.

@@ -55,6 +55,12 @@ const EXPECTED: &[(&str, &str, Needs)] = &[
     ("POST", "/api/v1/credentials/{id}/test", Needs::Edit),
     ("POST", "/api/v1/credentials/{id}/shares", Needs::Administer),
     (
+        "POST",
+        "/api/v1/credentials/{id}/oauth2/authorize",
+        Needs::Edit,
+    ),
+    ("GET", "/api/v1/oauth2/callback", Needs::Public),
+    (
         "DELETE",
         "/api/v1/credentials/{id}/shares/{workspace_id}",
         Needs::Administer,

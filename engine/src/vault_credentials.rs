@@ -14,6 +14,7 @@ use flowforge_domain::{
     credential::{CredentialError, CredentialKind},
     execution::{ExecutionId, NodeError},
 };
+use flowforge_infra::event_store::EventMetadata;
 use flowforge_nodes::CredentialSource;
 use serde_json::{Map, Value};
 
@@ -68,6 +69,38 @@ impl CredentialSource for VaultCredentials {
             }
             Err(other) => Err(internal(&other)),
         }
+    }
+
+    async fn save_tokens(
+        &self,
+        execution: ExecutionId,
+        kind: CredentialKind,
+        reference: &str,
+        fields: Map<String, Value>,
+    ) -> Result<(), NodeError> {
+        let workspace = self.workspace.of(execution).await?;
+        let resolved = self
+            .vault
+            .resolve(&workspace, kind, reference)
+            .await
+            .map_err(|e| internal(&e))?;
+        let metadata = EventMetadata {
+            tenant_id: resolved.owner.clone(),
+            actor: Some(format!("execution:{execution}")),
+            correlation_id: Some(execution.as_uuid()),
+            ..EventMetadata::default()
+        };
+        self.vault
+            .update(
+                &resolved.owner,
+                resolved.id,
+                None,
+                None,
+                Some(fields),
+                &metadata,
+            )
+            .await
+            .map_err(|e| internal(&e))
     }
 }
 

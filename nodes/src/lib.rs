@@ -9,11 +9,13 @@
 //! [`NodeOutcome`]), `registry` (the [`NodeRegistry`] that runs a node by its
 //! type, and [`NodeBehaviour`], what one node type implements), `builtin` (one
 //! module per node type), [`ports`] (what nodes need from the runtime) and
-//! [`resume`] (the secret resume links of Wait nodes). Expressions and the
+//! [`resume`] (the secret resume links of Wait nodes); `credential_tokens`
+//! turns OAuth 2.0 credentials into access tokens. Expressions and the
 //! Code node run in `flowforge_script`.
 #![forbid(unsafe_code)]
 
 mod builtin;
+mod credential_tokens;
 mod executor;
 pub mod ports;
 mod redaction;

@@ -69,6 +69,16 @@ pub trait CredentialSource: Send + Sync + 'static {
         kind: CredentialKind,
         reference: &str,
     ) -> Result<serde_json::Map<String, serde_json::Value>, NodeError>;
+
+    /// Lays `fields` (a refreshed OAuth 2.0 token) over the credential
+    /// `reference` names for `execution`, so later runs use them.
+    async fn save_tokens(
+        &self,
+        execution: ExecutionId,
+        kind: CredentialKind,
+        reference: &str,
+        fields: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), NodeError>;
 }
 
 /// The workspace variables expressions read as `$vars`, for the workspace of

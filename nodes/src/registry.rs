@@ -16,7 +16,8 @@ use flowforge_domain::{
     workflow::NodeType,
 };
 use flowforge_outbound::{
-    CircuitBreakers, CircuitSettings, OutboundPolicy, Refused, TlsTrust, TrustError,
+    token_http_client, CircuitBreakers, CircuitSettings, OAuth2Tokens, OutboundPolicy, Refused,
+    TlsTrust, TrustError,
 };
 use flowforge_script::{ExpressionContext, ExpressionEngine, Item, ScriptError};
 use serde_json::{Map, Value};
@@ -26,6 +27,7 @@ use crate::{
         branch, code, execute_workflow, http_request, merge, nats_publish, passthrough,
         respond_to_webhook, set, stop_and_error, wait,
     },
+    credential_tokens,
     redaction::redact,
     resume::ResumeLinks,
     CallBudget, CredentialSource, MessagePublisher, NodeExecutor, NodeOutcome, NodeRunRequest,
@@ -52,6 +54,7 @@ pub struct NodeRun {
     destinations: Arc<OutboundPolicy>,
     circuits: Arc<CircuitBreakers>,
     calls: Option<Arc<dyn CallBudget>>,
+    oauth2: OAuth2Tokens,
     /// Every secret value this run opened, to redact from its outcome.
     secrets: Mutex<Vec<String>>,
 }
@@ -119,7 +122,7 @@ impl NodeRun {
                 return Err(NodeError::new("this deployment has no credentials vault")
                     .with_code("credential_unavailable"));
             };
-            let data = source
+            let mut data = source
                 .resolve(
                     self.request.execution_id,
                     self.request.node.name(),
@@ -132,6 +135,19 @@ impl NodeRun {
                     Some(Value::String(value)) => self.keep_secret(value.clone()),
                     Some(other @ Value::Number(_)) => self.keep_secret(other.to_string()),
                     _ => {}
+                }
+            }
+            let origin = credential_tokens::Origin {
+                source: source.as_ref(),
+                execution: self.request.execution_id,
+                reference,
+            };
+            if let Some(token) =
+                credential_tokens::access_token(&self.oauth2, kind, &mut data, origin).await?
+            {
+                self.keep_secret(token.access_token);
+                if let Some(refresh) = token.refresh_token {
+                    self.keep_secret(refresh);
                 }
             }
             opened.push((kind, data));
@@ -246,6 +262,7 @@ pub struct NodeRegistry {
     variables: Option<Arc<dyn VariableSource>>,
     env: Option<BTreeMap<String, String>>,
     calls: Option<Arc<dyn CallBudget>>,
+    oauth2: OAuth2Tokens,
     max_items: usize,
 }
 
@@ -280,6 +297,11 @@ impl NodeRegistry {
             Arc::new(stop_and_error::StopAndError),
         );
         let destinations = Arc::new(OutboundPolicy::public_only());
+        // Public roots always make a client; a default client is only a
+        // fallback for the impossible case.
+        let oauth2 = OAuth2Tokens::new(
+            token_http_client(&TlsTrust::public_roots(), &destinations).unwrap_or_default(),
+        );
         Self {
             behaviours,
             engine,
@@ -293,6 +315,7 @@ impl NodeRegistry {
             variables: None,
             env: None,
             calls: None,
+            oauth2,
             max_items: DEFAULT_MAX_ITEMS_PER_NODE,
         }
     }
@@ -310,6 +333,7 @@ impl NodeRegistry {
     ) -> Result<Self, TrustError> {
         self.destinations = Arc::new(destinations);
         self.http = http_client(trust, &self.destinations)?;
+        self.oauth2 = OAuth2Tokens::new(token_http_client(trust, &self.destinations)?);
         Ok(self)
     }
 
@@ -339,6 +363,13 @@ impl NodeRegistry {
     /// `source`; without, a node that names one fails.
     pub fn with_credentials(mut self, source: Arc<dyn CredentialSource>) -> Self {
         self.credentials = Some(source);
+        self
+    }
+
+    /// The same registry asking for OAuth 2.0 tokens through `tokens` (so
+    /// they share one cache with whoever else holds it).
+    pub fn with_oauth2_tokens(mut self, tokens: OAuth2Tokens) -> Self {
+        self.oauth2 = tokens;
         self
     }
 
@@ -442,6 +473,7 @@ impl NodeExecutor for NodeRegistry {
             destinations: self.destinations.clone(),
             circuits: self.circuits.clone(),
             calls: self.calls.clone(),
+            oauth2: self.oauth2.clone(),
             secrets: Mutex::new(Vec::new()),
         };
         let outcome = behaviour.run(&run).await;

@@ -88,6 +88,10 @@ pub enum ErrorCode {
     CredentialUnreadable,
     /// A variable's name or value is not valid, or there are too many.
     InvalidVariable,
+    /// An OAuth 2.0 grant callback that cannot complete.
+    InvalidOauth2Grant,
+    /// An OAuth 2.0 provider refused a code or could not be reached.
+    Oauth2Provider,
     /// The refresh token is not valid.
     InvalidRefreshToken,
     /// A refresh token came back after it was exchanged.

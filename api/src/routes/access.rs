@@ -46,6 +46,9 @@ pub fn rule(method: &Method, route: &str) -> Option<Access> {
         ("POST", "/api/v1/auth/register" | "/api/v1/auth/login" | "/api/v1/auth/refresh") => Public,
         (_, "/webhook/{*path}" | "/workspaces/{workspace_id}/webhook/{*path}") => Public,
         ("GET", "/api/docs" | "/api/docs/{file}") => Public,
+        // The provider sends the user's browser here; the sealed state is
+        // the authority.
+        ("GET", "/api/v1/oauth2/callback") => Public,
         ("POST", "/api/v1/auth/logout" | "/api/v1/invitations/accept") => Account,
         ("GET", "/api/v1/me") => Account,
         ("POST", "/api/v1/me/password") | ("DELETE", "/api/v1/me/sessions/{id}") => Account,
@@ -95,7 +98,8 @@ pub fn rule(method: &Method, route: &str) -> Option<Access> {
             | "/api/v1/executions/{id}/retry"
             | "/api/v1/sagas/{id}/retry"
             | "/api/v1/sagas/{id}/skip-step"
-            | "/api/v1/credentials/{id}/test",
+            | "/api/v1/credentials/{id}/test"
+            | "/api/v1/credentials/{id}/oauth2/authorize",
         ) => Workspace(Edit),
         // The raw log, any stream and the projections span every workspace
         // (and hold account and key hashes): owners only.

@@ -12,6 +12,7 @@ mod execution_stream;
 pub mod executions;
 pub mod health;
 mod metrics;
+mod oauth2_grants;
 mod oversized_body;
 pub mod projections;
 pub mod rate_limit;
@@ -227,6 +228,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(second_factor::routes())
         .merge(credentials::routes())
         .merge(variables::routes())
+        .merge(oauth2_grants::routes())
         .merge(workspaces::routes())
         .merge(api_keys::routes())
         .merge(workflows::routes())

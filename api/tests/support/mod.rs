@@ -123,6 +123,7 @@ impl TestApp {
             auth: AuthArgs::default(),
             rate_limits: RateLimitArgs::default(),
             cors_origins: Vec::new(),
+            public_url: None,
             telemetry: TelemetryArgs {
                 log_format: LogFormat::Text,
                 otlp_endpoint: None,

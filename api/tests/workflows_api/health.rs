@@ -60,6 +60,8 @@ async fn health_and_openapi(backend: Backend) {
         ("/api/v1/credentials/{id}", vec!["delete", "get", "put"]),
         ("/api/v1/credentials/{id}/test", vec!["post"]),
         ("/api/v1/credentials/{id}/shares", vec!["post"]),
+        ("/api/v1/credentials/{id}/oauth2/authorize", vec!["post"]),
+        ("/api/v1/oauth2/callback", vec!["get"]),
         (
             "/api/v1/credentials/{id}/shares/{workspace_id}",
             vec!["delete"],

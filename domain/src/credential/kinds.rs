@@ -58,6 +58,24 @@ const BROKER: &[Field] = &[
     field("password", true, false),
     field("vhost", false, false),
 ];
+const OAUTH2_CLIENT_CREDENTIALS: &[Field] = &[
+    field("token_url", false, true),
+    field("client_id", false, true),
+    field("client_secret", true, true),
+    field("scope", false, false),
+    field("auth_method", false, false),
+];
+const OAUTH2_AUTHORIZATION_CODE: &[Field] = &[
+    field("authorize_url", false, true),
+    field("token_url", false, true),
+    field("client_id", false, true),
+    field("client_secret", true, true),
+    field("scope", false, false),
+    field("auth_method", false, false),
+    field("access_token", true, false),
+    field("refresh_token", true, false),
+    field("expires_at", false, false),
+];
 const S3: &[Field] = &[
     field("endpoint", false, false),
     field("region", false, false),
@@ -76,6 +94,12 @@ pub enum CredentialKind {
     HttpBearerAuth,
     /// A query parameter added to every request (`?api_key=…`).
     HttpQueryAuth,
+    /// OAuth 2.0 client credentials: a token fetched with the client's id
+    /// and secret, sent as `Authorization: Bearer`.
+    OAuth2ClientCredentials,
+    /// OAuth 2.0 authorization code: a user grants access once; the token
+    /// is sent as `Authorization: Bearer` and refreshed when it expires.
+    OAuth2AuthorizationCode,
     /// A PostgreSQL server.
     Postgres,
     /// A MySQL or MariaDB server.
@@ -107,6 +131,8 @@ impl CredentialKind {
             Self::HttpBasicAuth => "http_basic_auth",
             Self::HttpBearerAuth => "http_bearer_auth",
             Self::HttpQueryAuth => "http_query_auth",
+            Self::OAuth2ClientCredentials => "oauth2_client_credentials",
+            Self::OAuth2AuthorizationCode => "oauth2_authorization_code",
             Self::Postgres => "postgres",
             Self::Mysql => "mysql",
             Self::Redis => "redis",
@@ -134,6 +160,8 @@ impl CredentialKind {
             Self::HttpHeaderAuth | Self::HttpQueryAuth => NAMED_VALUE,
             Self::HttpBasicAuth => BASIC,
             Self::HttpBearerAuth => BEARER,
+            Self::OAuth2ClientCredentials => OAUTH2_CLIENT_CREDENTIALS,
+            Self::OAuth2AuthorizationCode => OAUTH2_AUTHORIZATION_CODE,
             Self::Postgres | Self::Mysql => DATABASE,
             Self::Redis => REDIS,
             Self::Smtp | Self::Imap => MAIL,
@@ -156,6 +184,8 @@ impl CredentialKind {
             | Self::HttpBasicAuth
             | Self::HttpBearerAuth
             | Self::HttpQueryAuth
+            | Self::OAuth2ClientCredentials
+            | Self::OAuth2AuthorizationCode
             | Self::S3 => None,
         }
     }

@@ -7,8 +7,10 @@
 //! event log). Redirects are followed up to [`MAX_REDIRECTS`]. Every request carries `Idempotency-Key`, stable for the
 //! attempt, so a receiver can drop a repeat after a crash. `credentials`
 //! names vault credentials to authenticate with (`http_header_auth`,
-//! `http_basic_auth`, `http_bearer_auth`, `http_query_auth`), opened when the
-//! attempt runs and redacted from what it records.
+//! `http_basic_auth`, `http_bearer_auth`, `http_query_auth`, and OAuth 2.0
+//! `oauth2_client_credentials` / `oauth2_authorization_code`, sent as a
+//! bearer token), opened when the attempt runs and redacted from what it
+//! records.
 
 use std::time::Duration;
 
@@ -207,6 +209,9 @@ fn authenticate(
         CredentialKind::HttpHeaderAuth => builder.header(field("name"), field("value")),
         CredentialKind::HttpQueryAuth => builder.query(&[(field("name"), field("value"))]),
         CredentialKind::HttpBearerAuth => builder.bearer_auth(field("token")),
+        CredentialKind::OAuth2ClientCredentials | CredentialKind::OAuth2AuthorizationCode => {
+            builder.bearer_auth(field("access_token"))
+        }
         CredentialKind::HttpBasicAuth => {
             let (user, password) = (field("user"), field("password"));
             // The header as sent, should the server echo it.
@@ -216,7 +221,8 @@ fn authenticate(
         other => {
             return Err(NodeError::new(format!(
                 "http_request cannot send a {other} credential; it takes http_header_auth, \
-                 http_basic_auth, http_bearer_auth or http_query_auth"
+                 http_basic_auth, http_bearer_auth, http_query_auth, oauth2_client_credentials \
+                 or oauth2_authorization_code"
             ))
             .with_code("credential_type"))
         }

@@ -7,6 +7,14 @@
 //! still sealed under the owner's key, for as long as the owner's record
 //! says it is shared. Each execution's first use of a credential is
 //! recorded (`record_use`) for the owner's audit log.
+//!
+//! Layout: the vault here; `oauth2_grant` (a user granting an OAuth 2.0
+//! authorization-code credential access, and the callback that completes
+//! it).
+
+mod oauth2_grant;
+
+pub use oauth2_grant::{GrantError, GRANT_LIFETIME};
 
 use std::{sync::Arc, time::Duration};
 
@@ -22,7 +30,7 @@ use flowforge_infra::{
     event_store::EventMetadata,
     keys::{Keyring, KeyringError},
 };
-use flowforge_outbound::OutboundPolicy;
+use flowforge_outbound::{token_http_client, OAuth2Tokens, OutboundPolicy, TlsTrust};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -102,25 +110,50 @@ pub struct Vault {
     commands: CommandBus,
     keyring: Arc<Keyring>,
     destinations: Arc<OutboundPolicy>,
+    oauth2: OAuth2Tokens,
 }
 
 impl Vault {
     /// The vault keeping data sealed with `keyring`, testing connections to
     /// public addresses only.
     pub fn new(commands: CommandBus, keyring: Arc<Keyring>) -> Self {
+        let destinations = Arc::new(OutboundPolicy::public_only());
+        // Public roots always make a client; a default client is only a
+        // fallback for the impossible case.
+        let oauth2 = OAuth2Tokens::new(
+            token_http_client(&TlsTrust::public_roots(), &destinations).unwrap_or_default(),
+        );
         Self {
             commands,
             keyring,
-            destinations: Arc::new(OutboundPolicy::public_only()),
+            destinations,
+            oauth2,
         }
     }
 
-    /// The same vault testing connections only to what `destinations` lets
-    /// through (a test is a connection like a node's, so it is guarded
-    /// alike: it must not become a way to scan the private network).
-    pub fn with_destinations(mut self, destinations: OutboundPolicy) -> Self {
+    /// The same vault testing connections (and asking for OAuth 2.0 tokens)
+    /// only to what `destinations` lets through, trusting `trust` (a test is
+    /// a connection like a node's, so it is guarded alike: it must not
+    /// become a way to scan the private network).
+    ///
+    /// # Errors
+    /// [`flowforge_outbound::TrustError`] when the token client cannot be
+    /// built on `trust`.
+    pub fn with_outbound(
+        mut self,
+        trust: &TlsTrust,
+        destinations: OutboundPolicy,
+    ) -> Result<Self, flowforge_outbound::TrustError> {
         self.destinations = Arc::new(destinations);
-        self
+        self.oauth2 = OAuth2Tokens::new(token_http_client(trust, &self.destinations)?);
+        Ok(self)
+    }
+
+    /// The OAuth 2.0 token client the vault asks through, with its cache of
+    /// client-credentials tokens: share it with the node library so a
+    /// token is fetched once per process.
+    pub fn oauth2_tokens(&self) -> &OAuth2Tokens {
+        &self.oauth2
     }
 
     /// Adds a credential to workspace `tenant`.
@@ -460,6 +493,9 @@ impl Vault {
                 ok: false,
                 message: error.to_string(),
             });
+        }
+        if let Some(outcome) = self.test_oauth2(tenant, id, kind, &data).await {
+            return Ok(outcome);
         }
         let Some(default_port) = kind.default_port() else {
             return Ok(TestOutcome {

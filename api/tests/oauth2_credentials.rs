@@ -1,0 +1,399 @@
+//! OAuth 2.0 credentials against a real provider on loopback (an axum
+//! server speaking RFC 6749 and PKCE): a client-credentials token is fetched
+//! once and reused; an authorization-code credential is connected by
+//! following the grant link and the callback, its expired token refreshed
+//! and the new one stored; the resource server gets the bearer tokens, and
+//! neither executions nor the event log hold one. Bad callbacks change
+//! nothing.
+
+mod support;
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use axum::{
+    extract::{Query, State},
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Redirect, Response},
+    routing::{get, post},
+    Form, Json, Router,
+};
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use support::{Backend, TestApp};
+
+const CLIENT_SECRET: &str = "cl1ent-5ecret-7a8b9c";
+
+/// What the provider saw and issued.
+#[derive(Default)]
+struct Provider {
+    challenge: Option<String>,
+    client_credentials_issued: usize,
+    codes_exchanged: usize,
+    refreshes: usize,
+    resource_saw: Vec<String>,
+}
+
+type Shared = Arc<Mutex<Provider>>;
+
+fn client_ok(headers: &HeaderMap) -> bool {
+    let expected = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("app:{CLIENT_SECRET}"))
+    );
+    headers
+        .get("authorization")
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|h| h == expected)
+}
+
+async fn authorize(
+    State(provider): State<Shared>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Redirect {
+    provider.lock().expect("provider").challenge = query.get("code_challenge").cloned();
+    let redirect = &query["redirect_uri"];
+    let state = url_encode(&query["state"]);
+    Redirect::to(&format!("{redirect}?code=the-code&state={state}"))
+}
+
+fn url_encode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+async fn token(
+    State(provider): State<Shared>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    if !client_ok(&headers) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": "invalid_client", "error_description": "bad client secret"})),
+        )
+            .into_response();
+    }
+    let mut provider = provider.lock().expect("provider");
+    let body = match form.get("grant_type").map(String::as_str) {
+        Some("client_credentials") => {
+            provider.client_credentials_issued += 1;
+            json!({"access_token": format!("cc-token-{}", provider.client_credentials_issued),
+                   "token_type": "bearer", "expires_in": 3600})
+        }
+        Some("authorization_code") => {
+            let verifier = form.get("code_verifier").cloned().unwrap_or_default();
+            let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+            if form.get("code").map(String::as_str) != Some("the-code")
+                || provider.challenge.as_deref() != Some(challenge.as_str())
+            {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    Json(json!({"error": "invalid_grant"})),
+                )
+                    .into_response();
+            }
+            provider.codes_exchanged += 1;
+            // Already expired: the first use must refresh it.
+            json!({"access_token": "ac-token-first", "refresh_token": "rt-first-4d5e6f",
+                   "token_type": "bearer", "expires_in": 1})
+        }
+        Some("refresh_token")
+            if form.get("refresh_token").map(String::as_str) == Some("rt-first-4d5e6f") =>
+        {
+            provider.refreshes += 1;
+            json!({"access_token": "ac-token-refreshed-1a2b", "refresh_token": "rt-second-7e8f9a",
+                   "token_type": "bearer", "expires_in": 3600})
+        }
+        _ => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": "invalid_grant"})),
+            )
+                .into_response()
+        }
+    };
+    Json(body).into_response()
+}
+
+async fn resource(State(provider): State<Shared>, headers: HeaderMap) -> Json<Value> {
+    let authorization = headers
+        .get("authorization")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    provider
+        .lock()
+        .expect("provider")
+        .resource_saw
+        .push(authorization.clone());
+    Json(json!({"you_sent": authorization}))
+}
+
+async fn provider() -> (String, Shared) {
+    let shared = Shared::default();
+    let app = Router::new()
+        .route("/authorize", get(authorize))
+        .route("/token", post(token))
+        .route("/resource", get(resource))
+        .with_state(shared.clone());
+    (support::serve_on_loopback(app).await, shared)
+}
+
+fn calling(url: &str, credentials: Value) -> Value {
+    json!({"name": "calls", "nodes": [
+        {"name": "Start", "type": "manual_trigger"},
+        {"name": "Call", "type": "http_request",
+         "parameters": {"url": url, "credentials": credentials}}],
+        "connections": {"Start": {"main": [[{"node": "Call"}]]}}})
+}
+
+async fn run(app: &TestApp, workflow: &str) -> Value {
+    let (status, answer) = app
+        .post(
+            &format!("/api/v1/workflows/{workflow}/executions?wait=true"),
+            &json!({"input": [{}]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    answer
+}
+
+fn assert_no_token(what: &str, text: &str) {
+    for secret in [
+        CLIENT_SECRET,
+        "cc-token-1",
+        "ac-token-first",
+        "ac-token-refreshed-1a2b",
+        "rt-first-4d5e6f",
+        "rt-second-7e8f9a",
+    ] {
+        assert!(!text.contains(secret), "{what} holds {secret}: {text}");
+    }
+}
+
+async fn the_whole_log(app: &TestApp) -> String {
+    let (status, log) = app.get("/api/v1/events?limit=1000").await;
+    assert_eq!(status, 200, "{log}");
+    log.to_string()
+}
+
+async fn client_credentials_tokens_are_fetched_once_and_sent(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let (server, provider) = provider().await;
+    let (status, credential) = app
+        .post(
+            "/api/v1/credentials",
+            &json!({"name": "Provider", "type": "oauth2_client_credentials",
+                    "data": {"token_url": format!("{server}/token"), "client_id": "app",
+                             "client_secret": CLIENT_SECRET, "scope": "read"}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{credential}");
+    assert_eq!(credential["secrets_set"], json!(["client_secret"]));
+    let id = credential["id"].as_str().expect("id").to_owned();
+
+    let (status, tested) = app
+        .post(&format!("/api/v1/credentials/{id}/test"), &json!({}))
+        .await;
+    assert_eq!((status, &tested["ok"]), (200, &json!(true)), "{tested}");
+
+    let (workflow, _, _) = app
+        .create_workflow(&calling(
+            &format!("{server}/resource"),
+            json!({"oauth2_client_credentials": "Provider"}),
+        ))
+        .await;
+    for _ in 0..2 {
+        let answer = run(&app, &workflow).await;
+        assert_eq!(answer["status"], "succeeded", "{answer}");
+        assert_eq!(
+            answer["output"],
+            json!([[{"you_sent": "Bearer [redacted]"}]]),
+            "{answer}"
+        );
+    }
+    {
+        let provider = provider.lock().expect("provider");
+        assert_eq!(
+            provider.resource_saw,
+            ["Bearer cc-token-1", "Bearer cc-token-1"]
+        );
+        assert_eq!(
+            provider.client_credentials_issued, 1,
+            "the test's token was reused by both runs"
+        );
+    }
+
+    // A wrong secret: the test says what the provider said, the node fails
+    // naming the credential.
+    let (status, _, _) = app
+        .send(
+            app.http
+                .put(app.url(&format!("/api/v1/credentials/{id}")))
+                .json(&json!({"data": {"client_secret": "wrong"}})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, tested) = app
+        .post(&format!("/api/v1/credentials/{id}/test"), &json!({}))
+        .await;
+    assert_eq!(tested["ok"], false, "{tested}");
+    assert!(
+        tested["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("invalid_client")),
+        "{tested}"
+    );
+    let answer = run(&app, &workflow).await;
+    assert_eq!(answer["status"], "failed", "{answer}");
+    assert_eq!(
+        answer["failure"]["error"]["code"], "oauth2_token",
+        "{answer}"
+    );
+    assert_no_token("the failed execution", &answer.to_string());
+    assert_no_token("the event log", &the_whole_log(&app).await);
+}
+
+async fn an_authorization_code_credential_is_granted_refreshed_and_stored(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let (server, provider) = provider().await;
+    let (status, credential) = app
+        .post(
+            "/api/v1/credentials",
+            &json!({"name": "Mailbox", "type": "oauth2_authorization_code",
+                    "data": {"authorize_url": format!("{server}/authorize"),
+                             "token_url": format!("{server}/token"), "client_id": "app",
+                             "client_secret": CLIENT_SECRET, "scope": "mail.read offline"}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{credential}");
+    let id = credential["id"].as_str().expect("id").to_owned();
+    let (workflow, _, _) = app
+        .create_workflow(&calling(
+            &format!("{server}/resource"),
+            json!({"oauth2_authorization_code": "Mailbox"}),
+        ))
+        .await;
+
+    // Not connected yet: the node says how to connect it.
+    let answer = run(&app, &workflow).await;
+    assert_eq!(
+        answer["failure"]["error"]["code"], "oauth2_not_connected",
+        "{answer}"
+    );
+
+    // The user follows the link; the provider sends them back.
+    let (status, link) = app
+        .post(
+            &format!("/api/v1/credentials/{id}/oauth2/authorize"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{link}");
+    let redirect_uri = link["redirect_uri"].as_str().expect("redirect uri");
+    assert_eq!(redirect_uri, app.url("/api/v1/oauth2/callback"));
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let to_provider = browser
+        .get(link["url"].as_str().expect("url"))
+        .send()
+        .await
+        .expect("provider answers");
+    let back = to_provider
+        .headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .expect("a redirect back")
+        .to_owned();
+
+    // Bad callbacks change nothing.
+    let head = app.head().await;
+    for (query, status, code) in [
+        (
+            "?error=access_denied&error_description=the+user+said+no",
+            400,
+            "invalid_oauth2_grant",
+        ),
+        (
+            "?code=the-code&state=not-a-state",
+            400,
+            "invalid_oauth2_grant",
+        ),
+        ("?code=the-code", 400, "invalid_oauth2_grant"),
+    ] {
+        let answer = browser
+            .get(app.url(&format!("/api/v1/oauth2/callback{query}")))
+            .send()
+            .await
+            .expect("answer");
+        let got = answer.status().as_u16();
+        let body: Value = answer.json().await.expect("json");
+        assert_eq!(
+            (got, body["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{query}: {body}"
+        );
+    }
+    let tampered = back.replacen("state=", "state=x", 1);
+    let answer = browser.get(&tampered).send().await.expect("answer");
+    assert_eq!(answer.status().as_u16(), 400);
+    assert_eq!(app.head().await, head, "refused callbacks record nothing");
+
+    let connected = browser.get(&back).send().await.expect("callback");
+    assert_eq!(connected.status().as_u16(), 200);
+    let connected: Value = connected.json().await.expect("json");
+    assert_eq!(connected, json!({"credential_id": id, "connected": true}));
+    let (_, view) = app.get(&format!("/api/v1/credentials/{id}")).await;
+    assert_eq!(
+        view["secrets_set"],
+        json!(["client_secret", "access_token", "refresh_token"]),
+        "{view}"
+    );
+    assert_no_token("the credential's view", &view.to_string());
+
+    // The first use refreshes the expired token and stores the new one; the
+    // second uses it as it is.
+    for _ in 0..2 {
+        let answer = run(&app, &workflow).await;
+        assert_eq!(answer["status"], "succeeded", "{answer}");
+        assert_eq!(
+            answer["output"],
+            json!([[{"you_sent": "Bearer [redacted]"}]]),
+            "{answer}"
+        );
+    }
+    {
+        let provider = provider.lock().expect("provider");
+        assert_eq!(provider.codes_exchanged, 1);
+        assert_eq!(
+            provider.refreshes, 1,
+            "the refreshed token was stored and reused"
+        );
+        assert_eq!(
+            provider.resource_saw,
+            [
+                "Bearer ac-token-refreshed-1a2b",
+                "Bearer ac-token-refreshed-1a2b"
+            ]
+        );
+    }
+    let (status, tested) = app
+        .post(&format!("/api/v1/credentials/{id}/test"), &json!({}))
+        .await;
+    assert_eq!((status, &tested["ok"]), (200, &json!(true)), "{tested}");
+    assert_no_token("the event log", &the_whole_log(&app).await);
+}
+
+for_each_backend!(
+    client_credentials_tokens_are_fetched_once_and_sent,
+    an_authorization_code_credential_is_granted_refreshed_and_stored,
+);
