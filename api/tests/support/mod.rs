@@ -6,6 +6,7 @@
 pub mod booking_server;
 pub mod flaky_server;
 pub mod inbox;
+pub mod oauth2_provider;
 pub mod otlp_receiver;
 pub mod pki;
 pub mod private_postgres;
