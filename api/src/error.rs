@@ -830,6 +830,9 @@ impl From<GrantError> for ApiError {
             GrantError::Provider(url @ OAuth2Failure::InvalidUrl { .. }) => {
                 ApiError::InvalidCredential(url.to_string())
             }
+            GrantError::Provider(denied @ OAuth2Failure::Denied(_)) => {
+                ApiError::InvalidOAuth2Grant(denied.to_string())
+            }
             GrantError::Provider(provider) => ApiError::OAuth2Provider(provider.to_string()),
         }
     }

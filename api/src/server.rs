@@ -100,6 +100,10 @@ pub enum StartError {
     /// A configured CORS origin is not one.
     #[error(transparent)]
     Cors(#[from] crate::cors::InvalidOrigin),
+    /// `FLOWFORGE_ENV_ALLOW` lists a variable that holds the server's own
+    /// secrets.
+    #[error("FLOWFORGE_ENV_ALLOW lists {0}, which holds the server's own configuration or secrets; expressions may not read it")]
+    EnvAllow(String),
     /// The listen address could not be bound.
     #[error("cannot listen on {address}")]
     Bind {
@@ -397,7 +401,7 @@ async fn start_process_managers(
         info!(%ca, roots = trust.extra_roots(), "outbound TLS also trusts a CA bundle");
     }
     if let Some(names) = &args.env_allow {
-        let env = allowed_env(names);
+        let env = allowed_env(names)?;
         info!(names = ?env.keys().collect::<Vec<_>>(), "expressions may read these environment variables as $env");
         registry = registry.with_env(env);
     }
@@ -493,17 +497,25 @@ fn destinations(args: &ServeArgs) -> Result<OutboundPolicy, InvalidAllowEntry> {
 
 /// The environment variables `names` (comma-separated) lists, with their
 /// values now; a listed name the environment lacks is left out.
-fn allowed_env(names: &str) -> std::collections::BTreeMap<String, String> {
-    names
-        .split(',')
-        .map(str::trim)
-        .filter(|name| !name.is_empty())
-        .filter_map(|name| {
-            std::env::var(name)
-                .ok()
-                .map(|value| (name.to_owned(), value))
-        })
-        .collect()
+///
+/// # Errors
+/// [`StartError::EnvAllow`] for a name that configures the server itself
+/// (`FLOWFORGE_*`, `OTEL_*`, `DATABASE_URL`, `NATS_URL`): its value would be
+/// one expression away from every workspace.
+fn allowed_env(names: &str) -> Result<std::collections::BTreeMap<String, String>, StartError> {
+    let mut env = std::collections::BTreeMap::new();
+    for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let own = name.starts_with("FLOWFORGE_")
+            || name.starts_with("OTEL_")
+            || matches!(name, "DATABASE_URL" | "NATS_URL");
+        if own {
+            return Err(StartError::EnvAllow(name.to_owned()));
+        }
+        if let Ok(value) = std::env::var(name) {
+            env.insert(name.to_owned(), value);
+        }
+    }
+    Ok(env)
 }
 
 /// The workspace use cases, with invitations valid as configured.
@@ -632,4 +644,27 @@ async fn serve(
         shutdown: process.shutdown,
         stop_within: args.shutdown_grace() + SHUTDOWN_SLACK,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{allowed_env, StartError};
+
+    #[test]
+    fn the_server_s_own_variables_cannot_be_opened_to_expressions() {
+        for own in [
+            "FLOWFORGE_ENCRYPTION_KEY",
+            "DATABASE_URL",
+            "NATS_URL",
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+        ] {
+            let refused = allowed_env(&format!("PATH, {own}"));
+            assert!(
+                matches!(&refused, Err(StartError::EnvAllow(name)) if name == own),
+                "{own}: {refused:?}"
+            );
+        }
+        let opened = allowed_env(" PATH ,, NOT_SET_ANYWHERE_5B3C").expect("allowed");
+        assert_eq!(opened.keys().collect::<Vec<_>>(), ["PATH"]);
+    }
 }

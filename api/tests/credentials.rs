@@ -383,6 +383,21 @@ async fn a_credential_is_used_only_in_its_workspace(backend: Backend) {
     assert!(seen.lock().expect("seen").is_empty(), "nothing was sent");
 }
 
+/// Runs `workflow` of `workspace` once, waiting; the start's answer.
+async fn run_in(app: &TestApp, workspace: &str, workflow: &str) -> Value {
+    let (_, answer, _) = app
+        .send(
+            app.http
+                .post(app.url(&format!(
+                    "/api/v1/workflows/{workflow}/executions?wait=true"
+                )))
+                .header("x-workspace-id", workspace)
+                .json(&json!({"input": [{}]})),
+        )
+        .await;
+    answer
+}
+
 async fn a_shared_credential_is_used_where_shared_and_each_use_is_audited(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
@@ -401,7 +416,7 @@ async fn a_shared_credential_is_used_where_shared_and_each_use_is_audited(backen
         .await;
     let second = second["id"].as_str().expect("id").to_owned();
     let in_second = |request: reqwest::RequestBuilder| request.header("x-workspace-id", &second);
-    let (status, workflow, _) = app
+    let (status, by_name, _) = app
         .send(
             in_second(app.http.post(app.url("/api/v1/workflows"))).json(&calling(
                 &format!("{server}/echo"),
@@ -409,19 +424,18 @@ async fn a_shared_credential_is_used_where_shared_and_each_use_is_audited(backen
             )),
         )
         .await;
+    assert_eq!(status, 201, "{by_name}");
+    let by_name = by_name["id"].as_str().expect("id").to_owned();
+    let (status, workflow, _) = app
+        .send(
+            in_second(app.http.post(app.url("/api/v1/workflows"))).json(&calling(
+                &format!("{server}/echo"),
+                json!({"http_bearer_auth": id}),
+            )),
+        )
+        .await;
     assert_eq!(status, 201, "{workflow}");
     let workflow = workflow["id"].as_str().expect("id").to_owned();
-    let run_in_second = || async {
-        let (_, answer, _) = app
-            .send(
-                in_second(app.http.post(app.url(&format!(
-                    "/api/v1/workflows/{workflow}/executions?wait=true"
-                ))))
-                .json(&json!({"input": [{}]})),
-            )
-            .await;
-        answer
-    };
 
     // Bad shares change nothing.
     let head = app.head().await;
@@ -468,7 +482,12 @@ async fn a_shared_credential_is_used_where_shared_and_each_use_is_audited(backen
         .await;
     assert_eq!(status, 404, "only the owner changes or deletes it");
 
-    let answer = run_in_second().await;
+    let answer = run_in(&app, &second, &by_name).await;
+    assert_eq!(
+        answer["failure"]["error"]["code"], "credential_not_found",
+        "a shared credential is named by id, never by name: {answer}"
+    );
+    let answer = run_in(&app, &second, &workflow).await;
     assert_eq!(answer["status"], "succeeded", "{answer}");
     assert_no_secret("the other workspace's execution", &answer.to_string());
     let sent = seen
@@ -505,7 +524,7 @@ async fn a_shared_credential_is_used_where_shared_and_each_use_is_audited(backen
         )
         .await;
     assert_eq!(status, 204);
-    let answer = run_in_second().await;
+    let answer = run_in(&app, &second, &workflow).await;
     assert_eq!(answer["status"], "failed", "{answer}");
     assert_eq!(
         answer["failure"]["error"]["code"], "credential_not_found",

@@ -194,6 +194,11 @@ async fn an_authorization_code_credential_is_granted_refreshed_and_stored(backen
             "invalid_oauth2_grant",
         ),
         ("?code=the-code", 400, "invalid_oauth2_grant"),
+        (
+            "?code=the-code&state=0195f3a0-0000-7000-8000-00000000dead.0195f3a0-0000-7000-8000-00000000beef.v1.AAAA",
+            400,
+            "invalid_oauth2_grant",
+        ),
     ] {
         let answer = browser
             .get(app.url(&format!("/api/v1/oauth2/callback{query}")))
@@ -258,7 +263,52 @@ async fn an_authorization_code_credential_is_granted_refreshed_and_stored(backen
     assert_no_token("the event log", &the_whole_log(&app).await);
 }
 
+async fn a_token_endpoint_nodes_may_not_reach_is_refused(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |args| args.outbound.allow = None).await else {
+        return;
+    };
+    let (server, provider) = provider().await;
+    // Written as an address, the host is checked without any resolver.
+    let (status, credential) = app
+        .post(
+            "/api/v1/credentials",
+            &json!({"name": "Inside", "type": "oauth2_client_credentials",
+                    "data": {"token_url": format!("{server}/token"), "client_id": "app",
+                             "client_secret": CLIENT_SECRET}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{credential}");
+    let id = credential["id"].as_str().expect("id");
+    let (status, tested) = app
+        .post(&format!("/api/v1/credentials/{id}/test"), &json!({}))
+        .await;
+    assert_eq!((status, &tested["ok"]), (200, &json!(false)), "{tested}");
+    assert!(
+        tested["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("FLOWFORGE_OUTBOUND_ALLOW")),
+        "{tested}"
+    );
+    let (workflow, _, _) = app
+        .create_workflow(&calling(
+            "https://example.com/resource",
+            json!({"oauth2_client_credentials": "Inside"}),
+        ))
+        .await;
+    let answer = run(&app, &workflow).await;
+    assert_eq!(
+        answer["failure"]["error"]["code"], "oauth2_token",
+        "{answer}"
+    );
+    assert_eq!(
+        provider.lock().expect("provider").client_credentials_issued,
+        0,
+        "nothing reached the token endpoint"
+    );
+}
+
 for_each_backend!(
+    a_token_endpoint_nodes_may_not_reach_is_refused,
     client_credentials_tokens_are_fetched_once_and_sent,
     an_authorization_code_credential_is_granted_refreshed_and_stored,
 );

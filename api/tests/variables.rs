@@ -169,7 +169,7 @@ async fn env_is_closed_unless_names_are_listed(backend: Backend) {
     );
 
     let opened = TestApp::spawn_with(backend, |args| {
-        args.env_allow = Some("PATH, FLOWFORGE_NOT_SET_ANYWHERE".to_owned());
+        args.env_allow = Some("PATH, NOT_SET_ANYWHERE_5B3C".to_owned());
     })
     .await
     .expect("a second instance");

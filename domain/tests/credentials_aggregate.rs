@@ -201,7 +201,7 @@ fn a_credential_is_shared_once_with_another_workspace_and_never_with_its_own() {
 }
 
 #[test]
-fn a_linked_credential_is_found_by_id_or_its_name_and_forgotten_when_unlinked() {
+fn a_linked_credential_is_found_by_id_only_and_forgotten_when_unlinked() {
     let linked = CredentialEvent::Linked {
         id: id(7),
         owner: "w1".to_owned(),
@@ -213,11 +213,14 @@ fn a_linked_credential_is_found_by_id_or_its_name_and_forgotten_when_unlinked() 
     credentials.apply(linked);
     assert_eq!(
         credentials
-            .find_shared("Team token")
+            .find_shared(&id(7).to_string())
             .map(|(i, s)| (i, s.owner.clone())),
         Some((id(7), "w1".to_owned()))
     );
-    assert!(credentials.find_shared(&id(7).to_string()).is_some());
+    assert!(
+        credentials.find_shared("Team token").is_none(),
+        "a name never reaches another workspace's credential"
+    );
     assert!(
         credentials.find("Team token").is_none(),
         "not one of its own"
@@ -226,7 +229,7 @@ fn a_linked_credential_is_found_by_id_or_its_name_and_forgotten_when_unlinked() 
         id: id(7),
         at: at(2),
     });
-    assert!(credentials.find_shared("Team token").is_none());
+    assert!(credentials.find_shared(&id(7).to_string()).is_none());
 }
 
 #[test]

@@ -301,6 +301,7 @@ impl NodeRegistry {
         // fallback for the impossible case.
         let oauth2 = OAuth2Tokens::new(
             token_http_client(&TlsTrust::public_roots(), &destinations).unwrap_or_default(),
+            destinations.clone(),
         );
         Self {
             behaviours,
@@ -333,7 +334,10 @@ impl NodeRegistry {
     ) -> Result<Self, TrustError> {
         self.destinations = Arc::new(destinations);
         self.http = http_client(trust, &self.destinations)?;
-        self.oauth2 = OAuth2Tokens::new(token_http_client(trust, &self.destinations)?);
+        self.oauth2 = OAuth2Tokens::new(
+            token_http_client(trust, &self.destinations)?,
+            self.destinations.clone(),
+        );
         Ok(self)
     }
 

@@ -21,7 +21,7 @@ use oauth2::{
 };
 use serde_json::{Map, Value};
 
-use crate::{destinations::OutboundPolicy, TlsTrust, TrustError};
+use crate::{destinations::OutboundPolicy, Refused, TlsTrust, TrustError};
 
 /// A token is used only while it has more than this left.
 const EXPIRY_MARGIN: Duration = Duration::from_secs(30);
@@ -29,6 +29,8 @@ const EXPIRY_MARGIN: Duration = Duration::from_secs(30);
 const TOKEN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Client-credentials tokens kept.
 const CACHED_TOKENS: usize = 10_000;
+/// How long a token whose provider gave no lifetime is reused.
+const UNSTATED_LIFETIME: Duration = Duration::from_secs(300);
 
 /// An OAuth 2.0 client, as a credential describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,10 +133,13 @@ pub enum OAuth2Failure {
     },
     /// The provider refused (`invalid_client`, `invalid_grant`, …).
     #[error("the token endpoint refused: {0}")]
-    Refused(String),
+    Denied(String),
     /// The request did not reach the provider or its answer is not a token.
     #[error("cannot get a token: {0}")]
     Request(String),
+    /// The token endpoint is an address nodes may not reach.
+    #[error(transparent)]
+    Refused(#[from] Refused),
 }
 
 fn unix_now() -> u64 {
@@ -174,7 +179,7 @@ fn failure(error: TokenError) -> OAuth2Failure {
             if let Some(description) = response.error_description() {
                 said = format!("{said}: {description}");
             }
-            OAuth2Failure::Refused(said)
+            OAuth2Failure::Denied(said)
         }
         RequestTokenError::Request(request) => {
             OAuth2Failure::Request(std::error::Error::source(&request).map_or_else(
@@ -203,6 +208,7 @@ fn token_of(response: &impl TokenResponse) -> Token {
 #[derive(Clone)]
 pub struct OAuth2Tokens {
     http: reqwest::Client,
+    destinations: Arc<OutboundPolicy>,
     cached: Arc<Mutex<LruCache<[u8; 32], Token>>>,
 }
 
@@ -223,12 +229,22 @@ pub fn token_http_client(
 }
 
 impl OAuth2Tokens {
-    /// Token requests over `http` (see [`token_http_client`]).
-    pub fn new(http: reqwest::Client) -> Self {
+    /// Token requests over `http` (see [`token_http_client`]) to token
+    /// endpoints `destinations` lets through: a host written as an address
+    /// is checked here, since no resolver sees it.
+    pub fn new(http: reqwest::Client, destinations: Arc<OutboundPolicy>) -> Self {
         Self {
             http,
+            destinations,
             cached: Arc::new(Mutex::new(LruCache::new(CACHED_TOKENS))),
         }
+    }
+
+    /// `client`'s token endpoint, if nodes may reach it.
+    fn token_url(&self, client: &OAuth2Client) -> Result<TokenUrl, OAuth2Failure> {
+        let token_url = url("token_url", &client.token_url, TokenUrl::new)?;
+        self.destinations.check_url(token_url.url())?;
+        Ok(token_url)
     }
 
     /// A client-credentials token for `client`: the one fetched before
@@ -247,21 +263,38 @@ impl OAuth2Tokens {
         if let Some(token) = cached.filter(Token::fresh) {
             return Ok(token);
         }
+        self.new_client_credentials(client).await
+    }
+
+    /// A new client-credentials token for `client`, never the cached one
+    /// (a connection test must reach the provider); it replaces the cached
+    /// one.
+    ///
+    /// # Errors
+    /// [`OAuth2Failure`], saying what the provider or the connection did.
+    pub async fn new_client_credentials(
+        &self,
+        client: &OAuth2Client,
+    ) -> Result<Token, OAuth2Failure> {
         let oauth = BasicClient::new(ClientId::new(client.client_id.clone()))
             .set_client_secret(ClientSecret::new(client.client_secret.clone()))
             .set_auth_type(auth_type(client))
-            .set_token_uri(url("token_url", &client.token_url, TokenUrl::new)?);
+            .set_token_uri(self.token_url(client)?);
         let response = oauth
             .exchange_client_credentials()
             .add_scopes(scopes(client))
             .request_async(&self.http)
             .await
             .map_err(failure)?;
-        let token = token_of(&response);
+        let mut token = token_of(&response);
+        // A token of unstated lifetime is reused for a while, not forever.
+        token.expires_at = token
+            .expires_at
+            .or(Some(unix_now().saturating_add(UNSTATED_LIFETIME.as_secs())));
         self.cached
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(key, token.clone());
+            .insert(cache_key(client), token.clone());
         Ok(token)
     }
 
@@ -277,7 +310,7 @@ impl OAuth2Tokens {
         let oauth = BasicClient::new(ClientId::new(client.client_id.clone()))
             .set_client_secret(ClientSecret::new(client.client_secret.clone()))
             .set_auth_type(auth_type(client))
-            .set_token_uri(url("token_url", &client.token_url, TokenUrl::new)?);
+            .set_token_uri(self.token_url(client)?);
         let response = oauth
             .exchange_refresh_token(&RefreshToken::new(refresh_token.to_owned()))
             .request_async(&self.http)
@@ -337,7 +370,7 @@ impl OAuth2Tokens {
         let oauth = BasicClient::new(ClientId::new(client.client_id.clone()))
             .set_client_secret(ClientSecret::new(client.client_secret.clone()))
             .set_auth_type(auth_type(client))
-            .set_token_uri(url("token_url", &client.token_url, TokenUrl::new)?)
+            .set_token_uri(self.token_url(client)?)
             .set_redirect_uri(url("redirect_uri", redirect_uri, RedirectUrl::new)?);
         let response = oauth
             .exchange_code(AuthorizationCode::new(code.to_owned()))

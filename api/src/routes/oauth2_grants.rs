@@ -135,8 +135,8 @@ async fn authorize(
     responses(
         ParameterErrors,
         (status = 200, description = "Connected", body = Connected),
-        (status = 400, description = "The user refused, or the state is not valid or has expired (invalid_oauth2_grant)", body = ErrorBody),
-        (status = 502, description = "The provider's token endpoint refused the code or could not be reached (oauth2_provider)", body = ErrorBody),
+        (status = 400, description = "The user refused, the state is not valid or has expired, or the provider refused the code (invalid_oauth2_grant)", body = ErrorBody),
+        (status = 502, description = "The provider's token endpoint could not be reached or gave no token (oauth2_provider)", body = ErrorBody),
     ),
 )]
 async fn callback(

@@ -36,6 +36,9 @@ use uuid::Uuid;
 
 use crate::{CommandBus, CommandError};
 
+/// How often an update is merged again after another change won the race.
+const UPDATE_TRIES: u32 = 5;
+
 /// How long a connection test waits for the server.
 const TEST_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -122,6 +125,7 @@ impl Vault {
         // fallback for the impossible case.
         let oauth2 = OAuth2Tokens::new(
             token_http_client(&TlsTrust::public_roots(), &destinations).unwrap_or_default(),
+            destinations.clone(),
         );
         Self {
             commands,
@@ -145,7 +149,10 @@ impl Vault {
         destinations: OutboundPolicy,
     ) -> Result<Self, flowforge_outbound::TrustError> {
         self.destinations = Arc::new(destinations);
-        self.oauth2 = OAuth2Tokens::new(token_http_client(trust, &self.destinations)?);
+        self.oauth2 = OAuth2Tokens::new(
+            token_http_client(trust, &self.destinations)?,
+            self.destinations.clone(),
+        );
         Ok(self)
     }
 
@@ -202,45 +209,62 @@ impl Vault {
         data: Option<Map<String, Value>>,
         metadata: &EventMetadata,
     ) -> Result<(), VaultError> {
-        let current = self.get(tenant, id).await?;
-        let current_kind = current.credential.kind;
-        if let Some(kind) = kind {
-            let kind = CredentialKind::parse(kind).map_err(VaultError::rejected)?;
-            if kind != current_kind {
-                return Err(VaultError::rejected(CredentialError::InvalidData {
-                    kind: current_kind.as_str(),
-                    why: format!(
-                        "a credential keeps its type; create a new one for {}",
-                        kind.as_str()
-                    ),
-                }));
+        // The new data is merged with what was read and sealed whole, so it
+        // is recorded only over that version; another change in between
+        // (a refreshed token, a user's edit) is read and merged again.
+        let mut tries = 0;
+        loop {
+            let (credentials, version) = self.commands.load::<Credentials>(tenant).await?;
+            let current =
+                credentials.all().get(&id).cloned().ok_or_else(|| {
+                    VaultError::rejected(CredentialError::NotFound(id.to_string()))
+                })?;
+            let current_kind = current.kind;
+            if let Some(kind) = kind {
+                let kind = CredentialKind::parse(kind).map_err(VaultError::rejected)?;
+                if kind != current_kind {
+                    return Err(VaultError::rejected(CredentialError::InvalidData {
+                        kind: current_kind.as_str(),
+                        why: format!(
+                            "a credential keeps its type; create a new one for {}",
+                            kind.as_str()
+                        ),
+                    }));
+                }
+            }
+            let sealed = match &data {
+                None => None,
+                Some(changes) => {
+                    let mut merged = self.open(tenant, id, &current).await?;
+                    for (field, value) in changes {
+                        if value.is_null() {
+                            merged.remove(field);
+                        } else {
+                            merged.insert(field.clone(), value.clone());
+                        }
+                    }
+                    current_kind.check(&merged).map_err(VaultError::rejected)?;
+                    Some(self.seal(tenant, id, current_kind, &merged).await?)
+                }
+            };
+            let command = CredentialCommand::Update {
+                id,
+                name: name.clone(),
+                data: sealed,
+                at: Utc::now(),
+            };
+            match self
+                .commands
+                .execute::<Credentials>(tenant, command, Some(version), metadata)
+                .await
+            {
+                Err(CommandError::Conflict { .. }) if tries < UPDATE_TRIES => tries += 1,
+                outcome => {
+                    outcome?;
+                    return Ok(());
+                }
             }
         }
-        let data = match data {
-            None => None,
-            Some(changes) => {
-                let mut merged = self.open(tenant, id, &current.credential).await?;
-                for (field, value) in changes {
-                    if value.is_null() {
-                        merged.remove(&field);
-                    } else {
-                        merged.insert(field, value);
-                    }
-                }
-                current_kind.check(&merged).map_err(VaultError::rejected)?;
-                Some(self.seal(tenant, id, current_kind, &merged).await?)
-            }
-        };
-        let command = CredentialCommand::Update {
-            id,
-            name,
-            data,
-            at: Utc::now(),
-        };
-        self.commands
-            .execute::<Credentials>(tenant, command, None, metadata)
-            .await?;
-        Ok(())
     }
 
     /// Removes credential `id` of `tenant`.

@@ -12,13 +12,14 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use flowforge_domain::credential::{CredentialId, CredentialKind};
+use flowforge_domain::credential::{CredentialError, CredentialId, CredentialKind};
 use flowforge_infra::event_store::EventMetadata;
 use flowforge_outbound::{OAuth2Client, OAuth2Failure, OAuth2Tokens};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::{scope, TestOutcome, Vault, VaultError};
+use crate::CommandError;
 
 /// How long a grant link stays good.
 pub const GRANT_LIFETIME: Duration = Duration::from_secs(600);
@@ -112,6 +113,18 @@ impl Vault {
             return Err(GrantError::InvalidState);
         };
         let id: CredentialId = id.parse().map_err(|_| GrantError::InvalidState)?;
+        // Only a workspace's own credential of the kind is looked at further
+        // (and this reads, never writes: a made-up state costs no key).
+        if tenant.parse::<uuid::Uuid>().is_err() {
+            return Err(GrantError::InvalidState);
+        }
+        let data = match self.authorization_code_data(tenant, id).await {
+            Ok(data) => data,
+            Err(VaultError::Credential(CommandError::Rejected(_))) => {
+                return Err(GrantError::InvalidState)
+            }
+            Err(other) => return Err(other.into()),
+        };
         let opened = self
             .keyring
             .open_sealed(&scope(tenant), &grant_owner(id), sealed)
@@ -122,7 +135,6 @@ impl Vault {
         if pending.expires_at < unix_now() {
             return Err(GrantError::InvalidState);
         }
-        let data = self.authorization_code_data(tenant, id).await?;
         let token = self
             .oauth2
             .exchange_code(
@@ -215,19 +227,25 @@ impl Vault {
         }
     }
 
-    /// The opened data of authorization-code credential `id` of `tenant`.
+    /// The opened data of `tenant`'s own authorization-code credential
+    /// `id` (a credential another workspace shares is connected by its
+    /// owner).
     async fn authorization_code_data(
         &self,
         tenant: &str,
         id: CredentialId,
     ) -> Result<Map<String, Value>, VaultError> {
-        let resolved = self
-            .resolve(
-                tenant,
-                CredentialKind::OAuth2AuthorizationCode,
-                &id.to_string(),
-            )
-            .await?;
-        Ok(resolved.data)
+        let view = self.get(tenant, id).await?;
+        let kind = CredentialKind::OAuth2AuthorizationCode;
+        if view.credential.kind != kind {
+            return Err(VaultError::rejected(CredentialError::InvalidData {
+                kind: kind.as_str(),
+                why: format!(
+                    "credential {id} is of type {}; only {kind} credentials are connected by a grant",
+                    view.credential.kind
+                ),
+            }));
+        }
+        self.open(tenant, id, &view.credential).await
     }
 }

@@ -80,7 +80,7 @@ pub struct Credential {
 pub struct SharedIn {
     /// The workspace that owns it (its id).
     pub owner: String,
-    /// Its name when it was shared (nodes may name it so, or by id).
+    /// Its name when it was shared (shown; nodes name it by id).
     pub name: String,
     /// Its kind.
     pub kind: CredentialKind,
@@ -324,19 +324,12 @@ impl Credentials {
         &self.shared_in
     }
 
-    /// The shared credential `reference` names: its id, or the name it had
-    /// when it was shared.
+    /// The shared credential `reference` names, by id only: a share arrives
+    /// without this workspace asking, so a name a node uses must never
+    /// start meaning another workspace's credential.
     pub fn find_shared(&self, reference: &str) -> Option<(CredentialId, &SharedIn)> {
-        let by_id = reference
-            .parse::<CredentialId>()
-            .ok()
-            .and_then(|id| self.shared_in.get(&id).map(|c| (id, c)));
-        by_id.or_else(|| {
-            self.shared_in
-                .iter()
-                .find(|(_, c)| c.name == reference)
-                .map(|(id, c)| (*id, c))
-        })
+        let id = reference.parse::<CredentialId>().ok()?;
+        self.shared_in.get(&id).map(|c| (id, c))
     }
 
     /// The credential `reference` names: its id, or its name.

@@ -86,6 +86,8 @@ async fn request(
         .map_err(|e| parameter_error(format!("`url` {url:?} is not a URL: {e}")))?;
     run.check_destination(&parsed)
         .map_err(|refused| refused_error(&refused))?;
+    // Counted before the breaker is asked: a half-open breaker's one probe
+    // must end in a recorded outcome, which a refusal here would not give.
     run.spend_outbound_call().await?;
     let host = format!(
         "{}:{}",
