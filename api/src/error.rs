@@ -450,7 +450,7 @@ impl ApiError {
                 None,
             ),
             ApiError::InvalidOAuth2Grant(_) => {
-                (StatusCode::BAD_REQUEST, ErrorCode::InvalidOauth2Grant, None)
+                (StatusCode::FORBIDDEN, ErrorCode::InvalidOauth2Grant, None)
             }
             ApiError::OAuth2Provider(_) => {
                 (StatusCode::BAD_GATEWAY, ErrorCode::Oauth2Provider, None)

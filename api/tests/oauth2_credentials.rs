@@ -185,18 +185,18 @@ async fn an_authorization_code_credential_is_granted_refreshed_and_stored(backen
     for (query, status, code) in [
         (
             "?error=access_denied&error_description=the+user+said+no",
-            400,
+            403,
             "invalid_oauth2_grant",
         ),
         (
             "?code=the-code&state=not-a-state",
-            400,
+            403,
             "invalid_oauth2_grant",
         ),
-        ("?code=the-code", 400, "invalid_oauth2_grant"),
+        ("?code=the-code", 403, "invalid_oauth2_grant"),
         (
             "?code=the-code&state=0195f3a0-0000-7000-8000-00000000dead.0195f3a0-0000-7000-8000-00000000beef.v1.AAAA",
-            400,
+            403,
             "invalid_oauth2_grant",
         ),
     ] {
@@ -215,7 +215,7 @@ async fn an_authorization_code_credential_is_granted_refreshed_and_stored(backen
     }
     let tampered = back.replacen("state=", "state=x", 1);
     let answer = browser.get(&tampered).send().await.expect("answer");
-    assert_eq!(answer.status().as_u16(), 400);
+    assert_eq!(answer.status().as_u16(), 403);
     assert_eq!(app.head().await, head, "refused callbacks record nothing");
 
     let connected = browser.get(&back).send().await.expect("callback");

@@ -135,7 +135,7 @@ async fn authorize(
     responses(
         ParameterErrors,
         (status = 200, description = "Connected", body = Connected),
-        (status = 400, description = "The user refused, the state is not valid or has expired, or the provider refused the code (invalid_oauth2_grant)", body = ErrorBody),
+        (status = 403, description = "No grant: the user refused, the state is missing, not valid or expired, or the provider refused the code (invalid_oauth2_grant)", body = ErrorBody),
         (status = 502, description = "The provider's token endpoint could not be reached or gave no token (oauth2_provider)", body = ErrorBody),
     ),
 )]
@@ -144,15 +144,15 @@ async fn callback(
     QueryParams(params): QueryParams<CallbackParams>,
     RequestMetadata(metadata): RequestMetadata,
 ) -> Result<Json<Connected>, ApiError> {
-    if let Some(error) = params.error {
-        let said = params
-            .error_description
-            .map_or(error.clone(), |d| format!("{error}: {d}"));
+    let given = |value: Option<String>| value.filter(|v| !v.is_empty());
+    if let Some(error) = given(params.error) {
+        let said =
+            given(params.error_description).map_or(error.clone(), |d| format!("{error}: {d}"));
         return Err(ApiError::InvalidOAuth2Grant(format!(
             "the provider did not grant access: {said}"
         )));
     }
-    let (Some(code), Some(grant)) = (params.code, params.state) else {
+    let (Some(code), Some(grant)) = (given(params.code), given(params.state)) else {
         return Err(ApiError::InvalidOAuth2Grant(
             "the callback needs `code` and `state`".to_owned(),
         ));
