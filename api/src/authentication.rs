@@ -79,6 +79,16 @@ impl Caller {
         })
     }
 
+    /// The workspace the request acts in, as the tenant its own streams
+    /// (credentials, variables) are recorded under; 404 for a caller
+    /// without one.
+    ///
+    /// # Errors
+    /// [`ApiError::NotFound`] naming the workspace.
+    pub fn tenant(&self) -> Result<String, ApiError> {
+        Ok(self.in_workspace()?.0.to_string())
+    }
+
     /// The rows the caller may see: its workspace's (and, in the first
     /// workspace, those recorded before workspaces existed); 404 for a
     /// caller without a workspace.

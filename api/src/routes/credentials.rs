@@ -17,7 +17,6 @@ use super::{
     shared_responses::{JsonBodyErrors, ParameterErrors},
 };
 use crate::{
-    authentication::Caller,
     error::{ApiError, ErrorBody},
     extract::{JsonBody, PathParams},
     state::AppState,
@@ -151,11 +150,6 @@ impl From<TestOutcome> for CredentialTest {
     }
 }
 
-/// The workspace the credentials belong to, as their stream's id.
-fn tenant(caller: &Caller) -> Result<String, ApiError> {
-    Ok(caller.in_workspace()?.0.to_string())
-}
-
 /// Creates a credential in the workspace the request acts in; its data is
 /// sealed before it is recorded.
 #[utoipa::path(
@@ -174,7 +168,7 @@ async fn create_credential(
     RequestMetadata(metadata): RequestMetadata,
     JsonBody(body): JsonBody<CreateCredential>,
 ) -> Result<(StatusCode, Json<CredentialView>), ApiError> {
-    let tenant = tenant(&caller)?;
+    let tenant = caller.tenant()?;
     let id = state
         .vault
         .create(&tenant, body.name, &body.kind, body.data, &metadata)
@@ -193,7 +187,7 @@ async fn list_credentials(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
 ) -> Result<Json<Vec<CredentialView>>, ApiError> {
-    let tenant = tenant(&caller)?;
+    let tenant = caller.tenant()?;
     let own = state.vault.list(&tenant).await?;
     let shared = state.vault.shared_with(&tenant).await?;
     Ok(Json(
@@ -221,7 +215,7 @@ async fn get_credential(
 ) -> Result<Json<CredentialView>, ApiError> {
     let view = state
         .vault
-        .get(&tenant(&caller)?, CredentialId::from_uuid(id))
+        .get(&caller.tenant()?, CredentialId::from_uuid(id))
         .await?;
     Ok(Json(view.into()))
 }
@@ -247,7 +241,7 @@ async fn update_credential(
     RequestMetadata(metadata): RequestMetadata,
     JsonBody(body): JsonBody<UpdateCredential>,
 ) -> Result<Json<CredentialView>, ApiError> {
-    let tenant = tenant(&caller)?;
+    let tenant = caller.tenant()?;
     let id = CredentialId::from_uuid(id);
     state
         .vault
@@ -282,7 +276,7 @@ async fn delete_credential(
 ) -> Result<StatusCode, ApiError> {
     state
         .vault
-        .delete(&tenant(&caller)?, CredentialId::from_uuid(id), &metadata)
+        .delete(&caller.tenant()?, CredentialId::from_uuid(id), &metadata)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -306,7 +300,7 @@ async fn test_credential(
 ) -> Result<Json<CredentialTest>, ApiError> {
     let outcome = state
         .vault
-        .test(&tenant(&caller)?, CredentialId::from_uuid(id))
+        .test(&caller.tenant()?, CredentialId::from_uuid(id))
         .await?;
     Ok(Json(outcome.into()))
 }
@@ -333,7 +327,7 @@ async fn share_credential(
     RequestMetadata(metadata): RequestMetadata,
     JsonBody(body): JsonBody<ShareCredential>,
 ) -> Result<Json<CredentialView>, ApiError> {
-    let tenant = tenant(&caller)?;
+    let tenant = caller.tenant()?;
     let with = WorkspaceId::from_uuid(body.workspace_id);
     if state.workspaces.workspace(with).await?.is_none() {
         return Err(ApiError::NotFound(format!("workspace {with}")));
@@ -369,7 +363,7 @@ async fn unshare_credential(
     state
         .vault
         .unshare(
-            &tenant(&caller)?,
+            &caller.tenant()?,
             CredentialId::from_uuid(id),
             &WorkspaceId::from_uuid(with).to_string(),
             &metadata,

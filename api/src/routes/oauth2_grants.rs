@@ -112,7 +112,7 @@ async fn authorize(
     Authenticated(caller): Authenticated,
     headers: HeaderMap,
 ) -> Result<Json<GrantLinkView>, ApiError> {
-    let tenant = caller.in_workspace()?.0.to_string();
+    let tenant = caller.tenant()?;
     let redirect_uri = redirect_uri(&state, &headers)?;
     let url = state
         .vault

@@ -14,7 +14,6 @@ use super::{
     shared_responses::{JsonBodyErrors, ParameterErrors},
 };
 use crate::{
-    authentication::Caller,
     error::{ApiError, ErrorBody},
     extract::{JsonBody, PathParams},
     state::AppState,
@@ -59,11 +58,6 @@ fn views(variables: &Variables) -> Vec<VariableView> {
         .collect()
 }
 
-/// The workspace the variables belong to, as their stream's id.
-fn tenant(caller: &Caller) -> Result<String, ApiError> {
-    Ok(caller.in_workspace()?.0.to_string())
-}
-
 /// The workspace's variables, by name.
 #[utoipa::path(
     get, path = "/api/v1/variables", tag = "variables",
@@ -73,7 +67,7 @@ async fn list_variables(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
 ) -> Result<Json<Vec<VariableView>>, ApiError> {
-    let variables = state.variables.list(&tenant(&caller)?).await?;
+    let variables = state.variables.list(&caller.tenant()?).await?;
     Ok(Json(views(&variables)))
 }
 
@@ -96,7 +90,7 @@ async fn set_variable(
     RequestMetadata(metadata): RequestMetadata,
     JsonBody(body): JsonBody<SetVariable>,
 ) -> Result<Json<VariableView>, ApiError> {
-    let tenant = tenant(&caller)?;
+    let tenant = caller.tenant()?;
     state
         .variables
         .set(&tenant, name.clone(), body.value, &metadata)
@@ -127,7 +121,7 @@ async fn delete_variable(
 ) -> Result<StatusCode, ApiError> {
     state
         .variables
-        .delete(&tenant(&caller)?, name, &metadata)
+        .delete(&caller.tenant()?, name, &metadata)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
