@@ -10,7 +10,8 @@
 //! [`workspaces`] (members, invitations, API keys, the first owner),
 //! [`credentials`] (the vault: a workspace's credentials, sealed) and
 //! [`variables`] (a workspace's `$vars`);
-//! `opaque_secret` is the random part of every token handed out.
+//! `opaque_secret` is the random part of every token handed out and
+//! `unix_time` the clock in epoch seconds.
 #![forbid(unsafe_code)]
 
 pub mod accounts;
@@ -18,6 +19,7 @@ mod aggregate_cache;
 mod command_bus;
 pub mod credentials;
 mod opaque_secret;
+mod unix_time;
 pub mod variables;
 pub mod workflow_lifecycle;
 pub mod workspaces;

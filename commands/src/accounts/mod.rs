@@ -28,7 +28,7 @@ use flowforge_domain::{
 use flowforge_infra::event_store::EventMetadata;
 use uuid::Uuid;
 
-use crate::{CommandBus, CommandError};
+use crate::{unix_time::unix_now, CommandBus, CommandError};
 
 /// The namespace of e-mail claim stream ids (a fixed, random UUID).
 const EMAIL_NAMESPACE: Uuid = Uuid::from_u128(0x6f1d_2c8e_93a4_4e7b_b5d0_7a21_c9e3_f048);
@@ -536,11 +536,6 @@ impl Accounts {
         };
         Ok(self.account(user_id).await?.map(|user| (user, user_id)))
     }
-}
-
-/// Seconds since the Unix epoch, for TOTP's time steps.
-fn unix_now() -> u64 {
-    u64::try_from(Utc::now().timestamp()).unwrap_or(0)
 }
 
 /// The id of the claim stream of a normalised address (for tools and tests

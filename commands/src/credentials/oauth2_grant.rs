@@ -10,7 +10,7 @@
 //! grant another began, and a state cannot be forged, read, moved to
 //! another credential or used after it expires.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use flowforge_domain::credential::{CredentialError, CredentialId, CredentialKind};
 use flowforge_infra::event_store::EventMetadata;
@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::{scope, TestOutcome, Vault, VaultError};
-use crate::CommandError;
+use crate::{unix_time::unix_now, CommandError};
 
 /// How long a grant link stays good.
 pub const GRANT_LIFETIME: Duration = Duration::from_secs(600);
@@ -49,12 +49,6 @@ struct Pending {
 
 fn grant_owner(id: CredentialId) -> String {
     format!("oauth2-grant:{id}")
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 impl Vault {
