@@ -15,9 +15,9 @@ use std::{
 use hashlink::LruCache;
 use oauth2::{
     basic::{BasicClient, BasicErrorResponse},
-    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, HttpClientError,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, Scope,
-    TokenResponse, TokenUrl,
+    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
+    EndpointSet, HttpClientError, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken,
+    RequestTokenError, Scope, TokenResponse, TokenUrl,
 };
 use serde_json::{Map, Value};
 
@@ -204,6 +204,10 @@ fn token_of(response: &impl TokenResponse) -> Token {
     }
 }
 
+/// A client with only its token endpoint set.
+type TokenClient =
+    BasicClient<EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
+
 /// Gets tokens over a guarded HTTP client.
 #[derive(Clone)]
 pub struct OAuth2Tokens {
@@ -240,11 +244,21 @@ impl OAuth2Tokens {
         }
     }
 
-    /// `client`'s token endpoint, if nodes may reach it.
-    fn token_url(&self, client: &OAuth2Client) -> Result<TokenUrl, OAuth2Failure> {
+    /// `client` as the `oauth2` crate's client of its token endpoint: it
+    /// authenticates with its secret (by HTTP basic, or in the body), to a
+    /// token URL nodes may reach.
+    fn token_client(&self, client: &OAuth2Client) -> Result<TokenClient, OAuth2Failure> {
         let token_url = url("token_url", &client.token_url, TokenUrl::new)?;
         self.destinations.check_url(token_url.url())?;
-        Ok(token_url)
+        let auth_type = if client.credentials_in_body {
+            AuthType::RequestBody
+        } else {
+            AuthType::BasicAuth
+        };
+        Ok(BasicClient::new(ClientId::new(client.client_id.clone()))
+            .set_client_secret(ClientSecret::new(client.client_secret.clone()))
+            .set_auth_type(auth_type)
+            .set_token_uri(token_url))
     }
 
     /// A client-credentials token for `client`: the one fetched before
@@ -276,10 +290,7 @@ impl OAuth2Tokens {
         &self,
         client: &OAuth2Client,
     ) -> Result<Token, OAuth2Failure> {
-        let oauth = BasicClient::new(ClientId::new(client.client_id.clone()))
-            .set_client_secret(ClientSecret::new(client.client_secret.clone()))
-            .set_auth_type(auth_type(client))
-            .set_token_uri(self.token_url(client)?);
+        let oauth = self.token_client(client)?;
         let response = oauth
             .exchange_client_credentials()
             .add_scopes(scopes(client))
@@ -307,10 +318,7 @@ impl OAuth2Tokens {
         client: &OAuth2Client,
         refresh_token: &str,
     ) -> Result<Token, OAuth2Failure> {
-        let oauth = BasicClient::new(ClientId::new(client.client_id.clone()))
-            .set_client_secret(ClientSecret::new(client.client_secret.clone()))
-            .set_auth_type(auth_type(client))
-            .set_token_uri(self.token_url(client)?);
+        let oauth = self.token_client(client)?;
         let response = oauth
             .exchange_refresh_token(&RefreshToken::new(refresh_token.to_owned()))
             .request_async(&self.http)
@@ -367,11 +375,11 @@ impl OAuth2Tokens {
         code: &str,
         pkce_verifier: &str,
     ) -> Result<Token, OAuth2Failure> {
-        let oauth = BasicClient::new(ClientId::new(client.client_id.clone()))
-            .set_client_secret(ClientSecret::new(client.client_secret.clone()))
-            .set_auth_type(auth_type(client))
-            .set_token_uri(self.token_url(client)?)
-            .set_redirect_uri(url("redirect_uri", redirect_uri, RedirectUrl::new)?);
+        let oauth = self.token_client(client)?.set_redirect_uri(url(
+            "redirect_uri",
+            redirect_uri,
+            RedirectUrl::new,
+        )?);
         let response = oauth
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_owned()))
@@ -379,14 +387,6 @@ impl OAuth2Tokens {
             .await
             .map_err(failure)?;
         Ok(token_of(&response))
-    }
-}
-
-fn auth_type(client: &OAuth2Client) -> AuthType {
-    if client.credentials_in_body {
-        AuthType::RequestBody
-    } else {
-        AuthType::BasicAuth
     }
 }
 
