@@ -260,7 +260,7 @@ pub struct NodeRegistry {
     resume: Option<ResumeLinks>,
     credentials: Option<Arc<dyn CredentialSource>>,
     variables: Option<Arc<dyn VariableSource>>,
-    env: Option<BTreeMap<String, String>>,
+    env: Option<Arc<BTreeMap<String, String>>>,
     calls: Option<Arc<dyn CallBudget>>,
     oauth2: OAuth2Tokens,
     max_items: usize,
@@ -396,7 +396,7 @@ impl NodeRegistry {
     /// without, `$env` throws (the process environment holds the server's
     /// own secrets, so it is closed unless a deployment opens names).
     pub fn with_env(mut self, env: BTreeMap<String, String>) -> Self {
-        self.env = Some(env);
+        self.env = Some(Arc::new(env));
         self
     }
 
@@ -454,7 +454,7 @@ impl NodeExecutor for NodeRegistry {
             _ => base,
         };
         let base = match &self.env {
-            Some(env) => base.with_env(env.clone()),
+            Some(env) => base.with_env(Arc::clone(env)),
             None => base,
         };
         let base = match (

@@ -134,8 +134,8 @@ impl ExpressionContext {
 
     /// Enables `$env` with exactly these variables. The engine never reads the
     /// process environment itself: the caller decides what is visible.
-    pub fn with_env(mut self, env: BTreeMap<String, String>) -> Self {
-        self.env = Some(Arc::new(env));
+    pub fn with_env(mut self, env: impl Into<Arc<BTreeMap<String, String>>>) -> Self {
+        self.env = Some(env.into());
         self
     }
 
