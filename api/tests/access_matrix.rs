@@ -237,11 +237,7 @@ async fn every_route_answers_each_role_as_the_access_table_says() {
     let app = TestApp::spawn(Backend::Sqlite)
         .await
         .expect("the embedded store needs no service");
-    let (_, me) = app.get("/api/v1/me").await;
-    let workspace = me["workspaces"][0]
-        .as_str()
-        .expect("a workspace")
-        .to_owned();
+    let workspace = app.first_workspace().await;
 
     // Every documented operation has an entry, and every entry a route.
     let documented: BTreeSet<(String, String)> = flowforge_api::routes::openapi()
@@ -373,8 +369,7 @@ async fn registration_is_by_invitation_after_the_first_owner() {
     );
 
     // An invitation for another address is refused, and records nothing.
-    let (_, me) = app.get("/api/v1/me").await;
-    let workspace = me["workspaces"][0].as_str().expect("workspace").to_owned();
+    let workspace = app.first_workspace().await;
     let (_, invited) = app
         .post(
             &format!("/api/v1/workspaces/{workspace}/invitations"),
@@ -402,13 +397,8 @@ async fn another_workspaces_ids_answer_404_and_roles_change_at_once() {
     let app = TestApp::spawn(Backend::Sqlite)
         .await
         .expect("the embedded store needs no service");
-    let (_, me) = app.get("/api/v1/me").await;
-    let first = me["workspaces"][0].as_str().expect("workspace").to_owned();
-    let (status, created) = app
-        .post("/api/v1/workspaces", &json!({"name": "Second"}))
-        .await;
-    assert_eq!(status, 201, "{created}");
-    let second = created["id"].as_str().expect("id").to_owned();
+    let first = app.first_workspace().await;
+    let second = app.create_workspace("Second").await;
 
     // An editor of the first workspace cannot see into the second.
     let editor = bearer(&member(&app, &first, "ed@example.com", "editor").await);
@@ -561,12 +551,8 @@ async fn a_workspaces_workflows_executions_and_events_stay_in_it() {
     let app = TestApp::spawn(Backend::Sqlite)
         .await
         .expect("the embedded store needs no service");
-    let (_, me) = app.get("/api/v1/me").await;
-    let first = me["workspaces"][0].as_str().expect("workspace").to_owned();
-    let (_, created) = app
-        .post("/api/v1/workspaces", &json!({"name": "Second"}))
-        .await;
-    let second = created["id"].as_str().expect("id").to_owned();
+    let first = app.first_workspace().await;
+    let second = app.create_workspace("Second").await;
 
     // The same workflow in both; the second one runs once.
     let (mine, _, _) = app

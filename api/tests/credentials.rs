@@ -340,10 +340,7 @@ async fn a_credential_is_used_only_in_its_workspace(backend: Backend) {
     .await;
     assert_eq!(status, 201);
     let id = created["id"].as_str().expect("id").to_owned();
-    let (_, second) = app
-        .post("/api/v1/workspaces", &json!({"name": "Second"}))
-        .await;
-    let second = second["id"].as_str().expect("id").to_owned();
+    let second = app.create_workspace("Second").await;
     let in_second = |request: reqwest::RequestBuilder| request.header("x-workspace-id", &second);
 
     let (status, _, _) = app
@@ -356,16 +353,15 @@ async fn a_credential_is_used_only_in_its_workspace(backend: Backend) {
         .send(in_second(app.http.get(app.url("/api/v1/credentials"))))
         .await;
     assert_eq!(list, json!([]));
-    let (status, workflow, _) = app
-        .send(
-            in_second(app.http.post(app.url("/api/v1/workflows"))).json(&calling(
+    let workflow = app
+        .create_workflow_in(
+            &second,
+            &calling(
                 &format!("{server}/echo"),
                 json!({"http_bearer_auth": "Mine"}),
-            )),
+            ),
         )
         .await;
-    assert_eq!(status, 201, "{workflow}");
-    let workflow = workflow["id"].as_str().expect("id");
     let (_, started, _) = app
         .send(
             in_second(app.http.post(app.url(&format!(
@@ -409,33 +405,24 @@ async fn a_shared_credential_is_used_where_shared_and_each_use_is_audited(backen
     )
     .await;
     let id = created["id"].as_str().expect("id").to_owned();
-    let (_, me) = app.get("/api/v1/me").await;
-    let first = me["workspaces"][0].as_str().expect("workspace").to_owned();
-    let (_, second) = app
-        .post("/api/v1/workspaces", &json!({"name": "Second"}))
-        .await;
-    let second = second["id"].as_str().expect("id").to_owned();
+    let first = app.first_workspace().await;
+    let second = app.create_workspace("Second").await;
     let in_second = |request: reqwest::RequestBuilder| request.header("x-workspace-id", &second);
-    let (status, by_name, _) = app
-        .send(
-            in_second(app.http.post(app.url("/api/v1/workflows"))).json(&calling(
+    let by_name = app
+        .create_workflow_in(
+            &second,
+            &calling(
                 &format!("{server}/echo"),
                 json!({"http_bearer_auth": "Team token"}),
-            )),
+            ),
         )
         .await;
-    assert_eq!(status, 201, "{by_name}");
-    let by_name = by_name["id"].as_str().expect("id").to_owned();
-    let (status, workflow, _) = app
-        .send(
-            in_second(app.http.post(app.url("/api/v1/workflows"))).json(&calling(
-                &format!("{server}/echo"),
-                json!({"http_bearer_auth": id}),
-            )),
+    let workflow = app
+        .create_workflow_in(
+            &second,
+            &calling(&format!("{server}/echo"), json!({"http_bearer_auth": id})),
         )
         .await;
-    assert_eq!(status, 201, "{workflow}");
-    let workflow = workflow["id"].as_str().expect("id").to_owned();
 
     // Bad shares change nothing.
     let head = app.head().await;

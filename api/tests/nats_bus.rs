@@ -243,8 +243,7 @@ async fn one_workspaces_subjects_carry_its_events_only() {
     else {
         return;
     };
-    let (_, me) = app.get("/api/v1/me").await;
-    let first = me["workspaces"][0].as_str().expect("workspace").to_owned();
+    let first = app.first_workspace().await;
     let (_, created) = app
         .post("/api/v1/workspaces", &serde_json::json!({"name": "Second"}))
         .await;

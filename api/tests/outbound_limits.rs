@@ -108,20 +108,8 @@ async fn a_workspace_over_its_rate_waits_and_others_do_not(backend: Backend) {
     );
     assert_eq!(hits.load(Ordering::SeqCst), 2);
 
-    let (_, second) = app
-        .post("/api/v1/workspaces", &json!({"name": "Second"}))
-        .await;
-    let second = second["id"].as_str().expect("id").to_owned();
-    let (status, created, _) = app
-        .send(
-            app.http
-                .post(app.url("/api/v1/workflows"))
-                .header("x-workspace-id", &second)
-                .json(&calling(&url)),
-        )
-        .await;
-    assert_eq!(status, 201, "{created}");
-    let theirs = created["id"].as_str().expect("id").to_owned();
+    let second = app.create_workspace("Second").await;
+    let theirs = app.create_workflow_in(&second, &calling(&url)).await;
     let other = run(&app, &theirs, 2, Some(&second)).await;
     assert_eq!(other["status"], "succeeded", "{other}");
     assert_eq!(hits.load(Ordering::SeqCst), 4);

@@ -72,20 +72,10 @@ async fn variables_reach_expressions_in_their_workspace_only(backend: Backend) {
     );
 
     // Another workspace has its own variables.
-    let (_, second) = app
-        .post("/api/v1/workspaces", &json!({"name": "Second"}))
+    let second = app.create_workspace("Second").await;
+    let theirs = app
+        .create_workflow_in(&second, &reading("{{ $vars.region ?? 'none' }}"))
         .await;
-    let second = second["id"].as_str().expect("id").to_owned();
-    let (status, created, _) = app
-        .send(
-            app.http
-                .post(app.url("/api/v1/workflows"))
-                .header("x-workspace-id", &second)
-                .json(&reading("{{ $vars.region ?? 'none' }}")),
-        )
-        .await;
-    assert_eq!(status, 201, "{created}");
-    let theirs = created["id"].as_str().expect("id").to_owned();
     let answer = run(&app, &theirs, Some(&second)).await;
     assert_eq!(answer["output"], json!([[{"value": "none"}]]), "{answer}");
     let (_, listed, _) = app
@@ -125,10 +115,7 @@ async fn variables_reach_expressions_in_their_workspace_only(backend: Backend) {
     assert_eq!(app.head().await, head, "refusals record nothing");
 
     // Every change is an event of the workspace's variables stream.
-    let workspace = app.get("/api/v1/me").await.1["workspaces"][0]
-        .as_str()
-        .expect("workspace")
-        .to_owned();
+    let workspace = app.first_workspace().await;
     let (status, stream) = app
         .get(&format!("/api/v1/streams/variables/{workspace}"))
         .await;

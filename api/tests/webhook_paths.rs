@@ -165,24 +165,15 @@ async fn each_workspace_has_its_own_paths(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
-    let (_, me) = app.get("/api/v1/me").await;
-    let first = me["workspaces"][0].as_str().expect("workspace").to_owned();
-    let (_, created) = app
-        .post("/api/v1/workspaces", &json!({"name": "Second"}))
-        .await;
-    let second = created["id"].as_str().expect("id").to_owned();
+    let first = app.first_workspace().await;
+    let second = app.create_workspace("Second").await;
     let in_second = |request: reqwest::RequestBuilder| request.header("x-workspace-id", &second);
 
     let (mine, _, _) = app.create_workflow(&answering("first's", "orders")).await;
     assert_eq!(lifecycle(&app, &mine, "activate").await.0, 200);
-    let (status, theirs, _) = app
-        .send(
-            in_second(app.http.post(app.url("/api/v1/workflows")))
-                .json(&answering("second's", "orders")),
-        )
+    let theirs = app
+        .create_workflow_in(&second, &answering("second's", "orders"))
         .await;
-    assert_eq!(status, 201, "{theirs}");
-    let theirs = theirs["id"].as_str().expect("id").to_owned();
     let (status, body, _) = app
         .send(in_second(app.http.post(
             app.url(&format!("/api/v1/workflows/{theirs}/activate")),
@@ -210,13 +201,9 @@ async fn each_workspace_has_its_own_paths(backend: Backend) {
     assert_eq!((status, &body["from"]), (200, &json!("second's")), "{body}");
 
     // Within a workspace a path stays unique.
-    let (_, again, _) = app
-        .send(
-            in_second(app.http.post(app.url("/api/v1/workflows")))
-                .json(&answering("again", "orders")),
-        )
+    let again = app
+        .create_workflow_in(&second, &answering("again", "orders"))
         .await;
-    let again = again["id"].as_str().expect("id").to_owned();
     let (status, body, _) = app
         .send(in_second(app.http.post(
             app.url(&format!("/api/v1/workflows/{again}/activate")),

@@ -281,6 +281,39 @@ impl TestApp {
         )
     }
 
+    /// Creates a workflow in `workspace` (not the owner's first) and
+    /// returns its id.
+    pub async fn create_workflow_in(&self, workspace: &str, definition: &Value) -> String {
+        let (status, body, _) = self
+            .send(
+                self.http
+                    .post(self.url("/api/v1/workflows"))
+                    .header("x-workspace-id", workspace)
+                    .json(definition),
+            )
+            .await;
+        assert_eq!(status, 201, "create in {workspace}: {body}");
+        body["id"].as_str().expect("id").to_owned()
+    }
+
+    /// The id of the owner's first workspace.
+    pub async fn first_workspace(&self) -> String {
+        let (_, me) = self.get("/api/v1/me").await;
+        me["workspaces"][0]
+            .as_str()
+            .unwrap_or_else(|| panic!("the owner has a workspace: {me}"))
+            .to_owned()
+    }
+
+    /// Creates workspace `name` (the owner is its owner) and returns its id.
+    pub async fn create_workspace(&self, name: &str) -> String {
+        let (status, created) = self
+            .post("/api/v1/workspaces", &json!({ "name": name }))
+            .await;
+        assert_eq!(status, 201, "create workspace {name}: {created}");
+        created["id"].as_str().expect("id").to_owned()
+    }
+
     /// How the signed-in owner is recorded as an actor (`user:<id>`).
     pub async fn owner_actor(&self) -> String {
         let (status, me) = self.get("/api/v1/me").await;
