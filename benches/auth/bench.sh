@@ -21,6 +21,8 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../common.sh
+. "$HERE/../common.sh"
 SRC=${SRC:-$(cd "$HERE/../.." && pwd)}
 TARGET=${TARGET:-${CARGO_TARGET_DIR:-$SRC/target}}
 BUILD=${BUILD:-1}
@@ -41,16 +43,9 @@ FLOWFORGE_DATA_DIR="$OUT/data" FLOWFORGE_API_RATE=0 FLOWFORGE_WEBHOOK_RATE=0 FLO
     RUST_LOG=warn "$BIN" serve --listen "127.0.0.1:$PORT" >"$OUT/server.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$OUT"' EXIT
-for _ in $(seq 120); do
-    curl -fs -o /dev/null "$BASE/health/ready" && break
-    sleep 0.5
-done
+wait_ready "$BASE" "$SERVER"
 
-json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
-ACCOUNT='"email": "bench@flowforge.test", "password": "a benchmark passphrase"'
-curl -fs -o /dev/null "$BASE/api/v1/auth/register" -H 'content-type: application/json' \
-    -d "{$ACCOUNT, \"name\": \"Bench\"}"
-TOKEN=$(curl -fs "$BASE/api/v1/auth/login" -H 'content-type: application/json' -d "{$ACCOUNT}" | json '["access_token"]')
+TOKEN=$(sign_in "$BASE")
 AUTH="Authorization: Bearer $TOKEN"
 KEY=$(curl -fs "$BASE/api/v1/api-keys" -H "$AUTH" -H 'content-type: application/json' \
     -d '{"name": "bench", "role": "viewer"}' | json '["key"]')
@@ -83,16 +78,7 @@ lua floor GET '' '' ''
 run() { # label, script, path
     wrk -t2 -c"$CONNS" -d5s -s "$OUT/$2.lua" "$BASE$3" >/dev/null
     wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s "$OUT/$2.lua" "$BASE$3" >"$OUT/$2.txt"
-    python3 - "$1" "$OUT/$2.txt" <<'PY'
-import re, sys
-label, path = sys.argv[1], sys.argv[2]
-text = open(path).read()
-rate = re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)
-p50 = re.search(r"\s50%\s+(\S+)", text).group(1)
-p99 = re.search(r"\s99%\s+(\S+)", text).group(1)
-errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-print(f"| {label} | {float(rate):.0f} | {p50} | {p99} | {errors.group(1) if errors else 0} |")
-PY
+    wrk_row "$1" "$OUT/$2.txt"
 }
 
 echo "commit $(git -C "$SRC" rev-parse --short HEAD), $(nproc) cores, wrk -t2 -c$CONNS -d$DURATION, embedded store"
@@ -107,7 +93,7 @@ run "GET /health/live (no auth, no query)" floor /health/live
 
 for _ in $(seq "$LOGINS"); do
     curl -fs -o /dev/null -w '%{time_total}\n' "$BASE/api/v1/auth/login" \
-        -H 'content-type: application/json' -d "{$ACCOUNT}"
+        -H 'content-type: application/json' -d "{$BENCH_ACCOUNT}"
 done >"$OUT/logins.txt"
 python3 - "$OUT/logins.txt" <<'PY'
 import sys

@@ -19,6 +19,8 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../common.sh
+. "$HERE/../common.sh"
 SRC=${SRC:-$(cd "$HERE/../.." && pwd)}
 TARGET=${TARGET:-${CARGO_TARGET_DIR:-$SRC/target}}
 BUILD=${BUILD:-1}
@@ -42,17 +44,9 @@ FLOWFORGE_DATA_DIR="$OUT/data" FLOWFORGE_API_RATE=0 FLOWFORGE_WEBHOOK_RATE=0 \
     RUST_LOG=warn "$BIN" serve --listen "127.0.0.1:$PORT" >"$OUT/server.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER $TARGET_SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$OUT"' EXIT
-for _ in $(seq 120); do
-    curl -fs -o /dev/null "$BASE/health/ready" && break
-    sleep 0.5
-done
+wait_ready "$BASE" "$SERVER"
 
-json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
-ACCOUNT='"email": "bench@flowforge.test", "password": "a benchmark passphrase"'
-curl -fs -o /dev/null "$BASE/api/v1/auth/register" -H 'content-type: application/json' \
-    -d "{$ACCOUNT, \"name\": \"Bench\"}"
-TOKEN=$(curl -fs "$BASE/api/v1/auth/login" -H 'content-type: application/json' -d "{$ACCOUNT}" | json '["access_token"]')
-AUTH="Authorization: Bearer $TOKEN"
+AUTH="Authorization: Bearer $(sign_in "$BASE")"
 api() { curl -fs "$BASE$1" -H "$AUTH" -H 'content-type: application/json' -d "$2"; }
 api /api/v1/credentials '{"name": "Header", "type": "http_header_auth", "data": {"name": "X-Api-Key", "value": "bench-secret-value"}}' >/dev/null
 api /api/v1/credentials '{"name": "Bearer", "type": "http_bearer_auth", "data": {"token": "bench-bearer-token"}}' >/dev/null
@@ -78,16 +72,7 @@ LUA
 run() { # label, path
     wrk -t2 -c"$CONNS" -d5s -s "$OUT/post.lua" "$BASE$2" >/dev/null
     wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s "$OUT/post.lua" "$BASE$2" >"$OUT/run.txt"
-    python3 - "$1" "$OUT/run.txt" <<'PY'
-import re, sys
-label, path = sys.argv[1], sys.argv[2]
-text = open(path).read()
-rate = re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)
-p50 = re.search(r"\s50%\s+(\S+)", text).group(1)
-p99 = re.search(r"\s99%\s+(\S+)", text).group(1)
-errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-print(f"| {label} | {float(rate):.0f} | {p50} | {p99} | {errors.group(1) if errors else 0} |")
-PY
+    wrk_row "$1" "$OUT/run.txt"
 }
 
 echo "commit $(git -C "$SRC" rev-parse --short HEAD), $(nproc) cores, wrk -t2 -c$CONNS -d$DURATION, $([ -n "${DATABASE_URL:-}" ] && echo PostgreSQL || echo "embedded store")"

@@ -20,6 +20,8 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../common.sh
+. "$HERE/../common.sh"
 SRC=${SRC:-$(cd "$HERE/../.." && pwd)}
 TARGET=${TARGET:-${CARGO_TARGET_DIR:-$SRC/target}}
 BUILD=${BUILD:-1}
@@ -51,14 +53,6 @@ serve() { # master key, log file
         RUST_LOG=warn "$BIN" serve --listen "127.0.0.1:$PORT" >"$2" 2>&1 &
     SERVER=$!
 }
-ready() {
-    for _ in $(seq 120); do
-        curl -fs -o /dev/null "$BASE/health/ready" && return 0
-        kill -0 "$SERVER" 2>/dev/null || return 1
-        sleep 0.5
-    done
-    return 1
-}
 cleanup() {
     kill $SERVER $TARGET_SERVER 2>/dev/null || true
     wait 2>/dev/null || true
@@ -68,12 +62,8 @@ cleanup() {
 trap cleanup EXIT
 
 serve "$OLD_KEY" "$OUT/first.log"
-ready
-json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
-ACCOUNT='"email": "bench@flowforge.test", "password": "a benchmark passphrase"'
-curl -fs -o /dev/null "$BASE/api/v1/auth/register" -H 'content-type: application/json' \
-    -d "{$ACCOUNT, \"name\": \"Bench\"}"
-TOKEN=$(curl -fs "$BASE/api/v1/auth/login" -H 'content-type: application/json' -d "{$ACCOUNT}" | json '["access_token"]')
+wait_ready "$BASE" "$SERVER"
+TOKEN=$(sign_in "$BASE")
 api() { curl -fs "$BASE$1" -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' -d "$2"; }
 api /api/v1/credentials '{"name": "Header", "type": "http_header_auth", "data": {"name": "X-Api-Key", "value": "rotation-secret-value"}}' >/dev/null
 ID=$(api /api/v1/workflows "{\"name\": \"rotation\", \"nodes\": [
@@ -107,7 +97,7 @@ echo "executions: $SUCCEEDED succeeded, $FAILED failed"
 kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
 
 serve "$OLD_KEY" "$OUT/old.log"
-if ready; then
+if wait_ready "$BASE" "$SERVER"; then
     echo "restart with the old key: NOT refused"
     exit 1
 fi
@@ -117,6 +107,6 @@ echo "restart with the old key: refused, exit $CODE:"
 grep -iE "error|key" "$OUT/old.log" | tail -2 | sed 's/^/  /'
 
 serve "$NEW_KEY" "$OUT/new.log"
-ready
+wait_ready "$BASE" "$SERVER"
 ANSWER=$(curl -fs "$BASE/webhook/rotation" -H 'content-type: application/json' -d '{"n": 2}')
 echo "restart with the new key: ready; a webhook call answers $ANSWER"
