@@ -10,7 +10,7 @@ mod support;
 
 use serde_json::{json, Value};
 use support::{
-    oauth2_provider::{provider, CLIENT_SECRET, PROVIDER_SECRETS},
+    oauth2_provider::{browser, grant, provider, CLIENT_SECRET, PROVIDER_SECRETS},
     Backend, TestApp,
 };
 
@@ -31,6 +31,18 @@ async fn run(app: &TestApp, workflow: &str) -> Value {
         .await;
     assert_eq!(status, 200, "{answer}");
     answer
+}
+
+/// Runs `workflow` (calling the provider's resource) and checks it
+/// succeeded, recording the bearer token it sent only as `[redacted]`.
+async fn sends_a_redacted_bearer(app: &TestApp, workflow: &str) {
+    let answer = run(app, workflow).await;
+    assert_eq!(answer["status"], "succeeded", "{answer}");
+    assert_eq!(
+        answer["output"],
+        json!([[{"you_sent": "Bearer [redacted]"}]]),
+        "{answer}"
+    );
 }
 
 fn assert_no_token(what: &str, text: &str) {
@@ -74,13 +86,7 @@ async fn client_credentials_tokens_are_fetched_once_and_sent(backend: Backend) {
         ))
         .await;
     for _ in 0..2 {
-        let answer = run(&app, &workflow).await;
-        assert_eq!(answer["status"], "succeeded", "{answer}");
-        assert_eq!(
-            answer["output"],
-            json!([[{"you_sent": "Bearer [redacted]"}]]),
-            "{answer}"
-        );
+        sends_a_redacted_bearer(&app, &workflow).await;
     }
     {
         let provider = provider.lock().expect("provider");
@@ -164,21 +170,8 @@ async fn an_authorization_code_credential_is_granted_refreshed_and_stored(backen
     assert_eq!(status, 200, "{link}");
     let redirect_uri = link["redirect_uri"].as_str().expect("redirect uri");
     assert_eq!(redirect_uri, app.url("/api/v1/oauth2/callback"));
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
-    let to_provider = browser
-        .get(link["url"].as_str().expect("url"))
-        .send()
-        .await
-        .expect("provider answers");
-    let back = to_provider
-        .headers()
-        .get("location")
-        .and_then(|l| l.to_str().ok())
-        .expect("a redirect back")
-        .to_owned();
+    let browser = browser();
+    let back = grant(link["url"].as_str().expect("url")).await;
 
     // Bad callbacks change nothing.
     let head = app.head().await;
@@ -233,13 +226,7 @@ async fn an_authorization_code_credential_is_granted_refreshed_and_stored(backen
     // The first use refreshes the expired token and stores the new one; the
     // second uses it as it is.
     for _ in 0..2 {
-        let answer = run(&app, &workflow).await;
-        assert_eq!(answer["status"], "succeeded", "{answer}");
-        assert_eq!(
-            answer["output"],
-            json!([[{"you_sent": "Bearer [redacted]"}]]),
-            "{answer}"
-        );
+        sends_a_redacted_bearer(&app, &workflow).await;
     }
     {
         let provider = provider.lock().expect("provider");

@@ -23,7 +23,7 @@ use flowforge_infra::test_support::{TestDatabase, TestJetStream};
 use serde_json::{json, Value};
 use sqlx::{Connection, Row};
 use support::{
-    oauth2_provider::{provider, CLIENT_SECRET, PROVIDER_SECRETS},
+    oauth2_provider::{browser, grant, provider, CLIENT_SECRET, PROVIDER_SECRETS},
     otlp_receiver::OtlpReceiver,
     process::FlowforgeProcess,
 };
@@ -292,22 +292,8 @@ async fn no_plaintext_secret_reaches_the_log_the_bus_the_logs_the_traces_or_metr
             &json!({}),
         )
         .await;
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
-    let back = browser
-        .get(link["url"].as_str().expect("a grant link"))
-        .send()
-        .await
-        .expect("the provider answers");
-    let back = back
-        .headers()
-        .get("location")
-        .and_then(|l| l.to_str().ok())
-        .expect("sent back")
-        .to_owned();
-    let connected = browser.get(&back).send().await.expect("callback");
+    let back = grant(link["url"].as_str().expect("a grant link")).await;
+    let connected = browser().get(&back).send().await.expect("callback");
     assert_eq!(connected.status().as_u16(), 200);
     let resource = format!("{oauth}/resource");
     assert_eq!(

@@ -154,3 +154,29 @@ pub async fn provider() -> (String, Shared) {
         .with_state(shared.clone());
     (super::serve_on_loopback(app).await, shared)
 }
+
+/// A browser that follows no redirect by itself, as a test walks a grant
+/// step by step.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("a client")
+}
+
+/// Opens the grant link `url` as a user would: the provider grants at once
+/// and answers the redirect back to FlowForge's callback, whose URL (with
+/// the code and state) this returns.
+pub async fn grant(url: &str) -> String {
+    let to_provider = browser()
+        .get(url)
+        .send()
+        .await
+        .expect("the provider answers");
+    to_provider
+        .headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .expect("a redirect back")
+        .to_owned()
+}
